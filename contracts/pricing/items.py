@@ -1,0 +1,342 @@
+"""Price item specs: plain frozen dataclasses, validated when they are built.
+
+A spec only says *how* to price; :func:`contracts.pricing.engine.price` does the arithmetic.
+Every validation error is a :class:`PricingError` whose ``field`` names the offending value
+(``"tiers[2].up_to"``). Money values and quantities are ``Decimal`` (``int`` is accepted and
+converted); a ``float`` is refused with :class:`PricingTypeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from contracts.formula import Formula, FormulaError, compile_formula
+
+from ._checks import currency_code, decimal_value, optional_decimal, set_attr
+from .errors import PricingError
+
+__all__ = [
+    "ChargeType",
+    "FlatFee",
+    "FormulaPrice",
+    "Graduated",
+    "Matrix",
+    "Package",
+    "Percentage",
+    "PerUnit",
+    "PriceItem",
+    "StairStep",
+    "Tier",
+    "TierMode",
+    "TierTable",
+    "TwoDimensionalTiers",
+    "Volume",
+]
+
+
+class ChargeType(StrEnum):
+    """How a line relates to the billing period; decides what proration does to it."""
+
+    #: A quantity held for the period (seats, a plan fee), billed in advance: the whole
+    #: amount is multiplied by the share of the period.
+    RECURRING = "recurring"
+    #: Metered usage, billed in arrears on what was used: never prorated, but included
+    #: units and the line's minimum / maximum scale with the share.
+    USAGE = "usage"
+
+
+class TierMode(StrEnum):
+    """How a tier table prices a quantity."""
+
+    GRADUATED = "graduated"  # each unit at the price of the tier it falls in
+    VOLUME = "volume"  # every unit at the price of the tier the total reaches
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tier:
+    """One tier: units in ``(previous up_to, up_to]``; ``up_to=None`` is the open last tier.
+
+    A tier is validated by the item holding it, so its errors name the full path
+    (``"tiers[1].unit_price"``).
+    """
+
+    up_to: Decimal | None
+    unit_price: Decimal = Decimal(0)
+    flat_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierTable:
+    """For two-dimensional tiers: the tier table used when dimension A is ``<= up_to``."""
+
+    up_to: Decimal | None
+    tiers: tuple[Tier, ...]
+
+
+def check_tiers(
+    tiers: object, *, path: str, fixed_price_only: bool = False, noun: str = "tier"
+) -> tuple[Tier, ...]:
+    """Validate a tier table and return it with every number normalized to ``Decimal``.
+
+    Guarantees: at least one tier; ``up_to`` strictly ascending and positive; only the
+    last tier open-ended (``None``) -- and it must be, so every quantity has a price.
+    """
+    if not isinstance(tiers, tuple | list) or not tiers:
+        raise PricingError(field=path, message=f"at least one {noun} is required")
+    checked: list[Tier] = []
+    previous = Decimal(0)
+    for index, tier in enumerate(tiers):
+        here = f"{path}[{index}]"
+        if not isinstance(tier, Tier):
+            raise PricingError(field=here, message="must be a Tier")
+        up_to = optional_decimal(tier.up_to, field=f"{here}.up_to", positive=True)
+        is_last = index == len(tiers) - 1
+        if up_to is None and not is_last:
+            raise PricingError(field=f"{here}.up_to", message=f"only the last {noun} may be open")
+        if up_to is not None and is_last:
+            raise PricingError(
+                field=f"{here}.up_to",
+                message=f"the last {noun} must be open (up_to=None) so every quantity has a price",
+            )
+        if up_to is not None and up_to <= previous:
+            raise PricingError(
+                field=f"{here}.up_to", message=f"{noun}s must ascend: up_to must exceed {previous}"
+            )
+        unit_price = decimal_value(tier.unit_price, field=f"{here}.unit_price")
+        flat_fee = decimal_value(tier.flat_fee, field=f"{here}.flat_fee")
+        if fixed_price_only and unit_price != 0:
+            raise PricingError(
+                field=f"{here}.unit_price",
+                message="a stair-step band has a fixed price only; put it in flat_fee",
+            )
+        checked.append(Tier(up_to=up_to, unit_price=unit_price, flat_fee=flat_fee))
+        previous = up_to if up_to is not None else previous
+    return tuple(checked)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Item:
+    currency: str
+
+    def __post_init__(self) -> None:
+        currency_code(self.currency)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Subclasses check and normalize their own fields here."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlatFee(_Item):
+    """A fixed amount per period (a platform fee). Recurring: prorated by the share."""
+
+    amount: Decimal
+
+    charge_type = ChargeType.RECURRING
+
+    def _validate(self) -> None:
+        set_attr(self, "amount", decimal_value(self.amount, field="amount"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Bounded(_Item):
+    """An item priced on an input, with an optional per-line minimum and maximum charge."""
+
+    charge_type: ChargeType = ChargeType.USAGE
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.charge_type, ChargeType):
+            raise PricingError(field="charge_type", message="must be a ChargeType")
+        minimum = optional_decimal(self.minimum, field="minimum")
+        maximum = optional_decimal(self.maximum, field="maximum")
+        if minimum is not None and maximum is not None and maximum < minimum:
+            raise PricingError(field="maximum", message="must not be less than minimum")
+        set_attr(self, "minimum", minimum)
+        set_attr(self, "maximum", maximum)
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Scalar(_Bounded):
+    """An item priced on one quantity, of which ``included_units`` are free."""
+
+    included_units: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        set_attr(self, "included_units", decimal_value(self.included_units, field="included_units"))
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerUnit(_Scalar):
+    """``unit_price`` per unit: seats (``RECURRING``) or metered usage (``USAGE``)."""
+
+    unit_price: Decimal
+
+    def _validate(self) -> None:
+        set_attr(self, "unit_price", decimal_value(self.unit_price, field="unit_price"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Percentage(_Scalar):
+    """``percent`` % of a metered amount (2.9 means 2.9 % of the payment volume). Usage only."""
+
+    percent: Decimal
+
+    def _validate(self) -> None:
+        percent = decimal_value(self.percent, field="percent")
+        if percent > 100:
+            raise PricingError(field="percent", message="must be between 0 and 100")
+        if self.charge_type is not ChargeType.USAGE:
+            raise PricingError(
+                field="charge_type", message="a percentage is of a metered amount: use USAGE"
+            )
+        set_attr(self, "percent", percent)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Package(_Scalar):
+    """``package_price`` per block of ``package_size`` units; a partial block costs a whole one."""
+
+    package_size: Decimal
+    package_price: Decimal
+
+    def _validate(self) -> None:
+        set_attr(self, "package_size", decimal_value(self.package_size, field="package_size", positive=True))
+        set_attr(self, "package_price", decimal_value(self.package_price, field="package_price"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Graduated(_Scalar):
+    """Each unit at the price of the tier it falls in, plus each reached tier's flat fee."""
+
+    tiers: tuple[Tier, ...]
+
+    def _validate(self) -> None:
+        set_attr(self, "tiers", check_tiers(self.tiers, path="tiers"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Volume(_Scalar):
+    """Every unit at the price of the tier the total reaches, plus that tier's flat fee."""
+
+    tiers: tuple[Tier, ...]
+
+    def _validate(self) -> None:
+        set_attr(self, "tiers", check_tiers(self.tiers, path="tiers"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StairStep(_Scalar):
+    """A fixed price (the tier's ``flat_fee``) for the band the total reaches."""
+
+    tiers: tuple[Tier, ...]
+
+    def _validate(self) -> None:
+        set_attr(self, "tiers", check_tiers(self.tiers, path="tiers", fixed_price_only=True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Matrix(_Bounded):
+    """A unit price per combination of dimension values (region x instance type).
+
+    ``prices`` maps a tuple of values, one per dimension in ``dimensions`` order, to the
+    unit price. The input is a mapping of such tuples to quantities; a combination with no
+    price is an error rather than a silent zero.
+    """
+
+    dimensions: tuple[str, ...]
+    prices: Mapping[tuple[str, ...], Decimal]
+
+    def _validate(self) -> None:
+        dims = self.dimensions
+        valid_names = all(isinstance(name, str) and name for name in dims)
+        if not isinstance(dims, tuple) or not dims or not valid_names or len(set(dims)) != len(dims):
+            raise PricingError(field="dimensions", message="must be a tuple of distinct names")
+        if not isinstance(self.prices, Mapping) or not self.prices:
+            raise PricingError(field="prices", message="at least one price is required")
+        prices: dict[tuple[str, ...], Decimal] = {}
+        for key, unit_price in self.prices.items():
+            here = f"prices[{key!r}]"
+            if not isinstance(key, tuple) or len(key) != len(dims):
+                raise PricingError(field=here, message=f"key must be a tuple of {len(dims)} values")
+            prices[key] = decimal_value(unit_price, field=here)
+        # A private copy: the caller mutating its dict later must not change this price.
+        set_attr(self, "prices", prices)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoDimensionalTiers(_Bounded):
+    """Tiers on dimension B whose table is chosen by the quantity of dimension A.
+
+    Interpretation: ``dimensions = (a, b)``. The quantity of ``a`` (e.g. seats) picks the
+    first table whose ``up_to`` is ``>= a`` (a = 0 picks the first table; the last table is
+    open-ended). That table then prices the quantity of ``b`` (e.g. API calls) in ``mode``
+    (graduated or volume). Dimension ``a`` is a selector only and is not charged.
+    """
+
+    dimensions: tuple[str, str]
+    tables: tuple[TierTable, ...]
+    mode: TierMode = TierMode.GRADUATED
+
+    def _validate(self) -> None:
+        dims = self.dimensions
+        if (
+            not isinstance(dims, tuple)
+            or len(dims) != 2
+            or not all(isinstance(name, str) and name for name in dims)
+            or dims[0] == dims[1]
+        ):
+            raise PricingError(field="dimensions", message="must be two distinct names (a, b)")
+        if not isinstance(self.mode, TierMode):
+            raise PricingError(field="mode", message="must be a TierMode")
+        if not isinstance(self.tables, tuple | list) or not self.tables:
+            raise PricingError(field="tables", message="at least one table is required")
+        for index, table in enumerate(self.tables):
+            if not isinstance(table, TierTable):
+                raise PricingError(field=f"tables[{index}]", message="must be a TierTable")
+        # The tables' bounds on dimension A obey the same rules as tier bounds: reuse that check.
+        bounds = check_tiers(
+            [Tier(up_to=table.up_to) for table in self.tables], path="tables", noun="table"
+        )
+        tables = tuple(
+            TierTable(up_to=bound.up_to, tiers=check_tiers(table.tiers, path=f"tables[{i}].tiers"))
+            for i, (bound, table) in enumerate(zip(bounds, self.tables, strict=True))
+        )
+        set_attr(self, "tables", tables)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormulaPrice(_Bounded):
+    """A custom formula (see :mod:`contracts.formula`), compiled and checked when built."""
+
+    formula: str
+    compiled: Formula = field(init=False, repr=False, compare=False)
+
+    def _validate(self) -> None:
+        if not isinstance(self.formula, str):
+            raise PricingError(field="formula", message="must be a string")
+        try:
+            set_attr(self, "compiled", compile_formula(self.formula))
+        except FormulaError as error:
+            raise PricingError(field="formula", message=str(error)) from None
+
+
+#: Every spec :func:`contracts.pricing.engine.price` accepts.
+PriceItem = (
+    FlatFee
+    | PerUnit
+    | Percentage
+    | Package
+    | Graduated
+    | Volume
+    | StairStep
+    | Matrix
+    | TwoDimensionalTiers
+    | FormulaPrice
+)

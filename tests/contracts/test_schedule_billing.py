@@ -1,0 +1,295 @@
+"""Billing dates, proration shares, and splits at phase changes and amendments.
+
+Expected dates, periods and shares are worked out by hand from a calendar."""
+
+from datetime import date
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.schedule import (
+    Anchor,
+    BillingDate,
+    Cadence,
+    Charge,
+    ContractTerms,
+    Period,
+    Phase,
+    PriceItem,
+    Timing,
+    amend_terms,
+    billing_date,
+    billing_dates,
+    proration_share,
+    split_period,
+)
+
+UTC = ZoneInfo("UTC")
+d = date.fromisoformat
+
+SEATS = PriceItem(key="seats", timing=Timing.ADVANCE)
+USAGE = PriceItem(key="usage", timing=Timing.ARREARS)
+
+
+def P(start: str, end: str, *, of: tuple[str, str] | None = None) -> Period:
+    nominal = None if of is None else Period(start=d(of[0]), end=d(of[1]), tz=UTC)
+    return Period(start=d(start), end=d(end), tz=UTC, nominal=nominal)
+
+
+def terms(
+    *,
+    start: str,
+    end: str | None = None,
+    cadence: Cadence | None = None,
+    anchor: Anchor | None = None,
+    phases: list[tuple[str, str | None, tuple[PriceItem, ...]]],
+) -> ContractTerms:
+    return ContractTerms(
+        start=d(start),
+        end=None if end is None else d(end),
+        tz="UTC",
+        cadence=cadence or Cadence.monthly(),
+        anchor=anchor or Anchor.calendar(),
+        phases=tuple(
+            Phase(start=d(s), end=None if e is None else d(e), items=items)
+            for s, e, items in phases
+        ),
+    )
+
+
+def schedule(contract: ContractTerms, through: str) -> list[tuple[str, list[tuple[str, Period]]]]:
+    """`billing_dates` as (date, [(item key, period)]) for readable expectations."""
+    return [
+        (bill.on.isoformat(), [(charge.item.key, charge.period) for charge in bill.charges])
+        for bill in billing_dates(terms=contract, through=d(through))
+    ]
+
+
+# --- billing_date -------------------------------------------------------------------
+
+
+def test_advance_bills_on_the_first_day_and_arrears_on_the_end() -> None:
+    stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
+
+    assert billing_date(period=stub, timing=Timing.ADVANCE) == d("2024-01-15")
+    assert billing_date(period=stub, timing=Timing.ARREARS) == d("2024-02-01")
+
+
+@pytest.mark.parametrize(
+    ("cadence", "anchor", "timing", "expected"),
+    [
+        (Cadence.monthly(), Anchor.calendar(), Timing.ADVANCE,
+         ["2023-08-31", "2023-09-01", "2023-10-01", "2023-11-01", "2023-12-01"]),
+        (Cadence.monthly(), Anchor.calendar(), Timing.ARREARS,
+         ["2023-09-01", "2023-10-01", "2023-11-01", "2023-12-01"]),
+        (Cadence.monthly(), Anchor.anniversary(), Timing.ADVANCE,
+         ["2023-08-31", "2023-09-30", "2023-10-31", "2023-11-30"]),
+        (Cadence.monthly(), Anchor.anniversary(), Timing.ARREARS,
+         ["2023-09-30", "2023-10-31", "2023-11-30"]),
+        (Cadence.quarterly(), Anchor.calendar(), Timing.ADVANCE,
+         ["2023-08-31", "2023-10-01", "2024-01-01", "2024-04-01"]),
+        (Cadence.quarterly(), Anchor.calendar(), Timing.ARREARS,
+         ["2023-10-01", "2024-01-01", "2024-04-01"]),
+        (Cadence.quarterly(), Anchor.anniversary(), Timing.ADVANCE,
+         ["2023-08-31", "2023-11-30", "2024-02-29", "2024-05-31"]),
+        (Cadence.quarterly(), Anchor.anniversary(), Timing.ARREARS,
+         ["2023-11-30", "2024-02-29", "2024-05-31"]),
+        (Cadence.annual(), Anchor.calendar(), Timing.ADVANCE,
+         ["2023-08-31", "2024-01-01", "2025-01-01"]),
+        (Cadence.annual(), Anchor.calendar(), Timing.ARREARS, ["2024-01-01", "2025-01-01"]),
+        (Cadence.annual(), Anchor.anniversary(), Timing.ADVANCE,
+         ["2023-08-31", "2024-08-31", "2025-08-31"]),
+        (Cadence.annual(), Anchor.anniversary(), Timing.ARREARS, ["2024-08-31", "2025-08-31"]),
+    ],
+)  # fmt: skip
+def test_billing_dates_from_the_31st(
+    cadence: Cadence, anchor: Anchor, timing: Timing, expected: list[str]
+) -> None:
+    # Monthly lists stop at Dec 1 / Nov 30, quarterly at May 31, annual at Aug 31 2025.
+    through = {1: "2023-12-01", 3: "2024-05-31", 12: "2025-08-31"}[cadence.months or 0]
+    contract = terms(
+        start="2023-08-31", cadence=cadence, anchor=anchor,
+        phases=[("2023-08-31", None, (PriceItem(key="fee", timing=timing),))],
+    )  # fmt: skip
+
+    assert [on for on, _ in schedule(contract, through)] == expected
+
+
+def test_advance_and_arrears_items_of_one_date_are_billed_together() -> None:
+    contract = terms(start="2024-01-15", phases=[("2024-01-15", None, (SEATS, USAGE))])
+
+    assert schedule(contract, "2024-04-01") == [
+        ("2024-01-15", [("seats", P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01")))]),
+        ("2024-02-01", [
+            ("seats", P("2024-02-01", "2024-03-01")),
+            ("usage", P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))),
+        ]),
+        ("2024-03-01", [("seats", P("2024-03-01", "2024-04-01")), ("usage", P("2024-02-01", "2024-03-01"))]),
+        ("2024-04-01", [("seats", P("2024-04-01", "2024-05-01")), ("usage", P("2024-03-01", "2024-04-01"))]),
+    ]  # fmt: skip
+
+
+def test_contract_ending_mid_period_bills_its_final_stub_in_arrears_on_the_end() -> None:
+    contract = terms(
+        start="2024-01-01", end="2024-03-15", phases=[("2024-01-01", "2024-03-15", (USAGE,))]
+    )
+
+    assert schedule(contract, "2024-12-31")[-1] == (
+        "2024-03-15",
+        [("usage", P("2024-03-01", "2024-03-15", of=("2024-03-01", "2024-04-01")))],
+    )
+
+
+def test_item_with_its_own_cadence_uses_the_contract_anchor() -> None:
+    support = PriceItem(key="support", timing=Timing.ADVANCE, cadence=Cadence.annual())
+    contract = terms(
+        start="2024-03-10", anchor=Anchor.anniversary(),
+        phases=[("2024-03-10", None, (SEATS, support))],
+    )  # fmt: skip
+
+    assert schedule(contract, "2024-05-10") == [
+        ("2024-03-10", [("seats", P("2024-03-10", "2024-04-10")), ("support", P("2024-03-10", "2025-03-10"))]),
+        ("2024-04-10", [("seats", P("2024-04-10", "2024-05-10"))]),
+        ("2024-05-10", [("seats", P("2024-05-10", "2024-06-10"))]),
+    ]  # fmt: skip
+
+
+def test_one_time_advance_is_billed_once_on_the_start() -> None:
+    setup = PriceItem(key="setup", timing=Timing.ADVANCE, cadence=Cadence.one_time())
+    contract = terms(start="2024-01-15", phases=[("2024-01-15", None, (setup,))])
+
+    assert schedule(contract, "2026-01-01") == [
+        ("2024-01-15", [("setup", P("2024-01-15", "2024-01-16"))])
+    ]
+
+
+def test_one_time_arrears_is_billed_once_on_the_end() -> None:
+    audit = PriceItem(key="audit", timing=Timing.ARREARS, cadence=Cadence.one_time())
+    contract = terms(
+        start="2024-01-15", end="2024-07-15", phases=[("2024-01-15", "2024-07-15", (audit,))]
+    )
+
+    assert schedule(contract, "2024-07-14") == []
+    assert schedule(contract, "2024-07-15") == [
+        ("2024-07-15", [("audit", P("2024-01-15", "2024-07-15"))])
+    ]
+
+
+# --- phases and amendments ----------------------------------------------------------
+
+SEATS_V2 = PriceItem(key="seats-v2", timing=Timing.ADVANCE)
+
+
+def test_phase_boundary_mid_period_splits_it_and_each_part_bills_on_its_own() -> None:
+    contract = terms(
+        start="2024-01-01",
+        phases=[("2024-01-01", "2024-03-16", (SEATS,)), ("2024-03-16", None, (SEATS_V2, USAGE))],
+    )
+
+    result = billing_dates(terms=contract, through=d("2024-04-01"))
+
+    assert result == [
+        BillingDate(on=d("2024-01-01"), charges=(Charge(phase=0, item=SEATS, period=P("2024-01-01", "2024-02-01")),)),
+        BillingDate(on=d("2024-02-01"), charges=(Charge(phase=0, item=SEATS, period=P("2024-02-01", "2024-03-01")),)),
+        BillingDate(on=d("2024-03-01"), charges=(
+            Charge(phase=0, item=SEATS, period=P("2024-03-01", "2024-03-16", of=("2024-03-01", "2024-04-01"))),
+        )),
+        BillingDate(on=d("2024-03-16"), charges=(
+            Charge(phase=1, item=SEATS_V2, period=P("2024-03-16", "2024-04-01", of=("2024-03-01", "2024-04-01"))),
+        )),
+        BillingDate(on=d("2024-04-01"), charges=(
+            Charge(phase=1, item=SEATS_V2, period=P("2024-04-01", "2024-05-01")),
+            Charge(phase=1, item=USAGE, period=P("2024-03-16", "2024-04-01", of=("2024-03-01", "2024-04-01"))),
+        )),
+    ]  # fmt: skip
+    # March is paid 15/31 at the old price and 16/31 at the new one: exactly one March.
+    march_shares = [result[2].charges[0].share, result[3].charges[0].share]
+    assert march_shares == [Fraction(15, 31), Fraction(16, 31)]
+    assert sum(march_shares) == 1
+
+
+def test_amendment_mid_period_cuts_the_current_phase() -> None:
+    contract = terms(start="2024-01-01", phases=[("2024-01-01", None, (SEATS,))])
+
+    amended = amend_terms(terms=contract, effective=d("2024-03-16"), items=[SEATS_V2])
+
+    assert amended.phases == (
+        Phase(start=d("2024-01-01"), end=d("2024-03-16"), items=(SEATS,)),
+        Phase(start=d("2024-03-16"), end=None, items=(SEATS_V2,)),
+    )
+    assert schedule(amended, "2024-03-31")[-2:] == [
+        ("2024-03-01", [("seats", P("2024-03-01", "2024-03-16", of=("2024-03-01", "2024-04-01")))]),
+        ("2024-03-16", [("seats-v2", P("2024-03-16", "2024-04-01", of=("2024-03-01", "2024-04-01")))]),
+    ]  # fmt: skip
+
+
+def test_amendment_keeps_later_ramp_phases() -> None:
+    contract = terms(
+        start="2024-01-01",
+        phases=[("2024-01-01", "2024-07-01", (SEATS,)), ("2024-07-01", None, (USAGE,))],
+    )
+
+    amended = amend_terms(terms=contract, effective=d("2024-02-10"), items=[SEATS_V2])
+
+    assert amended.phases == (
+        Phase(start=d("2024-01-01"), end=d("2024-02-10"), items=(SEATS,)),
+        Phase(start=d("2024-02-10"), end=d("2024-07-01"), items=(SEATS_V2,)),
+        Phase(start=d("2024-07-01"), end=None, items=(USAGE,)),
+    )
+
+
+def test_amendment_on_a_phase_start_replaces_its_items() -> None:
+    contract = terms(start="2024-01-01", phases=[("2024-01-01", None, (SEATS,))])
+
+    amended = amend_terms(terms=contract, effective=d("2024-01-01"), items=[SEATS_V2])
+
+    assert amended.phases == (Phase(start=d("2024-01-01"), end=None, items=(SEATS_V2,)),)
+
+
+# --- proration_share and split_period -----------------------------------------------
+
+
+def test_proration_share_counts_days_inside_the_period_over_the_full_period() -> None:
+    january = P("2024-01-01", "2024-02-01")
+
+    assert proration_share(period=january, start=d("2024-01-15"), end=d("2024-03-01")) == Fraction(17, 31)
+    assert proration_share(period=january, start=d("2023-12-01"), end=d("2024-01-01")) == 0
+    assert proration_share(period=january, start=d("2023-12-01"), end=d("2024-03-01")) == 1
+    # Of a stub, the denominator is still all of January.
+    stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
+    assert proration_share(period=stub, start=d("2024-01-01"), end=d("2024-01-20")) == Fraction(5, 31)  # fmt: skip
+
+
+def test_split_full_period_at_changes_shares_sum_to_one() -> None:
+    march = P("2024-03-01", "2024-04-01")
+
+    # Unsorted, repeated, and outside or on the edges: only Mar 10 and Mar 16 cut.
+    pieces = split_period(
+        period=march,
+        at=[d("2024-03-16"), d("2024-03-10"), d("2024-03-10"), d("2024-03-01"), d("2024-04-01"), d("2024-05-01")],
+    )  # fmt: skip
+
+    march_range = ("2024-03-01", "2024-04-01")
+    assert pieces == [
+        P("2024-03-01", "2024-03-10", of=march_range),
+        P("2024-03-10", "2024-03-16", of=march_range),
+        P("2024-03-16", "2024-04-01", of=march_range),
+    ]
+    assert [p.share for p in pieces] == [Fraction(9, 31), Fraction(6, 31), Fraction(16, 31)]
+    assert sum(p.share for p in pieces) == 1
+
+
+def test_split_stub_shares_sum_to_the_stub_share() -> None:
+    stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
+
+    pieces = split_period(period=stub, at=[d("2024-01-20")])
+
+    assert [p.share for p in pieces] == [Fraction(5, 31), Fraction(12, 31)]
+    assert sum(p.share for p in pieces) == Fraction(17, 31)
+
+
+def test_split_without_cuts_returns_the_period() -> None:
+    january = P("2024-01-01", "2024-02-01")
+
+    assert split_period(period=january, at=[]) == [january]

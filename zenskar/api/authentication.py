@@ -1,0 +1,73 @@
+"""Who is calling, and for which organization.
+
+Each authenticator returns ``(principal, Access)``: ``request.auth`` is always an
+:class:`Access` naming the organization and the role, whichever way the caller signed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions
+
+from zenskar.tenancy.middleware import session_membership
+from zenskar.tenancy.models import ApiKey, Organization
+from zenskar.tenancy.services import api_key_authenticate
+
+
+@dataclass(frozen=True)
+class Access:
+    organization: Organization
+    role: str
+    api_key: ApiKey | None = None
+    user: object | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """``request.user`` for a call made with an API key."""
+
+    api_key: ApiKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    def __str__(self) -> str:
+        return f"api key {self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        secret = secret.strip()
+        if not secret:
+            raise exceptions.AuthenticationFailed("The Authorization header has no API key.")
+        key = api_key_authenticate(secret=secret)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        access = Access(organization=key.organization, role=key.role, api_key=key)
+        return ApiKeyPrincipal(api_key=key), access
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class DashboardSessionAuthentication(authentication.SessionAuthentication):
+    """A signed-in dashboard user, acting for the organization chosen in the session.
+    CSRF is enforced, as for any session-authenticated write."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _ = result
+        membership = session_membership(request._request)
+        if membership is None:
+            raise exceptions.PermissionDenied("You are not a member of any organization.")
+        return user, Access(organization=membership.organization, role=membership.role, user=user)

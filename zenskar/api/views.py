@@ -1,0 +1,84 @@
+"""The base of every tenant API view.
+
+``OrganizationAPIView`` resolves the organization from the credential (API key or dashboard
+session), checks the role, runs the handler under that organization's row-level security and
+hands it ``self.organization``. A view cannot forget the tenant: it never sees a request without
+one. POSTs honour ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.shortcuts import get_object_or_404
+from rest_framework import exceptions
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from zenskar.api import idempotency
+from zenskar.tenancy.context import tenant_context
+from zenskar.tenancy.models import Organization
+
+
+class OrganizationAPIView(APIView):
+    organization: Organization
+    role: str
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+    # Response fields never kept for an idempotent replay (secrets shown once).
+    idempotency_redact: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        self.organization = request.auth.organization
+        self.role = request.auth.role
+
+    def dispatch(self, request, *args, **kwargs):
+        # DRF's dispatch, with the handler run inside the tenant context and, for a POST with
+        # an Idempotency-Key, inside the idempotency transaction.
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            with tenant_context(self.organization):
+                key = request.headers.get(idempotency.HEADER)
+                if request.method == "POST" and key is not None:
+                    response = self._idempotent(request, key, handler, *args, **kwargs)
+                else:
+                    response = handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - DRF's own dispatch does the same
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def _idempotent(self, request, key, handler, *args, **kwargs):
+        key = key.strip()
+        if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": [f"Must be 1 to {idempotency.MAX_KEY_LENGTH} characters."]}
+            )
+        body = request.body  # read before the parsers consume the stream
+
+        def run():
+            try:
+                response = handler(request, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - 4xx become responses and are stored
+                response = self.handle_exception(exc)
+            return self.finalize_response(request, response, *args, **kwargs)
+
+        return idempotency.idempotent(
+            organization=self.organization, key=key, method=request.method,
+            path=request.get_full_path(), body=body, handler=run,
+            redact=self.idempotency_redact,
+        )
+
+    def get_scoped(self, queryset: models.QuerySet, **lookup):
+        """The object of this organization matching ``lookup``, or 404 -- never another
+        organization's object, and never a 403 that would confirm it exists."""
+        return get_object_or_404(queryset, organization=self.organization, **lookup)
+
+    def paginate(self, queryset, serializer_class):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)

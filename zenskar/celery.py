@@ -1,0 +1,23 @@
+"""The Celery application. Configured from Django settings (``CELERY_*``); the beat schedule
+lives here, in code, so it is reviewed like code."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zenskar.settings")
+
+app = Celery("zenskar")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+app.autodiscover_tasks(["zenskar.api", "zenskar.tenancy"])
+
+app.conf.beat_schedule = {
+    # Fan-out: one task per organization, each under that organization's row-level security.
+    "purge-expired-idempotency-keys": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=17),
+        "args": ("api.purge_expired_idempotency_keys",),
+    },
+}

@@ -1,0 +1,231 @@
+"""The dashboard shell: sign-in, the organization switcher, home, settings, and the domain
+sections (each app fills its own section as it lands)."""
+
+from __future__ import annotations
+
+import functools
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from zenskar.tenancy import selectors, services
+from zenskar.tenancy.middleware import SESSION_KEY
+from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
+
+SECTIONS = {
+    "customers": (
+        "Customers",
+        "The companies you bill: billing contacts, addresses, tax ids, payment terms and "
+        "custom attributes that segment them.",
+        "POST /api/v1/customers",
+    ),
+    "contracts": (
+        "Contracts",
+        "Each paper contract, written once: phases, ramps, prices, commitments and discounts. "
+        "Invoices are computed from them with no one in the loop.",
+        "POST /api/v1/contracts",
+    ),
+    "products": (
+        "Products",
+        "What you sell: recurring services, usage-based products and one-time fees, with "
+        "their revenue recognition rule.",
+        "POST /api/v1/products",
+    ),
+    "metering": (
+        "Usage",
+        "Usage events pushed through the API or pulled by connectors from your Postgres, "
+        "Redshift, MongoDB or HTTP APIs, aggregated by meters.",
+        "POST /api/v1/events/batch",
+    ),
+    "invoices": (
+        "Invoices",
+        "Invoices generated on schedule from contracts and usage: drafts, finalized and paid, "
+        "with the derivation of every amount.",
+        "GET /api/v1/invoices",
+    ),
+    "payments": (
+        "Payments",
+        "Card payments through Stripe, offline payments recorded by your team, refunds and "
+        "the hosted checkout page your customers pay on.",
+        "GET /api/v1/payments",
+    ),
+    "revenue": (
+        "Revenue",
+        "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "
+        "revenue, by schedule and by period.",
+        "GET /api/v1/revenue",
+    ),
+    "receivables": (
+        "Receivables",
+        "What is owed and how late: aging buckets, customer segments and the reminders sent "
+        "for overdue invoices.",
+        "GET /api/v1/receivables",
+    ),
+    "entitlements": (
+        "Entitlements",
+        "Feature access, usage limits and prepaid balances granted by each contract, checked "
+        "by your product in real time.",
+        "GET /api/v1/entitlements/check",
+    ),
+}
+
+
+def member_required(view=None, *, roles=None):
+    """The user is signed in and a member of the current organization (with one of ``roles``
+    when given)."""
+
+    def decorate(func):
+        @login_required
+        @functools.wraps(func)
+        def wrapper(request, *args, **kwargs):
+            if request.membership is None:
+                return render(request, "dashboard/no_organization.html", status=403)
+            if roles is not None and request.membership.role not in roles:
+                raise PermissionDenied("Your role does not allow this.")
+            return func(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "dashboard/login.html"
+    redirect_authenticated_user = True
+
+
+@member_required
+def home(request):
+    organization = request.organization
+    context = {
+        "members_count": selectors.memberships_list(organization=organization).count(),
+        "keys_count": selectors.api_keys_list(organization=organization)
+        .filter(revoked_at__isnull=True)
+        .count(),
+        "sections": [(slug, title, text) for slug, (title, text, _) in SECTIONS.items()],
+        "active": "home",
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+@member_required
+def section(request, slug: str):
+    if slug not in SECTIONS:
+        raise Http404
+    title, text, endpoint = SECTIONS[slug]
+    return render(
+        request,
+        "dashboard/section.html",
+        {"section": slug, "title": title, "text": text, "endpoint": endpoint},
+    )
+
+
+@login_required
+@require_POST
+def switch_organization(request):
+    membership = selectors.membership_for(
+        user=request.user, organization_id=request.POST.get("organization")
+    )
+    if membership is None:
+        raise Http404("No such organization.")
+    request.session[SESSION_KEY] = str(membership.organization_id)
+    messages.success(request, f"Switched to {membership.organization.name}.")
+    target = request.POST.get("next") or reverse("dashboard:home")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("dashboard:home")
+    return HttpResponseRedirect(target)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    role = forms.ChoiceField(
+        choices=[(r.value, r.label) for r in (Role.ADMIN, Role.FINANCE, Role.VIEWER)]
+    )
+
+
+class MemberForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+@member_required
+def settings_page(request):
+    organization = request.organization
+    can_manage = request.membership.role in MANAGE_ROLES
+    created_secret = request.session.pop("created_api_key_secret", None)
+    context = {
+        "keys": selectors.api_keys_list(organization=organization),
+        "members": selectors.memberships_list(organization=organization),
+        "key_form": ApiKeyForm(),
+        "member_form": MemberForm(),
+        "created_secret": created_secret,
+        "can_manage": can_manage,
+        "active": "settings",
+    }
+    return render(request, "dashboard/settings.html", context)
+
+
+@member_required(roles=MANAGE_ROLES)
+@require_POST
+def api_key_create(request):
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        _, secret = services.api_key_create(
+            organization=request.organization, created_by=request.user, **form.cleaned_data
+        )
+        # Shown on the next page load only, then gone from the session.
+        request.session["created_api_key_secret"] = secret
+        messages.success(request, "API key created. Copy it now: it will not be shown again.")
+    else:
+        messages.error(request, "Give the key a name and a role.")
+    return redirect("dashboard:settings")
+
+
+@member_required(roles=MANAGE_ROLES)
+@require_POST
+def api_key_revoke(request, key_id):
+    key = get_object_or_404(ApiKey, id=key_id, organization=request.organization)
+    services.api_key_revoke(api_key=key)
+    messages.success(request, f"Key {key.name} revoked.")
+    return redirect("dashboard:settings")
+
+
+@member_required(roles=MANAGE_ROLES)
+@require_POST
+def member_add(request):
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter an e-mail address and a role.")
+        return redirect("dashboard:settings")
+    try:
+        membership = services.membership_upsert(
+            organization=request.organization, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.role}.")
+    return redirect("dashboard:settings")
+
+
+@member_required(roles=MANAGE_ROLES)
+@require_POST
+def member_remove(request, membership_id):
+    membership = get_object_or_404(
+        Membership, id=membership_id, organization=request.organization
+    )
+    try:
+        services.membership_remove(membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} removed.")
+    return redirect("dashboard:settings")

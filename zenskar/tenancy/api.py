@@ -1,0 +1,157 @@
+"""API for the current organization, its members and its API keys."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from zenskar.api.views import OrganizationAPIView
+from zenskar.tenancy import selectors, services
+from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Organization, Role
+
+
+class OrganizationOut(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "default_currency", "time_zone", "created_at"]
+
+
+class ApiKeyOut(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id", "name", "role", "prefix", "active", "created_at", "created_by",
+            "last_used_at", "revoked_at",
+        ]
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    secret = serializers.CharField(
+        read_only=True, help_text="Shown once, in this response; only a digest is stored."
+    )
+
+    class Meta(ApiKeyOut.Meta):
+        fields = [*ApiKeyOut.Meta.fields, "secret"]
+
+
+class ApiKeyIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(
+        choices=[Role.ADMIN, Role.FINANCE, Role.VIEWER], default=Role.ADMIN
+    )
+
+
+class MembershipOut(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "role", "created_at"]
+
+
+class MembershipIn(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MembershipUpdateIn(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class OrganizationView(OrganizationAPIView):
+    @extend_schema(responses=OrganizationOut, summary="The organization of the credential")
+    def get(self, request):
+        return Response(OrganizationOut(self.organization).data)
+
+
+class ApiKeyListView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+    idempotency_redact = ("secret",)
+
+    @extend_schema(responses=ApiKeyOut(many=True), summary="List API keys")
+    def get(self, request):
+        return self.paginate(selectors.api_keys_list(organization=self.organization), ApiKeyOut)
+
+    @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create a key")
+    def post(self, request):
+        data = ApiKeyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user if getattr(request.auth, "user", None) else None
+        key, secret = services.api_key_create(
+            organization=self.organization, created_by=user, **data.validated_data
+        )
+        body = ApiKeyCreatedOut(key).data
+        body["secret"] = secret
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+
+    @extend_schema(responses=ApiKeyOut, summary="Read a key")
+    def get(self, request, key_id):
+        return Response(ApiKeyOut(self.get_scoped(ApiKey.objects, id=key_id)).data)
+
+    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke a key")
+    def delete(self, request, key_id):
+        key = services.api_key_revoke(api_key=self.get_scoped(ApiKey.objects, id=key_id))
+        return Response(ApiKeyOut(key).data)
+
+
+class ApiKeyRevokeView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+
+    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke a key")
+    def post(self, request, key_id):
+        key = services.api_key_revoke(api_key=self.get_scoped(ApiKey.objects, id=key_id))
+        return Response(ApiKeyOut(key).data)
+
+
+class MembershipListView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+
+    @extend_schema(responses=MembershipOut(many=True), summary="List members")
+    def get(self, request):
+        return self.paginate(
+            selectors.memberships_list(organization=self.organization), MembershipOut
+        )
+
+    @extend_schema(
+        request=MembershipIn, responses={201: MembershipOut},
+        summary="Add a member (or change the role of an existing one)",
+    )
+    def post(self, request):
+        data = MembershipIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_upsert(
+            organization=self.organization, **data.validated_data
+        )
+        return Response(MembershipOut(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipDetailView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+
+    @extend_schema(responses=MembershipOut, summary="Read a member")
+    def get(self, request, membership_id):
+        return Response(MembershipOut(self._membership(membership_id)).data)
+
+    @extend_schema(request=MembershipUpdateIn, responses=MembershipOut, summary="Change a role")
+    def patch(self, request, membership_id):
+        membership = self._membership(membership_id)
+        data = MembershipUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_update(membership=membership, **data.validated_data)
+        return Response(MembershipOut(membership).data)
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Removed")})
+    def delete(self, request, membership_id):
+        services.membership_remove(membership=self._membership(membership_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _membership(self, membership_id):
+        return self.get_scoped(Membership.objects.select_related("user"), id=membership_id)

@@ -1,0 +1,151 @@
+"""Writes for organizations, members and API keys. Each function is one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from zenskar.tenancy.models import ApiKey, Membership, Organization, Role
+
+API_KEY_PREFIX = "zk_"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def organization_create(
+    *, name: str, owner, slug: str | None = None, default_currency: str = "USD",
+    time_zone: str = "UTC",
+) -> Organization:
+    """Create an organization with ``owner`` as its first member (role owner)."""
+    organization = Organization(
+        name=name,
+        slug=slug or slugify(name)[:63],
+        default_currency=default_currency.upper(),
+        time_zone=time_zone,
+    )
+    organization.full_clean()
+    organization.save()
+    Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    return organization
+
+
+@transaction.atomic
+def membership_upsert(*, organization: Organization, email: str, role: str) -> Membership:
+    """Give the user with ``email`` the ``role`` in ``organization``.
+
+    Creates the user (without a usable password: they set one through a reset) when no user
+    has that e-mail. Refuses to demote the last owner.
+    """
+    if role not in Role.values:
+        raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
+    User = get_user_model()
+    email = User.objects.normalize_email(email).lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+        user.save()
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(organization=organization, user=user)
+        .first()
+    )
+    if membership is None:
+        return Membership.objects.create(organization=organization, user=user, role=role)
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _ensure_another_owner(organization=organization, membership=membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _ensure_another_owner(organization=membership.organization, membership=membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER:
+        _ensure_another_owner(organization=membership.organization, membership=membership)
+    membership.delete()
+
+
+def _ensure_another_owner(*, organization: Organization, membership: Membership) -> None:
+    # Lock the owners so two concurrent demotions cannot both pass this check.
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.OWNER)
+        .exclude(pk=membership.pk)
+    )
+    if not owners:
+        raise ValidationError({"role": ["An organization keeps at least one owner."]})
+
+
+@transaction.atomic
+def api_key_create(
+    *, organization: Organization, name: str, role: str = Role.ADMIN, created_by=None,
+    secret: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret. The secret is not stored and cannot be
+    shown again. ``secret`` may be given (the demo seed derives its key), else it is random."""
+    if role not in (Role.ADMIN, Role.FINANCE, Role.VIEWER):
+        raise ValidationError({"role": ["An API key's role is admin, finance or viewer."]})
+    if not name.strip():
+        raise ValidationError({"name": ["A key needs a name."]})
+    secret = secret or API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        organization=organization,
+        name=name.strip(),
+        role=role,
+        prefix=secret[:12],
+        secret_hash=hash_secret(secret),
+        created_by=created_by,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing."""
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key with this secret, or None. Records its use, at most once a minute."""
+    key = (
+        ApiKey.objects.select_related("organization")
+        .filter(secret_hash=hash_secret(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION)
+    if key.last_used_at is None or now - key.last_used_at >= resolution:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

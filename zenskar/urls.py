@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerView
+
+from zenskar.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("api/v1/", include("zenskar.api.urls")),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="api-docs",
+    ),
+    path("", include("zenskar.dashboard.urls")),
+]
+
+handler404 = "zenskar.core.views.page_not_found"
+handler500 = "zenskar.core.views.server_error"
