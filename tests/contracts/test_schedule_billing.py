@@ -253,12 +253,15 @@ def test_amendment_on_a_phase_start_replaces_its_items() -> None:
 def test_proration_share_counts_days_inside_the_period_over_the_full_period() -> None:
     january = P("2024-01-01", "2024-02-01")
 
-    assert proration_share(period=january, start=d("2024-01-15"), end=d("2024-03-01")) == Fraction(17, 31)
-    assert proration_share(period=january, start=d("2023-12-01"), end=d("2024-01-01")) == 0
-    assert proration_share(period=january, start=d("2023-12-01"), end=d("2024-03-01")) == 1
-    # Of a stub, the denominator is still all of January.
+    def share(period: Period, start: str, end: str) -> Fraction:
+        return proration_share(period=period, start=d(start), end=d(end))
+
+    assert share(january, "2024-01-15", "2024-03-01") == Fraction(17, 31)
+    assert share(january, "2023-12-01", "2024-01-01") == 0
+    assert share(january, "2023-12-01", "2024-03-01") == 1
+    # Of a stub, the denominator is still all of January: Jan 15..19 is 5 of 31 days.
     stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
-    assert proration_share(period=stub, start=d("2024-01-01"), end=d("2024-01-20")) == Fraction(5, 31)  # fmt: skip
+    assert share(stub, "2024-01-01", "2024-01-20") == Fraction(5, 31)
 
 
 def test_split_full_period_at_changes_shares_sum_to_one() -> None:

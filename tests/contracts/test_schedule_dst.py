@@ -52,9 +52,7 @@ def test_new_york_fall_back_month_is_one_hour_long() -> None:
 def test_a_short_dst_day_does_not_change_a_share() -> None:
     march = Period(start=date(2024, 3, 1), end=date(2024, 4, 1), tz=NEW_YORK)
 
-    before, dst_day, after = split_period(
-        period=march, at=[date(2024, 3, 10), date(2024, 3, 11)]
-    )
+    before, dst_day, after = split_period(period=march, at=[date(2024, 3, 10), date(2024, 3, 11)])
 
     assert hours(dst_day) == 23
     # By days: 9 + 1 + 21 of 31, although the hours are 216 + 23 + 504 of 743.

@@ -1,0 +1,111 @@
+"""Test set-up: a real PostgreSQL test database, migrated as the owner role, used by the
+application's own role under row-level security -- exactly as in production.
+
+``make test`` starts the embedded servers when DATABASE_URL/REDIS_URL are unset.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from rest_framework.test import APIClient
+
+from zenskar.tenancy import services as tenancy
+from zenskar.tenancy.context import tenant_context
+from zenskar.tenancy.models import Role
+
+# Tests that commit (a worker process or a browser must see the rows) flush through the owner
+# alias: the application role may not TRUNCATE, and must not.
+COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+
+
+def _owner_conninfo(dbname: str) -> str:
+    owner = settings.DATABASES["owner"]
+    params = {
+        "dbname": dbname, "user": owner["USER"], "password": owner["PASSWORD"] or None,
+        "host": owner["HOST"] or None, "port": owner["PORT"] or None,
+    }
+    return make_conninfo(**{k: v for k, v in params.items() if v}, **owner.get("OPTIONS", {}))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    base = settings.DATABASES["owner"]["NAME"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"test_{base}{'_' + worker if worker else ''}"
+    with psycopg.connect(_owner_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    for alias in ("default", "owner"):
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = name
+        settings.DATABASES[alias]["NAME"] = name
+    with django_db_blocker.unblock():
+        call_command("migrate", database="owner", verbosity=0, interactive=False)
+    yield name
+    for alias in ("default", "owner"):
+        connections[alias].close()
+    with psycopg.connect(_owner_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    def make(email: str | None = None, password: str = "correct-horse-battery"):
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        return get_user_model().objects.create_user(username=email, email=email, password=password)
+
+    return make
+
+
+@pytest.fixture
+def make_organization(db, make_user):
+    def make(name: str | None = None, owner=None, **fields):
+        name = name or f"Org {uuid.uuid4().hex[:6]}"
+        return tenancy.organization_create(
+            name=name, slug=f"{name.lower().replace(' ', '-')}-{uuid.uuid4().hex[:6]}",
+            owner=owner or make_user(), **fields,
+        )
+
+    return make
+
+
+class Tenant:
+    """An organization with an API client for each role."""
+
+    def __init__(self, organization):
+        self.organization = organization
+        self._keys = {}
+
+    def client(self, role: str = Role.ADMIN) -> APIClient:
+        if role not in self._keys:
+            _, secret = tenancy.api_key_create(
+                organization=self.organization, name=f"{role} key", role=role
+            )
+            self._keys[role] = secret
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self._keys[role]}")
+        return client
+
+    def context(self):
+        return tenant_context(self.organization)
+
+
+@pytest.fixture
+def tenant(make_organization):
+    return Tenant(make_organization("Acme"))
+
+
+@pytest.fixture
+def other_tenant(make_organization):
+    return Tenant(make_organization("Globex"))
