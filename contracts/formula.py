@@ -3,10 +3,11 @@
 Example: ``max(0, usage("api_calls") - 1000) * 0.002 + seats * 12``.
 
 How it stays safe: the text is parsed with :func:`ast.parse` (which only builds a tree and
-runs nothing), then a whitelist walker translates each allowed node into this module's own
-small expression tree. Anything not on the list is refused at compile time, before a
-single value is computed. Evaluation walks that private tree; ``eval``, ``exec`` and
-``compile`` are never called and no Python object is ever looked up by name.
+runs nothing), then a whitelist walker turns each allowed node into a small closure of this
+module (a number, a variable lookup, ``a + b`` ...). Anything not on the list is refused at
+compile time, before a single value is computed. Evaluation calls those closures only;
+``eval``, ``exec`` and ``compile`` are never called, and no Python object is ever looked up
+by a name taken from the formula.
 
 The language:
 
@@ -28,9 +29,10 @@ Errors are :class:`FormulaError` with a ``position``: the 0-based character offs
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import (
     ROUND_CEILING,
     ROUND_FLOOR,
@@ -54,7 +56,9 @@ _MAX_ROUND_DIGITS = 10
 
 # A private context: the caller's Decimal settings cannot change a price, and an arithmetic
 # fault (overflow, 0/0) raises instead of quietly producing NaN or Infinity.
-_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+_CONTEXT = Context(
+    prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
 _NUMBER = re.compile(r"(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)")
 _METER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}")
 _ARITY: dict[str, tuple[int, int | None]] = {
@@ -66,32 +70,49 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "round": (1, 2),
     "usage": (1, 1),
 }
-_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-_COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-# Only for error messages: the symbols people typed.
-_OTHER_SYMBOLS = {
-    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-    ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Invert: "~",
-    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+_ARITHMETIC: dict[type[ast.operator], Callable[[Decimal, Decimal], Decimal]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
 }
-_REFUSED = {
+_COMPARISONS: dict[type[ast.cmpop], Callable[[Decimal, Decimal], bool]] = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+# Only for error messages: the symbols people typed.
+_REFUSED_SYMBOLS = {
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.BitAnd: "&",
+    ast.Invert: "~",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+}
+_REFUSED: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access (like x.y) is not allowed",
     ast.Subscript: "indexing (like x[0]) is not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
     ast.Lambda: "lambda is not allowed",
     ast.NamedExpr: "assignment (:=) is not allowed",
     ast.JoinedStr: "f-strings are not allowed",
     ast.Starred: "* unpacking is not allowed",
-    ast.List: "lists are not allowed",
-    ast.Tuple: "tuples are not allowed",
-    ast.Set: "sets are not allowed",
-    ast.Dict: "dicts are not allowed",
-    ast.Await: "await is not allowed",
-    ast.Yield: "yield is not allowed",
-    ast.YieldFrom: "yield is not allowed",
+    **dict.fromkeys(
+        (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp),
+        "comprehensions are not allowed",
+    ),
+    **dict.fromkeys((ast.List, ast.Tuple, ast.Set, ast.Dict), "collections are not allowed"),
+    **dict.fromkeys((ast.Await, ast.Yield, ast.YieldFrom), "await and yield are not allowed"),
 }
 
 
@@ -105,66 +126,31 @@ class FormulaError(ValueError):
         self.position = position
 
 
-# The private expression tree. Each node keeps its source position for evaluation errors.
-@dataclass(frozen=True, slots=True)
-class _Num:
-    value: Decimal
+class _Inputs:
+    """The values one evaluation may read: named variables and usage per meter key."""
+
+    def __init__(self, variables: Mapping[str, Decimal], usage: Mapping[str, Decimal]) -> None:
+        self.variables = variables
+        self.usage = usage
+
+    def variable(self, name: str, position: int) -> Decimal:
+        return _read(self.variables, name, what="variable", position=position)
+
+    def meter(self, key: str, position: int) -> Decimal:
+        return _read(self.usage, key, what="usage for meter", position=position)
 
 
-@dataclass(frozen=True, slots=True)
-class _Var:
-    name: str
-    position: int
+def _read(values: Mapping[str, Decimal], key: str, *, what: str, position: int) -> Decimal:
+    if key not in values:
+        raise FormulaError(f"missing {what} {key!r}", position)
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"{what} {key!r} must be a Decimal, not {type(value).__name__}")
+    return Decimal(value)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unary:
-    op: str  # "-", "+" or "not"
-    operand: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Binary:
-    op: str  # "+", "-", "*", "/" or "**"
-    left: _Node
-    right: _Node
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Compare:
-    ops: tuple[str, ...]
-    operands: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Logic:
-    op: str  # "and" or "or"
-    values: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Choice:
-    test: _Node
-    then: _Node
-    otherwise: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Usage:
-    key: str
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    name: str
-    args: tuple[_Node, ...]
-    position: int
-
-
-_Node = _Num | _Var | _Usage | _Unary | _Binary | _Compare | _Logic | _Choice | _Call
-
+# A compiled node: a closure from the inputs to a number (or, for a condition, a bool).
+_Code = Callable[[_Inputs], Decimal | bool]
 _NUMBER_KIND, _CONDITION_KIND = "number", "condition"
 
 
@@ -177,21 +163,26 @@ class Formula:
     variables: frozenset[str]
     #: The meter keys passed to ``usage(...)`` (the caller can check that each meter exists).
     meters: frozenset[str]
-    _root: _Node
+    _code: _Code = field(repr=False, compare=False)
 
     def evaluate(
         self,
         variables: Mapping[str, Decimal] | None = None,
         usage: Mapping[str, Decimal] | None = None,
     ) -> Decimal:
-        """The formula's value for these inputs.
+        """The formula's value for these inputs, computed at 28 significant digits.
 
         Raises :class:`FormulaError` for a missing variable or meter, division by zero, or a
         result too large to represent; ``TypeError`` for a float input.
         """
-        runner = _Evaluator(variables or {}, usage or {})
+        inputs = _Inputs(variables or {}, usage or {})
         with localcontext(_CONTEXT):
-            return runner.run(self._root)
+            try:
+                value = self._code(inputs)
+            except DecimalException:
+                raise FormulaError("the result is too large or undefined") from None
+        assert isinstance(value, Decimal)  # compile_formula only accepts number-valued roots
+        return value
 
 
 def compile_formula(text: str) -> Formula:
@@ -216,31 +207,28 @@ def compile_formula(text: str) -> Formula:
     except (RecursionError, MemoryError):
         raise FormulaError("formula is too complex to parse", 0) from None
     compiler = _Compiler(text)
-    root, kind = compiler.node(tree.body, depth=1)
-    if kind != _NUMBER_KIND:
-        raise FormulaError("a formula must produce a number, not a condition", 0)
+    code = compiler.number(tree.body, depth=1)
     return Formula(
         text=text,
         variables=frozenset(compiler.variables),
         meters=frozenset(compiler.meters),
-        _root=root,
+        _code=code,
     )
-
-
-def _symbol(op: ast.AST) -> str:
-    return _OTHER_SYMBOLS.get(type(op), type(op).__name__)
 
 
 def _syntax_position(text: str, error: SyntaxError) -> int | None:
     if error.lineno is None or error.offset is None:
         return None
-    lines = text.split("\n")
-    before = sum(len(line) + 1 for line in lines[: error.lineno - 1])
+    before = sum(len(line) + 1 for line in text.split("\n")[: error.lineno - 1])
     return max(0, min(before + error.offset - 1, len(text)))
 
 
+def _symbol(op: ast.AST) -> str:
+    return _REFUSED_SYMBOLS.get(type(op), type(op).__name__)
+
+
 class _Compiler:
-    """Translate a whitelisted ``ast`` tree into the private tree, checking kinds."""
+    """Turn a whitelisted ``ast`` tree into closures, checking numbers and conditions apart."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -257,77 +245,97 @@ class _Compiler:
     def fail(self, message: str, node: ast.AST) -> FormulaError:
         return FormulaError(message, self.position(node))
 
-    def number(self, node: ast.AST, depth: int) -> _Node:
-        compiled, kind = self.node(node, depth)
+    def number(self, node: ast.AST, depth: int) -> _Code:
+        code, kind = self.node(node, depth)
         if kind != _NUMBER_KIND:
             raise self.fail("expected a number here, not a condition", node)
-        return compiled
+        return code
 
-    def condition(self, node: ast.AST, depth: int) -> _Node:
-        compiled, kind = self.node(node, depth)
+    def condition(self, node: ast.AST, depth: int) -> _Code:
+        code, kind = self.node(node, depth)
         if kind != _CONDITION_KIND:
             raise self.fail("expected a condition (a comparison) here, not a number", node)
-        return compiled
+        return code
 
-    def node(self, node: ast.AST, depth: int) -> tuple[_Node, str]:
+    def node(self, node: ast.AST, depth: int) -> tuple[_Code, str]:
         if depth > MAX_DEPTH:
             raise self.fail(f"formula is nested too deeply (more than {MAX_DEPTH} levels)", node)
         inner = depth + 1
         match node:
             case ast.Constant():
-                return self.constant(node), _NUMBER_KIND
+                value = self.constant(node)
+                return (lambda _inputs: value), _NUMBER_KIND
             case ast.Name():
                 return self.name(node), _NUMBER_KIND
             case ast.BinOp(op=ast.Pow()):
                 return self.power(node, inner), _NUMBER_KIND
             case ast.BinOp():
-                symbol = _ARITHMETIC.get(type(node.op))
-                if symbol is None:
-                    raise self.fail(f"operator {_symbol(node.op)} is not allowed", node)
-                left, right = self.number(node.left, inner), self.number(node.right, inner)
-                # Evaluation errors (division by zero) point at the right operand.
-                return _Binary(symbol, left, right, self.position(node.right)), _NUMBER_KIND
-            case ast.UnaryOp(op=ast.USub() | ast.UAdd()):
-                sign = "-" if isinstance(node.op, ast.USub) else "+"
-                return _Unary(sign, self.number(node.operand, inner)), _NUMBER_KIND
+                return self.arithmetic(node, inner), _NUMBER_KIND
+            case ast.UnaryOp(op=ast.USub()):
+                operand = self.number(node.operand, inner)
+                return (lambda inputs: -operand(inputs)), _NUMBER_KIND
+            case ast.UnaryOp(op=ast.UAdd()):
+                return self.number(node.operand, inner), _NUMBER_KIND
             case ast.UnaryOp(op=ast.Not()):
-                return _Unary("not", self.condition(node.operand, inner)), _CONDITION_KIND
+                negated = self.condition(node.operand, inner)
+                return (lambda inputs: not negated(inputs)), _CONDITION_KIND
             case ast.UnaryOp():
                 raise self.fail(f"operator {_symbol(node.op)} is not allowed", node)
             case ast.BoolOp():
-                op = "and" if isinstance(node.op, ast.And) else "or"
-                values = tuple(self.condition(value, inner) for value in node.values)
-                return _Logic(op, values), _CONDITION_KIND
+                parts = [self.condition(value, inner) for value in node.values]
+                combine = all if isinstance(node.op, ast.And) else any
+                return (lambda inputs: combine(part(inputs) for part in parts)), _CONDITION_KIND
             case ast.Compare():
                 return self.compare(node, inner), _CONDITION_KIND
             case ast.IfExp():
                 test = self.condition(node.test, inner)
                 then, otherwise = self.number(node.body, inner), self.number(node.orelse, inner)
-                return _Choice(test, then, otherwise), _NUMBER_KIND
+                return (
+                    lambda inputs: then(inputs) if test(inputs) else otherwise(inputs)
+                ), _NUMBER_KIND
             case ast.Call():
                 return self.call(node, inner), _NUMBER_KIND
         message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed in a formula")
         raise self.fail(message, node)
 
-    def constant(self, node: ast.Constant) -> _Num:
+    def constant(self, node: ast.Constant) -> Decimal:
         if isinstance(node.value, str):
             raise self.fail('text is only allowed as the meter key in usage("...")', node)
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise self.fail(f"the constant {node.value!r} is not allowed", node)
+        # The value ast parsed may already be a float; read the digits from the text instead.
         source = ast.get_source_segment(self.text, node) or ""
         if not _NUMBER.fullmatch(source):
             raise self.fail(f"write numbers as plain decimals like 12 or 0.5, not {source}", node)
-        return _Num(Decimal(source.replace("_", "")))
+        return Decimal(source.replace("_", ""))
 
-    def name(self, node: ast.Name) -> _Var:
-        if node.id.startswith("_"):
-            raise self.fail(f"names starting with '_' are not allowed: {node.id}", node)
-        if node.id in _ARITY:
-            raise self.fail(f"{node.id} is a function; call it like {node.id}(...)", node)
-        self.variables.add(node.id)
-        return _Var(node.id, self.position(node))
+    def name(self, node: ast.Name) -> _Code:
+        name, position = node.id, self.position(node)
+        if name.startswith("_"):
+            raise self.fail(f"names starting with '_' are not allowed: {name}", node)
+        if name in _ARITY:
+            raise self.fail(f"{name} is a function; call it like {name}(...)", node)
+        self.variables.add(name)
+        return lambda inputs: inputs.variable(name, position)
 
-    def power(self, node: ast.BinOp, depth: int) -> _Binary:
+    def arithmetic(self, node: ast.BinOp, depth: int) -> _Code:
+        apply = _ARITHMETIC.get(type(node.op))
+        if apply is None:
+            raise self.fail(f"operator {_symbol(node.op)} is not allowed", node)
+        left, right = self.number(node.left, depth), self.number(node.right, depth)
+        if not isinstance(node.op, ast.Div):
+            return lambda inputs: apply(left(inputs), right(inputs))
+        position = self.position(node.right)
+
+        def divide(inputs: _Inputs) -> Decimal:
+            dividend, divisor = left(inputs), right(inputs)
+            if divisor == 0:
+                raise FormulaError("division by zero: the divisor is 0", position)
+            return dividend / divisor
+
+        return divide
+
+    def power(self, node: ast.BinOp, depth: int) -> _Code:
         exponent = node.right
         source = ast.get_source_segment(self.text, exponent) or ""
         if not (
@@ -340,20 +348,31 @@ class _Compiler:
                 f"** takes only a literal whole-number exponent from 0 to {MAX_EXPONENT}",
                 exponent,
             )
-        base = self.number(node.left, depth)
-        return _Binary("**", base, _Num(Decimal(exponent.value)), self.position(exponent))
+        base, power = self.number(node.left, depth), exponent.value
+        return lambda inputs: _power(base(inputs), power)
 
-    def compare(self, node: ast.Compare, depth: int) -> _Compare:
-        ops = []
+    def compare(self, node: ast.Compare, depth: int) -> _Code:
+        tests = []
         for op in node.ops:
-            symbol = _COMPARISONS.get(type(op))
-            if symbol is None:
+            test = _COMPARISONS.get(type(op))
+            if test is None:
                 raise self.fail(f"comparison {_symbol(op)} is not allowed", node)
-            ops.append(symbol)
-        operands = tuple(self.number(value, depth) for value in [node.left, *node.comparators])
-        return _Compare(tuple(ops), operands)
+            tests.append(test)
+        operands = [self.number(value, depth) for value in [node.left, *node.comparators]]
 
-    def call(self, node: ast.Call, depth: int) -> _Call | _Usage:
+        def chain(inputs: _Inputs) -> bool:
+            # Like Python: a < b < c stops at the first false link.
+            left = operands[0](inputs)
+            for test, operand in zip(tests, operands[1:], strict=True):
+                right = operand(inputs)
+                if not test(left, right):
+                    return False
+                left = right
+            return True
+
+        return chain
+
+    def call(self, node: ast.Call, depth: int) -> _Code:
         allowed = ", ".join(sorted(_ARITY))
         if not isinstance(node.func, ast.Name):
             raise self.fail(f"only these functions can be called: {allowed}", node.func)
@@ -363,113 +382,53 @@ class _Compiler:
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments", node)
         low, high = _ARITY[name]
-        count = len(node.args)
-        if count < low or (high is not None and count > high):
-            expected = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
-            raise self.fail(f"{name}() takes {expected} arguments, got {count}", node)
+        if len(node.args) < low or (high is not None and len(node.args) > high):
+            expected = {None: f"{low} or more", low: f"{low}"}.get(high, f"{low} or {high}")
+            noun = "argument" if expected == "1" else "arguments"
+            raise self.fail(f"{name}() takes {expected} {noun}", node)
         if name == "usage":
-            return self.meter_key(node.args[0])
+            return self.usage(node.args[0])
         args = [self.number(arg, depth) for arg in node.args]
-        if name == "round" and count == 2:
-            digits = node.args[1]
-            if not (isinstance(digits, ast.Constant) and type(digits.value) is int
-                    and digits.value <= _MAX_ROUND_DIGITS):
-                raise self.fail(f"round() digits must be a literal 0 to {_MAX_ROUND_DIGITS}", digits)
-        return _Call(name, tuple(args), self.position(node))
+        if name == "round":
+            return self.rounding(node, args)
+        function = _FUNCTIONS[name]
+        return lambda inputs: function(*[arg(inputs) for arg in args])
 
-    def meter_key(self, node: ast.AST) -> _Usage:
+    def rounding(self, node: ast.Call, args: list[_Code]) -> _Code:
+        digits = 0
+        if len(node.args) == 2:
+            literal = node.args[1]
+            if not (
+                isinstance(literal, ast.Constant)
+                and type(literal.value) is int
+                and literal.value <= _MAX_ROUND_DIGITS
+            ):
+                raise self.fail(f"round() digits must be a literal 0..{_MAX_ROUND_DIGITS}", literal)
+            digits = literal.value
+        step = Decimal(1).scaleb(-digits)
+        value = args[0]
+        # Half-up, like money rounding, not Python's round-half-even.
+        return lambda inputs: value(inputs).quantize(step, rounding=ROUND_HALF_UP)
+
+    def usage(self, node: ast.AST) -> _Code:
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-            raise self.fail('usage() takes the meter key as a quoted literal: usage("api_calls")', node)
-        if not _METER_KEY.fullmatch(node.value):
-            raise self.fail(f"invalid meter key {node.value!r}", node)
-        self.meters.add(node.value)
-        return _Usage(node.value, self.position(node))
+            raise self.fail('usage() takes a quoted meter key: usage("api_calls")', node)
+        key, position = node.value, self.position(node)
+        if not _METER_KEY.fullmatch(key):
+            raise self.fail(f"invalid meter key {key!r}", node)
+        self.meters.add(key)
+        return lambda inputs: inputs.meter(key, position)
 
 
-class _Evaluator:
-    """Walk the private tree. Only ``Decimal`` and ``bool`` values ever exist here."""
-
-    def __init__(self, variables: Mapping[str, Decimal], usage: Mapping[str, Decimal]) -> None:
-        self.variables = variables
-        self.usage = usage
-
-    def run(self, root: _Node) -> Decimal:
-        try:
-            value = self.eval(root)
-        except DecimalException:
-            raise FormulaError("the result is too large or undefined") from None
-        assert isinstance(value, Decimal)
-        return value
-
-    def lookup(self, table: Mapping[str, Decimal], key: str, what: str, position: int) -> Decimal:
-        if key not in table:
-            raise FormulaError(f"missing {what} {key!r}", position)
-        value = table[key]
-        if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            raise TypeError(f"{what} {key!r} must be a Decimal, not {type(value).__name__}")
-        return Decimal(value)
-
-    def eval(self, node: _Node) -> Decimal | bool:
-        match node:
-            case _Num(value):
-                return value
-            case _Var(name, position):
-                return self.lookup(self.variables, name, "variable", position)
-            case _Unary(op, operand):
-                value = self.eval(operand)
-                return (not value) if op == "not" else (-value if op == "-" else +value)
-            case _Binary(op, left, right, position):
-                return self.arithmetic(op, self.eval(left), self.eval(right), position)
-            case _Compare(ops, operands):
-                values = [self.eval(operand) for operand in operands]
-                return all(
-                    _COMPARE[op](a, b) for op, a, b in zip(ops, values, values[1:], strict=False)
-                )
-            case _Logic("and", values):
-                return all(self.eval(value) for value in values)
-            case _Logic(_, values):
-                return any(self.eval(value) for value in values)
-            case _Choice(test, then, otherwise):
-                return self.eval(then) if self.eval(test) else self.eval(otherwise)
-            case _Usage(key, position):
-                return self.lookup(self.usage, key, "usage for meter", position)
-            case _Call(name, args, _):
-                return _FUNCTIONS[name](*[self.eval(arg) for arg in args])
-        raise AssertionError(f"unknown node {node!r}")
-
-    @staticmethod
-    def arithmetic(op: str, left: Decimal, right: Decimal, position: int) -> Decimal:
-        if op == "/" and right == 0:
-            raise FormulaError("division by zero: the divisor is 0", position)
-        if op == "**" and left == 0 and right == 0:
-            return Decimal(1)  # 0**0 is 1, as in ordinary arithmetic (Decimal calls it undefined)
-        return _ARITHMETIC_OPS[op](left, right)
+def _power(base: Decimal, exponent: int) -> Decimal:
+    # 0**0 is 1 as in ordinary arithmetic (Decimal calls it undefined).
+    return base**exponent if exponent else Decimal(1)
 
 
-def _round(value: Decimal, digits: Decimal = Decimal(0)) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-int(digits)), rounding=ROUND_HALF_UP)
-
-
-_ARITHMETIC_OPS: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a ** int(b),
-}
-_COMPARE: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 _FUNCTIONS: dict[str, Callable[..., Decimal]] = {
-    "min": lambda *values: min(values),
-    "max": lambda *values: max(values),
+    "min": min,
+    "max": max,
     "abs": abs,
     "ceil": lambda value: value.to_integral_value(rounding=ROUND_CEILING),
     "floor": lambda value: value.to_integral_value(rounding=ROUND_FLOOR),
-    "round": _round,
 }

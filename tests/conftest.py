@@ -27,7 +27,7 @@ from zenskar.tenancy.models import Role
 COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 
 
-def _owner_conninfo(dbname: str) -> str:
+def owner_conninfo(dbname: str) -> str:
     owner = settings.DATABASES["owner"]
     params = {
         "dbname": dbname, "user": owner["USER"], "password": owner["PASSWORD"] or None,
@@ -41,7 +41,7 @@ def django_db_setup(django_test_environment, django_db_blocker):
     base = settings.DATABASES["owner"]["NAME"]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     name = f"test_{base}{'_' + worker if worker else ''}"
-    with psycopg.connect(_owner_conninfo("postgres"), autocommit=True) as conn:
+    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     for alias in ("default", "owner"):
@@ -53,7 +53,7 @@ def django_db_setup(django_test_environment, django_db_blocker):
     yield name
     for alias in ("default", "owner"):
         connections[alias].close()
-    with psycopg.connect(_owner_conninfo("postgres"), autocommit=True) as conn:
+    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -207,7 +207,11 @@ class Package(_Scalar):
     package_price: Decimal
 
     def _validate(self) -> None:
-        set_attr(self, "package_size", decimal_value(self.package_size, field="package_size", positive=True))
+        set_attr(
+            self,
+            "package_size",
+            decimal_value(self.package_size, field="package_size", positive=True),
+        )
         set_attr(self, "package_price", decimal_value(self.package_price, field="package_price"))
 
 
@@ -256,7 +260,12 @@ class Matrix(_Bounded):
     def _validate(self) -> None:
         dims = self.dimensions
         valid_names = all(isinstance(name, str) and name for name in dims)
-        if not isinstance(dims, tuple) or not dims or not valid_names or len(set(dims)) != len(dims):
+        if (
+            not isinstance(dims, tuple)
+            or not dims
+            or not valid_names
+            or len(set(dims)) != len(dims)
+        ):
             raise PricingError(field="dimensions", message="must be a tuple of distinct names")
         if not isinstance(self.prices, Mapping) or not self.prices:
             raise PricingError(field="prices", message="at least one price is required")

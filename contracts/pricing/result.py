@@ -97,6 +97,11 @@ class PriceResult:
         """The rounded amount as :class:`Money`."""
         return Money(self.amount, self.currency)
 
+    def labelled(self, label: str) -> PriceResult:
+        """The same line with every step's description prefixed by ``label``."""
+        steps = (replace(step, description=f"{label}: {step.description}") for step in self.steps)
+        return replace(self, steps=tuple(steps))
+
     def negated(self, *, label: str) -> PriceResult:
         """The mirror-image credit of this line, every step prefixed with ``label``.
 

@@ -31,7 +31,7 @@ __all__ = [
 def describe_range(lower: Decimal, upper: Decimal | None) -> str:
     """``(lower, upper]`` in words: "up to 100", "over 100 up to 1000", "over 1000"."""
     if upper is None:
-        return f"over {plain(lower)}"
+        return "all units" if lower == 0 else f"over {plain(lower)}"
     if lower == 0:
         return f"up to {plain(upper)}"
     return f"over {plain(lower)} up to {plain(upper)}"

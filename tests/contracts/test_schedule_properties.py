@@ -204,14 +204,15 @@ def test_phase_changes_never_lose_or_double_bill_a_day(
         anchor=anchor,
         phases=tuple(
             Phase(start=phase_start, end=phase_end, items=(fee,))
-            for phase_start, phase_end in pairwise([*cuts, None])
+            for phase_start, phase_end in zip(cuts, [*cuts[1:], None], strict=True)
         ),
     )
     through = start + timedelta(days=800)
 
-    charges = [
-        charge for bill in billing_dates(terms=terms, through=through) for charge in bill.charges
-    ]
+    bills = billing_dates(terms=terms, through=through)
+    charges = [charge for bill in bills for charge in bill.charges]
+
+    assert all(before.on < after.on <= through for before, after in pairwise(bills))
 
     billed = sorted((charge.period for charge in charges), key=lambda period: period.start)
     assert billed[0].start == start

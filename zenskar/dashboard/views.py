@@ -124,7 +124,7 @@ def section(request, slug: str):
     return render(
         request,
         "dashboard/section.html",
-        {"section": slug, "title": title, "text": text, "endpoint": endpoint},
+        {"active": slug, "title": title, "text": text, "endpoint": endpoint},
     )
 
 
