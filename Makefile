@@ -21,6 +21,8 @@ run: install
 
 ## Run the whole test suite against real PostgreSQL and Redis.
 test: install browser
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check --quiet .
 	$(PY) -m zenskar.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Debian's Chromium for the browser tests (Playwright's own download does not work offline).

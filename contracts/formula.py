@@ -29,23 +29,13 @@ Errors are :class:`FormulaError` with a ``position``: the 0-based character offs
 from __future__ import annotations
 
 import ast
+import decimal
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import (
-    ROUND_CEILING,
-    ROUND_FLOOR,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    Context,
-    Decimal,
-    DecimalException,
-    DivisionByZero,
-    InvalidOperation,
-    Overflow,
-    localcontext,
-)
+from decimal import Decimal
+from typing import NamedTuple
 
 __all__ = ["MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "Formula", "FormulaError", "compile_formula"]
 
@@ -56,8 +46,10 @@ _MAX_ROUND_DIGITS = 10
 
 # A private context: the caller's Decimal settings cannot change a price, and an arithmetic
 # fault (overflow, 0/0) raises instead of quietly producing NaN or Infinity.
-_CONTEXT = Context(
-    prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+_CONTEXT = decimal.Context(
+    prec=28,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 _NUMBER = re.compile(r"(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)")
 _METER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}")
@@ -126,18 +118,11 @@ class FormulaError(ValueError):
         self.position = position
 
 
-class _Inputs:
+class _Inputs(NamedTuple):
     """The values one evaluation may read: named variables and usage per meter key."""
 
-    def __init__(self, variables: Mapping[str, Decimal], usage: Mapping[str, Decimal]) -> None:
-        self.variables = variables
-        self.usage = usage
-
-    def variable(self, name: str, position: int) -> Decimal:
-        return _read(self.variables, name, what="variable", position=position)
-
-    def meter(self, key: str, position: int) -> Decimal:
-        return _read(self.usage, key, what="usage for meter", position=position)
+    variables: Mapping[str, Decimal]
+    usage: Mapping[str, Decimal]
 
 
 def _read(values: Mapping[str, Decimal], key: str, *, what: str, position: int) -> Decimal:
@@ -176,10 +161,10 @@ class Formula:
         result too large to represent; ``TypeError`` for a float input.
         """
         inputs = _Inputs(variables or {}, usage or {})
-        with localcontext(_CONTEXT):
+        with decimal.localcontext(_CONTEXT):
             try:
                 value = self._code(inputs)
-            except DecimalException:
+            except decimal.DecimalException:
                 raise FormulaError("the result is too large or undefined") from None
         assert isinstance(value, Decimal)  # compile_formula only accepts number-valued roots
         return value
@@ -216,11 +201,15 @@ def compile_formula(text: str) -> Formula:
     )
 
 
+def _offset(text: str, line: int, column: int) -> int:
+    """The 0-based character offset of (1-based line, 0-based column) in ASCII ``text``."""
+    return sum(len(row) + 1 for row in text.split("\n")[: line - 1]) + column
+
+
 def _syntax_position(text: str, error: SyntaxError) -> int | None:
     if error.lineno is None or error.offset is None:
         return None
-    before = sum(len(line) + 1 for line in text.split("\n")[: error.lineno - 1])
-    return max(0, min(before + error.offset - 1, len(text)))
+    return max(0, min(_offset(text, error.lineno, error.offset - 1), len(text)))
 
 
 def _symbol(op: ast.AST) -> str:
@@ -232,15 +221,12 @@ class _Compiler:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.line_starts = [0]
-        for line in text.split("\n"):
-            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
         self.variables: set[str] = set()
         self.meters: set[str] = set()
 
     def position(self, node: ast.AST) -> int:
         # The text is ASCII (checked earlier), so ast's byte offsets are character offsets.
-        return self.line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+        return _offset(self.text, node.lineno, node.col_offset)  # type: ignore[attr-defined]
 
     def fail(self, message: str, node: ast.AST) -> FormulaError:
         return FormulaError(message, self.position(node))
@@ -316,7 +302,7 @@ class _Compiler:
         if name in _ARITY:
             raise self.fail(f"{name} is a function; call it like {name}(...)", node)
         self.variables.add(name)
-        return lambda inputs: inputs.variable(name, position)
+        return lambda inputs: _read(inputs.variables, name, what="variable", position=position)
 
     def arithmetic(self, node: ast.BinOp, depth: int) -> _Code:
         apply = _ARITHMETIC.get(type(node.op))
@@ -375,12 +361,17 @@ class _Compiler:
     def call(self, node: ast.Call, depth: int) -> _Code:
         allowed = ", ".join(sorted(_ARITY))
         if not isinstance(node.func, ast.Name):
+            # Report what the callee is (x.y, a lambda ...) when that is itself refused.
+            self.node(node.func, depth)
             raise self.fail(f"only these functions can be called: {allowed}", node.func)
         name = node.func.id
         if name not in _ARITY:
             raise self.fail(f"unknown function {name!r}; allowed: {allowed}", node.func)
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments", node)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.fail(_REFUSED[ast.Starred], arg)
         low, high = _ARITY[name]
         if len(node.args) < low or (high is not None and len(node.args) > high):
             expected = {None: f"{low} or more", low: f"{low}"}.get(high, f"{low} or {high}")
@@ -408,7 +399,7 @@ class _Compiler:
         step = Decimal(1).scaleb(-digits)
         value = args[0]
         # Half-up, like money rounding, not Python's round-half-even.
-        return lambda inputs: value(inputs).quantize(step, rounding=ROUND_HALF_UP)
+        return lambda inputs: value(inputs).quantize(step, rounding=decimal.ROUND_HALF_UP)
 
     def usage(self, node: ast.AST) -> _Code:
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
@@ -417,7 +408,7 @@ class _Compiler:
         if not _METER_KEY.fullmatch(key):
             raise self.fail(f"invalid meter key {key!r}", node)
         self.meters.add(key)
-        return lambda inputs: inputs.meter(key, position)
+        return lambda inputs: _read(inputs.usage, key, what="usage for meter", position=position)
 
 
 def _power(base: Decimal, exponent: int) -> Decimal:
@@ -429,6 +420,6 @@ _FUNCTIONS: dict[str, Callable[..., Decimal]] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "ceil": lambda value: value.to_integral_value(rounding=ROUND_CEILING),
-    "floor": lambda value: value.to_integral_value(rounding=ROUND_FLOOR),
+    "ceil": lambda value: value.to_integral_value(rounding=decimal.ROUND_CEILING),
+    "floor": lambda value: value.to_integral_value(rounding=decimal.ROUND_FLOOR),
 }

@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zenskar.money import (
     CurrencyMismatchError,
@@ -54,6 +56,18 @@ def test_round_money_is_half_up_to_the_currency_exponent(amount, currency, expec
     result = round_money(Decimal(amount), currency)
     assert result == Decimal(expected)
     assert str(result) == expected  # the exponent too: USD always has two places
+
+
+@settings(deadline=None, database=None)
+@given(
+    amount=st.decimals(min_value=-(10**9), max_value=10**9, places=6),
+    currency=st.sampled_from(["JPY", "USD", "KWD"]),
+)
+def test_round_money_moves_an_amount_by_at_most_half_a_minor_unit(amount, currency):
+    rounded = round_money(amount, currency)
+    half_unit = Decimal(1).scaleb(-minor_units(currency)) / 2
+    assert abs(rounded - amount) <= half_unit
+    assert round_money(rounded, currency) == rounded  # rounding twice changes nothing
 
 
 def test_round_money_never_returns_negative_zero():

@@ -120,7 +120,9 @@ def test_matrix_keys_have_one_value_per_dimension():
 
 
 def test_matrix_dimensions_are_distinct_names():
-    error = error_of(lambda: Matrix(currency="USD", dimensions=("a", "a"), prices={("x", "y"): D(1)}))
+    error = error_of(
+        lambda: Matrix(currency="USD", dimensions=("a", "a"), prices={("x", "y"): D(1)})
+    )
     assert error.field == "dimensions"
 
 

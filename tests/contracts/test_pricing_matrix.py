@@ -122,7 +122,10 @@ def test_two_dimensional_volume():
 def test_two_dimensional_breakdown_names_the_selected_table():
     result = price(calls_by_seats(), quantity={"seats": D(11), "calls": D(1500)})
     assert result.steps[0].kind is StepKind.TABLE
-    assert result.steps[0].description == "seats = 11 selects table 2 (seats over 10 up to 50) for calls"
+    assert (
+        result.steps[0].description
+        == "seats = 11 selects table 2 (seats over 10 up to 50) for calls"
+    )
 
 
 def test_two_dimensional_needs_both_dimensions():

@@ -64,7 +64,9 @@ def test_flat_fee_proration_in_each_currency(currency, fee, share, expected):
 def test_usage_is_not_prorated():
     # 100 calls x 0.10 = 10.00, whatever part of the period the line covers
     assert price(CALLS, quantity=D(100), share=F(1, 2)).amount == D("10.00")
-    assert not any(s.kind is StepKind.PRORATION for s in price(CALLS, quantity=D(100), share=F(1, 2)).steps)
+    assert not any(
+        s.kind is StepKind.PRORATION for s in price(CALLS, quantity=D(100), share=F(1, 2)).steps
+    )
 
 
 def test_usage_tier_bounds_do_not_move_with_the_share():
@@ -81,7 +83,10 @@ def test_usage_included_units_scale_with_the_share():
     # half period: 500 free; (800 - 500) x 0.10 = 30.00
     result = price(item, quantity=D(800), share=F(1, 2))
     assert result.amount == D("30.00")
-    assert result.steps[0].description == "500 units included free (1/2 of the period's 1000); 500 used"
+    assert (
+        result.steps[0].description
+        == "500 units included free (1/2 of the period's 1000); 500 used"
+    )
 
 
 def test_usage_minimum_and_maximum_scale_with_the_share():
@@ -149,7 +154,11 @@ def test_amendment_of_a_flat_fee_upgrade():
 def test_amendment_refuses_usage_items():
     with pytest.raises(PricingError) as caught:
         prorate_amendment(
-            old_item=CALLS, new_item=SEATS, quantity_old=D(1), quantity_new=D(1), share_remaining=F(1, 2)
+            old_item=CALLS,
+            new_item=SEATS,
+            quantity_old=D(1),
+            quantity_new=D(1),
+            share_remaining=F(1, 2),
         )
     assert caught.value.field == "old_item"
 

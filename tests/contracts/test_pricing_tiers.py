@@ -135,7 +135,9 @@ def test_stair_step_charges_the_band_reached(quantity, expected):
 def test_stair_step_breakdown_names_the_band():
     [step] = price(StairStep(currency="USD", tiers=BANDS), quantity=D(11)).steps
     assert step.kind is StepKind.BAND
-    assert step.description == "Band 2 (over 10 up to 50 units) reached with 11 units: fixed price 400"
+    assert (
+        step.description == "Band 2 (over 10 up to 50 units) reached with 11 units: fixed price 400"
+    )
 
 
 def test_fractional_units_first_half_gigabyte_free():

@@ -123,7 +123,7 @@ class CreateApplicationRole(Operation):
             f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {q}"
         )
         schema_editor.execute(
-            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {q}"
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {q}"  # noqa: S608, E501
         )
 
     def describe(self):
