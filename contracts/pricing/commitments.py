@@ -96,6 +96,11 @@ class DrawDown:
     overage_units: Decimal
     result: PriceResult
 
+    @property
+    def amount(self) -> Decimal:
+        """The rounded overage amount to bill."""
+        return self.result.amount
+
 
 def prepaid_purchase(item: PrepaidUnits | PrepaidCredit, *, blocks: int = 1) -> PriceResult:
     """The line charging for ``blocks`` prepaid blocks (the up-front payment)."""

@@ -135,6 +135,7 @@ class FlatFee(_Item):
 
     amount: Decimal
 
+    #: Not a field: a flat fee is always recurring.
     charge_type = ChargeType.RECURRING
 
     def _validate(self) -> None:
