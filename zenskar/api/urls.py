@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from contracts import api as contracts_api
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -25,4 +26,28 @@ urlpatterns = [
         tenancy_api.MembershipDetailView.as_view(),
         name="member",
     ),
+    path("customers", contracts_api.CustomerListView.as_view(), name="customers"),
+    path("customers/<uuid:customer_id>", contracts_api.CustomerDetailView.as_view(),
+         name="customer"),
+    path("products", contracts_api.ProductListView.as_view(), name="products"),
+    path("products/<uuid:product_id>", contracts_api.ProductDetailView.as_view(),
+         name="product"),
+    path("contracts", contracts_api.ContractListView.as_view(), name="contracts"),
+    path("contracts/<uuid:contract_id>", contracts_api.ContractDetailView.as_view(),
+         name="contract"),
+    path("contracts/<uuid:contract_id>/activate", contracts_api.ContractActivateView.as_view(),
+         name="contract-activate"),
+    path("contracts/<uuid:contract_id>/cancel", contracts_api.ContractCancelView.as_view(),
+         name="contract-cancel"),
+    path("contracts/<uuid:contract_id>/amendments",
+         contracts_api.ContractAmendmentsView.as_view(), name="contract-amendments"),
+    path("contracts/<uuid:contract_id>/schedule", contracts_api.ContractScheduleView.as_view(),
+         name="contract-schedule"),
+    path("contracts/<uuid:contract_id>/phases", contracts_api.PhaseListView.as_view(),
+         name="contract-phases"),
+    path("phases/<uuid:phase_id>", contracts_api.PhaseDetailView.as_view(), name="phase"),
+    path("phases/<uuid:phase_id>/items", contracts_api.PriceItemListView.as_view(),
+         name="phase-items"),
+    path("price-items/<uuid:item_id>", contracts_api.PriceItemDetailView.as_view(),
+         name="price-item"),
 ]

@@ -1,0 +1,204 @@
+"""Reads for contracts: the document form, the schedule's terms, and the billing summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from contracts import price_config, schedule
+from contracts.models import CADENCE_MONTHS, Contract, Discount, Phase, PriceItem
+from contracts.pricing import PriceResult, price
+from zenskar.tenancy.models import Organization
+
+
+def contracts_list(*, organization: Organization) -> QuerySet[Contract]:
+    return Contract.objects.filter(organization=organization).select_related("customer")
+
+
+def contract_with_terms(*, organization: Organization, contract_id) -> Contract | None:
+    items = PriceItem.objects.select_related("product").prefetch_related("discounts")
+    return (
+        Contract.objects.filter(organization=organization, id=contract_id)
+        .select_related("customer")
+        .prefetch_related(
+            Prefetch("phases", Phase.objects.prefetch_related(Prefetch("items", items))),
+            Prefetch("discounts", Discount.objects.filter(price_item__isnull=True),
+                     to_attr="contract_discounts"),
+        )
+        .first()
+    )
+
+
+def _discount_doc(discount: Discount) -> dict:
+    return {
+        "id": str(discount.id), "description": discount.description, "kind": discount.kind,
+        "value": str(discount.value.normalize()), "periods": discount.periods,
+        "starts_on": discount.starts_on.isoformat() if discount.starts_on else None,
+        "ends_on": discount.ends_on.isoformat() if discount.ends_on else None,
+    }
+
+
+def _number(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+def item_document(item: PriceItem) -> dict:
+    return {
+        "id": str(item.id), "product": item.product.sku, "description": item.description,
+        "timing": item.timing, "cadence": item.cadence or None,
+        "cadence_months": item.cadence_months, "meter": item.meter_key or None,
+        "quantity": _number(item.quantity), "model": item.model,
+        "pricing": price_config.normalized(item.pricing),
+        "discounts": [_discount_doc(d) for d in item.discounts.all()],
+    }
+
+
+def contract_document(*, contract: Contract) -> dict:
+    """The contract as its document (``contracts.documents``): export, review, re-import."""
+    phases = contract.phases.all().prefetch_related("items__product", "items__discounts")
+    contract_discounts = contract.discounts.filter(price_item__isnull=True)
+    return {
+        "id": str(contract.id),
+        "customer": contract.customer.external_id,
+        "name": contract.name,
+        "reference": contract.reference,
+        "status": contract.status,
+        "start_date": contract.start_date.isoformat(),
+        "end_date": contract.end_date.isoformat() if contract.end_date else None,
+        "currency": contract.currency,
+        "time_zone": contract.time_zone,
+        "cadence": contract.cadence,
+        "cadence_months": contract.cadence_months,
+        "anchor": contract.anchor,
+        "anchor_day": contract.anchor_day,
+        "payment_terms_days": contract.payment_terms_days,
+        "auto_renew": contract.auto_renew,
+        "renewal_term_months": contract.renewal_term_months,
+        "renewal_notice_days": contract.renewal_notice_days,
+        "variables": dict(contract.variables or {}),
+        "phases": [
+            {
+                "id": str(phase.id), "name": phase.name,
+                "start_date": phase.start_date.isoformat(),
+                "end_date": phase.end_date.isoformat() if phase.end_date else None,
+                "items": [item_document(item) for item in phase.items.all()],
+            }
+            for phase in phases
+        ],
+        "discounts": [_discount_doc(d) for d in contract_discounts],
+    }
+
+
+def _cadence(choice: str, months: int | None) -> schedule.Cadence:
+    if choice == "one_time":
+        return schedule.Cadence.one_time()
+    return schedule.Cadence(months=CADENCE_MONTHS.get(choice, months))
+
+
+def contract_terms(*, contract: Contract) -> schedule.ContractTerms:
+    """The schedule's view of a contract; each item's key is its id."""
+    anchor = {
+        "calendar": schedule.Anchor.calendar,
+        "anniversary": schedule.Anchor.anniversary,
+    }.get(contract.anchor)
+    return schedule.ContractTerms(
+        start=contract.start_date,
+        end=contract.end_date,
+        tz=contract.time_zone,
+        cadence=_cadence(contract.cadence, contract.cadence_months),
+        anchor=anchor() if anchor else schedule.Anchor.day_of_month(contract.anchor_day),
+        phases=tuple(
+            schedule.Phase(
+                start=phase.start_date,
+                end=phase.end_date,
+                items=tuple(
+                    schedule.PriceItem(
+                        key=str(item.id),
+                        timing=schedule.Timing(item.timing),
+                        cadence=_cadence(item.cadence, item.cadence_months)
+                        if item.cadence else None,
+                    )
+                    for item in phase.items.all()
+                ),
+            )
+            for phase in contract.phases.all()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SummaryCharge:
+    item: PriceItem
+    period_start: date
+    period_end: date
+    share: Fraction
+    estimate: PriceResult | None  # None for usage: it depends on what is used
+
+
+@dataclass(frozen=True)
+class SummaryDate:
+    on: date
+    charges: list[SummaryCharge]
+
+    @property
+    def known_total(self) -> Decimal:
+        return sum((c.estimate.amount for c in self.charges if c.estimate), Decimal(0))
+
+    @property
+    def has_usage(self) -> bool:
+        return any(c.estimate is None for c in self.charges)
+
+
+def billing_summary(*, contract: Contract, through: date | None = None, limit: int = 12):
+    """What will be billed when: the first ``limit`` billing dates (up to ``through``, by
+    default 13 months after the later of the start and today), with each fixed charge
+    priced (before discounts) and usage charges marked as such."""
+    if not contract.phases.exists():
+        return []
+    today = timezone.now().astimezone(ZoneInfo(contract.time_zone)).date()
+    horizon = through or max(contract.start_date, today) + relativedelta(months=13)
+    if contract.end_date:
+        horizon = min(horizon, contract.end_date)
+    items = {
+        str(i.id): i
+        for i in PriceItem.objects.filter(phase__contract=contract).select_related("product")
+    }
+    summary = []
+    for billing in schedule.billing_dates(terms=contract_terms(contract=contract), through=horizon):
+        charges = []
+        for charge in billing.charges:
+            item = items[charge.item.key]
+            charges.append(
+                SummaryCharge(
+                    item=item, period_start=charge.period.start, period_end=charge.period.end,
+                    share=charge.share, estimate=_estimate(contract, item, charge.share),
+                )
+            )
+        summary.append(SummaryDate(on=billing.on, charges=charges))
+        if len(summary) >= limit:
+            break
+    return summary
+
+
+def _estimate(contract: Contract, item: PriceItem, share: Fraction) -> PriceResult | None:
+    if item.meter_key or item.model in ("formula", "minimum_commitment", "matrix",
+                                         "two_dimensional"):
+        return None
+    spec = price_config.spec_from_config(
+        model=item.model, config=item.pricing, currency=contract.currency, metered=False
+    )
+    if item.model in ("prepaid_units", "prepaid_credit"):
+        return None
+    if item.model == "flat_fee":
+        return price(spec, share=share)
+    return price(spec, quantity=item.quantity or Decimal(0), share=share)

@@ -1,0 +1,518 @@
+"""Writes for customers, products and contracts. Each function is one transaction and takes
+the organization (or an object of it) explicitly.
+
+A draft contract is edited freely. An active contract changes only by amendment from a date:
+what came before that date stays exactly as it was, so the past bills as it did.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contracts import documents, price_config
+from contracts.documents import ContractDoc, DocumentError, ItemDoc, PhaseDoc
+from contracts.meters import unknown_meters
+from contracts.models import (
+    CADENCE_MONTHS,
+    Amendment,
+    Contract,
+    Customer,
+    Discount,
+    Phase,
+    PriceItem,
+    Product,
+)
+from contracts.selectors import contract_document
+from zenskar.tenancy.models import Organization
+
+CUSTOMER_FIELDS = {
+    "external_id", "name", "emails", "address_line1", "address_line2", "city", "region",
+    "postal_code", "country", "currency", "time_zone", "tax_id", "tax_exempt",
+    "payment_terms_days", "attributes",
+}
+PRODUCT_FIELDS = {
+    "name", "sku", "description", "kind", "revenue_rule", "standalone_selling_price",
+    "ssp_currency", "active",
+}
+
+
+def _save(instance, *, unique_field: str, unique_message: str) -> None:
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        if unique_field in str(error) or "unique" in str(error):
+            raise ValidationError({unique_field: [unique_message]}) from None
+        raise
+
+
+# --- Customers --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(*, organization: Organization, **fields: Any) -> Customer:
+    """Create a customer; ``external_id`` is unique per organization (a database constraint).
+    Currency and time zone default to the organization's."""
+    fields = {k: v for k, v in fields.items() if k in CUSTOMER_FIELDS}
+    fields.setdefault("currency", organization.default_currency)
+    fields.setdefault("time_zone", organization.time_zone)
+    customer = Customer(organization=organization, **fields)
+    customer.attributes = _plain_attributes(customer.attributes)
+    customer.country = (customer.country or "").upper()
+    customer.currency = (customer.currency or "").upper()
+    _check_attributes(customer.attributes)
+    _save(customer, unique_field="external_id",
+          unique_message="A customer with this external_id already exists.")
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **fields: Any) -> Customer:
+    for name, value in fields.items():
+        if name in CUSTOMER_FIELDS:
+            setattr(customer, name, value)
+    customer.attributes = _plain_attributes(customer.attributes)
+    customer.country = (customer.country or "").upper()
+    customer.currency = (customer.currency or "").upper()
+    _check_attributes(customer.attributes)
+    if "currency" in fields and customer.contracts.exclude(currency=customer.currency).exists():
+        raise ValidationError(
+            {"currency": ["The customer has contracts in another currency."]}
+        )
+    _save(customer, unique_field="external_id",
+          unique_message="A customer with this external_id already exists.")
+    return customer
+
+
+def _check_attributes(attributes: Any) -> None:
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | bool | Decimal)
+        for k, v in attributes.items()
+    ):
+        raise ValidationError(
+            {"attributes": ["Must be an object of name: text, number or true/false."]}
+        )
+
+
+def _plain_attributes(attributes: Any) -> Any:
+    if isinstance(attributes, dict):
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in attributes.items()}
+    return attributes
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> None:
+    if customer.contracts.exists():
+        raise ValidationError({"customer": ["A customer with contracts cannot be deleted."]})
+    customer.delete()
+
+
+# --- Products ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def product_create(*, organization: Organization, **fields: Any) -> Product:
+    fields = {k: v for k, v in fields.items() if k in PRODUCT_FIELDS}
+    product = Product(organization=organization, **fields)
+    if product.standalone_selling_price is not None and not product.ssp_currency:
+        product.ssp_currency = organization.default_currency
+    _save(product, unique_field="sku", unique_message="A product with this SKU already exists.")
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, **fields: Any) -> Product:
+    for name, value in fields.items():
+        if name in PRODUCT_FIELDS:
+            setattr(product, name, value)
+    _save(product, unique_field="sku", unique_message="A product with this SKU already exists.")
+    return product
+
+
+# --- Contracts --------------------------------------------------------------------------------
+
+
+def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, dict[str, Product]]:
+    """Look up what the document names; raise ValidationError naming every unknown."""
+    errors: dict[str, list[str]] = {}
+    customer = Customer.objects.filter(organization=organization, external_id=doc.customer).first()
+    if customer is None:
+        errors["customer"] = [f"No customer has external_id {doc.customer!r}."]
+    else:
+        doc.currency = doc.currency or customer.currency
+        doc.time_zone = doc.time_zone or customer.time_zone
+        if doc.payment_terms_days is None:
+            doc.payment_terms_days = customer.payment_terms_days
+        if doc.currency != customer.currency:
+            errors["currency"] = [
+                f"The contract is in {doc.currency} but its customer is billed in "
+                f"{customer.currency}."
+            ]
+    products = {
+        p.sku: p for p in Product.objects.filter(organization=organization, sku__in=doc.products)
+    }
+    unknown = unknown_meters(organization=organization, keys=doc.meters)
+    for pi, phase in enumerate(doc.phases):
+        for ii, item in enumerate(phase.items):
+            path = f"phases[{pi}].items[{ii}]"
+            if item.product not in products:
+                errors.setdefault(f"{path}.product", []).append(
+                    f"No product has SKU {item.product!r}."
+                )
+            for key in sorted(item.meters & unknown):
+                errors.setdefault(f"{path}.meter", []).append(f"No meter has key {key!r}.")
+    if errors:
+        raise ValidationError(errors)
+    return customer, products
+
+
+def _parse(document: Any) -> ContractDoc:
+    try:
+        return documents.parse_contract_document(document)
+    except DocumentError as error:
+        raise ValidationError(error.errors) from None
+
+
+def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
+    return {
+        "name": doc.name, "reference": doc.reference, "start_date": doc.start_date,
+        "end_date": doc.end_date, "currency": doc.currency, "time_zone": doc.time_zone,
+        "cadence": doc.cadence, "cadence_months": doc.cadence_months, "anchor": doc.anchor,
+        "anchor_day": doc.anchor_day, "payment_terms_days": doc.payment_terms_days,
+        "auto_renew": doc.auto_renew, "renewal_term_months": doc.renewal_term_months,
+        "renewal_notice_days": doc.renewal_notice_days,
+        "variables": {k: str(v) for k, v in doc.variables.items()},
+    }
+
+
+def _write_phases(contract: Contract, phases: list[PhaseDoc], products: dict[str, Product]):
+    for phase_doc in phases:
+        phase = Phase.objects.create(
+            organization=contract.organization, contract=contract, name=phase_doc.name,
+            start_date=phase_doc.start_date, end_date=phase_doc.end_date,
+        )
+        for position, item_doc in enumerate(phase_doc.items):
+            _write_item(phase, item_doc, products[item_doc.product], position)
+
+
+def _write_item(phase: Phase, item_doc: ItemDoc, product: Product, position: int) -> PriceItem:
+    item = PriceItem.objects.create(
+        organization=phase.organization, phase=phase, product=product,
+        description=item_doc.description or product.name, position=position,
+        timing=item_doc.timing, cadence=item_doc.cadence,
+        cadence_months=item_doc.cadence_months, meter_key=item_doc.meter,
+        quantity=item_doc.quantity, model=item_doc.model, pricing=item_doc.pricing,
+    )
+    for discount in item_doc.discounts:
+        _write_discount(phase.contract, discount, price_item=item)
+    return item
+
+
+def _write_discount(contract: Contract, doc, *, price_item: PriceItem | None = None) -> Discount:
+    return Discount.objects.create(
+        organization=contract.organization, contract=contract, price_item=price_item,
+        description=doc.description, kind=doc.kind, value=doc.value, periods=doc.periods,
+        starts_on=doc.starts_on, ends_on=doc.ends_on,
+    )
+
+
+@transaction.atomic
+def contract_create(*, organization: Organization, document: Any) -> Contract:
+    """Create a contract from its document (import). Validates everything first: nothing is
+    written unless the whole document is right."""
+    doc = _parse(document)
+    customer, products = _resolve(organization, doc)
+    contract = Contract(organization=organization, customer=customer, **_contract_fields(doc))
+    contract.full_clean(validate_unique=False, validate_constraints=False)
+    contract.save()
+    _write_phases(contract, doc.phases, products)
+    for discount in doc.discounts:
+        _write_discount(contract, discount)
+    if doc.status == "active":
+        contract.status = Contract.Status.ACTIVE
+        contract.save(update_fields=["status"])
+    return contract
+
+
+def _locked(contract: Contract) -> Contract:
+    return Contract.objects.select_for_update().get(pk=contract.pk, organization=contract.organization)
+
+
+@transaction.atomic
+def contract_update(*, contract: Contract, document: Any) -> Contract:
+    """Replace a draft contract's terms with ``document``. Active contracts change only by
+    amendment (see ``contract_amend``)."""
+    contract = _locked(contract)
+    if contract.status != Contract.Status.DRAFT:
+        raise ValidationError(
+            {"status": ["Only a draft contract is edited directly; amend an active one."]}
+        )
+    doc = _parse(document)
+    customer, products = _resolve(contract.organization, doc)
+    contract.customer = customer
+    for name, value in _contract_fields(doc).items():
+        setattr(contract, name, value)
+    contract.full_clean(validate_unique=False, validate_constraints=False)
+    contract.save()
+    contract.discounts.all().delete()
+    contract.phases.all().delete()
+    _write_phases(contract, doc.phases, products)
+    for discount in doc.discounts:
+        _write_discount(contract, discount)
+    if doc.status == "active":
+        contract.status = Contract.Status.ACTIVE
+        contract.save(update_fields=["status"])
+    return contract
+
+
+@transaction.atomic
+def contract_activate(*, contract: Contract) -> Contract:
+    """Draft -> active, after checking the whole contract as a document. Idempotent."""
+    contract = _locked(contract)
+    if contract.status == Contract.Status.ACTIVE:
+        return contract
+    if contract.status != Contract.Status.DRAFT:
+        raise ValidationError({"status": [f"A {contract.status} contract cannot be activated."]})
+    doc = _parse(contract_document(contract=contract))
+    _resolve(contract.organization, doc)
+    contract.status = Contract.Status.ACTIVE
+    contract.save(update_fields=["status", "updated_at"])
+    return contract
+
+
+def _truncate_at(contract: Contract, effective: date) -> None:
+    """End every phase at ``effective``: later phases go, the one running is cut."""
+    contract.phases.filter(start_date__gte=effective).delete()
+    running = contract.phases.filter(start_date__lt=effective).order_by("-start_date").first()
+    if running is not None and (running.end_date is None or running.end_date > effective):
+        running.end_date = effective
+        running.save(update_fields=["end_date"])
+
+
+@transaction.atomic
+def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
+    """Cancel from ``effective_date`` (the first day no longer covered). Terms before it stay;
+    invoicing bills the final, prorated period. Idempotent for the same date."""
+    contract = _locked(contract)
+    if contract.status == Contract.Status.CANCELLED and contract.end_date == effective_date:
+        return contract
+    if contract.status not in (Contract.Status.ACTIVE, Contract.Status.DRAFT):
+        raise ValidationError({"status": [f"A {contract.status} contract cannot be cancelled."]})
+    if effective_date <= contract.start_date:
+        if contract.status == Contract.Status.ACTIVE:
+            raise ValidationError(
+                {"effective_date": ["Must be after the contract's start_date."]}
+            )
+        effective_date = contract.start_date  # a draft cancelled before it starts
+    if contract.end_date is not None and effective_date > contract.end_date:
+        raise ValidationError({"effective_date": ["Must not be after the contract's end_date."]})
+    if effective_date > contract.start_date:
+        _truncate_at(contract, effective_date)
+        contract.end_date = effective_date
+    contract.status = Contract.Status.CANCELLED
+    contract.cancelled_at = timezone.now()
+    contract.auto_renew = False
+    contract.save()
+    return contract
+
+
+@transaction.atomic
+def contract_amend(
+    *, contract: Contract, effective_date: date, phases: list[dict], end_date: Any = ...,
+    description: str = "", created_by=None,
+) -> Amendment:
+    """Change an active contract from ``effective_date`` on.
+
+    ``phases`` are the terms from that date: the first starts on ``effective_date``, the last
+    ends on the contract's (possibly new) ``end_date``. Phases before the date are kept as
+    they are; the phase running on the date is cut there. The contract's document before the
+    change is kept on the Amendment row.
+    """
+    contract = _locked(contract)
+    if contract.status != Contract.Status.ACTIVE:
+        raise ValidationError({"status": ["Only an active contract is amended."]})
+    if effective_date <= contract.start_date:
+        raise ValidationError(
+            {"effective_date": ["Must be after the start_date; edit the terms instead."]}
+        )
+    new_end = contract.end_date if end_date is ... else end_date
+    if isinstance(new_end, str):
+        new_end = date.fromisoformat(new_end)
+    before = contract_document(contract=contract)
+    if new_end is not None and new_end <= effective_date:
+        raise ValidationError({"end_date": ["Must be after the effective_date."]})
+    kept = [
+        copy.deepcopy(p) for p in before["phases"]
+        if date.fromisoformat(p["start_date"]) < effective_date
+    ]
+    for phase in kept:
+        if phase["end_date"] is None or date.fromisoformat(phase["end_date"]) > effective_date:
+            phase["end_date"] = effective_date.isoformat()
+    after = {**before, "end_date": new_end.isoformat() if new_end else None,
+             "phases": kept + list(phases)}
+    if new_end is None:
+        after["auto_renew"] = False
+    try:
+        doc = documents.parse_contract_document(after)
+    except DocumentError as error:
+        # Report the new phases' errors by their index in the amendment, not the document.
+        offset = len(kept)
+        raise ValidationError(_reindex(error.errors, offset)) from None
+    _, products = _resolve(contract.organization, doc)
+    _truncate_at(contract, effective_date)
+    _write_phases(contract, doc.phases[len(kept):], products)
+    contract.end_date = new_end
+    contract.auto_renew = after["auto_renew"]
+    contract.save(update_fields=["end_date", "auto_renew", "updated_at"])
+    return Amendment.objects.create(
+        organization=contract.organization, contract=contract, effective_date=effective_date,
+        description=description,
+        before=before,
+        changes={"phases": price_config.normalized(list(phases)),
+                 "end_date": after["end_date"]},
+        created_by=created_by,
+    )
+
+
+def _reindex(errors: dict[str, list[str]], offset: int) -> dict[str, list[str]]:
+    def shift(match):
+        index = int(match.group(1)) - offset
+        return f"phases[{index}]" if index >= 0 else match.group(0)
+
+    return {re.sub(r"^phases\[(\d+)\]", shift, key): value for key, value in errors.items()}
+
+
+@transaction.atomic
+def contract_delete(*, contract: Contract) -> None:
+    contract = _locked(contract)
+    if contract.status != Contract.Status.DRAFT:
+        raise ValidationError({"status": ["Only a draft contract is deleted; cancel it instead."]})
+    contract.delete()
+
+
+# --- Phases and items of a draft --------------------------------------------------------------
+
+
+def _draft(contract: Contract) -> Contract:
+    contract = _locked(contract)
+    if contract.status != Contract.Status.DRAFT:
+        raise ValidationError(
+            {"status": ["Only a draft contract is edited directly; amend an active one."]}
+        )
+    return contract
+
+
+def _check_phase_range(contract: Contract, start: date, end: date | None, *, exclude=None):
+    errors = {}
+    if start < contract.start_date:
+        errors["start_date"] = [f"Must not be before the contract's start ({contract.start_date})."]
+    if contract.end_date and (end is None or end > contract.end_date):
+        errors["end_date"] = [f"Must not be after the contract's end ({contract.end_date})."]
+    if end is not None and end <= start:
+        errors["end_date"] = ["Must be after start_date."]
+    others = contract.phases.exclude(pk=exclude) if exclude else contract.phases.all()
+    for other in others:
+        if (other.end_date is None or start < other.end_date) and (end is None or other.start_date < end):
+            errors.setdefault("start_date", []).append(
+                f"Overlaps the phase {other.start_date} - {other.end_date or 'open'}."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def phase_create(*, contract: Contract, start_date: date, end_date: date | None, name: str = "") -> Phase:
+    contract = _draft(contract)
+    _check_phase_range(contract, start_date, end_date)
+    return Phase.objects.create(
+        organization=contract.organization, contract=contract, name=name,
+        start_date=start_date, end_date=end_date,
+    )
+
+
+@transaction.atomic
+def phase_update(*, phase: Phase, **fields: Any) -> Phase:
+    contract = _draft(phase.contract)
+    start = fields.get("start_date", phase.start_date)
+    end = fields.get("end_date", phase.end_date)
+    _check_phase_range(contract, start, end, exclude=phase.pk)
+    phase.start_date, phase.end_date = start, end
+    phase.name = fields.get("name", phase.name)
+    phase.save()
+    return phase
+
+
+@transaction.atomic
+def phase_delete(*, phase: Phase) -> None:
+    _draft(phase.contract)
+    phase.delete()
+
+
+def _item_doc(contract: Contract, data: dict) -> tuple[ItemDoc, Product]:
+    errors: dict[str, list[str]] = {}
+    reader = documents._Reader(errors)
+    variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
+    item = documents.parse_item(reader, data, "", contract.currency, variables)
+    errors = {k.lstrip("."): v for k, v in errors.items()}
+    if item is None or errors:
+        raise ValidationError(errors or {"item": ["Invalid price item."]})
+    product = Product.objects.filter(organization=contract.organization, sku=item.product).first()
+    if product is None:
+        errors["product"] = [f"No product has SKU {item.product!r}."]
+    for key in sorted(unknown_meters(organization=contract.organization, keys=item.meters)):
+        errors.setdefault("meter", []).append(f"No meter has key {key!r}.")
+    if errors:
+        raise ValidationError(errors)
+    return item, product
+
+
+@transaction.atomic
+def price_item_create(*, phase: Phase, data: dict) -> PriceItem:
+    """Add a price item to a draft's phase. ``data`` is the item as in the document."""
+    _draft(phase.contract)
+    item_doc, product = _item_doc(phase.contract, data)
+    return _write_item(phase, item_doc, product, position=phase.items.count())
+
+
+@transaction.atomic
+def price_item_update(*, item: PriceItem, data: dict) -> PriceItem:
+    """Replace a draft's price item with ``data`` (the item as in the document)."""
+    contract = _draft(item.phase.contract)
+    current = contract_document(contract=contract)
+    merged = next(
+        i for p in current["phases"] for i in p["items"] if i["id"] == str(item.id)
+    )
+    merged = {**merged, **data}
+    item_doc, product = _item_doc(contract, merged)
+    item.product = product
+    item.description = item_doc.description or product.name
+    item.timing, item.cadence = item_doc.timing, item_doc.cadence
+    item.cadence_months, item.meter_key = item_doc.cadence_months, item_doc.meter
+    item.quantity, item.model, item.pricing = item_doc.quantity, item_doc.model, item_doc.pricing
+    item.save()
+    item.discounts.all().delete()
+    for discount in item_doc.discounts:
+        _write_discount(contract, discount, price_item=item)
+    return item
+
+
+@transaction.atomic
+def price_item_delete(*, item: PriceItem) -> None:
+    _draft(item.phase.contract)
+    item.delete()
+
+
+def cadence_months(cadence: str, months: int | None) -> int | None:
+    """Months per period for a cadence choice; None for one-time."""
+    if cadence == "one_time":
+        return None
+    return CADENCE_MONTHS.get(cadence, months)
