@@ -36,13 +36,33 @@ def owner_conninfo(dbname: str) -> str:
     return make_conninfo(**{k: v for k, v in params.items() if v}, **owner.get("OPTIONS", {}))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
-    base = settings.DATABASES["owner"]["NAME"]
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    name = f"test_{base}{'_' + worker if worker else ''}"
+    # One database per test process, so two runs on one server never drop each other's.
+    prefix = f"test_{settings.DATABASES['owner']['NAME']}_"
+    name = f"{prefix}{os.getpid()}"
     with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        stale = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"]
+        ).fetchall()
+        for (stale_name,) in stale:
+            pid = stale_name.removeprefix(prefix)
+            if pid.isdigit() and not _alive(int(pid)):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(stale_name)
+                    )
+                )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     for alias in ("default", "owner"):
         connections[alias].close()
