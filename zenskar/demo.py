@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from contracts import services as contracts
+from contracts.models import Contract, Customer, Product
 from zenskar.tenancy import services as tenancy
+from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization, Role
 
 DEMO_EMAIL = "demo@example.com"
@@ -73,4 +77,139 @@ def seed_demo() -> DemoSeed:
         tenancy.api_key_create(
             organization=acme, name="Demo key", role=Role.ADMIN, created_by=demo, secret=secret
         )
+    with tenant_context(acme):
+        _seed_catalog(acme)
     return DemoSeed(organization=acme, email=DEMO_EMAIL, password=DEMO_PASSWORD, api_key=secret)
+
+
+PRODUCTS = [
+    # sku, name, kind, revenue rule, standalone selling price
+    ("PLATFORM", "Platform subscription", "recurring", "ratable", "1500.00"),
+    ("SEATS", "User seats", "recurring", "ratable", "15.00"),
+    ("API", "API calls", "usage", "as_used", None),
+    ("STORAGE", "Storage (GB-month)", "usage", "as_used", None),
+    ("ONBOARDING", "Onboarding package", "one_time", "point_in_time", "5000.00"),
+    ("COMPUTE", "Compute hours, prepaid", "usage", "as_used", None),
+]
+
+CUSTOMERS = [
+    # external id, name, country, city, terms, segment
+    ("cus-initech", "Initech LLC", "US", "Austin", 30, "enterprise"),
+    ("cus-umbrella", "Umbrella Health", "US", "Boston", 45, "enterprise"),
+    ("cus-hooli", "Hooli XYZ", "US", "Palo Alto", 15, "growth"),
+    ("cus-vandelay", "Vandelay Industries", "US", "New York", 30, "smb"),
+]
+
+
+def _contract_documents() -> list[dict]:
+    api_tiers = [
+        {"up_to": "100000", "unit_price": "0"},
+        {"up_to": "1000000", "unit_price": "0.0020"},
+        {"up_to": None, "unit_price": "0.0012"},
+    ]
+    return [
+        {
+            "customer": "cus-initech", "name": "Initech platform agreement",
+            "reference": "MSA-2026-014", "status": "active",
+            "start_date": "2026-01-01", "end_date": "2028-01-01", "cadence": "monthly",
+            "auto_renew": True, "renewal_term_months": 12, "renewal_notice_days": 60,
+            "phases": [
+                {"name": "Year 1", "start_date": "2026-01-01", "end_date": "2027-01-01",
+                 "items": [
+                     {"product": "PLATFORM", "model": "flat_fee",
+                      "pricing": {"amount": "1500.00"}},
+                     {"product": "SEATS", "model": "per_unit", "quantity": "40",
+                      "pricing": {"unit_price": "15.00"}},
+                     {"product": "API", "model": "graduated", "timing": "arrears",
+                      "meter": "api_calls", "pricing": {"tiers": api_tiers}},
+                     {"product": "ONBOARDING", "model": "flat_fee", "cadence": "one_time",
+                      "pricing": {"amount": "5000.00"},
+                      "discounts": [{"kind": "percent", "value": "50",
+                                     "description": "Launch partner"}]},
+                 ]},
+                {"name": "Year 2", "start_date": "2027-01-01", "end_date": "2028-01-01",
+                 "items": [
+                     {"product": "PLATFORM", "model": "flat_fee",
+                      "pricing": {"amount": "1800.00"}},
+                     {"product": "SEATS", "model": "per_unit", "quantity": "60",
+                      "pricing": {"unit_price": "14.00"}},
+                     {"product": "API", "model": "graduated", "timing": "arrears",
+                      "meter": "api_calls", "pricing": {"tiers": api_tiers}},
+                 ]},
+            ],
+        },
+        {
+            "customer": "cus-umbrella", "name": "Umbrella annual commitment",
+            "reference": "ORD-88412", "status": "active", "start_date": "2026-04-15",
+            "end_date": "2027-04-15", "cadence": "quarterly", "anchor": "anniversary",
+            "payment_terms_days": 45,
+            "phases": [
+                {"name": "Trial", "start_date": "2026-04-15", "end_date": "2026-05-15",
+                 "items": [{"product": "PLATFORM", "model": "flat_fee",
+                            "pricing": {"amount": "0"}}]},
+                {"name": "Committed term", "start_date": "2026-05-15", "end_date": "2027-04-15",
+                 "items": [
+                     {"product": "PLATFORM", "model": "flat_fee",
+                      "pricing": {"amount": "9000.00"}},
+                     {"product": "STORAGE", "model": "volume", "timing": "arrears",
+                      "meter": "storage_gb",
+                      "pricing": {"tiers": [
+                          {"up_to": "1000", "unit_price": "0.25"},
+                          {"up_to": "10000", "unit_price": "0.20"},
+                          {"up_to": None, "unit_price": "0.15"}]}},
+                     {"product": "API", "model": "minimum_commitment", "timing": "arrears",
+                      "pricing": {"amount": "2500.00"}},
+                 ]},
+            ],
+        },
+        {
+            "customer": "cus-hooli", "name": "Hooli pay-as-you-go", "status": "active",
+            "start_date": "2026-09-10", "end_date": None, "cadence": "monthly",
+            "anchor": "anniversary",
+            "phases": [
+                {"name": "Evergreen", "start_date": "2026-09-10", "end_date": None,
+                 "items": [
+                     {"product": "API", "model": "package", "timing": "arrears",
+                      "meter": "api_calls",
+                      "pricing": {"package_size": "10000", "package_price": "12.00",
+                                  "included_units": "50000"}},
+                     {"product": "COMPUTE", "model": "prepaid_units", "timing": "arrears",
+                      "meter": "compute_hours",
+                      "pricing": {"units": "100", "price": "20.00",
+                                  "overage_unit_price": "0.25"}},
+                 ]},
+            ],
+        },
+        {
+            "customer": "cus-vandelay", "name": "Vandelay starter (draft)",
+            "start_date": "2027-01-01", "end_date": "2028-01-01", "cadence": "annual",
+            "phases": [
+                {"start_date": "2027-01-01", "end_date": "2028-01-01",
+                 "items": [{"product": "PLATFORM", "model": "flat_fee",
+                            "pricing": {"amount": "12000.00"}},
+                           {"product": "SEATS", "model": "per_unit", "quantity": "10",
+                            "pricing": {"unit_price": "150.00"}}]},
+            ],
+        },
+    ]
+
+
+def _seed_catalog(organization: Organization) -> None:
+    for sku, name, kind, rule, ssp in PRODUCTS:
+        if not Product.objects.filter(organization=organization, sku=sku).exists():
+            contracts.product_create(
+                organization=organization, sku=sku, name=name, kind=kind, revenue_rule=rule,
+                standalone_selling_price=Decimal(ssp) if ssp else None,
+            )
+    for external_id, name, country, city, terms, segment in CUSTOMERS:
+        if not Customer.objects.filter(organization=organization,
+                                       external_id=external_id).exists():
+            contracts.customer_create(
+                organization=organization, external_id=external_id, name=name,
+                country=country, city=city, payment_terms_days=terms,
+                emails=[f"billing@{external_id.removeprefix('cus-')}.example"],
+                attributes={"segment": segment},
+            )
+    for document in _contract_documents():
+        if not Contract.objects.filter(organization=organization, name=document["name"]).exists():
+            contracts.contract_create(organization=organization, document=document)

@@ -3,15 +3,21 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from contracts.models import Contract, Customer, PriceItem, Product
+from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization
 
 pytestmark = pytest.mark.django_db
 
 
 def _counts():
+    acme = Organization.objects.filter(slug="acme-cloud").first()
+    with tenant_context(acme):
+        billing = (Customer.objects.count(), Product.objects.count(), Contract.objects.count(),
+                   PriceItem.objects.count())
     return (
         get_user_model().objects.count(), Organization.objects.count(),
-        Membership.objects.count(), ApiKey.objects.count(),
+        Membership.objects.count(), ApiKey.objects.count(), *billing,
     )
 
 
@@ -21,8 +27,9 @@ def test_seeding_twice_changes_nothing_and_the_printed_key_works(capsys):
     printed = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
     call_command("seed_demo")
     assert _counts() == first
-    # demo user, viewer; two organizations; three memberships; one key
-    assert first == (2, 2, 3, 1)
+    # demo user, viewer; two organizations; three memberships; one key;
+    # 4 customers, 6 products, 4 contracts with 4 + 3 + 1 + 3 + 2 + 2 = 15 price items
+    assert first == (2, 2, 3, 1, 4, 6, 4, 15)
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {printed['api_key']}")
