@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -516,3 +517,32 @@ def cadence_months(cadence: str, months: int | None) -> int | None:
     if cadence == "one_time":
         return None
     return CADENCE_MONTHS.get(cadence, months)
+
+
+@transaction.atomic
+def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:
+    """On or after its end date, an active contract renews (auto-renew: the end moves by the
+    renewal term and the last phase's prices carry on, recorded as an amendment) or ends.
+    Idempotent: a contract whose end is still ahead is left alone."""
+    contract = _locked(contract)
+    if contract.status != Contract.Status.ACTIVE or contract.end_date is None:
+        return contract
+    while contract.end_date is not None and contract.end_date <= today:
+        if not (contract.auto_renew and contract.renewal_term_months):
+            contract.status = Contract.Status.ENDED
+            contract.save(update_fields=["status", "updated_at"])
+            return contract
+        before = contract_document(contract=contract)
+        old_end = contract.end_date
+        new_end = old_end + relativedelta(months=contract.renewal_term_months)
+        last = contract.phases.order_by("-start_date").first()
+        last.end_date = new_end
+        last.save(update_fields=["end_date"])
+        contract.end_date = new_end
+        contract.save(update_fields=["end_date", "updated_at"])
+        Amendment.objects.create(
+            organization=contract.organization, contract=contract, effective_date=old_end,
+            description=f"Renewed automatically for {contract.renewal_term_months} months",
+            before=before, changes={"end_date": new_end.isoformat()},
+        )
+    return contract

@@ -20,4 +20,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=17),
         "args": ("api.purge_expired_idempotency_keys",),
     },
+    "renew-or-end-contracts": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=5),  # hourly: every time zone's midnight is on the hour
+        "args": ("contracts.renew_or_end_contracts",),
+    },
 }
