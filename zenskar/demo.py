@@ -18,6 +18,8 @@ from django.db import transaction
 
 from contracts import services as contracts
 from contracts.models import Contract, Customer, Product
+from metering import services as metering
+from metering.models import Meter
 from zenskar.tenancy import services as tenancy
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization, Role
@@ -194,7 +196,21 @@ def _contract_documents() -> list[dict]:
     ]
 
 
+METERS = [
+    # key, name, event name, aggregation, value property, group by
+    ("api_calls", "API calls", "api_call", "count", "", []),
+    ("storage_gb", "Storage (GB, peak)", "storage_snapshot", "max", "$.gb", []),
+    ("compute_hours", "Compute hours", "compute", "sum", "$.hours", ["$.region"]),
+]
+
+
 def _seed_catalog(organization: Organization) -> None:
+    for key, name, event_name, aggregation, value_property, group_by in METERS:
+        if not Meter.objects.filter(organization=organization, key=key).exists():
+            metering.meter_create(
+                organization=organization, key=key, name=name, event_name=event_name,
+                aggregation=aggregation, value_property=value_property, group_by=group_by,
+            )
     for sku, name, kind, rule, ssp in PRODUCTS:
         if not Product.objects.filter(organization=organization, sku=sku).exists():
             contracts.product_create(

@@ -199,6 +199,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Usage events: the largest body POST /events/batch accepts (10,000 events of a few hundred
+# bytes fit well within it); Django's own limit follows.
+EVENTS_MAX_BODY_BYTES = int(os.environ.get("EVENTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES
+
 # Idempotency keys are kept this long, then purged by a periodic task.
 IDEMPOTENCY_KEY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))
 # An API key's last use is written at most this often (seconds), not on every request.

@@ -13,6 +13,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Before the dashboard: its catch-all section page must not shadow these pages.
+    path("", include("contracts.urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

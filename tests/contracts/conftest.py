@@ -3,6 +3,7 @@ import copy
 import pytest
 
 from contracts import services
+from metering import services as metering
 
 
 @pytest.fixture
@@ -25,6 +26,10 @@ def catalog(tenant):
                 ("API", "API calls", "usage", "as_used"),
             ]
         }
+        metering.meter_create(
+            organization=tenant.organization, key="api_calls", name="API calls",
+            event_name="api_call", aggregation="count",
+        )
     return customer, products
 
 

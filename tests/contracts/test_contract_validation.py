@@ -2,7 +2,6 @@
 
 import pytest
 
-from contracts import meters
 from contracts.models import Contract
 
 pytestmark = pytest.mark.django_db
@@ -80,17 +79,25 @@ def test_an_unknown_currency_code_is_refused(tenant, catalog, document):
 
 
 def test_an_unknown_meter_key_is_refused(tenant, catalog, document):
-    # Metering answers "which keys exist" through this seam; here it knows one meter.
-    meters.register_meter_lookup(lambda organization, keys: keys - {"api_calls"})
-    try:
-        document["phases"][0]["items"][2]["meter"] = "api_cals"
-        assert _post(tenant, document) == {
-            "phases[0].items[2].meter": ["No meter has key 'api_cals'."]
-        }
-        document["phases"][0]["items"][2]["meter"] = "api_calls"
-        assert tenant.client().post("/api/v1/contracts", document, format="json").status_code == 201
-    finally:
-        meters.register_meter_lookup(None)
+    # the catalog defines the meter api_calls, and no other
+    document["phases"][0]["items"][2]["meter"] = "api_cals"
+    assert _post(tenant, document) == {
+        "phases[0].items[2].meter": ["No meter has key 'api_cals'."]
+    }
+    document["phases"][0]["items"][2]["meter"] = "api_calls"
+    assert tenant.client().post("/api/v1/contracts", document, format="json").status_code == 201
+
+
+def test_a_meter_of_another_organization_is_unknown(tenant, other_tenant, catalog, document):
+    from metering import services as metering
+
+    with other_tenant.context():
+        metering.meter_create(organization=other_tenant.organization, key="gpu_hours",
+                              name="GPU", event_name="gpu", aggregation="count")
+    document["phases"][0]["items"][2]["meter"] = "gpu_hours"
+    assert _post(tenant, document) == {
+        "phases[0].items[2].meter": ["No meter has key 'gpu_hours'."]
+    }
 
 
 def test_a_malformed_meter_key_is_refused(tenant, catalog, document):

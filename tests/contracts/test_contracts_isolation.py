@@ -7,6 +7,7 @@ import pytest
 
 from contracts import services
 from contracts.models import Contract, Customer, Phase, PriceItem, Product
+from metering.services import meter_create
 from tests.contracts.conftest import TWO_PHASES
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,8 @@ def theirs(other_tenant):
         for sku, kind in (("PLATFORM", "recurring"), ("SEATS", "recurring"), ("API", "usage")):
             services.product_create(organization=org, name=sku, sku=sku, kind=kind,
                                     revenue_rule="ratable")
+        meter_create(organization=org, key="api_calls", name="API calls", event_name="api_call",
+                     aggregation="count")
         contract = services.contract_create(organization=org, document=copy.deepcopy(TWO_PHASES))
         phase = contract.phases.first()
         item = phase.items.first()

@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
+from metering import api as metering_api
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -50,4 +51,9 @@ urlpatterns = [
          name="phase-items"),
     path("price-items/<uuid:item_id>", contracts_api.PriceItemDetailView.as_view(),
          name="price-item"),
+    path("events", metering_api.EventView.as_view(), name="events"),
+    path("events/batch", metering_api.EventBatchView.as_view(), name="events-batch"),
+    path("meters", metering_api.MeterListView.as_view(), name="meters"),
+    path("meters/<uuid:meter_id>", metering_api.MeterDetailView.as_view(), name="meter"),
+    path("usage", metering_api.UsageView.as_view(), name="usage"),
 ]

@@ -47,6 +47,9 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    usage_window_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Usage events older than this many days are refused."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,347 @@
+"""Dashboard pages for customers, products and contracts.
+
+Thin adapters: read through the organization (``request.organization``, also enforced by
+row-level security), write through ``contracts.services``. The contract editor builds the
+contract document in the browser and sends it to the JSON API (``static/js/contract-editor.js``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import get_currency_symbol
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from contracts import selectors, services
+from contracts.forms import CancelForm, CustomerForm, ProductForm, form_errors_from
+from contracts.models import Cadence, Contract, Customer, PriceItem, Product, Timing
+from contracts.pricing import PricingError
+from contracts.schedule import ScheduleError
+from zenskar import money
+from zenskar.dashboard.views import member_required
+from zenskar.tenancy.models import WRITE_ROLES
+
+STATUS_TABS = ["all", "draft", "active", "cancelled", "ended"]
+
+
+# --- Customers --------------------------------------------------------------------------------
+
+
+@member_required
+def customer_list(request):
+    query = request.GET.get("q", "").strip()
+    customers = Customer.objects.filter(organization=request.organization).annotate(
+        contracts_count=Count("contracts")
+    )
+    if query:
+        customers = customers.filter(name__icontains=query)
+    return render(request, "contracts/customer_list.html",
+                  {"customers": customers, "q": query, "active": "customers"})
+
+
+@member_required(roles=WRITE_ROLES)
+def customer_create(request):
+    organization = request.organization
+    if request.method == "POST":
+        form = CustomerForm(request.POST)
+        if form.is_valid():
+            try:
+                customer = services.customer_create(organization=organization,
+                                                    **form.cleaned_data)
+            except ValidationError as error:
+                form_errors_from(form, error)
+            else:
+                messages.success(request, f"Customer {customer.name} created.")
+                return redirect("contracts:customer-detail", customer_id=customer.id)
+    else:
+        form = CustomerForm(initial={"currency": organization.default_currency,
+                                     "time_zone": organization.time_zone})
+    return render(request, "contracts/customer_form.html", {"form": form, "active": "customers"})
+
+
+@member_required
+def customer_detail(request, customer_id):
+    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
+    contracts = Contract.objects.filter(organization=request.organization, customer=customer)
+    address = [customer.address_line1, customer.address_line2,
+               " ".join(filter(None, [customer.postal_code, customer.city])),
+               customer.region, customer.country]
+    return render(request, "contracts/customer_detail.html", {
+        "customer": customer, "contracts": contracts, "active": "customers",
+        "address": [line for line in address if line],
+    })
+
+
+# --- Products ---------------------------------------------------------------------------------
+
+
+@member_required
+def product_list(request):
+    products = Product.objects.filter(organization=request.organization)
+    return render(request, "contracts/product_list.html",
+                  {"products": products, "active": "products"})
+
+
+@member_required(roles=WRITE_ROLES)
+def product_create(request):
+    form = ProductForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = services.product_create(organization=request.organization,
+                                              **form.cleaned_data)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, f"Product {product.name} ({product.sku}) created.")
+            return redirect("contracts:product-list")
+    return render(request, "contracts/product_form.html", {"form": form, "active": "products"})
+
+
+# --- Contracts --------------------------------------------------------------------------------
+
+
+@member_required
+def contract_list(request):
+    status = request.GET.get("status", "all")
+    if status not in STATUS_TABS:
+        status = "all"
+    contracts = selectors.contracts_list(organization=request.organization)
+    counts = dict(contracts.order_by().values_list("status").annotate(n=Count("id")))
+    if status != "all":
+        contracts = contracts.filter(status=status)
+    tabs = [(tab, counts.get(tab, 0) if tab != "all" else sum(counts.values()))
+            for tab in STATUS_TABS]
+    return render(request, "contracts/contract_list.html", {
+        "contracts": contracts, "status": status, "tabs": tabs, "active": "contracts",
+    })
+
+
+def _editor(request, *, contract: Contract | None):
+    organization = request.organization
+    customers = Customer.objects.filter(organization=organization)
+    products = Product.objects.filter(organization=organization, active=True)
+    if contract is None:
+        document = None
+        preselected = request.GET.get("customer", "")
+        api_method, api_url = "POST", reverse("api:contracts")
+    else:
+        document = selectors.contract_document(contract=contract)
+        preselected = document["customer"]
+        api_method, api_url = "PUT", reverse("api:contract", args=[contract.id])
+    config = {
+        "method": api_method, "url": api_url, "document": document,
+        "customer": preselected,
+        "detailUrl": reverse("contracts:contract-detail", args=["00000000-0000-0000-0000-000000000000"]),
+        "customers": [{"id": c.external_id, "name": c.name, "currency": c.currency}
+                      for c in customers],
+        "products": [{"sku": p.sku, "name": p.name, "kind": p.kind} for p in products],
+        "models": [{"value": v, "label": label} for v, label in PriceItem.Model.choices],
+        "cadences": [{"value": v, "label": label} for v, label in Cadence.choices],
+        "timings": [{"value": v, "label": label} for v, label in Timing.choices],
+    }
+    return render(request, "contracts/contract_editor.html", {
+        "contract": contract, "config": config, "active": "contracts",
+        "has_catalog": customers.exists() and products.exists(),
+    })
+
+
+@member_required(roles=WRITE_ROLES)
+def contract_new(request):
+    return _editor(request, contract=None)
+
+
+@member_required(roles=WRITE_ROLES)
+def contract_edit(request, contract_id):
+    contract = get_object_or_404(Contract, id=contract_id, organization=request.organization)
+    if contract.status != Contract.Status.DRAFT:
+        messages.error(request, "Only a draft contract is edited; an active one is amended.")
+        return redirect("contracts:contract-detail", contract_id=contract.id)
+    return _editor(request, contract=contract)
+
+
+@member_required
+def contract_detail(request, contract_id):
+    contract = selectors.contract_with_terms(
+        organization=request.organization, contract_id=contract_id
+    )
+    if contract is None:
+        raise Http404("No such contract.")
+    currency = contract.currency
+    phases = [
+        {"phase": phase, "items": [
+            {"item": item, "pricing": pricing_text(item, currency),
+             "discounts": [discount_text(d, currency) for d in item.discounts.all()]}
+            for item in phase.items.all()
+        ]}
+        for phase in contract.phases.all()
+    ]
+    try:
+        summary = selectors.billing_summary(contract=contract)
+        summary_error = ""
+    except (ScheduleError, PricingError) as error:
+        summary, summary_error = [], str(error)
+    billing = [
+        {"on": entry.on, "total": money.format_money(entry.known_total, currency),
+         "has_usage": entry.has_usage,
+         "charges": [
+             {"item": charge.item, "period_start": charge.period_start,
+              "period_end": charge.period_end, "share": share_text(charge.share),
+              "amount": (money.format_money(charge.estimate.amount, currency)
+                         if charge.estimate else None)}
+             for charge in entry.charges
+         ]}
+        for entry in summary
+    ]
+    chart = [{"date": entry.on.isoformat(), "total": str(entry.known_total)} for entry in summary]
+    return render(request, "contracts/contract_detail.html", {
+        "contract": contract, "phases": phases, "billing": billing, "chart": chart,
+        "summary_error": summary_error, "active": "contracts",
+        "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
+        "amendments": contract.amendments.all(),
+        "cancel_form": CancelForm(),
+    })
+
+
+def _contract_action(request, contract_id, action, done: str):
+    contract = get_object_or_404(Contract, id=contract_id, organization=request.organization)
+    try:
+        action(contract)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return False
+    messages.success(request, done.format(name=contract.name))
+    return True
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def contract_activate(request, contract_id):
+    _contract_action(request, contract_id,
+                     lambda c: services.contract_activate(contract=c), "{name} is active.")
+    return redirect("contracts:contract-detail", contract_id=contract_id)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def contract_cancel(request, contract_id):
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        get_object_or_404(Contract, id=contract_id, organization=request.organization)
+        messages.error(request, "Give the date the contract stops, as YYYY-MM-DD.")
+    else:
+        effective = form.cleaned_data["effective_date"]
+        _contract_action(
+            request, contract_id,
+            lambda c: services.contract_cancel(contract=c, effective_date=effective),
+            f"{{name}} is cancelled from {effective.isoformat()}.",
+        )
+    return redirect("contracts:contract-detail", contract_id=contract_id)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def contract_delete(request, contract_id):
+    if _contract_action(request, contract_id,
+                        lambda c: services.contract_delete(contract=c), "{name} deleted."):
+        return redirect("contracts:contract-list")
+    return redirect("contracts:contract-detail", contract_id=contract_id)
+
+
+# --- Human text for prices --------------------------------------------------------------------
+
+
+def price_text(value, currency: str) -> str:
+    """A unit price with its full precision, never fewer than the currency's minor digits:
+    ``$12.00``, ``$0.002``."""
+    number = Decimal(str(value))
+    digits = max(money.minor_units(currency), -number.normalize().as_tuple().exponent)
+    text = format(number.quantize(Decimal(1).scaleb(-digits)), ",f")
+    return f"{get_currency_symbol(currency, locale='en_US')}{text}"
+
+
+def number_text(value) -> str:
+    number = Decimal(str(value)).normalize()
+    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
+
+
+def _tier_text(tier: dict, currency: str, *, stair: bool) -> str:
+    unit = Decimal(str(tier.get("unit_price") or 0))
+    flat = Decimal(str(tier.get("flat_fee") or 0))
+    parts = []
+    if unit and not stair:
+        parts.append(price_text(unit, currency))
+    if flat:
+        parts.append(f"{price_text(flat, currency)} flat")
+    return " + ".join(parts) or "free"
+
+
+def tiers_text(model: str, tiers: list[dict], currency: str) -> str:
+    stair, lower, parts = model == "stair_step", "0", []
+    for index, tier in enumerate(tiers):
+        price = _tier_text(tier, currency, stair=stair)
+        up_to = tier.get("up_to")
+        if index == 0:
+            span = f"{lower}-{number_text(up_to)}" if up_to is not None else "any quantity"
+            parts.append(f"{span} {price}")
+        elif up_to is None:
+            parts.append(f"then {price}")
+        else:
+            parts.append(f"then {price} up to {number_text(up_to)}")
+    return f"{model.replace('_', '-')}: " + "; ".join(parts)
+
+
+def pricing_text(item: PriceItem, currency: str) -> str:
+    """One line that says what an item costs, e.g. "$12.00 per unit x 25"."""
+    c, model = item.pricing or {}, item.model
+    per = f"per {item.meter_key}" if item.meter_key else "per unit"
+    times = f" x {number_text(item.quantity)}" if item.quantity is not None else ""
+    if model in ("flat_fee", "minimum_commitment"):
+        text = price_text(c.get("amount", 0), currency)
+        return f"minimum {text} per period" if model == "minimum_commitment" else text
+    if model == "per_unit":
+        text = f"{price_text(c.get('unit_price', 0), currency)} {per}{times}"
+    elif model == "package":
+        text = (f"{price_text(c.get('package_price', 0), currency)} per package of "
+                f"{number_text(c.get('package_size', 0))}{times}")
+    elif model == "percentage":
+        text = f"{number_text(c.get('percent', 0))}% of {item.meter_key or 'the amount'}"
+    elif model in ("graduated", "volume", "stair_step"):
+        text = tiers_text(model, c.get("tiers") or [], currency) + times
+    elif model == "formula":
+        text = f"formula: {c.get('formula', '')}"
+    elif model == "prepaid_units":
+        text = (f"{number_text(c.get('units', 0))} units prepaid for "
+                f"{price_text(c.get('price', 0), currency)}; then "
+                f"{price_text(c.get('overage_unit_price', 0), currency)} per unit")
+    elif model == "prepaid_credit":
+        text = (f"{price_text(c.get('credit', 0), currency)} of credit for "
+                f"{price_text(c.get('price', 0), currency)}, drawn at "
+                f"{price_text(c.get('unit_price', 0), currency)} {per}")
+    else:
+        dimensions = " x ".join(str(d) for d in c.get("dimensions") or [])
+        text = f"{item.get_model_display().lower()} on {dimensions}"
+    if c.get("included_units"):
+        text += f" ({number_text(c['included_units'])} included)"
+    return text
+
+
+def discount_text(discount, currency: str) -> str:
+    value = (f"{number_text(discount.value)}% off" if discount.kind == "percent"
+             else f"{price_text(discount.value, currency)} off")
+    if discount.periods:
+        value += f" for {discount.periods} period{'s' if discount.periods > 1 else ''}"
+    if discount.starts_on or discount.ends_on:
+        value += f" from {discount.starts_on or 'the start'} until {discount.ends_on or 'the end'}"
+    return f"{discount.description}: {value}" if discount.description else value
+
+
+def share_text(share) -> str:
+    if share == 1:
+        return "full period"
+    return f"{share.numerator}/{share.denominator} ({float(share) * 100:.1f}%)"

@@ -1,0 +1,201 @@
+"""Writes for usage: ingesting events (pushed or pulled) and defining meters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from metering.models import BilledThrough, Meter, parse_path
+from metering.validation import CheckedEvent, check_event
+from zenskar.tenancy.models import Organization
+
+MAX_BATCH = 10_000
+
+
+@dataclass
+class Rejection:
+    index: int
+    event_id: str | None
+    errors: dict[str, list[str]]
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "event_id": self.event_id, "errors": self.errors}
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
+
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS metering_event_staging (
+    event_id text, customer text, event_name text, "timestamp" timestamptz, properties jsonb
+) ON COMMIT DELETE ROWS
+"""
+
+# Rows already stored, or repeated within the batch, fall out on the unique index. An event for
+# a time its customer has already been invoiced through is flagged for an adjustment.
+_INSERT = """
+INSERT INTO metering_event
+    (organization_id, event_id, customer, event_name, "timestamp", properties,
+     needs_adjustment, source_id, created_at)
+SELECT %(organization)s, s.event_id, s.customer, s.event_name, s."timestamp", s.properties,
+       COALESCE(s."timestamp" < b.through, false), %(source)s, %(now)s
+FROM metering_event_staging s
+LEFT JOIN metering_billedthrough b
+       ON b.organization_id = %(organization)s AND b.customer = s.customer
+ON CONFLICT (organization_id, event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+def events_ingest(
+    *, organization: Organization, events: list[Any], source_id=None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store the valid events of a batch; report the others by index, with reasons.
+
+    Idempotent by the unique index on (organization, event_id): an event already stored --
+    or sent twice in one batch, or by two requests at once -- is counted as a duplicate and
+    changes nothing. Runs in one transaction; rows go through ``COPY`` into a temporary
+    staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (``COPY`` itself
+    is refused on a table under row-level security).
+    """
+    now = now or timezone.now()
+    window = timedelta(days=organization.usage_window_days)
+    result = IngestResult()
+    valid: list[CheckedEvent] = []
+    for index, event in enumerate(events):
+        checked = check_event(event, now=now, window=window)
+        if isinstance(checked, dict):
+            event_id = event.get("event_id") if isinstance(event, dict) else None
+            result.rejected.append(
+                Rejection(index, event_id if isinstance(event_id, str) else None, checked)
+            )
+        else:
+            valid.append(checked)
+    if not valid:
+        return result
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_STAGING)
+        with cursor.copy(
+            'COPY metering_event_staging (event_id, customer, event_name, "timestamp", '
+            "properties) FROM STDIN"
+        ) as copy:
+            for e in valid:
+                copy.write_row(
+                    (e.event_id, e.customer, e.event_name, e.timestamp, e.properties_json)
+                )
+        cursor.execute(
+            _INSERT, {"organization": organization.id, "source": source_id, "now": now}
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    result.accepted = len(inserted)
+    result.duplicates = len(valid) - len(inserted)
+    if result.duplicates:
+        result.duplicate_ids = [e.event_id for e in valid if e.event_id not in inserted]
+    return result
+
+
+@transaction.atomic
+def billed_through_set(*, organization: Organization, customer: str, through: datetime) -> None:
+    """Record that ``customer``'s usage is invoiced and finalized up to ``through`` (called by
+    invoicing at finalization). Only moves forward."""
+    row, created = BilledThrough.objects.select_for_update().get_or_create(
+        organization=organization, customer=customer, defaults={"through": through}
+    )
+    if not created and through > row.through:
+        row.through = through
+        row.save(update_fields=["through"])
+
+
+# --- Meters -----------------------------------------------------------------------------------
+
+METER_FIELDS = {"key", "name", "description", "event_name", "aggregation", "value_property",
+                "filters", "group_by"}
+FILTER_OPS = {"equals", "in", "not_in"}
+
+
+def _check_meter(meter: Meter) -> None:
+    errors: dict[str, list[str]] = {}
+    needs_value = meter.aggregation != Meter.Aggregation.COUNT
+    if needs_value and not meter.value_property:
+        errors["value_property"] = [f"A {meter.aggregation} meter needs the value's property."]
+    if meter.value_property:
+        try:
+            parse_path(meter.value_property)
+        except ValidationError as error:
+            errors["value_property"] = error.messages
+    if not isinstance(meter.filters, list):
+        errors["filters"] = ["Must be a list of {property, op, value}."]
+    else:
+        for index, rule in enumerate(meter.filters):
+            here = f"filters[{index}]"
+            if not isinstance(rule, dict) or set(rule) != {"property", "op", "value"}:
+                errors[here] = ["Must be {property, op, value}."]
+                continue
+            try:
+                parse_path(rule["property"])
+            except ValidationError as error:
+                errors[f"{here}.property"] = error.messages
+            if rule["op"] not in FILTER_OPS:
+                errors[f"{here}.op"] = [f"Must be one of {', '.join(sorted(FILTER_OPS))}."]
+            elif rule["op"] == "equals" and isinstance(rule["value"], list | dict):
+                errors[f"{here}.value"] = ["equals compares with one value."]
+            elif rule["op"] != "equals" and not (
+                isinstance(rule["value"], list) and rule["value"]
+            ):
+                errors[f"{here}.value"] = [f"{rule['op']} needs a non-empty list of values."]
+    if not isinstance(meter.group_by, list):
+        errors["group_by"] = ["Must be a list of property paths."]
+    else:
+        for index, path in enumerate(meter.group_by):
+            try:
+                parse_path(path)
+            except ValidationError as error:
+                errors[f"group_by[{index}]"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_meter(meter: Meter) -> Meter:
+    _check_meter(meter)
+    meter.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            meter.save()
+    except IntegrityError:
+        raise ValidationError({"key": ["A meter with this key already exists."]}) from None
+    return meter
+
+
+@transaction.atomic
+def meter_create(*, organization: Organization, **fields: Any) -> Meter:
+    return _save_meter(
+        Meter(organization=organization, **{k: v for k, v in fields.items() if k in METER_FIELDS})
+    )
+
+
+@transaction.atomic
+def meter_update(*, meter: Meter, **fields: Any) -> Meter:
+    """Change a meter's definition. Invoices already finalized keep the quantities they were
+    computed with (their lines store them); only future computations use the new one."""
+    for name, value in fields.items():
+        if name in METER_FIELDS - {"key"}:
+            setattr(meter, name, value)
+    return _save_meter(meter)

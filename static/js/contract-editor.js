@@ -1,0 +1,436 @@
+/* The contract editor (contracts/templates/contracts/contract_editor.html).
+ *
+ * Builds the contract document (see contracts/documents.py) from the page, sends it to the
+ * JSON API -- POST /api/v1/contracts for a new contract, PUT /api/v1/contracts/<id> for a
+ * draft -- and, on success, opens the contract's page. On a 400 the API names every bad field
+ * by its path in the document ("phases[1].items[0].pricing.amount"); every input carries that
+ * path in data-path, so each message is shown next to the input it is about.
+ *
+ * The page is the state: inputs carry data-field (their name within a header, phase or item)
+ * and renumber() gives each its data-path after any phase, item or tier is added or removed.
+ */
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("contract-editor-config").textContent);
+  const form = document.getElementById("contract-editor");
+  const header = document.getElementById("contract-header");
+  const phasesBox = document.getElementById("phases");
+  const summary = document.getElementById("editor-errors");
+  const saveButton = document.getElementById("save-contract");
+  const PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000";
+  const TAIL = /(\.[^.[\]]+|\[\d+\])$/; // the last segment of a path: ".amount" or "[2]"
+
+  // Pricing parameters per model (contracts/price_config.py).
+  const SIMPLE = {
+    flat_fee: [["amount", "Amount"]],
+    per_unit: [["unit_price", "Unit price"], ["included_units", "Included units (optional)"]],
+    package: [["package_size", "Package size (units)"], ["package_price", "Package price"]],
+    percentage: [["percent", "Percent of the metered amount"]],
+  };
+  const TIERS = {
+    graduated: ["up_to", "unit_price", "flat_fee"],
+    volume: ["up_to", "unit_price", "flat_fee"],
+    stair_step: ["up_to", "flat_fee"],
+  };
+  const TIER_LABELS = { up_to: "Up to (blank: no limit)", unit_price: "Unit price", flat_fee: "Flat fee" };
+  const JSON_EXAMPLES = {
+    matrix: { dimensions: ["region", "plan"], prices: [{ values: ["eu", "pro"], unit_price: "0.10" }] },
+    two_dimensional: { dimensions: ["seats", "api_calls"], mode: "graduated",
+      tables: [{ up_to: null, tiers: [{ up_to: null, unit_price: "0.001" }] }] },
+    prepaid_units: { units: "10000", price: "900.00", overage_unit_price: "0.10" },
+    prepaid_credit: { credit: "1000.00", price: "900.00", unit_price: "0.01" },
+    minimum_commitment: { amount: "5000.00" },
+  };
+  const ITEM_KEPT = ["description", "cadence", "cadence_months", "discounts"]; // no input, kept as is
+
+  // --- Small DOM helpers ---------------------------------------------------------------------
+
+  function el(tag, attrs = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (name === "value") node.value = value ?? "";
+      else node.setAttribute(name, value);
+    }
+    node.append(...children);
+    return node;
+  }
+
+  const fieldIn = (root, name) => root.querySelector(`[data-field="${name}"]`);
+  const readValue = (root, name) => (fieldIn(root, name)?.value || "").trim();
+  const phaseList = () => [...phasesBox.querySelectorAll("[data-phase]")];
+
+  function setValue(root, name, value) {
+    const input = fieldIn(root, name);
+    if (!input || value === null || value === undefined) return;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = value;
+  }
+
+  function fillSelect(select, choices, selected) {
+    if (selected && !choices.some(([value]) => value === selected)) choices.push([selected, selected]);
+    select.replaceChildren(...choices.map(([value, label]) => el("option", { value }, [label])));
+    if (selected) select.value = selected;
+  }
+
+  function labelled(text, input, wide = false) {
+    return el("label", { class: wide ? "field wide" : "field" }, [el("span", {}, [text]), input]);
+  }
+
+  function fromTemplate(id) {
+    return document.getElementById(id).content.firstElementChild.cloneNode(true);
+  }
+
+  // A whole number when it is one; otherwise the text itself, for the server to name.
+  function integer(text) {
+    if (text === "") return undefined;
+    return /^\d+$/.test(text) ? Number(text) : text;
+  }
+
+  // --- Phases, items, pricing ----------------------------------------------------------------
+
+  function addPhase(data) {
+    const previous = phaseList().at(-1);
+    const phase = fromTemplate("phase-template");
+    phasesBox.append(phase);
+    if (data) {
+      ["name", "start_date", "end_date"].forEach((name) => setValue(phase, name, data[name]));
+      (data.items || []).forEach((item) => addItem(phase, item));
+    } else {
+      // A new phase starts where the previous one ends and runs to the contract's end.
+      const start = previous ? readValue(previous, "end_date") : readValue(header, "start_date");
+      const end = readValue(header, "end_date");
+      setValue(phase, "start_date", start);
+      setValue(phase, "end_date", end !== start ? end : "");
+      addItem(phase);
+    }
+    renumber();
+    return phase;
+  }
+
+  function addItem(phase, data) {
+    const item = fromTemplate("item-template");
+    const products = config.products.map((p) => [p.sku, `${p.name} (${p.sku})`]);
+    fillSelect(fieldIn(item, "product"), products, data?.product);
+    fillSelect(fieldIn(item, "model"), config.models.map((m) => [m.value, m.label]), data?.model || "flat_fee");
+    fillSelect(fieldIn(item, "timing"), config.timings.map((t) => [t.value, t.label]), data?.timing || "advance");
+    if (data) {
+      setValue(item, "meter", data.meter);
+      setValue(item, "quantity", data.quantity);
+      const kept = Object.fromEntries(ITEM_KEPT.filter((k) => data[k] != null).map((k) => [k, data[k]]));
+      item.dataset.kept = JSON.stringify(kept);
+      item.dataset.extra = JSON.stringify(extraPricing(data.model, data.pricing || {}));
+    }
+    phase.querySelector("[data-items]").append(item);
+    renderPricing(item, fieldIn(item, "model").value, data?.pricing);
+    return item;
+  }
+
+  // Parameters of a loaded item that have no input for its model (minimum, maximum...):
+  // sent back untouched as long as the model is not changed.
+  function extraPricing(model, pricing) {
+    let shown = ["tiers"];
+    if (SIMPLE[model]) shown = SIMPLE[model].map(([key]) => key);
+    else if (model === "formula") shown = ["formula"];
+    else if (!TIERS[model]) return {}; // the JSON textarea shows everything
+    return Object.fromEntries(Object.entries(pricing).filter(([key]) => !shown.includes(key)));
+  }
+
+  function renderPricing(item, model, pricing = {}) {
+    const box = item.querySelector("[data-pricing]");
+    box.replaceChildren();
+    if (SIMPLE[model]) {
+      for (const [key, label] of SIMPLE[model]) {
+        const input = el("input", { "data-field": `pricing.${key}`, inputmode: "decimal", value: pricing[key] });
+        box.append(labelled(label, input));
+      }
+    } else if (TIERS[model]) {
+      box.append(tierEditor(model, pricing.tiers));
+    } else if (model === "formula") {
+      const input = el("input", { "data-field": "pricing.formula", value: pricing.formula,
+        placeholder: "e.g. max(quantity - 1000, 0) * 0.05" });
+      box.append(labelled("Formula", input, true));
+    } else {
+      const text = Object.keys(pricing).length ? JSON.stringify(pricing, null, 2) : "";
+      const area = el("textarea", { "data-field": "pricing", rows: 4, class: "code",
+        placeholder: JSON.stringify(JSON_EXAMPLES[model] || {}) });
+      area.value = text;
+      box.append(labelled("Pricing parameters (JSON)", area, true));
+    }
+  }
+
+  function tierEditor(model, tiers) {
+    const columns = TIERS[model];
+    const body = el("tbody");
+    const table = el("table", { class: "tiers" }, [
+      el("thead", {}, [el("tr", {}, [...columns.map((c) => el("th", {}, [TIER_LABELS[c]])), el("th")])]),
+      body,
+    ]);
+    const editor = el("div", { class: "tier-editor", "data-tiers": "" }, [
+      table, el("button", { type: "button", class: "small", "data-add-tier": "" }, ["+ Add tier"]),
+    ]);
+    const rows = tiers && tiers.length ? tiers : [{ up_to: "" }, { up_to: null }];
+    rows.forEach((tier) => body.append(tierRow(columns, tier)));
+    return editor;
+  }
+
+  function tierRow(columns, tier = {}) {
+    const cells = columns.map((column) => el("td", {}, [el("input", {
+      "data-col": column, inputmode: "decimal", value: tier[column] ?? "",
+      placeholder: column === "up_to" ? "no limit" : "0", "aria-label": TIER_LABELS[column],
+    })]));
+    const remove = el("button", { type: "button", class: "danger small", "data-remove-tier": "", title: "Remove tier" }, ["×"]);
+    return el("tr", { "data-tier": "" }, [...cells, el("td", {}, [remove])]);
+  }
+
+  // Give every input its document path, after anything moved.
+  function renumber() {
+    phaseList().forEach((phase, i) => {
+      const p = `phases[${i}]`;
+      phase.dataset.path = p;
+      phase.querySelector("[data-phase-title]").textContent = `Phase ${i + 1}`;
+      phase.querySelectorAll(".phase-fields [data-field]").forEach((input) => {
+        input.dataset.path = `${p}.${input.dataset.field}`;
+      });
+      phase.querySelectorAll("[data-item]").forEach((item, j) => {
+        const q = `${p}.items[${j}]`;
+        item.dataset.path = q;
+        item.querySelectorAll("[data-field]").forEach((input) => {
+          input.dataset.path = `${q}.${input.dataset.field}`;
+        });
+        const tiers = item.querySelector("[data-tiers]");
+        if (!tiers) return;
+        tiers.dataset.path = `${q}.pricing.tiers`;
+        tiers.querySelectorAll("[data-tier]").forEach((row, k) => {
+          row.querySelectorAll("[data-col]").forEach((input) => {
+            input.dataset.path = `${q}.pricing.tiers[${k}].${input.dataset.col}`;
+          });
+        });
+      });
+    });
+  }
+
+  // Fields that only apply to one choice (cadence_months for every_n_months...).
+  function toggleDependents() {
+    header.querySelectorAll("[data-show-when]").forEach((box) => {
+      const [name, wanted] = box.dataset.showWhen.split("=");
+      const input = fieldIn(header, name);
+      const current = input.type === "checkbox" ? (input.checked ? "on" : "") : input.value;
+      box.hidden = current !== wanted;
+    });
+  }
+
+  // --- The document ----------------------------------------------------------------------------
+
+  function buildDocument(problems) {
+    const loaded = config.document || {};
+    const doc = {};
+    if (loaded.variables) doc.variables = loaded.variables;
+    if (loaded.discounts) doc.discounts = loaded.discounts;
+    ["customer", "name", "reference", "cadence", "anchor"].forEach((k) => { doc[k] = readValue(header, k); });
+    if (loaded.customer && loaded.customer === doc.customer) {
+      doc.currency = loaded.currency; // set on the draft; a new customer brings its own
+      doc.time_zone = loaded.time_zone;
+    }
+    doc.start_date = readValue(header, "start_date") || null;
+    doc.end_date = readValue(header, "end_date") || null;
+    if (doc.cadence === "every_n_months") doc.cadence_months = integer(readValue(header, "cadence_months"));
+    if (doc.anchor === "day_of_month") doc.anchor_day = integer(readValue(header, "anchor_day"));
+    doc.payment_terms_days = integer(readValue(header, "payment_terms_days"));
+    doc.auto_renew = fieldIn(header, "auto_renew").checked;
+    if (doc.auto_renew) {
+      doc.renewal_term_months = integer(readValue(header, "renewal_term_months"));
+      doc.renewal_notice_days = integer(readValue(header, "renewal_notice_days"));
+    }
+    doc.phases = phaseList().map((phase) => ({
+      name: readValue(phase.querySelector(".phase-fields"), "name"),
+      start_date: readValue(phase.querySelector(".phase-fields"), "start_date") || null,
+      end_date: readValue(phase.querySelector(".phase-fields"), "end_date") || null,
+      items: [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems)),
+    }));
+    return doc;
+  }
+
+  function itemDocument(item, problems) {
+    const doc = { ...JSON.parse(item.dataset.kept || "{}") };
+    ["product", "model", "timing", "meter", "quantity"].forEach((name) => {
+      const value = readValue(item, name);
+      if (value) doc[name] = value;
+    });
+    doc.pricing = { ...JSON.parse(item.dataset.extra || "{}"), ...pricingDocument(item, doc.model, problems) };
+    return doc;
+  }
+
+  function pricingDocument(item, model, problems) {
+    const box = item.querySelector("[data-pricing]");
+    const pricing = {};
+    if (SIMPLE[model]) {
+      SIMPLE[model].forEach(([key]) => {
+        const value = readValue(box, `pricing.${key}`);
+        if (value) pricing[key] = value; // a blank one is left out: the server says it is required
+      });
+    } else if (TIERS[model]) {
+      pricing.tiers = [...box.querySelectorAll("[data-tier]")].map((row) => {
+        const tier = {};
+        row.querySelectorAll("[data-col]").forEach((input) => {
+          const value = input.value.trim();
+          if (input.dataset.col === "up_to") tier.up_to = value || null;
+          else if (value) tier[input.dataset.col] = value;
+        });
+        return tier;
+      });
+    } else if (model === "formula") {
+      pricing.formula = readValue(box, "pricing.formula");
+    } else {
+      const area = fieldIn(box, "pricing");
+      try {
+        return JSON.parse(area.value.trim() || "{}");
+      } catch (error) {
+        problems[area.dataset.path] = [`is not valid JSON (${error.message})`];
+      }
+    }
+    return pricing;
+  }
+
+  // --- Errors ------------------------------------------------------------------------------------
+
+  // The input a path names, or the nearest enclosing part of the page that has a path.
+  function targetOf(path) {
+    for (let p = path; p; ) {
+      const found = form.querySelector(`[data-path="${CSS.escape(p)}"]`);
+      if (found) return found;
+      const shorter = p.replace(TAIL, "");
+      if (shorter === p) return null;
+      p = shorter;
+    }
+    return null;
+  }
+
+  function readable(path) {
+    return path
+      .replace(/phases\[(\d+)\]\.?/g, (_, i) => `Phase ${Number(i) + 1} › `)
+      .replace(/items\[(\d+)\]\.?/g, (_, i) => `item ${Number(i) + 1} › `)
+      .replace(/tiers\[(\d+)\]\.?/g, (_, i) => `tier ${Number(i) + 1} › `)
+      .replace(/pricing\.?/g, "")
+      .replace(/ › $/, "")
+      .replace(/_/g, " ");
+  }
+
+  function clearErrors() {
+    form.querySelectorAll(".field-error[data-from-server]").forEach((node) => node.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+    summary.hidden = true;
+    summary.replaceChildren();
+  }
+
+  function showErrors(fields, message) {
+    const list = el("ul");
+    for (const [path, messages] of Object.entries(fields)) {
+      const text = [].concat(messages).join(" ");
+      const target = targetOf(path);
+      const note = el("div", { class: "field-error", "data-from-server": "", "data-error-for": path }, [text]);
+      if (target && target.matches("input, select, textarea")) {
+        target.setAttribute("aria-invalid", "true");
+        target.after(note);
+      } else if (target) {
+        target.prepend(note);
+      }
+      const link = el("a", { href: "#" }, [readable(path) || "Contract"]);
+      link.addEventListener("click", (event) => { event.preventDefault(); target?.focus?.(); target?.scrollIntoView({ block: "center" }); });
+      list.append(el("li", {}, [link, `: ${text}`]));
+    }
+    const count = list.children.length;
+    const title = count ? `The contract was not saved: ${count} problem${count > 1 ? "s" : ""} to fix.` : message;
+    summary.replaceChildren(el("strong", {}, [title]), ...(count ? [list] : []));
+    summary.hidden = false;
+    summary.focus();
+    summary.scrollIntoView({ block: "start" });
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    clearErrors();
+    const problems = {};
+    const doc = buildDocument(problems);
+    if (Object.keys(problems).length) return showErrors(problems);
+    saveButton.disabled = true;
+    try {
+      const response = await fetch(config.url, {
+        method: config.method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": form.dataset.csrf },
+        body: JSON.stringify(doc),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        window.location.assign(config.detailUrl.replace(PLACEHOLDER_ID, body.id));
+        return;
+      }
+      const error = body.error || {};
+      showErrors(error.fields || {}, error.message || `The server refused the contract (${response.status}).`);
+    } catch (error) {
+      showErrors({}, `The contract could not be sent: ${error.message}`);
+    }
+    saveButton.disabled = false;
+  }
+
+  // --- Wiring --------------------------------------------------------------------------------
+
+  // The first phase starts with the contract and the last ends with it, unless set otherwise.
+  let lastStart = "";
+  let lastEnd = "";
+  function followHeader(event) {
+    const name = event.target.dataset.field;
+    const phases = phaseList();
+    const follow = (phase, field, previous) => {
+      const input = fieldIn(phase.querySelector(".phase-fields"), field);
+      if (!input.value || input.value === previous) input.value = event.target.value;
+    };
+    if (name === "start_date" && phases.length) follow(phases[0], "start_date", lastStart);
+    if (name === "end_date" && phases.length) follow(phases.at(-1), "end_date", lastEnd);
+    lastStart = readValue(header, "start_date");
+    lastEnd = readValue(header, "end_date");
+    toggleDependents();
+  }
+
+  form.addEventListener("click", (event) => {
+    const button = event.target.closest("button[type=button]");
+    if (!button) return;
+    if (button.id === "add-phase") addPhase();
+    else if (button.hasAttribute("data-remove-phase")) button.closest("[data-phase]").remove();
+    else if (button.hasAttribute("data-add-item")) addItem(button.closest("[data-phase]"));
+    else if (button.hasAttribute("data-remove-item")) button.closest("[data-item]").remove();
+    else if (button.hasAttribute("data-add-tier")) {
+      const model = readValue(button.closest("[data-item]"), "model");
+      button.closest("[data-tiers]").querySelector("tbody").append(tierRow(TIERS[model]));
+    } else if (button.hasAttribute("data-remove-tier")) button.closest("[data-tier]").remove();
+    renumber();
+  });
+
+  form.addEventListener("change", (event) => {
+    if (event.target.dataset.field === "model") {
+      const item = event.target.closest("[data-item]");
+      item.dataset.extra = "{}";
+      renderPricing(item, event.target.value);
+      renumber();
+    }
+  });
+  header.addEventListener("change", followHeader);
+  form.addEventListener("submit", save);
+
+  // --- Start -----------------------------------------------------------------------------------
+
+  const loaded = config.document;
+  if (loaded) {
+    ["name", "reference", "start_date", "end_date", "cadence", "cadence_months", "anchor",
+      "anchor_day", "payment_terms_days", "auto_renew", "renewal_term_months",
+      "renewal_notice_days"].forEach((name) => setValue(header, name, loaded[name]));
+    loaded.phases.forEach((phase) => addPhase(phase));
+  } else {
+    addPhase();
+  }
+  setValue(header, "customer", config.customer || loaded?.customer);
+  lastStart = readValue(header, "start_date");
+  lastEnd = readValue(header, "end_date");
+  toggleDependents();
+})();
