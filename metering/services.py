@@ -59,6 +59,7 @@ SELECT %(organization)s, s.event_id, s.customer, s.event_name, s."timestamp", s.
 FROM metering_event_staging s
 LEFT JOIN metering_billedthrough b
        ON b.organization_id = %(organization)s AND b.customer = s.customer
+ORDER BY s.event_id  -- one lock order for every batch: overlapping batches never deadlock
 ON CONFLICT (organization_id, event_id) DO NOTHING
 RETURNING event_id
 """
