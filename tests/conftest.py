@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from rest_framework.test import APIClient
 
+from zenskar.core.db import owner_conninfo
 from zenskar.tenancy import services as tenancy
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Role
@@ -25,15 +25,6 @@ from zenskar.tenancy.models import Role
 # Tests that commit (a worker process or a browser must see the rows) flush through the owner
 # alias: the application role may not TRUNCATE, and must not.
 COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
-
-
-def owner_conninfo(dbname: str) -> str:
-    owner = settings.DATABASES["owner"]
-    params = {
-        "dbname": dbname, "user": owner["USER"], "password": owner["PASSWORD"] or None,
-        "host": owner["HOST"] or None, "port": owner["PORT"] or None,
-    }
-    return make_conninfo(**{k: v for k, v in params.items() if v}, **owner.get("OPTIONS", {}))
 
 
 def _alive(pid: int) -> bool:

@@ -1,14 +1,10 @@
 /* The contract editor (contracts/templates/contracts/contract_editor.html).
- *
- * Builds the contract document (see contracts/documents.py) from the page, sends it to the
- * JSON API -- POST /api/v1/contracts for a new contract, PUT /api/v1/contracts/<id> for a
- * draft -- and, on success, opens the contract's page. On a 400 the API names every bad field
- * by its path in the document ("phases[1].items[0].pricing.amount"); every input carries that
- * path in data-path, so each message is shown next to the input it is about.
- *
- * The page is the state: inputs carry data-field (their name within a header, phase or item)
- * and renumber() gives each its data-path after any phase, item or tier is added or removed.
- */
+ * Builds the contract document (contracts/documents.py) from the page and sends it to the JSON
+ * API: POST /api/v1/contracts (new) or PUT /api/v1/contracts/<id> (draft); on success it opens
+ * the contract's page. A 400 names each bad field by its document path
+ * ("phases[1].items[0].pricing.amount"); every input carries its path in data-path, so each
+ * message lands next to its input. The page is the state: inputs carry data-field (their name
+ * within the header, a phase or an item); renumber() sets data-path after every change. */
 (function () {
   "use strict";
 
@@ -28,11 +24,8 @@
     package: [["package_size", "Package size (units)"], ["package_price", "Package price"]],
     percentage: [["percent", "Percent of the metered amount"]],
   };
-  const TIERS = {
-    graduated: ["up_to", "unit_price", "flat_fee"],
-    volume: ["up_to", "unit_price", "flat_fee"],
-    stair_step: ["up_to", "flat_fee"],
-  };
+  const PRICED_TIERS = ["up_to", "unit_price", "flat_fee"];
+  const TIERS = { graduated: PRICED_TIERS, volume: PRICED_TIERS, stair_step: ["up_to", "flat_fee"] };
   const TIER_LABELS = { up_to: "Up to (blank: no limit)", unit_price: "Unit price", flat_fee: "Flat fee" };
   const JSON_EXAMPLES = {
     matrix: { dimensions: ["region", "plan"], prices: [{ values: ["eu", "pro"], unit_price: "0.10" }] },
@@ -62,9 +55,7 @@
 
   function setValue(root, name, value) {
     const input = fieldIn(root, name);
-    if (!input || value === null || value === undefined) return;
-    if (input.type === "checkbox") input.checked = Boolean(value);
-    else input.value = value;
+    if (input && value != null) input[input.type === "checkbox" ? "checked" : "value"] = value;
   }
 
   function fillSelect(select, choices, selected) {
@@ -73,19 +64,11 @@
     if (selected) select.value = selected;
   }
 
-  function labelled(text, input, wide = false) {
-    return el("label", { class: wide ? "field wide" : "field" }, [el("span", {}, [text]), input]);
-  }
-
-  function fromTemplate(id) {
-    return document.getElementById(id).content.firstElementChild.cloneNode(true);
-  }
-
+  const labelled = (text, input, wide = false) =>
+    el("label", { class: wide ? "field wide" : "field" }, [el("span", {}, [text]), input]);
+  const fromTemplate = (id) => document.getElementById(id).content.firstElementChild.cloneNode(true);
   // A whole number when it is one; otherwise the text itself, for the server to name.
-  function integer(text) {
-    if (text === "") return undefined;
-    return /^\d+$/.test(text) ? Number(text) : text;
-  }
+  const integer = (text) => (text === "" ? undefined : /^\d+$/.test(text) ? Number(text) : text);
 
   // --- Phases, items, pricing ----------------------------------------------------------------
 
@@ -105,7 +88,6 @@
       addItem(phase);
     }
     renumber();
-    return phase;
   }
 
   function addItem(phase, data) {
@@ -123,7 +105,6 @@
     }
     phase.querySelector("[data-items]").append(item);
     renderPricing(item, fieldIn(item, "model").value, data?.pricing);
-    return item;
   }
 
   // Parameters of a loaded item that have no input for its model (minimum, maximum...):
@@ -152,26 +133,20 @@
       box.append(labelled("Formula", input, true));
     } else {
       const text = Object.keys(pricing).length ? JSON.stringify(pricing, null, 2) : "";
-      const area = el("textarea", { "data-field": "pricing", rows: 4, class: "code",
+      const area = el("textarea", { "data-field": "pricing", rows: 4, class: "code", value: text,
         placeholder: JSON.stringify(JSON_EXAMPLES[model] || {}) });
-      area.value = text;
       box.append(labelled("Pricing parameters (JSON)", area, true));
     }
   }
 
   function tierEditor(model, tiers) {
     const columns = TIERS[model];
-    const body = el("tbody");
-    const table = el("table", { class: "tiers" }, [
-      el("thead", {}, [el("tr", {}, [...columns.map((c) => el("th", {}, [TIER_LABELS[c]])), el("th")])]),
-      body,
+    const head = el("thead", {}, [el("tr", {}, [...columns.map((c) => el("th", {}, [TIER_LABELS[c]])), el("th")])]);
+    const rows = (tiers?.length ? tiers : [{ up_to: "" }, { up_to: null }]).map((tier) => tierRow(columns, tier));
+    return el("div", { class: "tier-editor", "data-tiers": "" }, [
+      el("table", { class: "tiers" }, [head, el("tbody", {}, rows)]),
+      el("button", { type: "button", class: "small", "data-add-tier": "" }, ["+ Add tier"]),
     ]);
-    const editor = el("div", { class: "tier-editor", "data-tiers": "" }, [
-      table, el("button", { type: "button", class: "small", "data-add-tier": "" }, ["+ Add tier"]),
-    ]);
-    const rows = tiers && tiers.length ? tiers : [{ up_to: "" }, { up_to: null }];
-    rows.forEach((tier) => body.append(tierRow(columns, tier)));
-    return editor;
   }
 
   function tierRow(columns, tier = {}) {
@@ -189,23 +164,17 @@
       const p = `phases[${i}]`;
       phase.dataset.path = p;
       phase.querySelector("[data-phase-title]").textContent = `Phase ${i + 1}`;
-      phase.querySelectorAll(".phase-fields [data-field]").forEach((input) => {
-        input.dataset.path = `${p}.${input.dataset.field}`;
+      const pathsUnder = (root, prefix) => root.querySelectorAll("[data-field]").forEach((input) => {
+        input.dataset.path = `${prefix}.${input.dataset.field}`;
       });
+      pathsUnder(phase.querySelector(".phase-fields"), p);
       phase.querySelectorAll("[data-item]").forEach((item, j) => {
-        const q = `${p}.items[${j}]`;
-        item.dataset.path = q;
-        item.querySelectorAll("[data-field]").forEach((input) => {
-          input.dataset.path = `${q}.${input.dataset.field}`;
-        });
+        const q = (item.dataset.path = `${p}.items[${j}]`);
+        pathsUnder(item, q);
         const tiers = item.querySelector("[data-tiers]");
-        if (!tiers) return;
-        tiers.dataset.path = `${q}.pricing.tiers`;
-        tiers.querySelectorAll("[data-tier]").forEach((row, k) => {
-          row.querySelectorAll("[data-col]").forEach((input) => {
-            input.dataset.path = `${q}.pricing.tiers[${k}].${input.dataset.col}`;
-          });
-        });
+        if (tiers) tiers.dataset.path = `${q}.pricing.tiers`;
+        item.querySelectorAll("[data-tier]").forEach((row, k) => row.querySelectorAll("[data-col]")
+          .forEach((input) => { input.dataset.path = `${q}.pricing.tiers[${k}].${input.dataset.col}`; }));
       });
     });
   }
@@ -242,12 +211,12 @@
       doc.renewal_term_months = integer(readValue(header, "renewal_term_months"));
       doc.renewal_notice_days = integer(readValue(header, "renewal_notice_days"));
     }
-    doc.phases = phaseList().map((phase) => ({
-      name: readValue(phase.querySelector(".phase-fields"), "name"),
-      start_date: readValue(phase.querySelector(".phase-fields"), "start_date") || null,
-      end_date: readValue(phase.querySelector(".phase-fields"), "end_date") || null,
-      items: [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems)),
-    }));
+    doc.phases = phaseList().map((phase) => {
+      const fields = phase.querySelector(".phase-fields");
+      const items = [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems));
+      const [start, end] = [readValue(fields, "start_date"), readValue(fields, "end_date")];
+      return { name: readValue(fields, "name"), start_date: start || null, end_date: end || null, items };
+    });
     return doc;
   }
 
@@ -306,15 +275,11 @@
     return null;
   }
 
-  function readable(path) {
-    return path
-      .replace(/phases\[(\d+)\]\.?/g, (_, i) => `Phase ${Number(i) + 1} › `)
-      .replace(/items\[(\d+)\]\.?/g, (_, i) => `item ${Number(i) + 1} › `)
-      .replace(/tiers\[(\d+)\]\.?/g, (_, i) => `tier ${Number(i) + 1} › `)
-      .replace(/pricing\.?/g, "")
-      .replace(/ › $/, "")
-      .replace(/_/g, " ");
-  }
+  // "phases[0].items[1].pricing.tiers[0].up_to" -> "Phase 1 › item 2 › tier 1 › up to"
+  const readable = (path) => path
+    .replace(/(phases|items|tiers)\[(\d+)\]\.?/g, (_, what, i) =>
+      `${{ phases: "Phase", items: "item", tiers: "tier" }[what]} ${Number(i) + 1} › `)
+    .replace(/pricing\.?/g, "").replace(/ › $/, "").replace(/_/g, " ");
 
   function clearErrors() {
     form.querySelectorAll(".field-error[data-from-server]").forEach((node) => node.remove());
@@ -355,12 +320,9 @@
     if (Object.keys(problems).length) return showErrors(problems);
     saveButton.disabled = true;
     try {
-      const response = await fetch(config.url, {
-        method: config.method,
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": form.dataset.csrf },
-        body: JSON.stringify(doc),
-      });
+      const headers = { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": form.dataset.csrf };
+      const response = await fetch(config.url, { method: config.method, credentials: "same-origin", headers,
+        body: JSON.stringify(doc) });
       const body = await response.json().catch(() => ({}));
       if (response.ok) {
         window.location.assign(config.detailUrl.replace(PLACEHOLDER_ID, body.id));
@@ -377,8 +339,7 @@
   // --- Wiring --------------------------------------------------------------------------------
 
   // The first phase starts with the contract and the last ends with it, unless set otherwise.
-  let lastStart = "";
-  let lastEnd = "";
+  let [lastStart, lastEnd] = ["", ""];
   function followHeader(event) {
     const name = event.target.dataset.field;
     const phases = phaseList();
@@ -388,8 +349,7 @@
     };
     if (name === "start_date" && phases.length) follow(phases[0], "start_date", lastStart);
     if (name === "end_date" && phases.length) follow(phases.at(-1), "end_date", lastEnd);
-    lastStart = readValue(header, "start_date");
-    lastEnd = readValue(header, "end_date");
+    [lastStart, lastEnd] = [readValue(header, "start_date"), readValue(header, "end_date")];
     toggleDependents();
   }
 
@@ -430,7 +390,6 @@
     addPhase();
   }
   setValue(header, "customer", config.customer || loaded?.customer);
-  lastStart = readValue(header, "start_date");
-  lastEnd = readValue(header, "end_date");
+  [lastStart, lastEnd] = [readValue(header, "start_date"), readValue(header, "end_date")];
   toggleDependents();
 })();

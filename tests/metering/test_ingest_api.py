@@ -163,3 +163,24 @@ def test_two_requests_sending_the_same_events_at_once_store_each_once(tenant):
     assert sorted((b["accepted"], b["duplicates"]) for b in bodies) == [(0, 500), (500, 0)]
     with tenant.context():
         assert Event.objects.count() == 500
+
+
+@pytest.mark.django_db
+def test_a_late_event_for_an_invoiced_period_is_flagged_for_adjustment(tenant):
+    from metering.services import billed_through_set
+
+    invoiced_through = timezone.now() - timedelta(days=2)
+    with tenant.context():
+        billed_through_set(organization=tenant.organization, customer="cus-1",
+                           through=invoiced_through)
+    early = (invoiced_through - timedelta(hours=3)).isoformat()  # inside the invoiced period
+    late_batch = {"events": [
+        _event("late-1") | {"timestamp": early},                   # cus-1, invoiced: flagged
+        _event("late-2", customer="cus-2") | {"timestamp": early},  # cus-2 not invoiced yet
+        _event("late-3"),                                          # cus-1, after: not flagged
+    ]}
+    body = tenant.client().post("/api/v1/events/batch", late_batch, format="json").json()
+    assert body["accepted"] == 3
+    with tenant.context():
+        flagged = dict(Event.objects.values_list("event_id", "needs_adjustment"))
+    assert flagged == {"late-1": True, "late-2": False, "late-3": False}

@@ -15,6 +15,19 @@ TENANT_POLICY_EXPR = (
 )
 
 
+def owner_conninfo(dbname: str | None = None) -> str:
+    """A libpq connection string for the owner role (maintenance, tests, benchmarks)."""
+    from psycopg.conninfo import make_conninfo
+
+    owner = settings.DATABASES["owner"]
+    params = {
+        "dbname": dbname or owner["NAME"], "user": owner["USER"],
+        "password": owner["PASSWORD"] or None, "host": owner["HOST"] or None,
+        "port": owner["PORT"] or None,
+    }
+    return make_conninfo(**{k: v for k, v in params.items() if v}, **owner.get("OPTIONS", {}))
+
+
 class OwnerMigratesRouter:
     """Schema changes go through the ``owner`` alias only; queries use ``default``."""
 
