@@ -203,7 +203,7 @@ def contract_detail(request, contract_id):
         "contract": contract, "phases": phases, "billing": billing, "chart": chart,
         "summary_error": summary_error, "active": "contracts",
         "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
-        "amendments": contract.amendments.all(),
+        "amendments": contract.amendments.select_related("created_by"),
         "cancel_form": CancelForm(),
     })
 
@@ -299,7 +299,7 @@ def tiers_text(model: str, tiers: list[dict], currency: str) -> str:
 def pricing_text(item: PriceItem, currency: str) -> str:
     """One line that says what an item costs, e.g. "$12.00 per unit x 25"."""
     c, model = item.pricing or {}, item.model
-    per = f"per {item.meter_key}" if item.meter_key else "per unit"
+    per = f"per unit of {item.meter_key}" if item.meter_key else "per unit"
     times = f" x {number_text(item.quantity)}" if item.quantity is not None else ""
     if model in ("flat_fee", "minimum_commitment"):
         text = price_text(c.get("amount", 0), currency)

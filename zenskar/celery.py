@@ -25,4 +25,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=5),  # hourly: every time zone's midnight is on the hour
         "args": ("contracts.renew_or_end_contracts",),
     },
+    "sync-data-sources": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*"),  # each source has its own interval and back-off
+        "args": ("metering.sync_due_sources",),
+    },
 }

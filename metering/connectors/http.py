@@ -138,6 +138,8 @@ class HttpConnector(Connector):
         host = f"[{host}]" if ":" in host else host
         host = f"{host}:{parts.port}" if parts.port else host
         shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
+        if parts.scheme not in ("http", "https"):
+            raise ConnectorError("Only http:// and https:// URLs can be read.")
         public_address(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         request = urllib.request.Request(  # noqa: S310 -- scheme checked: http or https only
             url, headers={"Accept": "application/json", **dict(self.settings.get("headers") or {})}

@@ -17,7 +17,7 @@ from typing import Any
 import pymongo
 from bson import Decimal128, ObjectId
 from pymongo import uri_parser
-from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+from pymongo.errors import ConfigurationError, ConnectionFailure, InvalidURI, PyMongoError
 
 from metering.connectors.base import (
     JSON,
@@ -77,6 +77,13 @@ def decode_cursor(value: JSON) -> Any:
     return value
 
 
+def _failure(error: PyMongoError) -> ConnectorError:
+    if isinstance(error, ConnectionFailure):
+        # drop the driver's topology dump that follows the reason
+        return ConnectorError(f"Cannot reach MongoDB: {str(error).split(', Timeout: ')[0]}")
+    return ConnectorError(f"MongoDB refused the query: {error}")
+
+
 def _check_hosts(uri: str) -> None:
     """Refuse non-public hosts (see ``public_address``). ``mongodb+srv`` names are resolved by
     the driver; the SRV name itself is checked."""
@@ -111,15 +118,17 @@ class MongoDBConnector(Connector):
                     uri, serverSelectionTimeoutMS=TIMEOUT_MS, connectTimeoutMS=TIMEOUT_MS,
                     socketTimeoutMS=5 * 60 * 1000,
                 )
-            except (PyMongoError, ValueError) as error:
-                raise ConnectorError(f"Cannot connect to MongoDB: {error}") from None
+            except PyMongoError as error:
+                raise _failure(error) from None
+            except (TypeError, ValueError) as error:  # an option in the URI the driver refuses
+                raise ConnectorError(f"The MongoDB URI is not valid: {error}") from None
         return self._client[self.settings["database"]][self.query["collection"]]
 
     def test_connection(self) -> None:
         try:
             self._collection().find_one(dict(self.query.get("filter") or {}))
         except PyMongoError as error:
-            raise ConnectorError(f"MongoDB refused the query: {error}") from None
+            raise _failure(error) from None
 
     def fetch(self, after_cursor: JSON | None, limit: int) -> list[Row]:
         if after_cursor is None:
@@ -134,7 +143,7 @@ class MongoDBConnector(Connector):
             )
             return [dict(document) for document in found]
         except PyMongoError as error:
-            raise ConnectorError(f"MongoDB refused the query: {error}") from None
+            raise _failure(error) from None
 
     def cursor_value(self, row: Row) -> JSON:
         return encode_cursor(lookup(row, self.cursor_field))

@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 
 from contracts import services
-from contracts.models import Contract, Customer, Product
+from contracts.models import Contract, Customer, PriceItem, Product
+from contracts.views import pricing_text
 from metering import services as metering
 from zenskar.tenancy.models import Role
 from zenskar.tenancy.services import membership_upsert
@@ -331,3 +332,48 @@ def test_the_navigation_and_home_tiles_lead_to_these_pages(client, signed_in):
         assert f'href="{path}"' in home
     page = client.get("/products/").content.decode()
     assert '<a href="/products/" class="active">Products</a>' in page
+
+
+def test_an_amendment_is_listed_on_the_contract_page(client, tenant, contract, signed_in):
+    signed_in(Role.VIEWER)
+    with tenant.context():
+        services.contract_activate(contract=contract)
+        services.contract_amend(
+            contract=contract, effective_date=date(2026, 7, 1), description="Upsell to 40 seats",
+            phases=[{"name": "From July", "start_date": "2026-07-01", "end_date": "2028-01-01",
+                     "items": [{"product": "SEATS", "model": "per_unit", "quantity": "40",
+                                "pricing": {"unit_price": "12.00"}}]}],
+        )
+    page = client.get(f"/contracts/{contract.id}/").content.decode()
+    assert "Upsell to 40 seats" in page
+    assert "1 phase from then; ends 2028-01-01" in page
+    assert "From July" in page
+
+
+@pytest.mark.parametrize(
+    ("model", "pricing", "extra", "text"),
+    [
+        ("flat_fee", {"amount": "1000.00"}, {}, "$1,000.00"),
+        ("per_unit", {"unit_price": "0.0000125"}, {"meter_key": "api_calls"},
+         "$0.0000125 per unit of api_calls"),
+        ("per_unit", {"unit_price": "12", "included_units": "5"}, {"quantity": 25},
+         "$12.00 per unit x 25 (5 included)"),
+        ("package", {"package_size": "1000", "package_price": "5"}, {"meter_key": "sms"},
+         "$5.00 per package of 1,000"),
+        ("percentage", {"percent": "2.5"}, {"meter_key": "gmv"}, "2.5% of gmv"),
+        ("volume", {"tiers": [{"up_to": "100", "unit_price": "10"},
+                              {"up_to": None, "unit_price": "8", "flat_fee": "50"}]},
+         {"quantity": 120}, "volume: 0-100 $10.00; then $8.00 + $50.00 flat x 120"),
+        ("stair_step", {"tiers": [{"up_to": "10", "flat_fee": "100"},
+                                  {"up_to": None, "flat_fee": "250"}]},
+         {"quantity": 3}, "stair-step: 0-10 $100.00 flat; then $250.00 flat x 3"),
+        ("prepaid_units", {"units": "10000", "price": "900", "overage_unit_price": "0.1"},
+         {"meter_key": "calls"}, "10,000 units prepaid for $900.00; then $0.10 per unit"),
+        ("minimum_commitment", {"amount": "5000"}, {}, "minimum $5,000.00 per period"),
+        ("formula", {"formula": "quantity * 2"}, {}, "formula: quantity * 2"),
+        ("matrix", {"dimensions": ["region", "plan"], "prices": []}, {},
+         "matrix on region x plan"),
+    ],
+)
+def test_each_pricing_model_reads_as_one_line(model, pricing, extra, text):
+    assert pricing_text(PriceItem(model=model, pricing=pricing, **extra), "USD") == text

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from contracts import selectors, services
 from contracts.models import Contract
 from metering import services as metering
-from tests.contracts.conftest import TWO_PHASES
 from tests.conftest import COMMITTING
+from tests.contracts.conftest import TWO_PHASES
 from zenskar.tenancy.models import Role
 from zenskar.tenancy.services import membership_upsert
 

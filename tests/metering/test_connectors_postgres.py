@@ -187,7 +187,8 @@ def test_bad_credentials_fail_the_run_readably_and_other_sources_still_sync(
     assert "s3cret-pa55word" not in failed.error
     # first failure: min(interval 60, 2**1) = 2 minutes; the watermark did not move
     assert ghost.failures == 1 and ghost.watermark is None
-    assert before + timedelta(minutes=2) <= ghost.next_run_at <= timezone.now() + timedelta(minutes=2)
+    delay = timedelta(minutes=2)
+    assert before + delay <= ghost.next_run_at <= timezone.now() + delay
     assert counts(ok) == ("succeeded", 2, 2, 0, 0)
     assert {row[0] for row in stored(tenant)} == {f"{good.id}:1", f"{good.id}:2"}
 
@@ -195,10 +196,15 @@ def test_bad_credentials_fail_the_run_readably_and_other_sources_still_sync(
     run_sync(tenant, ghost)
     # second failure in a row: 2**2 = 4 minutes
     assert ghost.failures == 2
-    assert before + timedelta(minutes=4) <= ghost.next_run_at <= timezone.now() + timedelta(minutes=4)
+    delay = timedelta(minutes=4)
+    assert before + delay <= ghost.next_run_at <= timezone.now() + delay
     with tenant.context():
         ok, message = sync.data_source_test(source=ghost)
     assert not ok and f'role "{ghost_user}" does not exist' in message
+    with tenant.context(), pytest.raises(ValidationError) as error:
+        sync.data_source_preview(source=ghost)
+    assert list(error.value.message_dict) == ["connection"]
+    assert "s3cret-pa55word" not in str(error.value)
 
 
 def test_a_broken_query_fails_the_run_with_the_servers_reason(tenant, warehouse):
@@ -246,7 +252,9 @@ def test_preview_maps_the_first_rows_and_stores_nothing(tenant, warehouse, base)
         {"event_id": f"{source.id}:1", "customer": "acme-1", "event_name": "api_calls",
          "timestamp": base.isoformat(), "properties": {"calls": 10, "region": "eu"}},
     )
-    assert preview[1][1] == {"errors": {"timestamp": ["is older than the accepted window of 90 days"]}}
+    assert preview[1][1] == {
+        "errors": {"timestamp": ["is older than the accepted window of 90 days"]}
+    }
     assert preview[2][1] == {"errors": {"customer": ["column 'account' is empty"]}}
 
 
@@ -268,7 +276,9 @@ def test_definitions_are_checked_by_field_and_credentials_encrypted(tenant, ware
             organization=tenant.organization, name="x", kind="oracle", settings={}, query={},
             mapping=MAPPING, cursor_field="id",
         )
-    assert error.value.message_dict == {"kind": ["Must be one of postgres, redshift, mongodb, http."]}
+    assert error.value.message_dict == {
+        "kind": ["Must be one of postgres, redshift, mongodb, http."]
+    }
 
     source = make_source(tenant, warehouse, password="hunter2-secret")
     assert b"hunter2-secret" not in bytes(source.encrypted_settings)
