@@ -204,6 +204,11 @@ SPECTACULAR_SETTINGS = {
 EVENTS_MAX_BODY_BYTES = int(os.environ.get("EVENTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES
 
+# Data-source connectors refuse hosts on loopback, private and link-local networks (a tenant
+# must not reach the platform's own services through a connector). A self-hosted installation
+# whose usage databases live on its private network turns this on.
+CONNECTORS_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTORS_ALLOW_PRIVATE_NETWORKS", False)
+
 # Idempotency keys are kept this long, then purged by a periodic task.
 IDEMPOTENCY_KEY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))
 # An API key's last use is written at most this often (seconds), not on every request.
