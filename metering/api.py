@@ -13,8 +13,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from metering import selectors, services
-from metering.models import Event, Meter
+from metering import selectors, services, sync
+from metering.models import DataSource, Event, Meter, SyncRun
 from metering.validation import parse_timestamp
 from zenskar.api.views import OrganizationAPIView
 
@@ -218,3 +218,115 @@ class UsageView(OrganizationAPIView):
                 for row in rows
             ],
         })
+
+
+# --- Data sources (pull) ----------------------------------------------------------------------
+
+
+class DataSourceSerializer(serializers.ModelSerializer):
+    """A source as the API shows it: never its settings (they hold credentials)."""
+
+    class Meta:
+        model = DataSource
+        fields = ["id", "name", "kind", "query", "mapping", "cursor_field", "watermark",
+                  "interval_minutes", "enabled", "next_run_at", "failures", "created_at",
+                  "updated_at"]
+
+
+class DataSourceIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=DataSource.Kind.choices)
+    settings = serializers.JSONField(help_text="Connection settings; write-only, encrypted.")
+    query = serializers.JSONField()
+    mapping = serializers.JSONField()
+    cursor_field = serializers.CharField(max_length=200)
+    interval_minutes = serializers.IntegerField(required=False, default=60)
+
+
+class DataSourceUpdateIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    settings = serializers.JSONField(required=False)
+    query = serializers.JSONField(required=False)
+    mapping = serializers.JSONField(required=False)
+    cursor_field = serializers.CharField(max_length=200, required=False)
+    interval_minutes = serializers.IntegerField(required=False)
+    enabled = serializers.BooleanField(required=False)
+    watermark = serializers.JSONField(required=False, allow_null=True)
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = ["id", "status", "started_at", "finished_at", "rows_read", "events_stored",
+                  "duplicates", "rejected", "error", "cursor_before", "cursor_after"]
+
+
+class DataSourceListView(OrganizationAPIView):
+    @extend_schema(responses=DataSourceSerializer(many=True), summary="List data sources")
+    def get(self, request):
+        return self.paginate(DataSource.objects.filter(organization=self.organization),
+                             DataSourceSerializer)
+
+    @extend_schema(request=DataSourceIn, responses={201: DataSourceSerializer},
+                   summary="Define a data source usage is pulled from")
+    def post(self, request):
+        data = DataSourceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = sync.data_source_create(organization=self.organization, **data.validated_data)
+        return Response(DataSourceSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
+class DataSourceDetailView(OrganizationAPIView):
+    def _source(self, source_id):
+        return self.get_scoped(DataSource.objects, id=source_id)
+
+    @extend_schema(responses=DataSourceSerializer)
+    def get(self, request, source_id):
+        return Response(DataSourceSerializer(self._source(source_id)).data)
+
+    @extend_schema(request=DataSourceUpdateIn, responses=DataSourceSerializer)
+    def patch(self, request, source_id):
+        source = self._source(source_id)
+        data = DataSourceUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = sync.data_source_update(source=source, **data.validated_data)
+        return Response(DataSourceSerializer(source).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, source_id):
+        self._source(source_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DataSourceActionView(OrganizationAPIView):
+    """``test`` a connection, ``preview`` the first rows mapped to events (nothing stored), or
+    ``sync`` now."""
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
+                   parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
+                                                enum=["test", "preview", "sync"])])
+    def post(self, request, source_id, action):
+        source = self.get_scoped(DataSource.objects, id=source_id)
+        if action == "test":
+            ok, message = sync.data_source_test(source=source)
+            return Response({"ok": ok, "message": message})
+        if action == "preview":
+            try:
+                rows = sync.data_source_preview(source=source)
+            except Exception as error:  # noqa: BLE001 - shown to the user, as a test would
+                return Response({"ok": False, "message": str(error), "rows": []})
+            return Response({"ok": True, "rows": [{"row": r, "event": e} for r, e in rows]})
+        if action == "sync":
+            run = sync.data_source_sync(source=source)
+            return Response(SyncRunSerializer(run).data)
+        raise exceptions.NotFound()
+
+
+class SyncRunListView(OrganizationAPIView):
+    @extend_schema(responses=SyncRunSerializer(many=True), summary="A source's sync history")
+    def get(self, request, source_id):
+        source = self.get_scoped(DataSource.objects, id=source_id)
+        paginator = self.pagination_class()
+        paginator.ordering = ("-started_at", "-id")
+        page = paginator.paginate_queryset(source.runs.all(), request, view=self)
+        return paginator.get_paginated_response(SyncRunSerializer(page, many=True).data)

@@ -64,7 +64,8 @@ def insert(dbname: str, *rows: tuple) -> None:
 
 def pg_settings(dbname: str, **overrides) -> dict:
     owner = django_settings.DATABASES["owner"]
-    found = {"host": owner["HOST"], "port": int(owner["PORT"]), "dbname": dbname,
+    found = {"host": owner["HOST"], "port": int(owner["PORT"]) if owner["PORT"] else None,
+             "dbname": dbname,
              "user": owner["USER"], "password": owner["PASSWORD"]}
     return {k: v for k, v in {**found, **overrides}.items() if v not in ("", None)}
 

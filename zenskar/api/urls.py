@@ -56,4 +56,11 @@ urlpatterns = [
     path("meters", metering_api.MeterListView.as_view(), name="meters"),
     path("meters/<uuid:meter_id>", metering_api.MeterDetailView.as_view(), name="meter"),
     path("usage", metering_api.UsageView.as_view(), name="usage"),
+    path("data-sources", metering_api.DataSourceListView.as_view(), name="data-sources"),
+    path("data-sources/<uuid:source_id>", metering_api.DataSourceDetailView.as_view(),
+         name="data-source"),
+    path("data-sources/<uuid:source_id>/runs", metering_api.SyncRunListView.as_view(),
+         name="data-source-runs"),
+    path("data-sources/<uuid:source_id>/<str:action>", metering_api.DataSourceActionView.as_view(),
+         name="data-source-action"),
 ]
