@@ -58,11 +58,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    env: dict[str, str], workers: int = 2, threads: int = 4
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn as ``make run`` starts it: ``workers`` processes of ``threads`` threads (a
+    thread waiting on PostgreSQL's commit lets another one work)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "zenskar.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
+         f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
+         "--threads", str(threads), "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
     url = f"http://127.0.0.1:{port}"

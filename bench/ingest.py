@@ -62,12 +62,14 @@ def _sender(url: str, key: str, prefix: str, seconds: float, go, out: mp.Queue) 
     go.wait()
     deadline = time.monotonic() + seconds
     done = accepted = duplicates = 0
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)  # kept alive
     while time.monotonic() < deadline and done < len(bodies):
-        connection = http.client.HTTPConnection(host, int(port), timeout=60)
         connection.request("POST", "/api/v1/events/batch", body=bodies[done], headers=headers)
         response = connection.getresponse()
         body = orjson.loads(response.read())
-        connection.close()
+        if response.will_close:
+            connection.close()
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
         if response.status != 200 or body["rejected"]:
             raise RuntimeError(f"batch refused: {response.status} {body}")
         accepted += body["accepted"]
@@ -85,15 +87,18 @@ def _single_sender(url: str, key: str, prefix: str, seconds: float, go, out: mp.
     go.wait()
     deadline = time.monotonic() + seconds
     done = 0
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)  # kept alive
     while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
         connection.request("POST", "/api/v1/events", body=bodies[done], headers=headers)
         response = connection.getresponse()
         response.read()
-        connection.close()
         if response.status != 201:
             raise RuntimeError(f"event refused: {response.status}")
+        if response.will_close:
+            connection.close()
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
         done += 1
+    connection.close()
     out.put(done)
 
 

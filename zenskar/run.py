@@ -108,7 +108,9 @@ def main() -> int:
         commands = {
             "web": [
                 str(BIN / "gunicorn"), "zenskar.wsgi:application", "--bind", f"{host}:{port}",
-                "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-",
+                "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
+                "--worker-class", "gthread", "--threads", os.environ.get("WEB_THREADS", "4"),
+                "--access-logfile", "-",
             ],
             "worker": [
                 str(BIN / "celery"), "-A", "zenskar", "worker", "--loglevel", "INFO",

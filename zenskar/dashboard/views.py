@@ -20,9 +20,9 @@ from zenskar.tenancy import selectors, services
 from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
-# Home tiles of the sections that have pages of their own. contracts.urls is included before
-# the dashboard and serves /customers/, /contracts/ and /products/, which is where the tiles'
-# /<slug>/ links (home.html) lead.
+# Home tiles of the sections that have pages of their own. contracts.urls and metering.urls are
+# included before the dashboard and serve /customers/, /contracts/, /products/ and /metering/,
+# which is where the tiles' /<slug>/ links (home.html) lead.
 TILES = {
     "customers": (
         "Customers",
@@ -39,16 +39,15 @@ TILES = {
         "What you sell: recurring services, usage-based products and one-time fees, with "
         "their revenue recognition rule.",
     ),
-}
-
-# Sections still waiting for their app's pages: an empty state naming the API endpoint.
-SECTIONS = {
     "metering": (
         "Usage",
         "Usage events pushed through the API or pulled by connectors from your Postgres, "
         "Redshift, MongoDB or HTTP APIs, aggregated by meters.",
-        "POST /api/v1/events/batch",
     ),
+}
+
+# Sections still waiting for their app's pages: an empty state naming the API endpoint.
+SECTIONS = {
     "invoices": (
         "Invoices",
         "Invoices generated on schedule from contracts and usage: drafts, finalized and paid, "
