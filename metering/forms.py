@@ -22,6 +22,30 @@ FILTERS_HELP = (
     '"value": "eu"}]. op is equals, in or not_in (in and not_in take a list of values).'
 )
 
+# What each kind's settings and query look like (placeholders of the source form).
+SOURCE_EXAMPLES = {
+    "postgres": {
+        "settings": {"host": "db.example.com", "port": 5432, "dbname": "analytics",
+                     "user": "billing_reader", "password": "…", "sslmode": "require"},
+        "query": {"sql": "SELECT id, account_id, calls, created_at FROM api_usage"},
+    },
+    "redshift": {
+        "settings": {"host": "cluster.abc123.us-east-1.redshift.amazonaws.com", "port": 5439,
+                     "dbname": "dev", "user": "billing_reader", "password": "…"},
+        "query": {"sql": "SELECT id, account_id, calls, created_at FROM usage.api_calls"},
+    },
+    "mongodb": {
+        "settings": {"uri": "mongodb+srv://reader:…@cluster0.example.net", "database": "prod"},
+        "query": {"collection": "usage", "filter": {"type": "api_call"}},
+    },
+    "http": {
+        "settings": {"base_url": "https://api.example.com",
+                     "headers": {"Authorization": "Bearer …"}},
+        "query": {"path": "/v1/usage", "items_path": "data",
+                  "pagination": {"type": "page", "param": "page"}},
+    },
+}
+
 
 class JSONField(forms.CharField):
     """A textarea holding JSON; cleans to the parsed value (``empty`` when left blank)."""

@@ -158,6 +158,19 @@ def billed_through_set(*, organization: Organization, customer: str, through: da
         row.save(update_fields=["through"])
 
 
+@transaction.atomic
+def events_adjusted(*, organization: Organization, customer: str, start: datetime,
+                    end: datetime) -> int:
+    """Clear the late-usage flag of ``customer``'s events in ``[start, end)``: an invoice
+    has billed the adjustment for them (called by invoicing at finalization)."""
+    from metering.models import Event
+
+    return Event.objects.filter(
+        organization=organization, customer=customer, needs_adjustment=True,
+        timestamp__gte=start, timestamp__lt=end,
+    ).update(needs_adjustment=False)
+
+
 # --- Meters -----------------------------------------------------------------------------------
 
 METER_FIELDS = {"key", "name", "description", "event_name", "aggregation", "value_property",

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from contracts.models import Customer
 from metering import selectors, services, sync
-from metering.forms import DataSourceForm, MeterForm, errors_onto
+from metering.forms import SOURCE_EXAMPLES, DataSourceForm, MeterForm, errors_onto
 from metering.models import DataSource, Event, Meter, SyncRun
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
@@ -73,17 +73,26 @@ def properties_text(properties: dict, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_SUMMARY = {
+    Meter.Aggregation.COUNT: "Counts events",
+    Meter.Aggregation.SUM: "Sums {value} over events",
+    Meter.Aggregation.MAX: "Takes the largest {value} of events",
+    Meter.Aggregation.MIN: "Takes the smallest {value} of events",
+    Meter.Aggregation.UNIQUE_COUNT: "Counts the distinct values of {value} in events",
+    Meter.Aggregation.LATEST: "Takes the latest {value} of events",
+    Meter.Aggregation.AVERAGE: "Averages {value} over events",
+}
+
+
 def meter_summary(meter: Meter) -> str:
     """What the meter computes, in one sentence."""
-    what = meter.get_aggregation_display()
-    if meter.value_property and meter.aggregation != Meter.Aggregation.COUNT:
-        what = f"{what} {meter.value_property}"
-    text = f"{what} of events named “{meter.event_name}”"
+    text = _SUMMARY[meter.aggregation].format(value=meter.value_property or "?")
+    text += f" named “{meter.event_name}”"
     if meter.filters:
         text += " where " + " and ".join(filter_text(rule) for rule in meter.filters)
     if meter.group_by:
         text += ", by " + ", ".join(meter.group_by)
-    return text
+    return text + "."
 
 
 def _json_text(value) -> str:
@@ -300,8 +309,8 @@ def source_create(request):
             messages.success(request, f"Data source {source.name} created. Test its "
                              "connection and preview the mapping before the first sync.")
             return redirect("metering:source-detail", source_id=source.id)
-    return render(request, "metering/source_form.html",
-                  {"form": form, "source": None, "active": "metering"})
+    return render(request, "metering/source_form.html", {
+        "form": form, "source": None, "examples": SOURCE_EXAMPLES, "active": "metering"})
 
 
 @member_required(roles=WRITE_ROLES)
@@ -316,8 +325,12 @@ def source_edit(request, source_id):
         else:
             messages.success(request, f"Data source {source.name} saved.")
             return redirect("metering:source-detail", source_id=source.id)
-    return render(request, "metering/source_form.html",
-                  {"form": form, "source": source, "active": "metering"})
+    return render(request, "metering/source_form.html", {
+        "form": form, "source": source, "examples": SOURCE_EXAMPLES, "active": "metering"})
+
+
+def _cursor_text(value) -> str:
+    return "start" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _source_page(request, source: DataSource, **result):
@@ -327,10 +340,12 @@ def _source_page(request, source: DataSource, **result):
         return render(request, "metering/_source_result.html", result)
     runs = SyncRun.objects.filter(organization=request.organization,
                                   source=source)[:RUNS_SHOWN]
+    runs = [{"run": run, "before": _cursor_text(run.cursor_before),
+             "after": _cursor_text(run.cursor_after)} for run in runs]
     return render(request, "metering/source_detail.html", {
         "source": source, "runs": runs, "query": _json_text(source.query),
         "mapping": _json_text(source.mapping),
-        "watermark": None if source.watermark is None else json.dumps(source.watermark),
+        "watermark": None if source.watermark is None else _cursor_text(source.watermark),
         "active": "metering", **result,
     })
 

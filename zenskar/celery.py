@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=17),
         "args": ("api.purge_expired_idempotency_keys",),
     },
+    "generate-and-finalize-invoices": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=10),  # hourly: each contract bills on its own local date
+        "args": ("invoicing.generate_invoices",),
+    },
     "renew-or-end-contracts": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute=5),  # hourly: every time zone's midnight is on the hour

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "zenskar.tenancy",
     "zenskar.api",
     "zenskar.dashboard",
+    "zenskar.webhooks",
     "contracts",
     "metering",
     "invoicing",
@@ -162,8 +163,26 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 
 # --- E-mail -----------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL: smtp://user:password@host:port (smtps:// for TLS on connect, ?starttls=1 for
+# STARTTLS). Unset: e-mails are written to the console (the web/worker log).
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+if EMAIL_URL:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    _email = urlsplit(EMAIL_URL)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or (465 if _email.scheme == "smtps" else 25)
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+    EMAIL_USE_TLS = parse_qs(_email.query).get("starttls", ["0"])[0] in ("1", "true")
+    EMAIL_TIMEOUT = 30
+else:
+    EMAIL_BACKEND = os.environ.get(
+        "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    )
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

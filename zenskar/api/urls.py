@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
+from invoicing import api as invoicing_api
 from metering import api as metering_api
 from zenskar.tenancy import api as tenancy_api
 
@@ -63,4 +64,21 @@ urlpatterns = [
          name="data-source-runs"),
     path("data-sources/<uuid:source_id>/<str:action>", metering_api.DataSourceActionView.as_view(),
          name="data-source-action"),
+    path("invoices", invoicing_api.InvoiceListView.as_view(), name="invoices"),
+    path("invoices/<uuid:invoice_id>", invoicing_api.InvoiceDetailView.as_view(), name="invoice"),
+    path("invoices/<uuid:invoice_id>/pdf", invoicing_api.InvoicePdfView.as_view(),
+         name="invoice-pdf"),
+    path("invoices/<uuid:invoice_id>/lines", invoicing_api.InvoiceLinesView.as_view(),
+         name="invoice-lines"),
+    path("invoices/<uuid:invoice_id>/credit-notes", invoicing_api.CreditNotesView.as_view(),
+         name="invoice-credit-notes"),
+    path("invoices/<uuid:invoice_id>/<str:action>", invoicing_api.InvoiceActionView.as_view(),
+         name="invoice-action"),
+    path("invoice-lines/<uuid:line_id>", invoicing_api.InvoiceLineView.as_view(),
+         name="invoice-line"),
+    path("customers/<uuid:customer_id>/upcoming-invoice",
+         invoicing_api.UpcomingInvoiceView.as_view(), name="upcoming-invoice"),
+    path("tax-rates", invoicing_api.TaxRateListView.as_view(), name="tax-rates"),
+    path("tax-rates/<uuid:rate_id>", invoicing_api.TaxRateDetailView.as_view(), name="tax-rate"),
+    path("invoice-settings", invoicing_api.SettingsView.as_view(), name="invoice-settings"),
 ]

@@ -1,0 +1,301 @@
+"""API for invoices, credit notes, taxes and invoicing settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from contracts.models import Customer
+from invoicing import selectors, services
+from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceSettings, TaxRate
+from zenskar.api.views import OrganizationAPIView
+
+AMOUNT = {"max_digits": 20, "decimal_places": 4}
+
+
+class LineSerializer(serializers.ModelSerializer):
+    product = serializers.CharField(source="product.sku", default=None)
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["id", "kind", "description", "product", "period_start", "period_end",
+                  "quantity", "unit_price", "amount", "tax_rate", "tax_amount", "derivation"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    contract = serializers.UUIDField(source="contract_id", allow_null=True)
+    lines = LineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "number", "status", "customer", "contract", "billing_date",
+                  "currency", "issue_date", "due_date", "period_start", "period_end",
+                  "subtotal", "tax_total", "total", "credit_applied", "amount_paid",
+                  "amount_due", "finalize_after", "finalized_at", "sent_at", "memo", "manual",
+                  "edited", "lines", "created_at"]
+
+
+class InvoiceSummarySerializer(InvoiceSerializer):
+    class Meta(InvoiceSerializer.Meta):
+        fields = [f for f in InvoiceSerializer.Meta.fields if f != "lines"]
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    invoice = serializers.CharField(source="invoice.number")
+
+    class Meta:
+        model = CreditNote
+        fields = ["id", "number", "invoice", "reason", "currency", "subtotal", "tax_total",
+                  "total", "to_customer_credit", "created_at"]
+
+
+class TaxRateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaxRate
+        fields = ["id", "name", "country", "region", "rate", "inclusive", "active"]
+
+
+class SettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceSettings
+        fields = ["number_prefix", "grace_period_hours", "auto_finalize", "auto_send",
+                  "footer", "address", "logo_url"]
+
+
+def _actor(request) -> str:
+    access = request.auth
+    if getattr(access, "user", None) is not None:
+        return access.user.email or access.user.username
+    return f"api key {access.api_key.prefix}"
+
+
+class InvoiceListView(OrganizationAPIView):
+    @extend_schema(
+        responses=InvoiceSummarySerializer(many=True), summary="List invoices",
+        parameters=[OpenApiParameter("status", str), OpenApiParameter("customer", str),
+                    OpenApiParameter("from", OpenApiTypes.DATE),
+                    OpenApiParameter("to", OpenApiTypes.DATE),
+                    OpenApiParameter("overdue", bool)],
+    )
+    def get(self, request):
+        invoices = selectors.invoices_list(organization=self.organization,
+                                           **selectors.list_filters(request.query_params))
+        return self.paginate(invoices, InvoiceSummarySerializer)
+
+    class OneOffIn(serializers.Serializer):
+        customer = serializers.CharField(help_text="external_id")
+        memo = serializers.CharField(required=False, allow_blank=True)
+        lines = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+    @extend_schema(request=OneOffIn, responses={201: InvoiceSerializer},
+                   summary="A one-off draft invoice with manual lines")
+    def post(self, request):
+        data = self.OneOffIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = Customer.objects.filter(organization=self.organization,
+                                           external_id=data.validated_data["customer"]).first()
+        if customer is None:
+            raise ValidationError({"customer": ["No customer has this external_id."]})
+        lines = []
+        for index, line in enumerate(data.validated_data["lines"]):
+            checked = ManualLineIn(data=line)
+            if not checked.is_valid():
+                raise ValidationError({f"lines[{index}].{k}": v for k, v in checked.errors.items()})
+            lines.append(checked.validated_data)
+        invoice = services.invoice_create_one_off(
+            organization=self.organization, customer=customer, lines=lines,
+            memo=data.validated_data.get("memo", ""), actor=_actor(request))
+        return Response(InvoiceSerializer(invoice).data, status=status.HTTP_201_CREATED)
+
+
+class ManualLineIn(serializers.Serializer):
+    description = serializers.CharField(max_length=500)
+    quantity = serializers.DecimalField(max_digits=30, decimal_places=10, default=Decimal(1))
+    unit_price = serializers.DecimalField(max_digits=30, decimal_places=10)
+
+
+class InvoiceDetailView(OrganizationAPIView):
+    @extend_schema(responses=InvoiceSerializer, summary="An invoice with its lines")
+    def get(self, request, invoice_id):
+        invoice = self.get_scoped(Invoice.objects.select_related("customer"), id=invoice_id)
+        return Response(InvoiceSerializer(invoice).data)
+
+
+class InvoiceActionView(OrganizationAPIView):
+    """``finalize``, ``void``, ``mark-uncollectible``, ``send``."""
+
+    @extend_schema(request=None, responses=InvoiceSerializer,
+                   parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
+                                                enum=["finalize", "void", "mark-uncollectible",
+                                                      "send"])])
+    def post(self, request, invoice_id, action):
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        if action == "finalize":
+            invoice = services.invoice_finalize(invoice=invoice)
+        elif action == "void":
+            invoice = services.invoice_void(invoice=invoice, actor=_actor(request))
+        elif action == "mark-uncollectible":
+            invoice = services.invoice_mark_uncollectible(invoice=invoice)
+        elif action == "send":
+            from invoicing import delivery
+
+            invoice = delivery.invoice_send(invoice=invoice)
+        else:
+            return Response({"error": {"type": "not_found", "message": "No such action."}},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response(InvoiceSerializer(invoice).data)
+
+
+class InvoicePdfView(OrganizationAPIView):
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request, invoice_id):
+        from invoicing import delivery
+
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        pdf = delivery.invoice_pdf(invoice=invoice)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        name = invoice.number or f"draft-{invoice.billing_date}"
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+        return response
+
+
+class InvoiceLinesView(OrganizationAPIView):
+    @extend_schema(request=ManualLineIn, responses={201: InvoiceSerializer},
+                   summary="Add a one-off line to a draft")
+    def post(self, request, invoice_id):
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        data = ManualLineIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.invoice_add_line(invoice=invoice, actor=_actor(request), **data.validated_data)
+        invoice.refresh_from_db()
+        return Response(InvoiceSerializer(invoice).data, status=status.HTTP_201_CREATED)
+
+
+class QuantityIn(serializers.Serializer):
+    quantity = serializers.DecimalField(max_digits=30, decimal_places=10, min_value=Decimal(0))
+
+
+class InvoiceLineView(OrganizationAPIView):
+    @extend_schema(request=QuantityIn, responses=LineSerializer,
+                   summary="Adjust a draft line's quantity")
+    def patch(self, request, line_id):
+        line = self.get_scoped(InvoiceLine.objects.select_related("invoice"), id=line_id)
+        data = QuantityIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        line = services.invoice_override_quantity(line=line, actor=_actor(request),
+                                                  quantity=data.validated_data["quantity"])
+        return Response(LineSerializer(line).data)
+
+
+class CreditNoteIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    lines = serializers.ListField(child=serializers.DictField(), required=False,
+                                  help_text="[{line: id, amount}] -- omit for a full credit")
+
+
+class CreditNotesView(OrganizationAPIView):
+    @extend_schema(responses=CreditNoteSerializer(many=True))
+    def get(self, request, invoice_id):
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        return Response({"results": CreditNoteSerializer(invoice.credit_notes.all(),
+                                                         many=True).data})
+
+    @extend_schema(request=CreditNoteIn, responses={201: CreditNoteSerializer},
+                   summary="Credit an invoice, fully or per line")
+    def post(self, request, invoice_id):
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        data = CreditNoteIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = None
+        if data.validated_data.get("lines") is not None:
+            lines = []
+            for index, entry in enumerate(data.validated_data["lines"]):
+                line = InvoiceLine.objects.filter(invoice=invoice, id=entry.get("line")).first()
+                if line is None:
+                    raise ValidationError({f"lines[{index}].line": ["Not a line of this invoice."]})
+                try:
+                    amount = Decimal(str(entry.get("amount")))
+                except ArithmeticError:
+                    raise ValidationError({f"lines[{index}].amount": ["Not a number."]}) from None
+                lines.append((line, amount))
+        note = services.credit_note_create(invoice=invoice, lines=lines,
+                                           reason=data.validated_data["reason"])
+        return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class UpcomingInvoiceView(OrganizationAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT,
+                   summary="The customer's next invoice as it stands now (nothing saved)")
+    def get(self, request, customer_id):
+        customer = self.get_scoped(Customer.objects, id=customer_id)
+        with transaction.atomic():
+            upcoming = services.upcoming_invoice(customer=customer)
+            transaction.set_rollback(True)  # computed, never saved
+        if upcoming is None:
+            return Response({"upcoming": None})
+        return Response({
+            "contract": str(upcoming["contract"].id),
+            "billing_date": upcoming["billing_date"].isoformat(),
+            "currency": upcoming["currency"],
+            "subtotal": str(upcoming["subtotal"]), "tax_total": str(upcoming["tax_total"]),
+            "total": str(upcoming["total"]),
+            "lines": [{"kind": line.kind, "description": line.description,
+                       "period_start": line.period_start, "period_end": line.period_end,
+                       "quantity": None if line.quantity is None else str(line.quantity),
+                       "amount": str(line.amount), "derivation": line.derivation}
+                      for line in upcoming["lines"]],
+            "computed_at": timezone.now().isoformat(),
+        })
+
+
+class TaxRateListView(OrganizationAPIView):
+    @extend_schema(responses=TaxRateSerializer(many=True))
+    def get(self, request):
+        rates = TaxRate.objects.filter(organization=self.organization)
+        return Response({"results": TaxRateSerializer(rates, many=True).data})
+
+    @extend_schema(request=TaxRateSerializer, responses={201: TaxRateSerializer})
+    def post(self, request):
+        data = TaxRateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rate = TaxRate.objects.create(organization=self.organization, **data.validated_data)
+        return Response(TaxRateSerializer(rate).data, status=status.HTTP_201_CREATED)
+
+
+class TaxRateDetailView(OrganizationAPIView):
+    @extend_schema(request=TaxRateSerializer, responses=TaxRateSerializer)
+    def patch(self, request, rate_id):
+        rate = self.get_scoped(TaxRate.objects, id=rate_id)
+        data = TaxRateSerializer(rate, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        data.save()
+        return Response(data.data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, rate_id):
+        self.get_scoped(TaxRate.objects, id=rate_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SettingsView(OrganizationAPIView):
+    @extend_schema(responses=SettingsSerializer)
+    def get(self, request):
+        return Response(SettingsSerializer(
+            services.invoice_settings(organization=self.organization)).data)
+
+    @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
+    def patch(self, request):
+        settings = services.invoice_settings(organization=self.organization)
+        data = SettingsSerializer(settings, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        data.save()
+        return Response(data.data)

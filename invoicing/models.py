@@ -1,0 +1,229 @@
+"""Invoices, their lines, numbering, taxes, credit notes and customer credit.
+
+Documents are state machines (``draft -> finalized -> paid | void | uncollectible``); a
+finalized invoice never changes, a credit note corrects it. The arithmetic is in
+``contracts.pricing``; the workflows in ``invoicing.services``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from zenskar.tenancy.models import TenantModel
+
+AMOUNT = {"max_digits": 20, "decimal_places": 4}  # rounded to the currency; room for KWD
+PRICE = {"max_digits": 30, "decimal_places": 10}
+
+
+class InvoiceSettings(TenantModel):
+    """One row per organization: how its invoices are numbered and when they are final."""
+
+    number_prefix = models.CharField(max_length=20)
+    grace_period_hours = models.PositiveIntegerField(
+        default=24, help_text="Drafts wait this long for late usage before finalization."
+    )
+    auto_finalize = models.BooleanField(default=True)
+    auto_send = models.BooleanField(default=True)
+    footer = models.TextField(blank=True, help_text="Printed on every invoice (bank details).")
+    address = models.TextField(blank=True, help_text="The organization's postal address.")
+    logo_url = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="invoice_settings_one")
+        ]
+
+
+class NumberSequence(TenantModel):
+    """The gapless counter of an organization's invoice (or credit note) numbers for a year.
+    Taken under a row lock in the finalizing transaction: a rolled-back finalization gives
+    its number back, so numbers are never skipped nor reused."""
+
+    kind = models.CharField(max_length=16, default="invoice")
+    year = models.PositiveSmallIntegerField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "year"],
+                                    name="number_sequence_unique")
+        ]
+
+
+class TaxRate(TenantModel):
+    name = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    region = models.CharField(max_length=100, blank=True, help_text="Empty: the whole country.")
+    rate = models.DecimalField(max_digits=7, decimal_places=4, help_text="Percent, e.g. 19.")
+    inclusive = models.BooleanField(default=False, help_text="Prices already include it.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["country", "region"]
+
+
+class Invoice(TenantModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINALIZED = "finalized", "Finalized"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+        UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+    customer = models.ForeignKey("contracts.Customer", on_delete=models.PROTECT,
+                                 related_name="invoices")
+    contract = models.ForeignKey("contracts.Contract", null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="invoices")
+    billing_date = models.DateField(help_text="The contract's billing date this invoice is for.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    number = models.CharField(max_length=64, blank=True)
+    currency = models.CharField(max_length=3)
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    subtotal = models.DecimalField(**AMOUNT, default=0)
+    tax_total = models.DecimalField(**AMOUNT, default=0)
+    total = models.DecimalField(**AMOUNT, default=0)
+    credit_applied = models.DecimalField(**AMOUNT, default=0)
+    amount_paid = models.DecimalField(**AMOUNT, default=0)
+    amount_due = models.DecimalField(**AMOUNT, default=0)
+    finalize_after = models.DateTimeField(null=True, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    pdf = models.BinaryField(null=True, blank=True)
+    pdf_rendered_at = models.DateTimeField(null=True, blank=True)
+    memo = models.TextField(blank=True)
+    manual = models.BooleanField(default=False, help_text="A one-off invoice written by hand.")
+    edited = models.BooleanField(
+        default=False, help_text="Changed by hand: no longer recomputed from usage."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-billing_date", "-created_at"]
+        constraints = [
+            # One invoice per contract and billing date, whatever runs the generation.
+            models.UniqueConstraint(
+                fields=["contract", "billing_date"], condition=Q(contract__isnull=False),
+                name="invoice_one_per_contract_date",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "number"], condition=~Q(number=""),
+                name="invoice_number_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "finalize_after"],
+                         name="invoice_due_to_finalize"),
+            models.Index(fields=["organization", "customer", "status"], name="invoice_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft {self.billing_date}"
+
+
+class InvoiceLine(TenantModel):
+    class Kind(models.TextChoices):
+        RECURRING = "recurring", "Recurring charge"
+        USAGE = "usage", "Usage"
+        ONE_TIME = "one_time", "One-time charge"
+        PREPAID = "prepaid", "Prepaid purchase"
+        OVERAGE = "overage", "Overage"
+        TRUE_UP = "true_up", "Minimum commitment true-up"
+        DISCOUNT = "discount", "Discount"
+        CREDIT = "credit", "Proration credit"
+        ADJUSTMENT = "adjustment", "Late usage adjustment"
+        MANUAL = "manual", "Manual line"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    price_item = models.ForeignKey("contracts.PriceItem", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("contracts.Product", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=500)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    quantity = models.DecimalField(**PRICE, null=True, blank=True)
+    unit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    amount = models.DecimalField(**AMOUNT, help_text="Rounded once, to the currency.")
+    tax_rate = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
+    tax_amount = models.DecimalField(**AMOUNT, default=0)
+    derivation = models.JSONField(default=dict, help_text="Why the amount is what it is.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+
+
+class InvoiceAudit(TenantModel):
+    """Who changed a draft by hand, and how."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="audit")
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=100)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class CreditNote(TenantModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=64)
+    reason = models.CharField(max_length=300)
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(**AMOUNT)
+    tax_total = models.DecimalField(**AMOUNT)
+    total = models.DecimalField(**AMOUNT)
+    to_customer_credit = models.DecimalField(
+        **AMOUNT, default=0, help_text="The part that became customer credit (invoice paid)."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"],
+                                    name="credit_note_number_unique")
+        ]
+
+
+class CreditNoteLine(TenantModel):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(max_length=500)
+    amount = models.DecimalField(**AMOUNT)
+    tax_amount = models.DecimalField(**AMOUNT, default=0)
+
+
+class CustomerCredit(TenantModel):
+    """Customer credit balance movements: positive adds credit, negative uses it. The
+    balance is their sum (per currency). Unique per source so nothing is applied twice."""
+
+    customer = models.ForeignKey("contracts.Customer", on_delete=models.PROTECT,
+                                 related_name="credit_movements")
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**AMOUNT)
+    source = models.CharField(max_length=100, help_text="e.g. credit_note:<id>, invoice:<id>")
+    description = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "source"],
+                                    name="customer_credit_source_unique")
+        ]
+
+
+class InvoiceTemplate(TenantModel):
+    """The organization's invoice template: HTML and CSS in a sandboxed Jinja2."""
+
+    name = models.CharField(max_length=100, default="Invoice")
+    html = models.TextField()
+    css = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,368 @@
+"""What a contract owes on one billing date: the lines, each with the derivation that explains
+its amount. Reads only (contracts, usage); ``invoicing.services`` persists the result.
+
+Rules (the rest is the pricing engine's and the schedule's, see their docstrings):
+
+- an item billed in advance is priced for its period's share; in arrears on its usage over
+  the period ``[start, end)`` in the contract's time zone;
+- prepaid items (units or credit) bill in arrears: the purchase with the first period, then
+  each period's draw-down against what earlier periods left, and the overage beyond it;
+- a minimum spend commitment is trued up against the usage lines of the same period;
+- a line discount applies while it is active (its first N periods of the item, or its date
+  range); a contract discount applies to the sum of the date's other lines;
+- an advance line billed for days its item no longer covers (the phase was cut by an
+  amendment or a cancellation after it was billed) is credited on the billing date where the
+  phase ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from contracts import price_config, schedule
+from contracts.models import Contract, Discount, PriceItem
+from contracts.pricing import Discount as DiscountSpec
+from contracts.pricing import (
+    DiscountKind,
+    DiscountScope,
+    FormulaInputs,
+    PriceResult,
+    apply_contract_discount,
+    apply_discount,
+    discount_is_active,
+    draw_down,
+    prepaid_purchase,
+    price,
+    true_up,
+)
+from contracts.selectors import contract_terms
+from metering.models import Meter
+from metering.selectors import usage as usage_query
+from zenskar.money import round_money
+
+
+class UsageSource(Protocol):
+    def quantity(self, *, meter: Meter, customer: str, start: datetime, end: datetime,
+                 group: bool = False) -> Decimal | dict[tuple, Decimal]: ...
+
+
+class DirectUsage:
+    """Asks PostgreSQL for each quantity (one indexed query per meter and window)."""
+
+    def __init__(self, organization):
+        self.organization = organization
+
+    def quantity(self, *, meter, customer, start, end, group=False):
+        rows = usage_query(organization=self.organization, meter=meter, start=start, end=end,
+                           customer=customer, group=group)
+        if group:
+            return {tuple(r.group.values()): r.quantity or Decimal(0) for r in rows}
+        return (rows[0].quantity if rows else None) or Decimal(0)
+
+
+@dataclass
+class LineDraft:
+    kind: str
+    description: str
+    amount: Decimal
+    price_item: PriceItem | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    derivation: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identifies the line across recomputations of a draft (for hand overrides)."""
+        item = self.price_item.id if self.price_item else "-"
+        return f"{self.kind}:{item}:{self.period_start}:{self.period_end}"
+
+
+def _result_line(kind: str, description: str, result: PriceResult, *, item, period,
+                 quantity=None, extra: dict | None = None) -> LineDraft:
+    steps = result.to_dict()["steps"]
+    unit_price = None
+    if quantity not in (None, Decimal(0)) and len(result.steps) == 1:
+        unit_price = result.steps[0].unit_price
+    return LineDraft(
+        kind=kind, description=description, amount=result.amount, price_item=item,
+        period_start=period.start if period else None, period_end=period.end if period else None,
+        quantity=quantity, unit_price=unit_price,
+        derivation={
+            "model": item.model if item else None,
+            "steps": steps,
+            "unrounded_amount": str(result.unrounded_amount),
+            **({"nominal_start": period.full.start.isoformat(),
+                "nominal_end": period.full.end.isoformat(),
+                "share": str(period.share)} if period else {}),
+            **(extra or {}),
+        },
+    )
+
+
+class ContractRater:
+    """Rates one contract. Holds what is loaded once per contract (items, meters, terms)."""
+
+    def __init__(self, contract: Contract, usage: UsageSource):
+        self.contract = contract
+        self.usage = usage
+        self.currency = contract.currency
+        self.customer = contract.customer.external_id
+        self.phases = list(contract.phases.all().prefetch_related("items__product"))
+        self.items = {str(i.id): i for p in self.phases for i in p.items.all()}
+        self.discounts = list(Discount.objects.filter(contract=contract))
+        keys = {i.meter_key for i in self.items.values() if i.meter_key}
+        for item in self.items.values():
+            if item.model == "formula":
+                keys |= set(self._spec(item).compiled.meters)
+        self.meters = {m.key: m for m in Meter.objects.filter(
+            organization=contract.organization, key__in=keys)}
+        self.terms = contract_terms(contract=contract)
+        self.variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
+
+    def _spec(self, item: PriceItem):
+        return price_config.spec_from_config(
+            model=item.model, config=item.pricing, currency=self.currency,
+            metered=bool(item.meter_key),
+        )
+
+    def billing_dates(self, through: date) -> list[schedule.BillingDate]:
+        return schedule.billing_dates(terms=self.terms, through=through)
+
+    def _usage(self, key: str, period: schedule.Period, *, group: bool = False):
+        meter = self.meters.get(key)
+        if meter is None:
+            return {} if group else Decimal(0)
+        return self.usage.quantity(meter=meter, customer=self.customer, start=period.start_utc,
+                                   end=period.end_utc, group=group)
+
+    def _window(self, key: str, period) -> dict:
+        return {"meter": key, "usage_window": [period.start_utc.isoformat(),
+                                               period.end_utc.isoformat()]}
+
+    # --- one charge -------------------------------------------------------------------------
+
+    def rate_charge(self, charge: schedule.Charge) -> list[LineDraft]:
+        item = self.items[charge.item.key]
+        spec = self._spec(item)
+        period = charge.period
+        label = item.description or item.product.name
+        one_time = (item.cadence == "one_time")
+        model = item.model
+        if model == "flat_fee":
+            kind = "one_time" if one_time else "recurring"
+            return [_result_line(kind, label, price(spec, share=charge.share), item=item,
+                                 period=period)]
+        if model == "minimum_commitment":
+            return []  # trued up in rate_date, against the period's usage lines
+        if model in ("prepaid_units", "prepaid_credit"):
+            return self._prepaid(item, spec, period, label)
+        if model == "formula":
+            meters = spec.compiled.meters
+            used = {key: self._usage(key, period) for key in meters}
+            variables = {**self.variables, "quantity": item.quantity or Decimal(0)}
+            result = price(spec, quantity=FormulaInputs(variables=variables, usage=used),
+                           share=charge.share)
+            kind = "usage" if item.meter_key or meters else "recurring"
+            return [_result_line(kind, label, result, item=item, period=period, extra={
+                "usage": {k: str(v) for k, v in used.items()},
+                "usage_window": [period.start_utc.isoformat(), period.end_utc.isoformat()],
+            })]
+        if model == "matrix":
+            grouped = self._usage(item.meter_key, period, group=True)
+            result = price(spec, quantity=grouped, share=charge.share)
+            total = sum(grouped.values(), Decimal(0))
+            return [_result_line("usage", label, result, item=item, period=period,
+                                 quantity=total,
+                                 extra={**self._window(item.meter_key, period),
+                                        "usage_quantity": str(total)})]
+        if model == "two_dimensional":
+            a, b = spec.dimensions
+            quantities = {
+                a: self.variables.get(a, item.quantity or Decimal(0)),
+                b: self._usage(item.meter_key, period) if item.meter_key else Decimal(0),
+            }
+            result = price(spec, quantity=quantities, share=charge.share)
+            return [_result_line("usage", label, result, item=item, period=period,
+                                 quantity=quantities[b],
+                                 extra={**self._window(item.meter_key, period),
+                                        "quantities": {k: str(v) for k, v in quantities.items()}})]
+        # scalar models: a fixed quantity (seats) or a meter's usage
+        if item.meter_key:
+            quantity = self._usage(item.meter_key, period)
+            result = price(spec, quantity=quantity, share=charge.share)
+            return [_result_line("usage", label, result, item=item, period=period,
+                                 quantity=quantity,
+                                 extra={**self._window(item.meter_key, period),
+                                        "usage_quantity": str(quantity)})]
+        quantity = item.quantity or Decimal(0)
+        result = price(spec, quantity=quantity, share=charge.share)
+        return [_result_line("one_time" if one_time else "recurring", label, result, item=item,
+                             period=period, quantity=quantity)]
+
+    def _prepaid(self, item, spec, period, label) -> list[LineDraft]:
+        phase = item.phase
+        first = period.start == phase.start_date
+        lines = []
+        if first:
+            lines.append(_result_line("prepaid", f"{label}: prepaid purchase",
+                                      prepaid_purchase(spec), item=item, period=period))
+        # The balance at this period's start: what the purchase gave, less what every earlier
+        # period of the phase used (recomputed, so a draft recomputed later agrees).
+        before = schedule.Period(start=phase.start_date, end=period.start, tz=period.tz) \
+            if not first else None
+        used_before = self._usage(item.meter_key, before) if before else Decimal(0)
+        units = spec.units if hasattr(spec, "units") else spec.credit / spec.unit_price
+        balance = max(Decimal(0), units - used_before)
+        if hasattr(spec, "credit"):
+            balance = max(Decimal(0), spec.credit - used_before * spec.unit_price)
+        used = self._usage(item.meter_key, period)
+        drawn = draw_down(spec, usage=used, balance=balance)
+        lines.append(_result_line("overage", f"{label}: usage beyond the prepaid balance",
+                                  drawn.result, item=item, period=period,
+                                  quantity=drawn.overage_units, extra={
+                                      **self._window(item.meter_key, period),
+                                      "usage_quantity": str(used),
+                                      "balance_before": str(balance),
+                                      "drawn": str(drawn.drawn),
+                                      "balance_after": str(drawn.balance_after)}))
+        return lines
+
+    # --- one date ---------------------------------------------------------------------------
+
+    def rate_date(self, billing: schedule.BillingDate, *, period_index) -> list[LineDraft]:
+        """All lines due on ``billing.on``: charges, true-ups, discounts. ``period_index``
+        maps (item id, period start) to the item's period number (0-based) for discounts."""
+        lines: list[LineDraft] = []
+        for charge in billing.charges:
+            item = self.items[charge.item.key]
+            charge_lines = self.rate_charge(charge)
+            lines += charge_lines
+            if item.model == "minimum_commitment":
+                usage_amounts = [
+                    line.amount for line in lines
+                    if line.kind == "usage" and line.period_start == charge.period.start
+                    and line.price_item and line.price_item.phase_id == item.phase_id
+                ]
+                result = true_up(self._spec(item), usage_charges=usage_amounts,
+                                 share=charge.share)
+                if result.amount:
+                    lines.append(_result_line(
+                        "true_up", f"{item.description or item.product.name}: true-up to the "
+                        "minimum commitment", result, item=item, period=charge.period,
+                        extra={"usage_charges": [str(a) for a in usage_amounts]}))
+                continue
+            index = period_index(item, charge.period)
+            for discount in self.discounts:
+                if discount.price_item_id != item.id:
+                    continue
+                spec = self._discount_spec(discount, DiscountScope.LINE)
+                if not discount_is_active(spec, period_index=index,
+                                          period_start=charge.period.start):
+                    continue
+                base = sum((line.amount for line in charge_lines), Decimal(0))
+                if base <= 0:
+                    continue
+                result = apply_discount(spec, amount=base)
+                lines.append(_result_line(
+                    "discount", f"Discount{': ' + discount.description if discount.description else ''}"
+                    f" on {item.description or item.product.name}", result, item=item,
+                    period=charge.period, extra={"period_index": index}))
+        contract_discounts = [d for d in self.discounts if d.price_item_id is None]
+        if contract_discounts and lines:
+            index = period_index(None, None, on=billing.on)
+            for discount in contract_discounts:
+                spec = self._discount_spec(discount, DiscountScope.CONTRACT)
+                if not discount_is_active(spec, period_index=index, period_start=billing.on):
+                    continue
+                base = sum((line.amount for line in lines), Decimal(0))
+                if base <= 0:
+                    continue
+                results = _as_results(lines, self.currency)
+                result = apply_contract_discount(spec, lines=results)
+                lines.append(LineDraft(
+                    kind="discount",
+                    description=f"Discount{': ' + discount.description if discount.description else ''}",
+                    amount=result.amount, derivation={"steps": result.to_dict()["steps"],
+                                                      "period_index": index}))
+        return lines
+
+    def _discount_spec(self, discount: Discount, scope: DiscountScope) -> DiscountSpec:
+        kind = DiscountKind.PERCENTAGE if discount.kind == "percent" else DiscountKind.FIXED
+        return DiscountSpec(currency=self.currency, kind=kind, value=discount.value, scope=scope,
+                            periods=discount.periods, starts_on=discount.starts_on,
+                            ends_on=discount.ends_on)
+
+    # --- credits for cut phases ----------------------------------------------------------------
+
+    def credits_on(self, on: date, billed: Iterable) -> list[LineDraft]:
+        """Credit the days after ``on`` of advance lines billed for an item whose phase now
+        ends on ``on``. ``billed``: the contract's existing lines (of other invoices)."""
+        ended = {str(i.id) for p in self.phases if p.end_date == on for i in p.items.all()}
+        credits = []
+        for line in billed:
+            if (str(line.price_item_id) not in ended or line.kind not in ("recurring",)
+                    or line.period_end is None or line.period_end <= on
+                    or line.period_start >= on):
+                continue
+            item = self.items[str(line.price_item_id)]
+            nominal = schedule.Period(
+                start=date.fromisoformat(line.derivation["nominal_start"]),
+                end=date.fromisoformat(line.derivation["nominal_end"]), tz=self.terms.zone)
+            share = schedule.proration_share(period=nominal, start=on, end=line.period_end)
+            spec = self._spec(item)
+            quantity = None if item.model == "flat_fee" else (item.quantity or Decimal(0))
+            unused = price(spec, quantity=quantity, share=share)
+            result = unused.negated(label="Unused")
+            credits.append(LineDraft(
+                kind="credit", price_item=item, period_start=on, period_end=line.period_end,
+                description=f"{item.description or item.product.name}: unused "
+                            f"{on.isoformat()} to {line.period_end.isoformat()}",
+                amount=result.amount,
+                derivation={"steps": result.to_dict()["steps"], "credits_line": str(line.id),
+                            "share": str(share)}))
+        return credits
+
+
+def _as_results(lines: list[LineDraft], currency: str) -> list[PriceResult]:
+    from contracts.pricing import Step, StepKind
+
+    return [
+        PriceResult.from_steps(currency=currency, steps=[Step(
+            kind=StepKind.FLAT, description=line.description, quantity=Decimal(1),
+            unit_price=line.amount, amount=line.amount)])
+        for line in lines
+    ]
+
+
+def period_counter(rater: ContractRater):
+    """``index(item, period)``: the 0-based number of ``period`` among the item's periods
+    since the contract started (for discounts limited to N periods); ``index(None, None,
+    on=date)``: the number of the contract's period starting on or before ``on``."""
+    terms = rater.terms
+    cadences = {c.key: terms.cadence_of(c) for phase in terms.phases for c in phase.items}
+    cache: dict = {}
+
+    def index(item, period, *, on: date | None = None) -> int:
+        cadence = cadences.get(str(item.id), terms.cadence) if item is not None else terms.cadence
+        start = on if period is None else period.start
+        if cadence.is_one_time:
+            return 0
+        if (cadence, start) not in cache:
+            periods = schedule.billing_periods(
+                start=terms.start, end=terms.end, cadence=cadence, anchor=terms.anchor,
+                tz=terms.zone, through=start)
+            cache[(cadence, start)] = max(0, sum(1 for p in periods if p.start <= start) - 1)
+        return cache[(cadence, start)]
+
+    return index
+
+
+def sum_amounts(lines: Iterable[LineDraft], currency: str) -> Decimal:
+    return round_money(sum((line.amount for line in lines), Decimal(0)), currency)
+

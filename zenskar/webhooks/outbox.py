@@ -1,0 +1,24 @@
+"""Writing to the outbox. Call inside the transaction that makes the change."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from zenskar.webhooks.models import OutboxEvent
+
+
+def outbox_write(*, organization, event_type: str, subject_id, payload: dict[str, Any]) -> None:
+    """Record ``event_type`` about ``subject_id`` once (a unique constraint: a retried
+    transaction writes it again harmlessly)."""
+    OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                organization=organization, event_type=event_type, subject_id=str(subject_id),
+                payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+            )
+        ],
+        ignore_conflicts=True,
+    )
