@@ -475,7 +475,7 @@ def invoices_finalize_due(*, organization: Organization, now: datetime | None = 
     if not invoice_settings(organization=organization).auto_finalize:
         return 0
     due = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
-                                 finalize_after__lte=now)
+                                 finalize_after__lte=now).order_by("billing_date", "created_at")
     count = 0
     for invoice in due:
         invoice_finalize(invoice=invoice, now=now)

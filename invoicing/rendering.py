@@ -1,0 +1,414 @@
+"""Invoice documents: the template context, the sandbox that renders it, HTML and PDF.
+
+Organizations edit their invoice template (HTML + CSS, Jinja2 syntax). It renders in an
+``ImmutableSandboxedEnvironment``: autoescaped, no loader (``include``/``import``/
+``extends`` are refused before anything runs), ``StrictUndefined`` (a misspelt name is an
+error, not a blank), no ``cycler``/``joiner``/``lipsum`` globals, and big ``*``/``**``
+results refused. Anything that goes wrong -- syntax, an unknown name, an attempt to reach
+Python internals -- raises :class:`TemplateError` with a readable message and the template
+line; nothing else escapes. The PDF is drawn by WeasyPrint with no base URL and a URL
+fetcher that refuses everything but ``data:`` URIs, so a template cannot make the server
+read a file or call a network address (a logo must therefore be a ``data:`` URI).
+
+The template context (plain values only: ``str``, ``Decimal``, ``date``, lists, dicts):
+
+=====================  ====================================================================
+name                   value
+=====================  ====================================================================
+``organization``       ``name``, ``address`` (text), ``address_lines`` (list),
+                       ``logo_url``, ``footer`` -- from the organization's InvoiceSettings
+``customer``           ``name``, ``emails`` (list), ``address_lines`` (list, country name
+                       last), ``country`` (ISO code), ``country_name``, ``tax_id``
+``invoice``            ``number`` ("" while draft), ``status`` (draft, finalized, paid,
+                       void, uncollectible), ``status_label``, ``issue_date``,
+                       ``due_date``, ``period_start``, ``period_end`` (dates or None),
+                       ``currency``, ``subtotal``, ``tax_total``, ``total``,
+                       ``credit_applied``, ``amount_paid``, ``amount_due`` (Decimals
+                       rounded to the currency), ``memo``
+``lines``              list of ``description``, ``kind``, ``kind_label``,
+                       ``period_start``, ``period_end``, ``quantity``, ``unit_price``
+                       (Decimals or None), ``amount`` (rounded), ``tax_rate`` (percent or
+                       None), ``tax_amount``, ``steps`` (list of ``kind``,
+                       ``description``, ``quantity``, ``unit_price``, ``amount``: how the
+                       amount was derived, tier by tier, unrounded), ``meter``,
+                       ``usage_window``, ``usage_quantity`` (as recorded, or None)
+``taxes``              list of ``name``, ``rate`` (percent), ``base``, ``amount``: the
+                       lines grouped by tax rate, lowest rate first
+``payment_url``        the hosted payment link, or None (show "Pay online" only if set)
+``locale``             the customer's locale, e.g. "en_US", "de_DE"
+=====================  ====================================================================
+
+Filters (formatting in the customer's locale): ``money(amount, currency=invoice.currency)``
+-> "$1,300.00" / "1.300,00 €" via :func:`zenskar.money.format_money` (``exact=True`` keeps
+a unit price's extra digits: "$0.002");
+``date(value, format="medium")`` -> "Mar 1, 2026" ("short", "long", "full" or a CLDR
+pattern such as "d MMMM y"); ``quantity`` -> "250,000", "0.002" (no trailing zeros).
+None renders as an empty string.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.languages import get_official_languages
+from babel.numbers import format_currency, format_decimal
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from zenskar.money import as_decimal, format_money, round_money
+
+from .models import Invoice, InvoiceLine, InvoiceSettings, InvoiceTemplate, TaxRate
+
+__all__ = [
+    "DataOnlyURLFetcher",
+    "TemplateError",
+    "customer_locale",
+    "default_template",
+    "invoice_context",
+    "render_invoice_html",
+    "render_invoice_pdf",
+    "template_check",
+]
+
+TEMPLATE_DIR = Path(__file__).parent / "templates" / "invoicing"
+DEFAULT_LOCALE = "en_US"
+MAX_SEQUENCE = 100_000  # longest string or list a template may build with "*"
+MAX_POWER_BITS = 10_000  # largest integer a template may build with "**"
+_CITY_FIRST = frozenset({"US", "CA", "AU"})  # "City, Region Postcode"; elsewhere "Postcode City"
+
+
+class TemplateError(Exception):
+    """A template that cannot be rendered: ``message`` for people, ``line`` (or None)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.message = message
+        self.line = line
+        super().__init__(f"Line {line}: {message}" if line else message)
+
+
+# --- the context -----------------------------------------------------------------------------
+
+
+def customer_locale(customer: Any) -> str:
+    """The locale an invoice is formatted in: the customer country's main language
+    ("DE" -> "de_DE", "US" -> "en_US"); ``DEFAULT_LOCALE`` when unknown."""
+    country = (customer.country or "").upper()
+    for language in get_official_languages(country, de_facto=True) if country else ():
+        try:
+            return str(Locale.parse(f"{language}_{country}"))
+        except (UnknownLocaleError, ValueError):
+            continue
+    return DEFAULT_LOCALE
+
+
+def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
+                    locale: str | None = None) -> dict[str, Any]:
+    """The documented template context of ``invoice`` (see the module docstring). Reads
+    only; call inside the invoice's tenant context."""
+    organization = invoice.organization
+    customer = invoice.customer
+    locale = locale or customer_locale(customer)
+    settings = InvoiceSettings.objects.for_organization(organization).first()
+    currency = invoice.currency
+    lines = list(InvoiceLine.objects.for_organization(organization).filter(invoice=invoice))
+    org_address = settings.address.strip() if settings else ""
+    return {
+        "organization": {
+            "name": organization.name,
+            "address": org_address,
+            "address_lines": [line.strip() for line in org_address.splitlines() if line.strip()],
+            "logo_url": settings.logo_url if settings else "",
+            "footer": settings.footer if settings else "",
+        },
+        "customer": _customer(customer, locale),
+        "invoice": {
+            "number": invoice.number,
+            "status": invoice.status,
+            "status_label": dict(Invoice.Status.choices).get(invoice.status, invoice.status),
+            "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date,
+            "period_start": invoice.period_start,
+            "period_end": invoice.period_end,
+            "currency": currency,
+            **{
+                name: round_money(getattr(invoice, name), currency)
+                for name in ("subtotal", "tax_total", "total", "credit_applied",
+                             "amount_paid", "amount_due")
+            },
+            "memo": invoice.memo,
+        },
+        "lines": [_line(line, currency) for line in lines],
+        "taxes": _taxes(lines, invoice, currency),
+        "payment_url": payment_url or None,
+        "locale": locale,
+    }
+
+
+def _customer(customer: Any, locale: str) -> dict[str, Any]:
+    country = (customer.country or "").upper()
+    country_name = Locale.parse(locale).territories.get(country, country) if country else ""
+    if country in _CITY_FIRST:
+        region_postcode = " ".join(filter(None, [customer.region, customer.postal_code]))
+        places = [", ".join(filter(None, [customer.city, region_postcode]))]
+    else:
+        places = [" ".join(filter(None, [customer.postal_code, customer.city])), customer.region]
+    address = [customer.address_line1, customer.address_line2, *places, country_name]
+    return {
+        "name": customer.name,
+        "emails": list(customer.emails or []),
+        "address_lines": [part for part in address if part],
+        "country": country,
+        "country_name": country_name,
+        "tax_id": customer.tax_id,
+    }
+
+
+def _line(line: InvoiceLine, currency: str) -> dict[str, Any]:
+    derivation = line.derivation if isinstance(line.derivation, dict) else {}
+    return {
+        "description": line.description,
+        "kind": line.kind,
+        "kind_label": dict(InvoiceLine.Kind.choices).get(line.kind, ""),
+        "period_start": line.period_start,
+        "period_end": line.period_end,
+        "quantity": _plain(line.quantity),
+        "unit_price": _plain(line.unit_price),
+        "amount": round_money(line.amount, currency),
+        "tax_rate": _plain(line.tax_rate),
+        "tax_amount": round_money(line.tax_amount, currency),
+        "steps": [
+            {
+                "kind": str(step.get("kind", "")),
+                "description": str(step.get("description", "")),
+                "quantity": _plain(step.get("quantity")),
+                "unit_price": _plain(step.get("unit_price")),
+                "amount": _plain(step.get("amount")),
+            }
+            for step in derivation.get("steps") or []
+            if isinstance(step, dict)
+        ],
+        "meter": derivation.get("meter"),
+        "usage_window": derivation.get("usage_window"),
+        "usage_quantity": _plain(derivation.get("usage_quantity")),
+    }
+
+
+def _taxes(lines: list[InvoiceLine], invoice: Invoice, currency: str) -> list[dict[str, Any]]:
+    groups: dict[Decimal, dict[str, Any]] = {}
+    for line in lines:
+        if line.tax_rate is None:
+            continue
+        group = groups.setdefault(line.tax_rate, {"base": Decimal(0), "amount": Decimal(0)})
+        group["base"] += line.amount
+        group["amount"] += line.tax_amount
+    names: dict[Decimal, str] = {}
+    for tax_rate in (  # an active, whole-country rate names the group first
+        TaxRate.objects.for_organization(invoice.organization)
+        .filter(country=(invoice.customer.country or "").upper(), rate__in=list(groups))
+        .order_by("-active", "region")
+    ):
+        names.setdefault(tax_rate.rate, tax_rate.name)
+    return [
+        {
+            "name": names.get(rate, "Tax"),
+            "rate": _plain(rate),
+            "base": round_money(group["base"], currency),
+            "amount": round_money(group["amount"], currency),
+        }
+        for rate, group in sorted(groups.items())
+    ]
+
+
+def _plain(value: Any) -> Decimal | None:
+    """A stored number as a Decimal without trailing zeros (``25.0000000000`` -> ``25``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):  # a JSON number written by hand: its shortest repr
+        value = str(value)
+    number = as_decimal(value)
+    return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
+
+
+# --- the sandbox -----------------------------------------------------------------------------
+
+
+class _InvoiceSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, plus limits on ``*`` and ``**`` (memory exhaustion)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and (
+            right > 0 and abs(left).bit_length() * right > MAX_POWER_BITS
+        ):
+            raise SecurityError("the result of ** is too large")
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int) and (
+                    len(sequence) * times > MAX_SEQUENCE
+                ):
+                    raise SecurityError("the result of * is too long")
+        return super().call_binop(context, operator, left, right)
+
+
+@functools.lru_cache(maxsize=64)
+def _environment(locale: str) -> _InvoiceSandbox:
+    env = _InvoiceSandbox(
+        autoescape=True, undefined=StrictUndefined, loader=None, cache_size=0,
+        finalize=lambda value: "" if value is None else value,
+    )
+    for name in ("cycler", "joiner", "lipsum"):
+        env.globals.pop(name, None)
+
+    @pass_context
+    def money(context: Context, amount: Any, currency: str | None = None,
+              exact: bool = False) -> str:
+        if amount is None:
+            return ""
+        currency = str(currency or (context.get("invoice") or {}).get("currency") or "")
+        value = as_decimal(amount)
+        if exact and value != round_money(value, currency):  # a unit price: every digit
+            return format_currency(value, currency, locale=locale, decimal_quantization=False)
+        return format_money(value, currency, locale)
+
+    def date(value: Any, format: str = "medium") -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if not isinstance(value, dt.date):
+            raise TypeError(f"date needs a date, not {type(value).__name__}")
+        return format_date(value, format=format, locale=locale)
+
+    def quantity(value: Any) -> str:
+        number = _plain(value)
+        return "" if number is None else format_decimal(
+            number, locale=locale, decimal_quantization=False
+        )
+
+    env.filters.update(money=money, date=date, quantity=quantity)
+    return env
+
+
+_FORBIDDEN_NODES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _compile(env: _InvoiceSandbox, source: str) -> Any:
+    try:
+        tree = env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"Syntax error: {exc.message}", exc.lineno) from None
+    except Exception:  # e.g. RecursionError on absurd nesting
+        raise TemplateError("The template could not be read.") from None
+    for node in tree.find_all(_FORBIDDEN_NODES):
+        raise TemplateError(
+            "A template cannot include, import or extend another template or file; "
+            "everything must be in this one template.", node.lineno,
+        )
+    return env.from_string(tree)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SecurityError):
+        return (f"Not allowed: {exc}. A template can only format and loop over the "
+                "documented invoice data.")
+    if isinstance(exc, UndefinedError):
+        return f"{exc.message}. See the documented template context for the available names."
+    if isinstance(exc, TemplateSyntaxError):
+        return f"Syntax error: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line of the innermost template frame (Jinja rewrites tracebacks so that
+    its frames carry template line numbers)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render(source: str, context: dict[str, Any]) -> str:
+    template = _compile(_environment(context["locale"]), source)
+    try:
+        return template.render(context)
+    except Exception as exc:  # whatever the template did, the caller gets a TemplateError
+        raise TemplateError(_describe(exc), _template_line(exc)) from exc
+
+
+def template_check(html: str, *, locale: str = DEFAULT_LOCALE) -> None:
+    """Raise :class:`TemplateError` when ``html`` does not parse or reaches for another
+    template (for an editor's "save" button; rendering errors need an invoice)."""
+    _compile(_environment(locale), html)
+
+
+# --- HTML and PDF ----------------------------------------------------------------------------
+
+
+def default_template() -> tuple[str, str]:
+    """The shipped template: ``(html, css)``."""
+    return (
+        (TEMPLATE_DIR / "default_invoice.html.j2").read_text(encoding="utf-8"),
+        (TEMPLATE_DIR / "default_invoice.css").read_text(encoding="utf-8"),
+    )
+
+
+def _with_css(html: str, css: str) -> str:
+    if not css.strip():
+        return html
+    style = "<style>\n" + css.replace("</", "<\\/") + "\n</style>\n"
+    head_end = html.lower().find("</head>")
+    return html[:head_end] + style + html[head_end:] if head_end >= 0 else style + html
+
+
+def render_invoice_html(
+    invoice: Invoice, *, template: InvoiceTemplate | None = None, html: str | None = None,
+    css: str | None = None, payment_url: str | None = None, locale: str | None = None,
+) -> str:
+    """``invoice`` as HTML, the CSS inlined in a ``<style>``. The template is ``html``/
+    ``css`` when given (an editor's preview), else ``template``, else the organization's
+    active InvoiceTemplate, else :func:`default_template`. Raises :class:`TemplateError`."""
+    if html is None:
+        template = template or (
+            InvoiceTemplate.objects.for_organization(invoice.organization)
+            .filter(active=True).order_by("-updated_at").first()
+        )
+        if template is not None:
+            html, css = template.html, template.css if css is None else css
+        else:
+            html, default_css = default_template()
+            css = default_css if css is None else css
+    context = invoice_context(invoice, payment_url=payment_url, locale=locale)
+    return _with_css(_render(html, context), css or "")
+
+
+class DataOnlyURLFetcher(URLFetcher):
+    """WeasyPrint's fetcher, refusing every URL but ``data:`` (no file, no network)."""
+
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols=("data",), allow_redirects=False)
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if not url.lower().startswith("data:"):
+            raise ValueError(f"Refused to fetch {url[:80]!r}: only data: URIs are allowed.")
+        return super().fetch(url, headers)
+
+
+def render_invoice_pdf(invoice: Invoice, **options: Any) -> bytes:
+    """``invoice`` as a PDF (A4 by the template's ``@page``). Takes the options of
+    :func:`render_invoice_html`; nothing is fetched but ``data:`` URIs."""
+    html = render_invoice_html(invoice, **options)
+    return HTML(string=html, base_url=None, url_fetcher=DataOnlyURLFetcher()).write_pdf()

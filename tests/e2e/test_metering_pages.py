@@ -1,0 +1,116 @@
+"""A finance user defines a meter in the dashboard, watches the events arrive in the live tail
+and reads a customer's usage by day on the meter's page."""
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from contracts import services as customers
+from metering import services
+from metering.models import Meter
+from tests.conftest import COMMITTING
+from zenskar.tenancy.models import Role
+from zenskar.tenancy.services import membership_upsert
+
+pytestmark = [pytest.mark.browser, COMMITTING]
+
+PASSWORD = "s3cret-enough"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def finance(live_server, page, tenant, make_user):
+    """A customer billed in Paris, and a finance user signed in to the dashboard."""
+    with tenant.context():
+        customers.customer_create(organization=tenant.organization, external_id="acme-42",
+                                  name="Acme Corp", currency="EUR", time_zone="Europe/Paris")
+    user = make_user("finance@acme.test", password=PASSWORD)
+    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1")
+    return page
+
+
+def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
+    live_server, finance, tenant, artifacts
+):
+    page = finance
+    page.locator("nav").get_by_role("link", name="Usage").click()
+    assert page.locator("nav a.active").inner_text() == "Usage"
+    expect(page.get_by_test_id("no-meters")).to_be_visible()
+    page.screenshot(path=str(artifacts / "usage-empty.png"), full_page=True)
+
+    # The meter, through the form.
+    page.get_by_role("link", name="New meter").click()
+    page.fill("#id_key", "llm_tokens")
+    page.fill("#id_name", "LLM tokens")
+    page.fill("#id_event_name", "llm_call")
+    page.select_option("#id_aggregation", "sum")
+    page.fill("#id_value_property", "$.tokens")
+    page.fill("#id_filters", '[{"property": "$.region", "op": "in", "value": ["eu", "us"]}]')
+    page.fill("#id_group_by", "$.model")
+    page.screenshot(path=str(artifacts / "meter-form.png"), full_page=True)
+    page.get_by_role("button", name="Create meter").click()
+    page.wait_for_url(re.compile(r"/metering/meters/[0-9a-f-]{36}/$"))
+    assert page.get_by_role("status").inner_text() == "Meter LLM tokens created."
+    with tenant.context():
+        meter = Meter.objects.get(organization=tenant.organization)
+    assert (meter.key, meter.aggregation, meter.value_property, meter.filters,
+            meter.group_by) == ("llm_tokens", "sum", "$.tokens",
+                                [{"property": "$.region", "op": "in", "value": ["eu", "us"]}],
+                                ["$.model"])
+
+    # The overview is open when the events arrive: the live tail shows them on its own.
+    page.locator("nav").get_by_role("link", name="Usage").click()
+    expect(page.get_by_test_id("meter-row")).to_have_count(1)
+    assert page.get_by_test_id("tail-event").count() == 0
+    day = timezone.now().astimezone(PARIS).date() - timedelta(days=2)
+
+    def paris(days: int, hour: int) -> str:
+        return (datetime(day.year, day.month, day.day, hour, tzinfo=PARIS)
+                + timedelta(days=days)).isoformat()
+
+    with tenant.context():
+        result = services.events_ingest(organization=tenant.organization, events=[
+            {"event_id": "e-1", "customer": "acme-42", "event_name": "llm_call",
+             "timestamp": paris(0, 10), "properties": {"tokens": 100, "region": "eu",
+                                                       "model": "small"}},
+            {"event_id": "e-2", "customer": "acme-42", "event_name": "llm_call",
+             "timestamp": paris(0, 23), "properties": {"tokens": 23, "region": "us",
+                                                       "model": "large"}},
+            {"event_id": "e-3", "customer": "acme-42", "event_name": "llm_call",
+             "timestamp": paris(1, 8), "properties": {"tokens": 7, "region": "eu"}},
+            {"event_id": "e-4", "customer": "acme-42", "event_name": "llm_call",
+             "timestamp": paris(0, 12), "properties": {"tokens": 5000, "region": "ap"}},
+            {"event_id": "e-5", "customer": "initech-9", "event_name": "llm_call",
+             "timestamp": paris(0, 9), "properties": {"tokens": 40, "region": "eu"}},
+        ])
+    assert result.accepted == 5
+    expect(page.get_by_test_id("tail-event")).to_have_count(5, timeout=12_000)  # polled
+    assert "acme-42" in page.get_by_test_id("live-tail").inner_text()
+    page.screenshot(path=str(artifacts / "usage-overview.png"), full_page=True)
+
+    # The meter's page: pick the customer, read the chart and the table.
+    page.get_by_test_id("meter-row").get_by_role("link", name="LLM tokens").click()
+    page.wait_for_url(re.compile(r"/metering/meters/[0-9a-f-]{36}/$"))
+    page.select_option("#id_customer", "acme-42")
+    page.wait_for_url(re.compile(r"customer=acme-42"))
+    expect(page.locator("#id_customer")).to_have_value("acme-42")
+    expect(page.locator("#usage-chart")).to_be_visible()
+    page.wait_for_function("window.Chart && Chart.getChart('usage-chart') !== undefined")
+    # the day (Paris): 100 (eu) + 23 (us) = 123, the ap event filtered out; the next day: 7
+    table = page.get_by_test_id("daily-usage")
+    assert table.locator(f'tr[data-day="{day.isoformat()}"] td.num').inner_text() == "123"
+    next_day = (day + timedelta(days=1)).isoformat()
+    assert table.locator(f'tr[data-day="{next_day}"] td.num').inner_text() == "7"
+    assert page.get_by_test_id("window-total").inner_text() == "130"
+    bars = page.evaluate("Chart.getChart('usage-chart').data.datasets[0].data")
+    assert sorted(bars, reverse=True)[:3] == [123, 7, 0]
+    page.screenshot(path=str(artifacts / "meter-detail.png"), full_page=True)
