@@ -157,7 +157,7 @@ class ContractRater:
         if model == "flat_fee":
             kind = "one_time" if one_time else "recurring"
             return [_result_line(kind, label, price(spec, share=charge.share), item=item,
-                                 period=period)]
+                                 period=period, quantity=Decimal(1))]
         if model == "minimum_commitment":
             return []  # trued up in rate_date, against the period's usage lines
         if model in ("prepaid_units", "prepaid_credit"):

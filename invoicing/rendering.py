@@ -58,7 +58,14 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.languages import get_official_languages
 from babel.numbers import format_currency, format_decimal
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
+from jinja2 import (
+    StrictUndefined,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    nodes,
+    pass_context,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from weasyprint import HTML
@@ -118,7 +125,7 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
     customer = invoice.customer
     locale = locale or customer_locale(customer)
     settings = InvoiceSettings.objects.for_organization(organization).first()
-    currency = invoice.currency
+    currency = str(invoice.currency)
     lines = list(InvoiceLine.objects.for_organization(organization).filter(invoice=invoice))
     org_address = settings.address.strip() if settings else ""
     return {
@@ -131,8 +138,8 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
         },
         "customer": _customer(customer, locale),
         "invoice": {
-            "number": invoice.number,
-            "status": invoice.status,
+            "number": str(invoice.number),
+            "status": str(invoice.status),
             "status_label": dict(Invoice.Status.choices).get(invoice.status, invoice.status),
             "issue_date": invoice.issue_date,
             "due_date": invoice.due_date,
@@ -176,7 +183,7 @@ def _line(line: InvoiceLine, currency: str) -> dict[str, Any]:
     derivation = line.derivation if isinstance(line.derivation, dict) else {}
     return {
         "description": line.description,
-        "kind": line.kind,
+        "kind": str(line.kind),
         "kind_label": dict(InvoiceLine.Kind.choices).get(line.kind, ""),
         "period_start": line.period_start,
         "period_end": line.period_end,
@@ -272,6 +279,7 @@ def _environment(locale: str) -> _InvoiceSandbox:
     @pass_context
     def money(context: Context, amount: Any, currency: str | None = None,
               exact: bool = False) -> str:
+        _fail_if_undefined(amount, currency)
         if amount is None:
             return ""
         currency = str(currency or (context.get("invoice") or {}).get("currency") or "")
@@ -281,6 +289,7 @@ def _environment(locale: str) -> _InvoiceSandbox:
         return format_money(value, currency, locale)
 
     def date(value: Any, format: str = "medium") -> str:
+        _fail_if_undefined(value, format)
         if value is None or value == "":
             return ""
         if isinstance(value, str):
@@ -292,6 +301,7 @@ def _environment(locale: str) -> _InvoiceSandbox:
         return format_date(value, format=format, locale=locale)
 
     def quantity(value: Any) -> str:
+        _fail_if_undefined(value)
         number = _plain(value)
         return "" if number is None else format_decimal(
             number, locale=locale, decimal_quantization=False
@@ -299,6 +309,13 @@ def _environment(locale: str) -> _InvoiceSandbox:
 
     env.filters.update(money=money, date=date, quantity=quantity)
     return env
+
+
+def _fail_if_undefined(*values: Any) -> None:
+    """Raise the undefined's own error (unknown name, or unsafe attribute) in a filter."""
+    for value in values:
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
 
 
 _FORBIDDEN_NODES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
@@ -321,12 +338,14 @@ def _compile(env: _InvoiceSandbox, source: str) -> Any:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, SecurityError):
-        return (f"Not allowed: {exc}. A template can only format and loop over the "
+        return (f"Not allowed: {str(exc).rstrip('.')}. A template can only format and loop over the "
                 "documented invoice data.")
     if isinstance(exc, UndefinedError):
-        return f"{exc.message}. See the documented template context for the available names."
+        return f"{(exc.message or '').rstrip('.')}. See the documented template context for the available names."
     if isinstance(exc, TemplateSyntaxError):
         return f"Syntax error: {exc.message}"
+    if isinstance(exc, TypeError | ValueError | ArithmeticError | LookupError):
+        return str(exc) or type(exc).__name__  # a filter's or an operation's own words
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -11,8 +11,13 @@ from playwright.sync_api import expect
 
 from contracts import services as customers
 from metering import services
-from metering.models import Meter
+from metering.models import Event, Meter
 from tests.conftest import COMMITTING
+from tests.metering.test_dashboard_metering import (
+    SOURCE_PASSWORD,
+    source_form,
+    warehouse_database,
+)
 from zenskar.tenancy.models import Role
 from zenskar.tenancy.services import membership_upsert
 
@@ -114,3 +119,47 @@ def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
     bars = page.evaluate("Chart.getChart('usage-chart').data.datasets[0].data")
     assert sorted(bars, reverse=True)[:3] == [123, 7, 0]
     page.screenshot(path=str(artifacts / "meter-detail.png"), full_page=True)
+
+
+@pytest.fixture
+def warehouse(settings):
+    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
+    with warehouse_database() as name:
+        yield name
+
+
+def test_a_data_source_is_defined_tested_previewed_and_synced(
+    live_server, finance, tenant, warehouse, artifacts
+):
+    page = finance
+    page.goto(f"{live_server.url}/metering/")
+    page.get_by_role("link", name="Data sources").first.click()
+    page.get_by_role("link", name="New data source").first.click()
+    form = source_form(warehouse)
+    for name in ("name", "settings", "query", "mapping", "cursor_field", "interval_minutes"):
+        page.fill(f"#id_{name}", form[name])
+    page.screenshot(path=str(artifacts / "source-form.png"), full_page=True)
+    page.get_by_role("button", name="Create data source").click()
+    page.wait_for_url(re.compile(r"/metering/sources/[0-9a-f-]{36}/$"))
+    assert SOURCE_PASSWORD not in page.content()
+
+    # Test and preview answer in place (htmx), storing nothing.
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.get_by_test_id("test-result")).to_contain_text("Connection works.")
+    page.get_by_role("button", name="Preview mapping").click()
+    expect(page.get_by_test_id("preview-row")).to_have_count(3)
+    assert "column 'account' is empty" in page.get_by_test_id("preview-row").nth(2).inner_text()
+    page.screenshot(path=str(artifacts / "source-preview.png"), full_page=True)
+    with tenant.context():
+        assert not Event.objects.filter(organization=tenant.organization).exists()
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_role("status").first).to_have_text(
+        "Sync finished: read 3 rows, stored 2 events, 0 duplicates, 1 rejected."
+    )
+    expect(page.get_by_test_id("sync-run")).to_have_count(1)
+    assert "succeeded" in page.get_by_test_id("sync-run").inner_text()
+    page.screenshot(path=str(artifacts / "source-detail.png"), full_page=True)
+    page.get_by_role("link", name="Data sources").first.click()
+    expect(page.get_by_test_id("source-row")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "source-list.png"), full_page=True)

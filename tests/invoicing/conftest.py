@@ -77,6 +77,11 @@ class Scenario:
     def finalize(self, invoice_id) -> dict:
         return self.post(f"invoices/{invoice_id}/finalize", {}, status=200)
 
+    def patch_settings(self, **fields) -> dict:
+        response = self.client.patch("/api/v1/invoice-settings", fields, format="json")
+        assert response.status_code == 200, response.json()
+        return response.json()
+
     def totals(self, contract_id) -> dict[str, str]:
         return {i["billing_date"]: i["total"] for i in self.invoices(contract_id)}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -288,11 +289,10 @@ MAPPING = ('{"event_id": "id", "customer": "account", "timestamp": "recorded_at"
            '"event_name_value": "api_call", "properties": {"calls": "calls"}}')
 
 
-@pytest.fixture
-def warehouse(settings):
-    """A second database on the test server, with a ``usage_rows`` table: the tenant's own
-    warehouse. Dropped afterwards."""
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
+@contextmanager
+def warehouse_database():
+    """A second database on the test server, with a ``usage_rows`` table of three rows: the
+    tenant's own warehouse. Dropped afterwards."""
     name = f"zenskar_source_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -311,6 +311,13 @@ def warehouse(settings):
         with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                          .format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse(settings):
+    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
+    with warehouse_database() as name:
+        yield name
 
 
 def source_form(dbname: str, **overrides) -> dict:
