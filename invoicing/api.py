@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from contracts.models import Customer
 from invoicing import selectors, services
 from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceSettings, TaxRate
+from zenskar.api.fields import AmountField
 from zenskar.api.views import OrganizationAPIView
 
 AMOUNT = {"max_digits": 20, "decimal_places": 4}
@@ -23,6 +24,8 @@ AMOUNT = {"max_digits": 20, "decimal_places": 4}
 
 class LineSerializer(serializers.ModelSerializer):
     product = serializers.CharField(source="product.sku", default=None)
+    amount = AmountField()
+    tax_amount = AmountField()
 
     class Meta:
         model = InvoiceLine
@@ -34,6 +37,12 @@ class InvoiceSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id")
     contract = serializers.UUIDField(source="contract_id", allow_null=True)
     lines = LineSerializer(many=True, read_only=True)
+    subtotal = AmountField()
+    tax_total = AmountField()
+    total = AmountField()
+    credit_applied = AmountField()
+    amount_paid = AmountField()
+    amount_due = AmountField()
 
     class Meta:
         model = Invoice
@@ -51,6 +60,10 @@ class InvoiceSummarySerializer(InvoiceSerializer):
 
 class CreditNoteSerializer(serializers.ModelSerializer):
     invoice = serializers.CharField(source="invoice.number")
+    subtotal = AmountField()
+    tax_total = AmountField()
+    total = AmountField()
+    to_customer_credit = AmountField()
 
     class Meta:
         model = CreditNote

@@ -42,7 +42,8 @@ Filters (formatting in the customer's locale): ``money(amount, currency=invoice.
 -> "$1,300.00" / "1.300,00 €" via :func:`zenskar.money.format_money` (``exact=True`` keeps
 a unit price's extra digits: "$0.002");
 ``date(value, format="medium")`` -> "Mar 1, 2026" ("short", "long", "full" or a CLDR
-pattern such as "d MMMM y"); ``quantity`` -> "250,000", "0.002" (no trailing zeros).
+pattern such as "d MMMM y"); ``date_range(start, end)`` -> "Mar 1 – Apr 1, 2026";
+``quantity`` -> "250,000", "0.002" (no trailing zeros).
 None renders as an empty string.
 """
 
@@ -55,18 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.languages import get_official_languages
 from babel.numbers import format_currency, format_decimal
-from jinja2 import (
-    StrictUndefined,
-    TemplateSyntaxError,
-    Undefined,
-    UndefinedError,
-    nodes,
-    pass_context,
-)
-from jinja2.runtime import Context
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
+from jinja2 import pass_context as _pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
@@ -75,16 +69,8 @@ from zenskar.money import as_decimal, format_money, round_money
 
 from .models import Invoice, InvoiceLine, InvoiceSettings, InvoiceTemplate, TaxRate
 
-__all__ = [
-    "DataOnlyURLFetcher",
-    "TemplateError",
-    "customer_locale",
-    "default_template",
-    "invoice_context",
-    "render_invoice_html",
-    "render_invoice_pdf",
-    "template_check",
-]
+__all__ = ["DataOnlyURLFetcher", "TemplateError", "customer_locale", "default_template",
+           "invoice_context", "render_invoice_html", "render_invoice_pdf", "template_check"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "invoicing"
 DEFAULT_LOCALE = "en_US"
@@ -169,14 +155,9 @@ def _customer(customer: Any, locale: str) -> dict[str, Any]:
     else:
         places = [" ".join(filter(None, [customer.postal_code, customer.city])), customer.region]
     address = [customer.address_line1, customer.address_line2, *places, country_name]
-    return {
-        "name": customer.name,
-        "emails": list(customer.emails or []),
-        "address_lines": [part for part in address if part],
-        "country": country,
-        "country_name": country_name,
-        "tax_id": customer.tax_id,
-    }
+    return {"name": customer.name, "emails": list(customer.emails or []),
+            "address_lines": [part for part in address if part], "country": country,
+            "country_name": country_name, "tax_id": customer.tax_id}
 
 
 def _line(line: InvoiceLine, currency: str) -> dict[str, Any]:
@@ -193,15 +174,9 @@ def _line(line: InvoiceLine, currency: str) -> dict[str, Any]:
         "tax_rate": _plain(line.tax_rate),
         "tax_amount": round_money(line.tax_amount, currency),
         "steps": [
-            {
-                "kind": str(step.get("kind", "")),
-                "description": str(step.get("description", "")),
-                "quantity": _plain(step.get("quantity")),
-                "unit_price": _plain(step.get("unit_price")),
-                "amount": _plain(step.get("amount")),
-            }
-            for step in derivation.get("steps") or []
-            if isinstance(step, dict)
+            {"kind": str(step.get("kind", "")), "description": str(step.get("description", "")),
+             **{name: _plain(step.get(name)) for name in ("quantity", "unit_price", "amount")}}
+            for step in derivation.get("steps") or [] if isinstance(step, dict)
         ],
         "meter": derivation.get("meter"),
         "usage_window": derivation.get("usage_window"),
@@ -224,15 +199,10 @@ def _taxes(lines: list[InvoiceLine], invoice: Invoice, currency: str) -> list[di
         .order_by("-active", "region")
     ):
         names.setdefault(tax_rate.rate, tax_rate.name)
-    return [
-        {
-            "name": names.get(rate, "Tax"),
-            "rate": _plain(rate),
-            "base": round_money(group["base"], currency),
-            "amount": round_money(group["amount"], currency),
-        }
-        for rate, group in sorted(groups.items())
-    ]
+    return [{"name": names.get(rate, "Tax"), "rate": _plain(rate),
+             "base": round_money(group["base"], currency),
+             "amount": round_money(group["amount"], currency)}
+            for rate, group in sorted(groups.items())]
 
 
 def _plain(value: Any) -> Decimal | None:
@@ -253,7 +223,7 @@ class _InvoiceSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**"})
 
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and (
             right > 0 and abs(left).bit_length() * right > MAX_POWER_BITS
         ):
@@ -276,8 +246,8 @@ def _environment(locale: str) -> _InvoiceSandbox:
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
 
-    @pass_context
-    def money(context: Context, amount: Any, currency: str | None = None,
+    @_pass_context
+    def money(context: Any, amount: Any, currency: str | None = None,
               exact: bool = False) -> str:
         _fail_if_undefined(amount, currency)
         if amount is None:
@@ -292,13 +262,13 @@ def _environment(locale: str) -> _InvoiceSandbox:
         _fail_if_undefined(value, format)
         if value is None or value == "":
             return ""
-        if isinstance(value, str):
-            value = dt.date.fromisoformat(value)
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        if not isinstance(value, dt.date):
-            raise TypeError(f"date needs a date, not {type(value).__name__}")
-        return format_date(value, format=format, locale=locale)
+        return format_date(_as_date(value), format=format, locale=locale)
+
+    def date_range(start: Any, end: Any, skeleton: str = "yMMMd") -> str:
+        _fail_if_undefined(start, end, skeleton)
+        if start is None or end is None:
+            return date(start if end is None else end)
+        return format_interval(_as_date(start), _as_date(end), skeleton, locale=locale)
 
     def quantity(value: Any) -> str:
         _fail_if_undefined(value)
@@ -307,8 +277,18 @@ def _environment(locale: str) -> _InvoiceSandbox:
             number, locale=locale, decimal_quantization=False
         )
 
-    env.filters.update(money=money, date=date, quantity=quantity)
+    env.filters.update(money=money, date=date, date_range=date_range, quantity=quantity)
     return env
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if not isinstance(value, dt.date):
+        raise TypeError(f"a date is needed, not {type(value).__name__}")
+    return value
 
 
 def _fail_if_undefined(*values: Any) -> None:
@@ -338,10 +318,11 @@ def _compile(env: _InvoiceSandbox, source: str) -> Any:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, SecurityError):
-        return (f"Not allowed: {str(exc).rstrip('.')}. A template can only format and loop over the "
-                "documented invoice data.")
+        return (f"Not allowed: {str(exc).rstrip('.')}. A template can only format and loop "
+                "over the documented invoice data.")
     if isinstance(exc, UndefinedError):
-        return f"{(exc.message or '').rstrip('.')}. See the documented template context for the available names."
+        return (f"{(exc.message or '').rstrip('.')}. See the documented template context "
+                "for the available names.")
     if isinstance(exc, TemplateSyntaxError):
         return f"Syntax error: {exc.message}"
     if isinstance(exc, TypeError | ValueError | ArithmeticError | LookupError):

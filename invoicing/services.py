@@ -271,12 +271,15 @@ def _create_draft(contract: Contract, on: date, grace: timedelta) -> Invoice | N
         return None
 
 
-def invoices_generate(*, organization: Organization, today: date | None = None) -> GenerationResult:
-    """Generate for every billable contract of the organization (the beat task's body)."""
+def invoices_generate(*, organization: Organization, today: date | None = None,
+                      usage: UsageSource | None = None) -> GenerationResult:
+    """Generate for every billable contract of the organization (the beat task's body).
+    ``usage``: where quantities come from (``invoicing.bulk_usage.BulkUsage`` for a whole
+    run); None: one query per contract (``DirectUsage``)."""
     total = GenerationResult()
     contracts = Contract.objects.filter(organization=organization, status__in=BILLABLE)
     for contract in contracts.select_related("customer", "organization"):
-        one = invoices_generate_for_contract(contract=contract, today=today)
+        one = invoices_generate_for_contract(contract=contract, today=today, usage=usage)
         total.created += one.created
         total.recomputed += one.recomputed
         total.skipped += one.skipped

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from invoicing import delivery, services
+from invoicing.bulk_usage import BulkUsage
 from invoicing.models import Invoice
 from zenskar.tenancy.tasks import tenant_task
 
@@ -14,7 +15,8 @@ from zenskar.tenancy.tasks import tenant_task
 def generate_invoices(organization, today: str | None = None) -> dict:
     """Drafts for every billing date due, then finalization of those past their grace."""
     result = services.invoices_generate(
-        organization=organization, today=date.fromisoformat(today) if today else None)
+        organization=organization, today=date.fromisoformat(today) if today else None,
+        usage=BulkUsage(organization))
     finalized = services.invoices_finalize_due(organization=organization)
     return {"created": result.created, "recomputed": result.recomputed,
             "finalized": finalized}

@@ -109,20 +109,23 @@ def _tail(organization) -> list[dict]:
     ]
 
 
+def _received_last_day(organization) -> int:
+    since = timezone.now() - timedelta(hours=24)
+    return Event.objects.filter(organization=organization, created_at__gte=since).count()
+
+
 @member_required
 def overview(request):
     organization = request.organization
     meters = Meter.objects.filter(organization=organization)
     tail = _tail(organization)
-    since = timezone.now() - timedelta(hours=24)
     return render(request, "metering/overview.html", {
         "meters": [
             {"meter": m, "filters": [filter_text(rule) for rule in m.filters or []]}
             for m in meters
         ],
         "tail": tail,
-        "events_24h": Event.objects.filter(organization=organization,
-                                           created_at__gte=since).count(),
+        "events_24h": _received_last_day(organization),
         "sources_count": DataSource.objects.filter(organization=organization).count(),
         "failing_count": DataSource.objects.filter(organization=organization,
                                                    failures__gt=0).count(),
@@ -134,8 +137,12 @@ def overview(request):
 
 @member_required
 def tail(request):
-    """The live tail's rows, polled every few seconds by the overview (htmx)."""
-    return render(request, "metering/_tail.html", {"tail": _tail(request.organization)})
+    """The live tail's rows, polled every few seconds by the overview (htmx), with the count of
+    events received in the last 24 hours swapped in out of band."""
+    return render(request, "metering/_tail.html", {
+        "tail": _tail(request.organization), "oob": True,
+        "events_24h": _received_last_day(request.organization),
+    })
 
 
 # --- Meters ------------------------------------------------------------------------------------

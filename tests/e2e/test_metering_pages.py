@@ -59,8 +59,18 @@ def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
     page.fill("#id_event_name", "llm_call")
     page.select_option("#id_aggregation", "sum")
     page.fill("#id_value_property", "$.tokens")
-    page.fill("#id_filters", '[{"property": "$.region", "op": "in", "value": ["eu", "us"]}]')
+    page.fill("#id_filters", '[{"property": "$.region", "op": "within", "value": ["eu"]}]')
     page.fill("#id_group_by", "$.model")
+    page.get_by_role("button", name="Create meter").click()
+    # the service's error, under the input it is about; what was typed stays
+    expect(page.locator(".has-error .field-error")).to_have_text(
+        "#1 › op: Must be one of equals, in, not_in."
+    )
+    assert page.input_value("#id_key") == "llm_tokens"
+    page.screenshot(path=str(artifacts / "meter-form-errors.png"), full_page=True)
+    with tenant.context():
+        assert not Meter.objects.filter(organization=tenant.organization).exists()
+    page.fill("#id_filters", '[{"property": "$.region", "op": "in", "value": ["eu", "us"]}]')
     page.screenshot(path=str(artifacts / "meter-form.png"), full_page=True)
     page.get_by_role("button", name="Create meter").click()
     page.wait_for_url(re.compile(r"/metering/meters/[0-9a-f-]{36}/$"))
@@ -100,6 +110,7 @@ def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
     assert result.accepted == 5
     expect(page.get_by_test_id("tail-event")).to_have_count(5, timeout=12_000)  # polled
     assert "acme-42" in page.get_by_test_id("live-tail").inner_text()
+    expect(page.locator("#events-24h")).to_have_text("5")  # swapped in with the tail
     page.screenshot(path=str(artifacts / "usage-overview.png"), full_page=True)
 
     # The meter's page: pick the customer, read the chart and the table.

@@ -47,12 +47,12 @@ def test_a_draft_waits_for_the_grace_period_and_is_recomputed_from_late_usage(sc
     scenario.events(("a", "acme", "api_call", f"{day}T10:00:00Z", {}))
     scenario.run(_today_plus().isoformat())
     [draft] = scenario.invoices(contract["id"])
-    assert (draft["status"], draft["total"]) == ("draft", "1.0000")  # 1 call x 1.00
+    assert (draft["status"], draft["total"]) == ("draft", "1.00")  # 1 call x 1.00
     # Late usage for the same period lands during the grace period ...
     scenario.events(("b", "acme", "api_call", f"{day}T11:00:00Z", {}))
     scenario.run(_today_plus().isoformat())
     [draft] = scenario.invoices(contract["id"])
-    assert (draft["status"], draft["total"]) == ("draft", "2.0000")  # ... and is billed
+    assert (draft["status"], draft["total"]) == ("draft", "2.00")  # ... and is billed
     final = scenario.finalize(draft["id"])
     assert final["status"] == "finalized" and final["number"]
 
@@ -64,15 +64,15 @@ def test_hand_edits_on_a_draft_survive_recomputation_and_are_audited(scenario, m
     added = scenario.post(f"invoices/{draft['id']}/lines",
                           {"description": "Onsite training", "quantity": "2",
                            "unit_price": "150.00"})
-    assert added["total"] == "400.0000"  # 100.00 platform + 2 x 150.00
+    assert added["total"] == "400.00"  # 100.00 platform + 2 x 150.00
     platform = next(line for line in added["lines"] if line["kind"] == "recurring")
     changed = scenario.client.patch(f"/api/v1/invoice-lines/{platform['id']}",
                                     {"quantity": "0.5"}, format="json")
     assert changed.status_code == 200, changed.json()
-    assert changed.json()["amount"] == "50.0000"  # 0.5 x 100.00
+    assert changed.json()["amount"] == "50.00"  # 0.5 x 100.00
     scenario.run("2026-01-02")  # recomputes the draft
     [draft] = scenario.invoices(monthly["id"])
-    assert draft["total"] == "350.0000"  # 50.00 + 300.00: both edits kept
+    assert draft["total"] == "350.00"  # 50.00 + 300.00: both edits kept
     with scenario.tenant.context():
         actions = list(InvoiceAudit.objects.filter(invoice_id=draft["id"])
                        .values_list("action", flat=True))
@@ -93,14 +93,14 @@ def test_void_then_credit_notes(scenario, monthly):
     scenario.run("2026-02-02")
     jan, feb = scenario.invoices(monthly["id"])
     voided = scenario.post(f"invoices/{jan['id']}/void", {}, status=200)
-    assert (voided["status"], voided["amount_due"]) == ("void", "0.0000")
+    assert (voided["status"], voided["amount_due"]) == ("void", "0.00")
     # A partial credit note on February: 40.00 of the 100.00 platform line.
     platform = next(line for line in invoice_lines(scenario, feb) if line["kind"] == "recurring")
     note = scenario.post(f"invoices/{feb['id']}/credit-notes",
                          {"reason": "Outage credit", "lines": [{"line": platform["id"],
                                                                 "amount": "40.00"}]})
-    assert (note["total"], note["to_customer_credit"]) == ("40.0000", "0.0000")
-    assert scenario.invoice(feb["id"])["amount_due"] == "60.0000"  # 100.00 - 40.00
+    assert (note["total"], note["to_customer_credit"]) == ("40.00", "0.00")
+    assert scenario.invoice(feb["id"])["amount_due"] == "60.00"  # 100.00 - 40.00
     too_much = scenario.client.post(
         f"/api/v1/invoices/{feb['id']}/credit-notes",
         {"reason": "again", "lines": [{"line": platform["id"], "amount": "60.01"}]},
@@ -116,19 +116,19 @@ def test_a_credit_on_a_paid_invoice_becomes_credit_for_the_next_invoice(scenario
         invoice.amount_paid, invoice.amount_due, invoice.status = invoice.total, 0, "paid"
         invoice.save()  # paid (payments record this; here by hand)
     note = scenario.post(f"invoices/{jan['id']}/credit-notes", {"reason": "Goodwill"})
-    assert (note["total"], note["to_customer_credit"]) == ("100.0000", "100.0000")
+    assert (note["total"], note["to_customer_credit"]) == ("100.00", "100.00")
     scenario.run("2026-02-05")
     feb = scenario.invoices(monthly["id"])[1]
     # February: 100.00 platform + 0 usage; the 100.00 credit covers it all
     assert (feb["total"], feb["credit_applied"], feb["amount_due"], feb["status"]) == (
-        "100.0000", "100.0000", "0.0000", "paid")
+        "100.00", "100.00", "0.00", "paid")
 
 
 def test_late_usage_after_finalization_is_an_adjustment_on_the_next_invoice(scenario, monthly):
     scenario.events(("j1", "acme", "api_call", "2026-01-10T00:00:00Z", {}))
     scenario.run("2026-02-01")
     feb = scenario.invoices(monthly["id"])[1]
-    assert feb["total"] == "101.0000"  # February's platform 100.00 + January's 1 call
+    assert feb["total"] == "101.00"  # February's platform 100.00 + January's 1 call
     # Two more January calls arrive late, after February's invoice was finalized.
     scenario.events(("j2", "acme", "api_call", "2026-01-20T00:00:00Z", {}),
                     ("j3", "acme", "api_call", "2026-01-21T00:00:00Z", {}))
@@ -136,9 +136,9 @@ def test_late_usage_after_finalization_is_an_adjustment_on_the_next_invoice(scen
     mar = scenario.invoices(monthly["id"])[2]
     adjustment = [line for line in invoice_lines(scenario, mar) if line["kind"] == "adjustment"]
     assert len(adjustment) == 1
-    assert adjustment[0]["amount"] == "2.0000"  # 3 calls now cost 3.00; 1.00 was billed
+    assert adjustment[0]["amount"] == "2.00"  # 3 calls now cost 3.00; 1.00 was billed
     assert adjustment[0]["description"].startswith("Late usage")
-    assert mar["total"] == "102.0000"  # 100.00 platform + 0 February calls + 2.00
+    assert mar["total"] == "102.00"  # 100.00 platform + 0 February calls + 2.00
     scenario.run("2026-04-01")  # the flags are cleared: no second adjustment
     apr = scenario.invoices(monthly["id"])[3]
     assert all(line["kind"] != "adjustment" for line in invoice_lines(scenario, apr))
@@ -155,8 +155,8 @@ def test_a_cancelled_contract_gets_a_final_prorated_invoice(scenario, monthly):
     kinds = {line["kind"]: line["amount"] for line in invoice_lines(scenario, final)}
     # March was billed 100.00 in advance; Mar 11-31 (21 of 31 days) is credited:
     # 100.00 x 21/31 = 67.7419... -> -67.74; March 1-10 usage: 1 call x 1.00
-    assert kinds == {"credit": "-67.7400", "usage": "1.0000"}
-    assert final["total"] == "-66.7400"
+    assert kinds == {"credit": "-67.74", "usage": "1.00"}
+    assert final["total"] == "-66.74"
     with scenario.tenant.context():
         assert services.customer_credit_balance(
             customer=Invoice.objects.get(id=final["id"]).customer, currency="USD"

@@ -281,6 +281,7 @@ def test_the_live_tail_lists_the_newest_event_first_and_flags_late_ones(
     late_row = page[page.index("late-co"):page.index("first-co")]
     assert ">late</span>" in late_row
     assert ">late</span>" not in page[page.index("first-co"):]
+    assert '<div class="stat-value" id="events-24h" hx-swap-oob="true">2</div>' in page
 
 
 # --- Data sources -----------------------------------------------------------------------------
