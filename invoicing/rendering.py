@@ -107,8 +107,7 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
                     locale: str | None = None) -> dict[str, Any]:
     """The documented template context of ``invoice`` (see the module docstring). Reads
     only; call inside the invoice's tenant context."""
-    organization = invoice.organization
-    customer = invoice.customer
+    organization, customer = invoice.organization, invoice.customer
     locale = locale or customer_locale(customer)
     settings = InvoiceSettings.objects.for_organization(organization).first()
     currency = str(invoice.currency)
@@ -116,8 +115,7 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
     org_address = settings.address.strip() if settings else ""
     return {
         "organization": {
-            "name": organization.name,
-            "address": org_address,
+            "name": organization.name, "address": org_address,
             "address_lines": [line.strip() for line in org_address.splitlines() if line.strip()],
             "logo_url": settings.logo_url if settings else "",
             "footer": settings.footer if settings else "",
@@ -127,16 +125,12 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
             "number": str(invoice.number),
             "status": str(invoice.status),
             "status_label": dict(Invoice.Status.choices).get(invoice.status, invoice.status),
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-            "period_start": invoice.period_start,
-            "period_end": invoice.period_end,
+            **{name: getattr(invoice, name)
+               for name in ("issue_date", "due_date", "period_start", "period_end")},
             "currency": currency,
-            **{
-                name: round_money(getattr(invoice, name), currency)
-                for name in ("subtotal", "tax_total", "total", "credit_applied",
-                             "amount_paid", "amount_due")
-            },
+            **{name: round_money(getattr(invoice, name), currency)
+               for name in ("subtotal", "tax_total", "total", "credit_applied", "amount_paid",
+                            "amount_due")},
             "memo": invoice.memo,
         },
         "lines": [_line(line, currency) for line in lines],
@@ -166,20 +160,16 @@ def _line(line: InvoiceLine, currency: str) -> dict[str, Any]:
         "description": line.description,
         "kind": str(line.kind),
         "kind_label": dict(InvoiceLine.Kind.choices).get(line.kind, ""),
-        "period_start": line.period_start,
-        "period_end": line.period_end,
-        "quantity": _plain(line.quantity),
-        "unit_price": _plain(line.unit_price),
+        "period_start": line.period_start, "period_end": line.period_end,
+        "quantity": _plain(line.quantity), "unit_price": _plain(line.unit_price),
         "amount": round_money(line.amount, currency),
-        "tax_rate": _plain(line.tax_rate),
-        "tax_amount": round_money(line.tax_amount, currency),
+        "tax_rate": _plain(line.tax_rate), "tax_amount": round_money(line.tax_amount, currency),
         "steps": [
             {"kind": str(step.get("kind", "")), "description": str(step.get("description", "")),
              **{name: _plain(step.get(name)) for name in ("quantity", "unit_price", "amount")}}
             for step in derivation.get("steps") or [] if isinstance(step, dict)
         ],
-        "meter": derivation.get("meter"),
-        "usage_window": derivation.get("usage_window"),
+        "meter": derivation.get("meter"), "usage_window": derivation.get("usage_window"),
         "usage_quantity": _plain(derivation.get("usage_quantity")),
     }
 
@@ -239,16 +229,13 @@ class _InvoiceSandbox(ImmutableSandboxedEnvironment):
 
 @functools.lru_cache(maxsize=64)
 def _environment(locale: str) -> _InvoiceSandbox:
-    env = _InvoiceSandbox(
-        autoescape=True, undefined=StrictUndefined, loader=None, cache_size=0,
-        finalize=lambda value: "" if value is None else value,
-    )
+    env = _InvoiceSandbox(autoescape=True, undefined=StrictUndefined, loader=None, cache_size=0,
+                          finalize=lambda value: "" if value is None else value)
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
 
     @_pass_context
-    def money(context: Any, amount: Any, currency: str | None = None,
-              exact: bool = False) -> str:
+    def money(context: Any, amount: Any, currency: str | None = None, exact: bool = False) -> str:
         _fail_if_undefined(amount, currency)
         if amount is None:
             return ""
@@ -309,10 +296,8 @@ def _compile(env: _InvoiceSandbox, source: str) -> Any:
     except Exception:  # e.g. RecursionError on absurd nesting
         raise TemplateError("The template could not be read.") from None
     for node in tree.find_all(_FORBIDDEN_NODES):
-        raise TemplateError(
-            "A template cannot include, import or extend another template or file; "
-            "everything must be in this one template.", node.lineno,
-        )
+        raise TemplateError("A template cannot include, import or extend another template or "
+                            "file; everything must be in this one template.", node.lineno)
     return env.from_string(tree)
 
 
@@ -360,10 +345,8 @@ def template_check(html: str, *, locale: str = DEFAULT_LOCALE) -> None:
 
 def default_template() -> tuple[str, str]:
     """The shipped template: ``(html, css)``."""
-    return (
-        (TEMPLATE_DIR / "default_invoice.html.j2").read_text(encoding="utf-8"),
-        (TEMPLATE_DIR / "default_invoice.css").read_text(encoding="utf-8"),
-    )
+    html, css = (TEMPLATE_DIR / f"default_invoice.{ext}" for ext in ("html.j2", "css"))
+    return html.read_text(encoding="utf-8"), css.read_text(encoding="utf-8")
 
 
 def _with_css(html: str, css: str) -> str:

@@ -221,7 +221,8 @@ def _window(params, today: date) -> Window:
 def _customer_choices(organization, meter: Meter, start: datetime, end: datetime):
     """Customers with usage of the meter in the window first, then the organization's other
     customers: ``(with_usage, others, known)`` where ``known`` maps external id -> Customer."""
-    known = {c.external_id: c for c in Customer.objects.filter(organization=organization)}
+    known = {c.external_id: c for c in Customer.objects.filter(organization=organization)
+             .only("external_id", "name", "time_zone")}
     used = [row.customer for row in selectors.usage_by_customer(
         organization=organization, meter=meter, start=start, end=end)]
     with_usage = [(cid, known.get(cid)) for cid in used]
@@ -411,6 +412,13 @@ def source_sync(request, source_id):
 def source_toggle(request, source_id):
     source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
     # The wanted state travels with the form, so a second click changes nothing.
-    source = sync.data_source_update(source=source, enabled=request.POST.get("enabled") == "1")
-    messages.success(request, f"{source.name} is {'enabled' if source.enabled else 'disabled'}.")
+    try:
+        source = sync.data_source_update(source=source,
+                                         enabled=request.POST.get("enabled") == "1")
+    except ValidationError as error:
+        messages.error(request, "The source's definition needs fixing first: "
+                       + "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+    else:
+        messages.success(request,
+                         f"{source.name} is {'enabled' if source.enabled else 'disabled'}.")
     return redirect("metering:source-detail", source_id=source.id)

@@ -166,17 +166,19 @@ def test_context_holds_the_documented_plain_values(tenant):
 
 FILTERS = ("{{ invoice.total|money }}|{{ invoice.issue_date|date }}|"
            "{{ lines[2].quantity|quantity }}|{{ lines[2].steps[1].unit_price|money(exact=True) }}|"
-           "{{ invoice.due_date|date('long') }}|{{ invoice.total|money('JPY') }}|[{{ payment_url }}]")
+           "{{ invoice.due_date|date('long') }}|{{ invoice.total|money('JPY') }}|[{{ payment_url }}]|"
+           "{{ invoice.period_start|date_range(invoice.period_end) }}")
 
 
 def test_filters_format_in_the_customers_locale(tenant):
     assert render(tenant, FILTERS) == (
-        "$1,745.00|Mar 1, 2026|250,000|$0.002|March 31, 2026|¥1,745|[]")
+        "$1,745.00|Mar 1, 2026|250,000|$0.002|March 31, 2026|¥1,745|[]|Mar 1\u2009–\u2009Apr 1, 2026")
 
 
 def test_a_german_customer_gets_german_formats(tenant):
     assert render(tenant, FILTERS, country="DE", currency="EUR") == (
-        "1.745,00\xa0€|01.03.2026|250.000|0,002\xa0€|31. März 2026|1.745\xa0¥|[]")
+        "1.745,00\xa0€|01.03.2026|250.000|0,002\xa0€|31. März 2026|1.745\xa0¥|[]|"
+        "1. März\u2009–\u20091. Apr. 2026")  # thin spaces around the dash
 
 
 def test_output_is_autoescaped(tenant):
