@@ -1,56 +1,52 @@
 """Invoice documents: the template context, the sandbox that renders it, HTML and PDF.
 
-Organizations edit their invoice template (HTML + CSS, Jinja2 syntax). It renders in an
-``ImmutableSandboxedEnvironment``: autoescaped, no loader (``include``/``import``/
-``extends`` are refused before anything runs), ``StrictUndefined`` (a misspelt name is an
-error, not a blank), no ``cycler``/``joiner``/``lipsum`` globals, and big ``*``/``**``
-results refused. Anything that goes wrong -- syntax, an unknown name, an attempt to reach
-Python internals -- raises :class:`TemplateError` with a readable message and the template
-line; nothing else escapes. The PDF is drawn by WeasyPrint with no base URL and a URL
-fetcher that refuses everything but ``data:`` URIs, so a template cannot make the server
-read a file or call a network address (a logo must therefore be a ``data:`` URI).
+Organization templates (HTML + CSS, Jinja2 syntax) render in an immutable sandbox:
+autoescaped; no loader (``include``/``import``/``extends`` are refused before anything
+runs); ``StrictUndefined``; no ``cycler``/``joiner``/``lipsum``; huge ``*``/``**`` results,
+outputs over ``MAX_OUTPUT`` and renders over ``MAX_RENDER_SECONDS`` refused. Whatever goes
+wrong raises :class:`TemplateError` (readable message + template line), nothing else. The
+PDF is drawn by WeasyPrint with no base URL and a fetcher refusing all but ``data:`` URIs:
+no file, no network address (so a logo must be a ``data:`` URI).
 
-The template context (plain values only: ``str``, ``Decimal``, ``date``, lists, dicts):
+The template context holds plain values only (``str``, ``Decimal``, ``date``, lists, dicts):
 
-=====================  ====================================================================
-name                   value
-=====================  ====================================================================
-``organization``       ``name``, ``address`` (text), ``address_lines`` (list),
-                       ``logo_url``, ``footer`` -- from the organization's InvoiceSettings
-``customer``           ``name``, ``emails`` (list), ``address_lines`` (list, country name
-                       last), ``country`` (ISO code), ``country_name``, ``tax_id``
-``invoice``            ``number`` ("" while draft), ``status`` (draft, finalized, paid,
-                       void, uncollectible), ``status_label``, ``issue_date``,
-                       ``due_date``, ``period_start``, ``period_end`` (dates or None),
-                       ``currency``, ``subtotal``, ``tax_total``, ``total``,
-                       ``credit_applied``, ``amount_paid``, ``amount_due`` (Decimals
-                       rounded to the currency), ``memo``
-``lines``              list of ``description``, ``kind``, ``kind_label``,
-                       ``period_start``, ``period_end``, ``quantity``, ``unit_price``
-                       (Decimals or None), ``amount`` (rounded), ``tax_rate`` (percent or
-                       None), ``tax_amount``, ``steps`` (list of ``kind``,
-                       ``description``, ``quantity``, ``unit_price``, ``amount``: how the
-                       amount was derived, tier by tier, unrounded), ``meter``,
-                       ``usage_window``, ``usage_quantity`` (as recorded, or None)
-``taxes``              list of ``name``, ``rate`` (percent), ``base``, ``amount``: the
-                       lines grouped by tax rate, lowest rate first
-``payment_url``        the hosted payment link, or None (show "Pay online" only if set)
-``locale``             the customer's locale, e.g. "en_US", "de_DE"
-=====================  ====================================================================
+================  ========================================================================
+name              value
+================  ========================================================================
+``organization``  ``name``, ``address`` (text), ``address_lines``, ``logo_url``, ``footer``
+``customer``      ``name``, ``emails``, ``address_lines`` (country name last), ``country``
+                  (ISO code), ``country_name``, ``tax_id``
+``invoice``       ``number`` ("" while draft), ``status`` (draft, finalized, paid, void,
+                  uncollectible), ``status_label``, ``issue_date``, ``due_date``,
+                  ``period_start``, ``period_end`` (dates or None; periods are half-open),
+                  ``currency``, ``subtotal``, ``tax_total``, ``total``, ``credit_applied``,
+                  ``amount_paid``, ``amount_due`` (rounded to the currency), ``memo``
+``lines``         list of ``description``, ``kind``, ``kind_label``, ``period_start``,
+                  ``period_end``, ``quantity``, ``unit_price`` (or None), ``amount``,
+                  ``tax_rate`` (percent, or None), ``tax_amount``, ``steps`` (how the
+                  amount was derived, tier by tier, unrounded: list of ``kind``,
+                  ``description``, ``quantity``, ``unit_price``, ``amount``), ``meter``,
+                  ``usage_window``, ``usage_quantity`` (as recorded, or None)
+``taxes``         the lines grouped by tax rate, lowest first: ``name``, ``rate``
+                  (percent), ``base``, ``amount``
+``payment_url``   the hosted payment link, or None (show "Pay online" only when set)
+``locale``        the customer's locale, e.g. "en_US", "de_DE"
+================  ========================================================================
 
-Filters (formatting in the customer's locale): ``money(amount, currency=invoice.currency)``
--> "$1,300.00" / "1.300,00 €" via :func:`zenskar.money.format_money` (``exact=True`` keeps
-a unit price's extra digits: "$0.002");
-``date(value, format="medium")`` -> "Mar 1, 2026" ("short", "long", "full" or a CLDR
-pattern such as "d MMMM y"); ``date_range(start, end)`` -> "Mar 1 – Apr 1, 2026";
-``quantity`` -> "250,000", "0.002" (no trailing zeros).
-None renders as an empty string.
+Filters, in the customer's locale: ``money(amount, currency=invoice.currency,
+exact=False)`` -> "$1,300.00", "1.300,00 €" (:func:`zenskar.money.format_money`; ``exact``
+keeps a unit price's digits: "$0.002"); ``date(value, format="medium")`` -> "Mar 1, 2026"
+("short", "long", "full" or a CLDR pattern); ``date_range(start, end)`` -> "Mar 1 – Apr 1,
+2026"; ``quantity`` -> "250,000", "0.002". None prints as "".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import time
+from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,7 +56,6 @@ from babel.dates import format_date, format_interval
 from babel.languages import get_official_languages
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
-from jinja2 import pass_context as _pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
@@ -76,6 +71,9 @@ TEMPLATE_DIR = Path(__file__).parent / "templates" / "invoicing"
 DEFAULT_LOCALE = "en_US"
 MAX_SEQUENCE = 100_000  # longest string or list a template may build with "*"
 MAX_POWER_BITS = 10_000  # largest integer a template may build with "**"
+MAX_OUTPUT = 5_000_000  # characters of HTML
+MAX_RENDER_SECONDS = 5.0
+_deadline: ContextVar[float] = ContextVar("invoice_template_deadline", default=math.inf)
 _CITY_FIRST = frozenset({"US", "CA", "AU"})  # "City, Region Postcode"; elsewhere "Postcode City"
 
 
@@ -83,8 +81,7 @@ class TemplateError(Exception):
     """A template that cannot be rendered: ``message`` for people, ``line`` (or None)."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
-        self.message = message
-        self.line = line
+        self.message, self.line = message, line
         super().__init__(f"Line {line}: {message}" if line else message)
 
 
@@ -182,13 +179,11 @@ def _taxes(lines: list[InvoiceLine], invoice: Invoice, currency: str) -> list[di
         group = groups.setdefault(line.tax_rate, {"base": Decimal(0), "amount": Decimal(0)})
         group["base"] += line.amount
         group["amount"] += line.tax_amount
-    names: dict[Decimal, str] = {}
-    for tax_rate in (  # an active, whole-country rate names the group first
-        TaxRate.objects.for_organization(invoice.organization)
-        .filter(country=(invoice.customer.country or "").upper(), rate__in=list(groups))
-        .order_by("-active", "region")
-    ):
-        names.setdefault(tax_rate.rate, tax_rate.name)
+    names = {  # the last wins: an active, whole-country rate names its group
+        tax_rate.rate: tax_rate.name for tax_rate in TaxRate.objects.for_organization(
+            invoice.organization).filter(country=(invoice.customer.country or "").upper(),
+                                         rate__in=list(groups)).order_by("active", "-region")
+    }
     return [{"name": names.get(rate, "Tax"), "rate": _plain(rate),
              "base": round_money(group["base"], currency),
              "amount": round_money(group["amount"], currency)}
@@ -209,80 +204,79 @@ def _plain(value: Any) -> Decimal | None:
 
 
 class _InvoiceSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, plus limits on ``*`` and ``**`` (memory exhaustion)."""
+    """Jinja's immutable sandbox, plus limits on ``*`` and ``**`` (memory exhaustion) and a
+    deadline checked on every call and attribute access (endless loops)."""
 
     intercepted_binops = frozenset({"*", "**"})
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(left, int) and isinstance(right, int) and (
-            right > 0 and abs(left).bit_length() * right > MAX_POWER_BITS
-        ):
+        ints = isinstance(left, int) and isinstance(right, int)
+        if operator == "**" and ints and abs(left).bit_length() * right > MAX_POWER_BITS:
             raise SecurityError("the result of ** is too large")
-        if operator == "*":
-            for sequence, times in ((left, right), (right, left)):
-                if isinstance(sequence, str | list | tuple) and isinstance(times, int) and (
-                    len(sequence) * times > MAX_SEQUENCE
-                ):
-                    raise SecurityError("the result of * is too long")
+        for sequence, times in ((left, right), (right, left)) if operator == "*" else ():
+            if isinstance(sequence, str | list | tuple) and isinstance(times, int) and (
+                    len(sequence) * times > MAX_SEQUENCE):
+                raise SecurityError("the result of * is too long")
         return super().call_binop(context, operator, left, right)
 
 
+def _filter(function: Any) -> Any:
+    """A filter that raises an undefined argument's own error (unknown name, unsafe
+    attribute) and prints None (or "") as ""."""
+    @functools.wraps(function)
+    def checked(value: Any, *args: Any, **kwargs: Any) -> str:
+        for argument in (value, *args, *kwargs.values()):
+            if isinstance(argument, Undefined):
+                argument._fail_with_undefined_error()
+        return "" if value is None or value == "" else function(value, *args, **kwargs)
+    return checked
+
+
 @functools.lru_cache(maxsize=64)
-def _environment(locale: str) -> _InvoiceSandbox:
+def _environment(locale: str, invoice_currency: str) -> _InvoiceSandbox:
     env = _InvoiceSandbox(autoescape=True, undefined=StrictUndefined, loader=None, cache_size=0,
                           finalize=lambda value: "" if value is None else value)
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
 
-    @_pass_context
-    def money(context: Any, amount: Any, currency: str | None = None, exact: bool = False) -> str:
-        _fail_if_undefined(amount, currency)
-        if amount is None:
-            return ""
-        currency = str(currency or (context.get("invoice") or {}).get("currency") or "")
-        value = as_decimal(amount)
+    @_filter
+    def money(amount: Any, currency: str | None = None, exact: bool = False) -> str:
+        value, currency = as_decimal(amount), str(currency or invoice_currency)
         if exact and value != round_money(value, currency):  # a unit price: every digit
             return format_currency(value, currency, locale=locale, decimal_quantization=False)
         return format_money(value, currency, locale)
 
+    @_filter
     def date(value: Any, format: str = "medium") -> str:
-        _fail_if_undefined(value, format)
-        if value is None or value == "":
-            return ""
         return format_date(_as_date(value), format=format, locale=locale)
 
+    @_filter
     def date_range(start: Any, end: Any, skeleton: str = "yMMMd") -> str:
-        _fail_if_undefined(start, end, skeleton)
-        if start is None or end is None:
-            return date(start if end is None else end)
+        if end is None:
+            return date(start)
         return format_interval(_as_date(start), _as_date(end), skeleton, locale=locale)
 
+    @_filter
     def quantity(value: Any) -> str:
-        _fail_if_undefined(value)
-        number = _plain(value)
-        return "" if number is None else format_decimal(
-            number, locale=locale, decimal_quantization=False
-        )
+        return format_decimal(_plain(value), locale=locale, decimal_quantization=False)
 
     env.filters.update(money=money, date=date, date_range=date_range, quantity=quantity)
     return env
 
 
 def _as_date(value: Any) -> dt.date:
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
+    value = dt.date.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(value, dt.date):
         raise TypeError(f"a date is needed, not {type(value).__name__}")
-    return value
-
-
-def _fail_if_undefined(*values: Any) -> None:
-    """Raise the undefined's own error (unknown name, or unsafe attribute) in a filter."""
-    for value in values:
-        if isinstance(value, Undefined):
-            value._fail_with_undefined_error()
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 _FORBIDDEN_NODES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
@@ -308,16 +302,13 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, UndefinedError):
         return (f"{(exc.message or '').rstrip('.')}. See the documented template context "
                 "for the available names.")
-    if isinstance(exc, TemplateSyntaxError):
-        return f"Syntax error: {exc.message}"
     if isinstance(exc, TypeError | ValueError | ArithmeticError | LookupError):
         return str(exc) or type(exc).__name__  # a filter's or an operation's own words
     return f"{type(exc).__name__}: {exc}"
 
 
 def _template_line(exc: BaseException) -> int | None:
-    """The template line of the innermost template frame (Jinja rewrites tracebacks so that
-    its frames carry template line numbers)."""
+    """The line of the innermost template frame (Jinja rewrites tracebacks to template lines)."""
     line, tb = None, exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
@@ -326,18 +317,32 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+def _check_deadline() -> None:
+    if time.monotonic() > _deadline.get():
+        raise SecurityError(f"the template took more than {MAX_RENDER_SECONDS:g} s to render")
+
+
 def _render(source: str, context: dict[str, Any]) -> str:
-    template = _compile(_environment(context["locale"]), source)
+    template = _compile(_environment(context["locale"], context["invoice"]["currency"]), source)
+    token, size, parts = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS), 0, []
     try:
-        return template.render(context)
+        for part in template.generate(context):
+            size += len(part)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"the output is longer than {MAX_OUTPUT:,} characters")
+            _check_deadline()
+            parts.append(part)
     except Exception as exc:  # whatever the template did, the caller gets a TemplateError
         raise TemplateError(_describe(exc), _template_line(exc)) from exc
+    finally:
+        _deadline.reset(token)
+    return "".join(parts)
 
 
 def template_check(html: str, *, locale: str = DEFAULT_LOCALE) -> None:
     """Raise :class:`TemplateError` when ``html`` does not parse or reaches for another
     template (for an editor's "save" button; rendering errors need an invoice)."""
-    _compile(_environment(locale), html)
+    _compile(_environment(locale, "USD"), html)
 
 
 # --- HTML and PDF ----------------------------------------------------------------------------
@@ -365,15 +370,10 @@ def render_invoice_html(
     ``css`` when given (an editor's preview), else ``template``, else the organization's
     active InvoiceTemplate, else :func:`default_template`. Raises :class:`TemplateError`."""
     if html is None:
-        template = template or (
-            InvoiceTemplate.objects.for_organization(invoice.organization)
-            .filter(active=True).order_by("-updated_at").first()
-        )
-        if template is not None:
-            html, css = template.html, template.css if css is None else css
-        else:
-            html, default_css = default_template()
-            css = default_css if css is None else css
+        template = template or InvoiceTemplate.objects.for_organization(
+            invoice.organization).filter(active=True).order_by("-updated_at").first()
+        html, own_css = (template.html, template.css) if template else default_template()
+        css = own_css if css is None else css
     context = invoice_context(invoice, payment_url=payment_url, locale=locale)
     return _with_css(_render(html, context), css or "")
 

@@ -81,6 +81,8 @@ def seed_demo() -> DemoSeed:
         )
     with tenant_context(acme):
         _seed_catalog(acme)
+        _seed_usage(acme)
+        _seed_invoices(acme)
     return DemoSeed(organization=acme, email=DEMO_EMAIL, password=DEMO_PASSWORD, api_key=secret)
 
 
@@ -202,6 +204,48 @@ METERS = [
     ("storage_gb", "Storage (GB, peak)", "storage_snapshot", "max", "$.gb", []),
     ("compute_hours", "Compute hours", "compute", "sum", "$.hours", ["$.region"]),
 ]
+
+
+def _seed_usage(organization: Organization) -> None:
+    """Sixty days of usage, the same events every time (their ids are derived from the day
+    and the customer): seeding again stores none twice."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from metering.services import events_ingest
+
+    today = datetime.now(ZoneInfo("UTC")).replace(hour=12, minute=0, second=0, microsecond=0)
+    events = []
+    for days_ago in range(1, 61):
+        day = today - timedelta(days=days_ago)
+        for customer, calls in (("cus-initech", 40), ("cus-hooli", 25)):
+            for n in range(calls + days_ago % 7):
+                events.append({
+                    "event_id": f"demo-{customer}-{day:%Y%m%d}-{n}", "customer": customer,
+                    "event_name": "api_call", "timestamp": (day + timedelta(minutes=n)).isoformat(),
+                    "properties": {"endpoint": "/v1/search" if n % 3 else "/v1/index"},
+                })
+        events.append({
+            "event_id": f"demo-storage-{day:%Y%m%d}", "customer": "cus-umbrella",
+            "event_name": "storage_snapshot", "timestamp": day.isoformat(),
+            "properties": {"gb": 800 + 5 * (60 - days_ago)},
+        })
+        events.append({
+            "event_id": f"demo-compute-{day:%Y%m%d}", "customer": "cus-hooli",
+            "event_name": "compute", "timestamp": day.isoformat(),
+            "properties": {"hours": 2 + days_ago % 3, "region": "eu" if days_ago % 2 else "us"},
+        })
+    for start in range(0, len(events), 5000):
+        events_ingest(organization=organization, events=events[start:start + 5000])
+
+
+def _seed_invoices(organization: Organization) -> None:
+    """Run the billing schedule once, as beat would: past billing dates get their invoices
+    (finalized when their grace period is over, drafts otherwise)."""
+    from invoicing.services import invoices_finalize_due, invoices_generate
+
+    invoices_generate(organization=organization)
+    invoices_finalize_due(organization=organization)
 
 
 def _seed_catalog(organization: Organization) -> None:

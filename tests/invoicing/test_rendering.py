@@ -166,13 +166,14 @@ def test_context_holds_the_documented_plain_values(tenant):
 
 FILTERS = ("{{ invoice.total|money }}|{{ invoice.issue_date|date }}|"
            "{{ lines[2].quantity|quantity }}|{{ lines[2].steps[1].unit_price|money(exact=True) }}|"
-           "{{ invoice.due_date|date('long') }}|{{ invoice.total|money('JPY') }}|[{{ payment_url }}]|"
-           "{{ invoice.period_start|date_range(invoice.period_end) }}")
+           "{{ invoice.due_date|date('long') }}|{{ invoice.total|money('JPY') }}|"
+           "[{{ payment_url }}]|{{ invoice.period_start|date_range(invoice.period_end) }}")
 
 
 def test_filters_format_in_the_customers_locale(tenant):
     assert render(tenant, FILTERS) == (
-        "$1,745.00|Mar 1, 2026|250,000|$0.002|March 31, 2026|¥1,745|[]|Mar 1\u2009–\u2009Apr 1, 2026")
+        "$1,745.00|Mar 1, 2026|250,000|$0.002|March 31, 2026|¥1,745|[]|"
+        "Mar 1\u2009–\u2009Apr 1, 2026")  # thin spaces around the dash
 
 
 def test_a_german_customer_gets_german_formats(tenant):
@@ -249,6 +250,23 @@ def test_the_errors_say_what_is_wrong(tenant, source, message):
     with pytest.raises(TemplateError) as caught:
         render(tenant, source)
     assert caught.value.message == message
+
+
+def test_a_huge_output_is_stopped(tenant):
+    flood = (
+        "{% for a in range(100000) %}{% for b in range(100) %}"
+        "0123456789{% endfor %}{% endfor %}")
+    with pytest.raises(TemplateError) as caught:
+        render(tenant, flood)
+    assert caught.value.message.startswith("Not allowed: the output is longer than 5,000,000")
+
+
+def test_an_endless_loop_is_stopped(tenant, monkeypatch):
+    monkeypatch.setattr("invoicing.rendering.MAX_RENDER_SECONDS", 0.5)
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError) as caught:
+        render(tenant, loop)
+    assert caught.value.message.startswith("Not allowed: the template took more than 0.5 s")
 
 
 def test_a_syntax_error_reports_its_line():

@@ -4,6 +4,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from contracts.models import Contract, Customer, PriceItem, Product
+from invoicing.models import Invoice
+from metering.models import Event
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization
 
@@ -14,7 +16,7 @@ def _counts():
     acme = Organization.objects.filter(slug="acme-cloud").first()
     with tenant_context(acme):
         billing = (Customer.objects.count(), Product.objects.count(), Contract.objects.count(),
-                   PriceItem.objects.count())
+                   PriceItem.objects.count(), Event.objects.count(), Invoice.objects.count())
     return (
         get_user_model().objects.count(), Organization.objects.count(),
         Membership.objects.count(), ApiKey.objects.count(), *billing,
@@ -29,7 +31,12 @@ def test_seeding_twice_changes_nothing_and_the_printed_key_works(capsys):
     assert _counts() == first
     # demo user, viewer; two organizations; three memberships; one key;
     # 4 customers, 6 products, 4 contracts with 4 + 3 + 1 + 3 + 2 + 2 = 15 price items
-    assert first == (2, 2, 3, 1, 4, 6, 4, 15)
+    assert first[:8] == (2, 2, 3, 1, 4, 6, 4, 15)
+    # 60 days of usage: api calls (40 + 25 a day, plus 2 x (days_ago % 7)), storage and
+    # compute snapshots; the sum over the days is what _seed_usage sends
+    sent = sum(65 + 2 * (d % 7) + 2 for d in range(1, 61))
+    assert first[8] == sent
+    assert first[9] > 0  # the schedule produced invoices
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {printed['api_key']}")

@@ -1,0 +1,61 @@
+"""The invoice e-mail: a short text body, the PDF attached, to the customer's billing
+addresses, through Django's configured e-mail backend (``EMAIL_URL`` in the settings).
+
+These functions send and return; they write nothing. The caller (``invoicing.delivery``)
+runs them after commit and records ``sent_at``.
+"""
+
+from __future__ import annotations
+
+from babel.dates import format_date
+from django.core.mail import EmailMessage
+
+from zenskar.money import format_money
+
+from .models import Invoice
+from .rendering import customer_locale, render_invoice_pdf
+
+__all__ = ["invoice_email_message", "invoice_email_send"]
+
+
+def invoice_email_message(invoice: Invoice, *, payment_url: str | None = None) -> EmailMessage:
+    """The e-mail for ``invoice``: to every billing address of its customer, subject
+    "Invoice {number} from {organization}", the amount due, the due date and the pay link
+    (when given) in the body, the PDF attached as "{number}.pdf". The stored PDF is used
+    when there is one; otherwise the PDF is rendered now (and not stored)."""
+    customer = invoice.customer
+    organization = invoice.organization.name
+    locale = customer_locale(customer)
+    number = invoice.number or f"draft-{invoice.billing_date:%Y-%m-%d}"
+    amount_due = format_money(invoice.amount_due, invoice.currency, locale)
+    paragraphs = [
+        f"Hello {customer.name},",
+        f"Please find attached invoice {number} from {organization}.",
+        f"Amount due: {amount_due}" + (
+            f"\nDue date: {format_date(invoice.due_date, 'long', locale=locale)}"
+            if invoice.due_date else ""
+        ),
+    ]
+    if payment_url:
+        paragraphs.append(f"Pay online: {payment_url}")
+    paragraphs.append(f"Thank you,\n{organization}")
+    message = EmailMessage(
+        subject=f"Invoice {number} from {organization}",
+        body="\n\n".join(paragraphs) + "\n",
+        to=list(customer.emails or []),
+    )
+    pdf = bytes(invoice.pdf) if invoice.pdf else render_invoice_pdf(
+        invoice, payment_url=payment_url
+    )
+    message.attach(f"{number}.pdf", pdf, "application/pdf")
+    return message
+
+
+def invoice_email_send(invoice: Invoice, *, payment_url: str | None = None) -> bool:
+    """Send the invoice e-mail. False, and nothing sent (nor rendered), when the customer
+    has no e-mail address; True once the backend accepted it. Backend errors (SMTP down)
+    raise, so the calling task can retry."""
+    if not invoice.customer.emails:
+        return False
+    invoice_email_message(invoice, payment_url=payment_url).send(fail_silently=False)
+    return True

@@ -1,0 +1,107 @@
+"""The invoice e-mail, sent through a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from pypdf import PdfReader
+
+from invoicing.emails import invoice_email_message, invoice_email_send
+from tests.invoicing.test_rendering import NUMBER, build_invoice, pdf_text
+
+pytestmark = pytest.mark.django_db
+
+PAY = "https://pay.test/i/inv_8f2k3"
+
+
+class Collecting:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    handler = Collecting()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "billing@acme.test"
+    yield handler
+    controller.stop()
+
+
+def test_the_finalized_invoice_arrives_with_its_pdf(tenant, smtp):
+    with tenant.context():
+        invoice = build_invoice(tenant, emails=["ap@initech.test", "cfo@initech.test"])
+        assert invoice_email_send(invoice, payment_url=PAY) is True
+
+    [envelope] = smtp.envelopes
+    assert envelope.mail_from == "billing@acme.test"
+    assert envelope.rcpt_tos == ["ap@initech.test", "cfo@initech.test"]
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message["Subject"] == f"Invoice {NUMBER} from Acme"
+    assert message["To"] == "ap@initech.test, cfo@initech.test"
+    body = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert body == (
+        "Hello Initech LLC,\n\n"
+        f"Please find attached invoice {NUMBER} from Acme.\n\n"
+        "Amount due: $1,645.00\nDue date: March 31, 2026\n\n"
+        f"Pay online: {PAY}\n\n"
+        "Thank you,\nAcme\n"
+    )
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == f"{NUMBER}.pdf"
+    assert attachment.get_content_type() == "application/pdf"
+    pdf = attachment.get_content()
+    assert pdf.startswith(b"%PDF")
+    text = pdf_text(pdf)
+    assert NUMBER in text and "$1,745.00" in text and "Initech LLC" in text
+    assert "Pay online" in text
+
+
+def test_a_customer_without_an_address_gets_nothing(tenant, smtp):
+    with tenant.context():
+        invoice = build_invoice(tenant, emails=())
+        assert invoice_email_send(invoice, payment_url=PAY) is False
+    assert smtp.envelopes == []
+
+
+def test_the_stored_pdf_is_attached_as_is(tenant):
+    with tenant.context():
+        invoice = build_invoice(tenant, pdf=b"%PDF-1.7 stored at finalization")
+        message = invoice_email_message(invoice)
+    assert message.attachments == [
+        (f"{NUMBER}.pdf", b"%PDF-1.7 stored at finalization", "application/pdf")]
+    assert "Pay online" not in message.body
+    assert message.body.endswith("Amount due: $1,645.00\nDue date: March 31, 2026\n\n"
+                                 "Thank you,\nAcme\n")
+
+
+def test_without_a_stored_pdf_one_is_rendered(tenant):
+    with tenant.context():
+        invoice = build_invoice(tenant)
+        message = invoice_email_message(invoice, payment_url=PAY)
+    [(name, pdf, mimetype)] = message.attachments
+    assert (name, mimetype) == (f"{NUMBER}.pdf", "application/pdf")
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert PAY in pdf_text(pdf)

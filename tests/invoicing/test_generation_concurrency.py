@@ -1,0 +1,286 @@
+"""Generation at once and after a crash: every (contract, billing date) is invoiced exactly
+once, whatever runs the generation and however often; numbers stay gapless.
+
+Both tests commit (a second thread or a worker process must see the rows) and bill the same
+book of contracts, worked out by hand once here:
+
+- contract ``i`` (customer ``cus-i``) starts on the first of August, September or October
+  2026 (``i % 3`` = 0, 1, 2), monthly, calendar-aligned, in UTC, and has two items: a
+  platform fee of 100.00 in advance and API calls at 0.50 each in arrears;
+- customer ``i`` sends ``1 + i % 5`` API calls in each of August, September and October
+  (also in the months before its contract starts: those are never billed);
+- generation runs on 2026-11-15. A contract started in August bills Aug 1 (fee only), Sep 1,
+  Oct 1 and Nov 1 (fee + the previous month's calls): 4 invoices; September: 3; October: 2.
+
+Over any 15 consecutive contracts, ``(i % 3, i % 5)`` takes each of its 15 values once: 5
+contracts of each start month -> 5 x (4 + 3 + 2) = 45 invoices, and calls billed
+(1+2+3+4+5) x (3+2+1) = 90, i.e. 45.00.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connections
+
+from contracts import services as contracts
+from invoicing import tasks
+from invoicing.bulk_usage import BulkUsage
+from invoicing.models import Invoice, InvoiceLine, InvoiceSettings
+from invoicing.services import invoice_settings, invoices_finalize_due, invoices_generate
+from metering import services as metering
+from tests.conftest import COMMITTING, owner_conninfo
+from zenskar.tenancy.context import tenant_context
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 11, 15)
+USAGE_MONTHS = (8, 9, 10)
+FEE, CALL = Decimal("100.00"), Decimal("0.50")
+
+
+def _book(count: int) -> dict[tuple[str, date], Decimal]:
+    """The invoices the module docstring describes: (customer, billing date) -> total."""
+    expected = {}
+    for i in range(count):
+        first = 8 + i % 3
+        for month in range(first, TODAY.month + 1):
+            calls = (1 + i % 5) if month > first else 0  # the previous month, once begun
+            expected[(f"cus-{i:03d}", date(2026, month, 1))] = FEE + CALL * calls
+    return expected
+
+
+def _load(tenant, count: int) -> dict[tuple[str, date], Decimal]:
+    """Write the book of ``count`` contracts and their usage; return the expected invoices."""
+    organization = tenant.organization
+    organization.usage_window_days = 3650  # the usage is months old
+    organization.save(update_fields=["usage_window_days"])
+    with tenant.context():
+        InvoiceSettings.objects.filter(pk=invoice_settings(organization=organization).pk) \
+            .update(auto_send=False)
+        contracts.product_create(organization=organization, name="Platform", sku="PLATFORM",
+                                 kind="recurring", revenue_rule="ratable")
+        contracts.product_create(organization=organization, name="API", sku="API",
+                                 kind="usage", revenue_rule="as_used")
+        metering.meter_create(organization=organization, key="api_calls", name="API calls",
+                              event_name="api_call", aggregation="count")
+        events = []
+        for i in range(count):
+            customer = f"cus-{i:03d}"
+            contracts.customer_create(organization=organization, external_id=customer,
+                                      name=customer, currency="USD")
+            start = date(2026, 8 + i % 3, 1).isoformat()
+            contracts.contract_create(organization=organization, document={
+                "customer": customer, "name": f"Contract {i}", "status": "active",
+                "start_date": start, "end_date": "2027-08-01",
+                "phases": [{"start_date": start, "end_date": "2027-08-01", "items": [
+                    {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
+                     "pricing": {"amount": str(FEE)}},
+                    {"product": "API", "model": "per_unit", "timing": "arrears",
+                     "meter": "api_calls", "pricing": {"unit_price": str(CALL)}},
+                ]}],
+            })
+            events += [
+                {"event_id": f"{customer}-{month}-{n}", "customer": customer,
+                 "event_name": "api_call", "timestamp": f"2026-{month:02d}-{1 + n:02d}T12:00:00Z"}
+                for month in USAGE_MONTHS for n in range(1 + i % 5)
+            ]
+        result = metering.events_ingest(organization=organization, events=events)
+        assert (result.accepted, result.rejected) == (len(events), [])
+    return _book(count)
+
+
+def _invoices(tenant) -> list[Invoice]:
+    with tenant.context():
+        return list(Invoice.objects.filter(organization=tenant.organization)
+                    .select_related("customer"))
+
+
+def _by_key(invoices: list[Invoice]) -> dict[tuple[str, date], Decimal]:
+    keys = [(i.customer.external_id, i.billing_date) for i in invoices]
+    assert len(keys) == len(set(keys)), "an invoice was created twice"
+    return {(i.customer.external_id, i.billing_date): i.total for i in invoices}
+
+
+def _numbers(invoices: list[Invoice]) -> list[int]:
+    """The sequence numbers of ``PREFIX-YEAR-000042``, sorted; one prefix and year."""
+    assert len({i.number.rsplit("-", 1)[0] for i in invoices}) == 1
+    return sorted(int(i.number.rsplit("-", 1)[1]) for i in invoices)
+
+
+def _in_threads(organization, *bodies):
+    """Run each body at the same moment in a thread of its own (its own connection, as the
+    organization); return their results, re-raise their errors."""
+    start = threading.Barrier(len(bodies))
+    results: list = [None] * len(bodies)
+    errors: list[BaseException] = []
+
+    def run(index, body):
+        try:
+            with tenant_context(organization):
+                start.wait(timeout=30)
+                results[index] = body()
+        except BaseException as error:  # handed to the test's thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n, body)) for n, body in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "a generation thread did not finish in 5 minutes"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@COMMITTING
+def test_two_runs_at_once_create_each_invoice_once_and_number_them_without_gaps(
+        tenant, monkeypatch):
+    expected = _load(tenant, 30)
+    # 30 contracts = 2 x 15: 2 x 45 = 90 invoices; 2 x 90 = 180 calls billed = 90.00, plus
+    # 90 platform fees of 100.00 = 9,000.00
+    assert len(expected) == 90
+    assert sum(expected.values()) == Decimal("9090.00")
+    organization = tenant.organization
+    queued = []  # finalization queues the PDF and e-mail: record it instead of sending it
+    monkeypatch.setattr(tasks.deliver_invoice, "delay",
+                        lambda organization_id, invoice_id: queued.append(invoice_id))
+
+    # One run asks PostgreSQL per customer, the other once per window for all customers.
+    direct, bulk = _in_threads(
+        organization,
+        lambda: invoices_generate(organization=organization, today=TODAY),
+        lambda: invoices_generate(organization=organization, today=TODAY,
+                                  usage=BulkUsage(organization, bulk_after=0)),
+    )
+
+    assert direct.created + bulk.created == 90  # each invoice created by exactly one run
+    invoices = _invoices(tenant)
+    assert _by_key(invoices) == expected
+    assert {i.status for i in invoices} == {Invoice.Status.DRAFT}
+
+    # Two finalization runs at once: each draft finalized once, numbers 1..90 in one sequence.
+    _in_threads(organization, lambda: invoices_finalize_due(organization=organization),
+                lambda: invoices_finalize_due(organization=organization))
+
+    invoices = _invoices(tenant)
+    assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}
+    assert _by_key(invoices) == expected
+    assert _numbers(invoices) == list(range(1, 91))
+    assert sorted(queued) == sorted(str(i.id) for i in invoices)  # delivered once each
+
+
+# --- A worker killed midway ---------------------------------------------------------------
+
+
+def _worker(queue: str, log: Path) -> subprocess.Popen:
+    """A real Celery worker process on a private queue, on this test database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": owner_conninfo(settings.DATABASES["owner"]["NAME"]),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_QUEUE": queue,
+    }
+    with log.open("ab") as out:  # a file, not a pipe: a full pipe would stall the worker
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "zenskar", "worker", "--pool", "solo",
+             "--queues", queue, "--loglevel", "WARNING", "--without-heartbeat",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_until(condition, *, what: str, timeout: float, worker: subprocess.Popen, log: Path):
+    """Poll ``condition`` until it holds; fail at the deadline or if the worker dies."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if worker.poll() is not None:
+            raise AssertionError(f"the worker exited before {what}:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} after {timeout} s:\n{log.read_text()}")
+        time.sleep(0.02)  # the interval between two looks, not a wait for the condition
+    return value
+
+
+def _forget_queue(queue: str) -> None:
+    """Drop what the broker still holds for ``queue``: the killed worker's unacknowledged
+    message (kombu would redeliver it to the queue after its visibility timeout) and the
+    deliveries nobody ran."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for tag, raw in client.hgetall("unacked").items():
+        if json.loads(raw)[2] == queue:  # [message, exchange, routing key]
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.delete(queue)
+
+
+@COMMITTING
+def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes_them(
+        tenant, tmp_path):
+    T0 = time.monotonic()
+    expected = _load(tenant, 195)
+    print("load", time.monotonic() - T0)
+    # 195 contracts = 13 x 15: 13 x 45 = 585 invoices; 13 x 90 = 1,170 calls = 585.00, plus
+    # 585 platform fees of 100.00 = 58,500.00
+    assert len(expected) == 585
+    assert sum(expected.values()) == Decimal("59085.00")
+    organization_id = str(tenant.organization.id)
+    queue, log = f"test-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log"
+
+    def count():
+        with tenant.context():
+            return Invoice.objects.filter(organization=tenant.organization).count()
+
+    try:
+        first = _worker(queue, log)
+        try:
+            tasks.generate_invoices.apply_async(args=(organization_id, TODAY.isoformat()),
+                                                queue=queue)
+            _wait_until(lambda: count() >= 60, what="60 invoices", timeout=120, worker=first,
+                        log=log)
+        finally:
+            first.kill()  # SIGKILL: no shutdown, the transaction in flight is cut off
+            first.wait(timeout=30)
+
+        partial = _invoices(tenant)
+        print("killed", time.monotonic() - T0, len(partial))
+        assert 60 <= len(partial) < 585, "the worker was not stopped midway"
+        # What the killed run committed is whole: every invoice it left is one of the
+        # expected ones, with its lines and its full total; nothing was finalized yet.
+        assert _by_key(partial).items() <= expected.items()
+        assert {i.status for i in partial} == {Invoice.Status.DRAFT}
+        with tenant.context():
+            lines = InvoiceLine.objects.filter(organization=tenant.organization)
+            assert set(lines.values_list("invoice_id", flat=True)) == {i.id for i in partial}
+
+        second = _worker(queue, log)
+        try:
+            result = tasks.generate_invoices.apply_async(
+                args=(organization_id, TODAY.isoformat()), queue=queue).get(timeout=300)
+        finally:
+            second.terminate()  # warm shutdown: the PDF being rendered, if any, completes
+            second.wait(timeout=60)
+    finally:
+        _forget_queue(queue)
+
+    print("second", time.monotonic() - T0, result)
+    # The new run creates what is missing, recomputes the killed run's drafts, finalizes all.
+    assert result == {"created": 585 - len(partial), "recomputed": len(partial),
+                      "finalized": 585}, log.read_text()
+    invoices = _invoices(tenant)
+    assert _by_key(invoices) == expected
+    assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}
+    assert _numbers(invoices) == list(range(1, 586))
