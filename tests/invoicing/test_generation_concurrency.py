@@ -230,9 +230,7 @@ def _forget_queue(queue: str) -> None:
 @COMMITTING
 def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes_them(
         tenant, tmp_path):
-    T0 = time.monotonic()
     expected = _load(tenant, 195)
-    print("load", time.monotonic() - T0)
     # 195 contracts = 13 x 15: 13 x 45 = 585 invoices; 13 x 90 = 1,170 calls = 585.00, plus
     # 585 platform fees of 100.00 = 58,500.00
     assert len(expected) == 585
@@ -256,7 +254,6 @@ def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes
             first.wait(timeout=30)
 
         partial = _invoices(tenant)
-        print("killed", time.monotonic() - T0, len(partial))
         assert 60 <= len(partial) < 585, "the worker was not stopped midway"
         # What the killed run committed is whole: every invoice it left is one of the
         # expected ones, with its lines and its full total; nothing was finalized yet.
@@ -276,7 +273,6 @@ def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes
     finally:
         _forget_queue(queue)
 
-    print("second", time.monotonic() - T0, result)
     # The new run creates what is missing, recomputes the killed run's drafts, finalizes all.
     assert result == {"created": 585 - len(partial), "recomputed": len(partial),
                       "finalized": 585}, log.read_text()

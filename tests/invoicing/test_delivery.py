@@ -1,0 +1,44 @@
+"""Finalization hands the invoice to delivery after commit: the PDF is rendered and stored
+once, and the invoice is e-mailed to the customer with it attached."""
+
+import pytest
+from django.core import mail
+
+from zenskar.celery import app
+
+from .test_scenarios import flat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager():
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_a_finalized_invoice_is_rendered_and_mailed_once(
+    scenario, eager, django_capture_on_commit_callbacks, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    scenario.customer()
+    scenario.product("PLATFORM")
+    contract = scenario.contract(items=[flat("PLATFORM", "1000.00")])
+    scenario.patch_settings(grace_period_hours=24 * 3650)
+    scenario.run("2026-01-01")
+    [draft] = scenario.invoices(contract["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        final = scenario.finalize(draft["id"])
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ap@acme.test"]
+    assert final["number"] in message.subject
+    [(name, content, mimetype)] = message.attachments
+    assert (name, mimetype) == (f"{final['number']}.pdf", "application/pdf")
+    assert content.startswith(b"%PDF")
+    invoice = scenario.invoice(draft["id"])
+    assert invoice["sent_at"] is not None
+    pdf = scenario.client.get(f"/api/v1/invoices/{draft['id']}/pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content == content  # the stored rendering, not a new one
