@@ -67,13 +67,21 @@ def customer_create(*, organization: Organization, **fields: Any) -> Customer:
     fields.setdefault("currency", organization.default_currency)
     fields.setdefault("time_zone", organization.time_zone)
     customer = Customer(organization=organization, **fields)
+    _normalize_customer(customer)
+    _save_customer(customer)
+    return customer
+
+
+def _normalize_customer(customer: Customer) -> None:
     customer.attributes = _plain_attributes(customer.attributes)
     customer.country = (customer.country or "").upper()
     customer.currency = (customer.currency or "").upper()
     _check_attributes(customer.attributes)
+
+
+def _save_customer(customer: Customer) -> None:
     _save(customer, unique_field="external_id",
           unique_message="A customer with this external_id already exists.")
-    return customer
 
 
 @transaction.atomic
@@ -81,16 +89,12 @@ def customer_update(*, customer: Customer, **fields: Any) -> Customer:
     for name, value in fields.items():
         if name in CUSTOMER_FIELDS:
             setattr(customer, name, value)
-    customer.attributes = _plain_attributes(customer.attributes)
-    customer.country = (customer.country or "").upper()
-    customer.currency = (customer.currency or "").upper()
-    _check_attributes(customer.attributes)
+    _normalize_customer(customer)
     if "currency" in fields and customer.contracts.exclude(currency=customer.currency).exists():
         raise ValidationError(
             {"currency": ["The customer has contracts in another currency."]}
         )
-    _save(customer, unique_field="external_id",
-          unique_message="A customer with this external_id already exists.")
+    _save_customer(customer)
     return customer
 
 
