@@ -36,6 +36,7 @@ from invoicing.models import (
 )
 from invoicing.rating import ContractRater, DirectUsage, LineDraft, UsageSource, period_counter
 from metering.services import billed_through_set, events_adjusted
+from zenskar import events
 from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write
@@ -452,6 +453,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     from invoicing.delivery import after_finalize
 
     after_finalize(invoice)
+    events.publish(events.DomainEvent(name="invoice.finalized",
+                                      organization_id=organization.id,
+                                      payload=_event_payload(invoice)))
     return invoice
 
 

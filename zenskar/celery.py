@@ -25,6 +25,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=10),  # hourly: each contract bills on its own local date
         "args": ("invoicing.generate_invoices",),
     },
+    "retry-failed-charges": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=20),
+        "args": ("payments.retry_due_charges",),
+    },
     "renew-or-end-contracts": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute=5),  # hourly: every time zone's midnight is on the hour

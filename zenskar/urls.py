@@ -16,6 +16,7 @@ urlpatterns = [
     # Before the dashboard: its catch-all section page must not shadow these pages.
     path("", include("contracts.urls")),
     path("", include("metering.urls")),
+    path("", include("invoicing.urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

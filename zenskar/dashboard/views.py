@@ -20,9 +20,10 @@ from zenskar.tenancy import selectors, services
 from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
-# Home tiles of the sections that have pages of their own. contracts.urls and metering.urls are
-# included before the dashboard and serve /customers/, /contracts/, /products/ and /metering/,
-# which is where the tiles' /<slug>/ links (home.html) lead.
+# Home tiles of the sections that have pages of their own. contracts.urls, metering.urls and
+# invoicing.urls are included before the dashboard and serve /customers/, /contracts/,
+# /products/, /metering/ and /invoices/, which is where the tiles' /<slug>/ links (home.html)
+# lead.
 TILES = {
     "customers": (
         "Customers",
@@ -44,16 +45,15 @@ TILES = {
         "Usage events pushed through the API or pulled by connectors from your Postgres, "
         "Redshift, MongoDB or HTTP APIs, aggregated by meters.",
     ),
-}
-
-# Sections still waiting for their app's pages: an empty state naming the API endpoint.
-SECTIONS = {
     "invoices": (
         "Invoices",
         "Invoices generated on schedule from contracts and usage: drafts, finalized and paid, "
         "with the derivation of every amount.",
-        "GET /api/v1/invoices",
     ),
+}
+
+# Sections still waiting for their app's pages: an empty state naming the API endpoint.
+SECTIONS = {
     "payments": (
         "Payments",
         "Card payments through Stripe, offline payments recorded by your team, refunds and "

@@ -1,0 +1,142 @@
+"""Dashboard forms for invoices, the invoice template, invoicing settings and tax rates.
+
+The forms parse what a person typed; the services decide what is valid (a service's
+``ValidationError`` is put back on the field it names, :func:`errors_onto`). Settings and tax
+rates have no workflow: their forms save the row, as the REST API's serializers do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from invoicing.models import InvoiceLine, InvoiceSettings, TaxRate
+
+NUMBER = {"max_digits": 30, "decimal_places": 10}
+
+
+class InvoiceFilterForm(forms.Form):
+    """The invoice list's filters (a GET form): customer external id, billing dates."""
+
+    customer = forms.ChoiceField(required=False)
+    date_from = forms.DateField(required=False, label="Billed from",
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="Billed through",
+                              widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, customers) -> None:
+        super().__init__(data)
+        self.fields["customer"].choices = [("", "All customers")] + [
+            (c.external_id, c.name) for c in customers]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The range ends before it starts.")
+        return cleaned
+
+
+class LineForm(forms.Form):
+    description = forms.CharField(max_length=500)
+    quantity = forms.DecimalField(**NUMBER, initial=1, min_value=0)
+    unit_price = forms.DecimalField(**NUMBER, label="Unit price",
+                                    help_text="Negative for a one-off reduction.")
+
+
+class QuantityForm(forms.Form):
+    quantity = forms.DecimalField(**NUMBER, min_value=0)
+
+
+class CreditNoteForm(forms.Form):
+    """A credit note: the whole invoice, or chosen amounts of chosen lines (one optional
+    ``line_<id>`` field per line, at most what is left to credit on it)."""
+
+    reason = forms.CharField(max_length=300, help_text="Printed on the credit note.")
+    scope = forms.ChoiceField(choices=[("full", "The whole invoice (what is left of it)"),
+                                       ("lines", "Amounts of some lines")],
+                              initial="full", widget=forms.RadioSelect)
+
+    def __init__(self, data=None, *, lines: list[tuple[InvoiceLine, Decimal]]) -> None:
+        super().__init__(data)
+        self.lines = {str(line.id): line for line, _ in lines}
+        for line, left in lines:
+            self.fields[f"line_{line.id}"] = forms.DecimalField(
+                max_digits=20, decimal_places=4, required=False, min_value=0,
+                max_value=left, label=line.description)
+
+    def line_fields(self):
+        return [(self.lines[name.removeprefix("line_")], self[name])
+                for name in self.fields if name.startswith("line_")]
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = [(self.lines[name.removeprefix("line_")], value)
+                  for name, value in cleaned.items()
+                  if name.startswith("line_") and value]
+        if cleaned.get("scope") == "lines" and not chosen and not self.errors:
+            raise ValidationError("Give an amount for at least one line.")
+        cleaned["credited_lines"] = chosen if cleaned.get("scope") == "lines" else None
+        return cleaned
+
+
+class TemplateForm(forms.Form):
+    html = forms.CharField(strip=False, label="HTML (Jinja2)",
+                           widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false",
+                                                        "class": "code"}))
+    css = forms.CharField(strip=False, required=False, label="CSS",
+                          widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false",
+                                                       "class": "code"}))
+
+
+class SettingsForm(forms.ModelForm):
+    class Meta:
+        model = InvoiceSettings
+        fields = ["number_prefix", "grace_period_hours", "auto_finalize", "auto_send",
+                  "address", "footer", "logo_url"]
+        labels = {"logo_url": "Logo URL", "grace_period_hours": "Grace period (hours)",
+                  "auto_finalize": "Finalize drafts automatically after the grace period",
+                  "auto_send": "E-mail invoices automatically once finalized"}
+        help_texts = {
+            "number_prefix": "Invoice numbers read PREFIX-YEAR-000001.",
+            "logo_url": "A data: URI (data:image/png;base64,...): the PDF fetches nothing "
+                        "from the network.",
+        }
+        widgets = {"address": forms.Textarea(attrs={"rows": 3}),
+                   "footer": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_number_prefix(self) -> str:
+        prefix = self.cleaned_data["number_prefix"].strip().upper()
+        if not prefix or not all(ch.isalnum() or ch in "-_" for ch in prefix):
+            raise ValidationError("Letters, digits, - and _ only.")
+        return prefix
+
+
+class TaxRateForm(forms.ModelForm):
+    class Meta:
+        model = TaxRate
+        fields = ["name", "country", "region", "rate", "inclusive"]
+        labels = {"rate": "Rate (%)", "inclusive": "Prices include it"}
+
+    def clean_country(self) -> str:
+        country = self.cleaned_data["country"].strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise ValidationError("Two letters, ISO 3166-1 (US, FR, DE).")
+        return country
+
+    def clean_rate(self) -> Decimal:
+        rate = self.cleaned_data["rate"]
+        if not Decimal(0) <= rate <= Decimal(100):
+            raise ValidationError("A percentage between 0 and 100.")
+        return rate
+
+
+def errors_onto(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's errors on the form: on the field they name, else at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for name, messages in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, messages)

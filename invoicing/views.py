@@ -1,0 +1,577 @@
+"""Dashboard pages for invoices: the list, an invoice with its lines, their derivations and
+the actions its status allows, the template editor with a live preview on a real invoice,
+invoicing settings and tax rates, and a customer's upcoming invoice.
+
+Thin adapters: every read filters by ``request.organization`` (row-level security is the
+second wall); every change to an invoice goes through ``invoicing.services`` or
+``invoicing.delivery``. A tenant's template is rendered only by ``invoicing.rendering``'s
+sandbox and shown only inside ``<iframe sandbox srcdoc>`` (no ``allow-scripts``): a script
+in the template neither runs nor reaches the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from babel.numbers import format_currency
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from contracts.models import Customer
+from contracts.pricing import PricingError
+from contracts.schedule import ScheduleError
+from invoicing import delivery, rendering, selectors, services
+from invoicing.forms import (
+    CreditNoteForm,
+    InvoiceFilterForm,
+    LineForm,
+    QuantityForm,
+    SettingsForm,
+    TaxRateForm,
+    TemplateForm,
+    errors_onto,
+)
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceAudit,
+    InvoiceLine,
+    InvoiceTemplate,
+    TaxRate,
+)
+from invoicing.rendering import TemplateError
+from zenskar import money
+from zenskar.dashboard.views import member_required
+from zenskar.tenancy.models import WRITE_ROLES
+
+STATUS_TABS = ["all", *Invoice.Status.values, "overdue"]
+PAGE_SIZE = 50
+RECENT_INVOICES = 25  # offered for the template preview
+KIND_LABELS = dict(InvoiceLine.Kind.choices)
+
+
+# --- Text for people ---------------------------------------------------------------------------
+
+
+def _money(amount, currency: str) -> str:
+    return money.format_money(Decimal(amount), currency)
+
+
+def _number(value) -> str:
+    """``"25.0000000000"`` -> ``25``, ``"1234.5"`` -> ``1,234.5``; None -> ``—``."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(str(value)).normalize()
+    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
+
+
+def _price(value, currency: str) -> str:
+    """A unit price with every digit it has, never fewer than the currency's: ``$0.002``."""
+    if value is None or value == "":
+        return "—"
+    return format_currency(Decimal(str(value)).normalize(), currency, locale="en_US",
+                           decimal_quantization=False)
+
+
+def _instant(text: str) -> str:
+    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+_SHOWN = {"steps", "meter", "usage_window", "usage_quantity", "share", "override", "model",
+          "nominal_start", "nominal_end", "key", "manual", "by", "unrounded_amount"}
+
+
+def derivation_view(derivation, currency: str) -> dict:
+    """Why a line's amount is what it is: the pricing steps tier by tier, the meter and the
+    usage window it read, the share of the period, a hand override, and whatever else the
+    rating recorded."""
+    d = derivation if isinstance(derivation, dict) else {}
+    window = d.get("usage_window")
+    override = d.get("override") or {}
+    share = str(d.get("share") or "")
+    return {
+        "steps": [{"description": step.get("description", ""),
+                   "quantity": _number(step.get("quantity")),
+                   "unit_price": _price(step.get("unit_price"), currency),
+                   "amount": _price(step.get("amount"), currency)}
+                  for step in d.get("steps") or [] if isinstance(step, dict)],
+        "model": (d.get("model") or "").replace("_", " "),
+        "meter": d.get("meter"),
+        "usage_window": f"{_instant(window[0])} → {_instant(window[1])} UTC" if window else "",
+        "usage_quantity": _number(d["usage_quantity"]) if "usage_quantity" in d else "",
+        "share": "" if share in ("", "1") else f"{share} of the period "
+                 f"{d.get('nominal_start', '')} → {d.get('nominal_end', '')}",
+        "unrounded": _price(d.get("unrounded_amount"), currency) if d.get("unrounded_amount")
+        else "",
+        "override": override and {
+            "quantity": _number(override.get("quantity")),
+            "computed_quantity": _number(override.get("computed_quantity")),
+            "computed_amount": _price(override.get("computed_amount"), currency)},
+        "manual_by": d.get("by", "") if d.get("manual") else "",
+        "other": [(name.replace("_", " "), value if isinstance(value, str) else
+                   json.dumps(value, ensure_ascii=False))
+                  for name, value in d.items() if name not in _SHOWN],
+    }
+
+
+# --- The list ----------------------------------------------------------------------------------
+
+
+def _sums(invoices) -> list[str]:
+    """Amounts due per currency (two currencies are never added)."""
+    rows = invoices.order_by().values("currency").annotate(due=Sum("amount_due"))
+    return [_money(row["due"], row["currency"]) for row in sorted(rows, key=lambda r: r["currency"])
+            if row["due"]]
+
+
+@member_required
+def invoice_list(request):
+    organization = request.organization
+    customers = list(Customer.objects.filter(organization=organization).only(
+        "id", "external_id", "name").order_by("name"))
+    form = InvoiceFilterForm(request.GET, customers=customers)
+    form.is_valid()  # a bad filter is shown on its field and not applied
+    chosen = form.cleaned_data.get("customer") or None
+    through = form.cleaned_data.get("date_to")
+    filters = {"customer": chosen, "date_from": form.cleaned_data.get("date_from"),
+               # "through" is inclusive on the page; the selector's bound is exclusive
+               "date_to": through + timedelta(days=1) if through else None}
+    status = request.GET.get("status", "all")
+    status = status if status in STATUS_TABS else "all"
+
+    base = selectors.invoices_list(organization=organization, **filters)
+    overdue = selectors.invoices_list(organization=organization, overdue=True, **filters)
+    counts = dict(base.order_by().values_list("status").annotate(n=Count("id")))
+    counts["all"], counts["overdue"] = sum(counts.values()), overdue.count()
+    invoices = overdue if status == "overdue" else (
+        base if status == "all" else base.filter(status=status))
+    page = Paginator(invoices.select_related("customer"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    today = timezone.now().date()
+    query = request.GET.copy()
+    query.pop("page", None)
+    tabs = []
+    for tab in STATUS_TABS:
+        query.setlist("status", [] if tab == "all" else [tab])
+        tabs.append({"name": tab, "count": counts.get(tab, 0), "query": query.urlencode()})
+    query.setlist("status", [] if status == "all" else [status])
+    return render(request, "invoicing/invoice_list.html", {
+        "form": form, "status": status, "tabs": tabs, "page": page, "query": query.urlencode(),
+        "rows": [{"invoice": invoice, "total": _money(invoice.total, invoice.currency),
+                  "amount_due": _money(invoice.amount_due, invoice.currency),
+                  "overdue": invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
+                  and invoice.due_date is not None and invoice.due_date < today}
+                 for invoice in page],
+        "summary": {"open": _sums(base.filter(status=Invoice.Status.FINALIZED,
+                                              amount_due__gt=0)),
+                    "overdue": _sums(overdue), "drafts": counts.get(Invoice.Status.DRAFT, 0)},
+        "customer": next((c for c in customers if c.external_id == chosen), None),
+        "active": "invoices",
+    })
+
+
+# --- One invoice -------------------------------------------------------------------------------
+
+
+def _invoice(request, invoice_id) -> Invoice:
+    return get_object_or_404(Invoice.objects.select_related("customer", "contract"),
+                             id=invoice_id, organization=request.organization)
+
+
+def _actor(request) -> str:
+    return request.user.email or request.user.get_username()
+
+
+def _lines_left(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
+    """Each line of the invoice with what is left to credit on it."""
+    credited = dict(CreditNoteLine.objects.filter(
+        organization=invoice.organization, credit_note__invoice=invoice,
+    ).order_by().values_list("invoice_line").annotate(total=Sum("amount")))
+    lines = InvoiceLine.objects.filter(organization=invoice.organization, invoice=invoice)
+    return [(line, line.amount - credited.get(line.id, Decimal(0)))
+            for line in lines.select_related("product")]
+
+
+def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None):
+    organization, currency = request.organization, invoice.currency
+    lines = _lines_left(invoice)
+    creditable = [(line, left) for line, left in lines if left > 0]
+    try:
+        rendered, render_error = rendering.render_invoice_html(
+            invoice, payment_url=delivery.payment_url(invoice)), None
+    except TemplateError as error:
+        rendered, render_error = "", error
+    notes = CreditNote.objects.filter(organization=organization, invoice=invoice)
+    return render(request, "invoicing/invoice_detail.html", {
+        "invoice": invoice, "active": "invoices",
+        "amounts": {name: _money(getattr(invoice, name), currency) for name in (
+            "subtotal", "tax_total", "total", "credit_applied", "amount_paid", "amount_due")},
+        "lines": [{"line": line, "quantity": _number(line.quantity),
+                   "unit_price": _price(line.unit_price, currency),
+                   "amount": _money(line.amount, currency),
+                   "tax": _money(line.tax_amount, currency) if line.tax_amount else "",
+                   "credited": _money(line.amount - left, currency) if left != line.amount
+                   else "",
+                   "derivation": derivation_view(line.derivation, currency)}
+                  for line, left in lines],
+        "credit_notes": [{"note": note, "total": _money(note.total, currency),
+                          "to_credit": _money(note.to_customer_credit, currency)
+                          if note.to_customer_credit else "",
+                          "lines": [(cl.description, _money(cl.amount, currency))
+                                    for cl in note.lines.all()]}
+                         for note in notes.prefetch_related("lines")],
+        "audit": InvoiceAudit.objects.filter(organization=organization, invoice=invoice),
+        "credit_balance": _money(services.customer_credit_balance(
+            customer=invoice.customer, currency=currency), currency),
+        "line_form": line_form or LineForm(),
+        "credit_form": credit_form or CreditNoteForm(lines=creditable),
+        "can_void": invoice.status == Invoice.Status.FINALIZED and invoice.amount_paid == 0,
+        "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID)
+        and bool(creditable),
+        "rendered": rendered, "render_error": render_error,
+    })
+
+
+@member_required
+def invoice_detail(request, invoice_id):
+    return _detail_page(request, _invoice(request, invoice_id))
+
+
+def _act(request, invoice_id, action, done: str):
+    """Run a status change; its refusal (a ``ValidationError``) is shown, not raised."""
+    invoice = _invoice(request, invoice_id)
+    try:
+        invoice = action(invoice)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done.format(invoice=invoice.number or "The draft"))
+    return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def invoice_finalize(request, invoice_id):
+    return _act(request, invoice_id, lambda i: services.invoice_finalize(invoice=i),
+                "Invoice {invoice} finalized.")
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def invoice_void(request, invoice_id):
+    return _act(request, invoice_id,
+                lambda i: services.invoice_void(invoice=i, actor=_actor(request)),
+                "Invoice {invoice} voided.")
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def invoice_mark_uncollectible(request, invoice_id):
+    return _act(request, invoice_id,
+                lambda i: services.invoice_mark_uncollectible(invoice=i),
+                "Invoice {invoice} marked uncollectible.")
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def invoice_send(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    emails = ", ".join(invoice.customer.emails or [])
+    if not emails:
+        messages.error(request, f"{invoice.customer.name} has no billing e-mail address: "
+                       "add one on the customer's page.")
+    else:
+        try:
+            delivery.invoice_send(invoice=invoice)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        except TemplateError as error:
+            messages.error(request, f"The invoice template cannot be rendered: {error}")
+        except (OSError, smtplib.SMTPException) as error:
+            messages.error(request, f"The e-mail could not be sent ({error}); try again.")
+        else:
+            messages.success(request, f"Invoice {invoice.number} sent to {emails}.")
+    return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+
+
+@member_required
+def invoice_pdf(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    try:
+        pdf = delivery.invoice_pdf(invoice=invoice)
+    except TemplateError as error:
+        messages.error(request, f"The invoice template cannot be rendered: {error}")
+        return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = invoice.number or f"draft-{invoice.billing_date}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def line_add(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    form = LineForm(request.POST)
+    if form.is_valid():
+        try:
+            line = services.invoice_add_line(invoice=invoice, actor=_actor(request),
+                                             **form.cleaned_data)
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Line “{line.description}” added.")
+            return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+    return _detail_page(request, invoice, line_form=form)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def line_quantity(request, line_id):
+    line = get_object_or_404(InvoiceLine.objects.select_related("invoice"), id=line_id,
+                             organization=request.organization)
+    form = QuantityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The quantity must be a number, 0 or more.")
+    else:
+        try:
+            line = services.invoice_override_quantity(
+                line=line, quantity=form.cleaned_data["quantity"], actor=_actor(request))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"“{line.description}” is now "
+                             f"{_number(line.quantity)} x {_price(line.unit_price, line.invoice.currency)}.")
+    return redirect("invoicing:invoice-detail", invoice_id=line.invoice_id)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def credit_note_create(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    form = CreditNoteForm(request.POST,
+                          lines=[(line, left) for line, left in _lines_left(invoice) if left > 0])
+    if form.is_valid():
+        try:
+            note = services.credit_note_create(invoice=invoice, reason=form.cleaned_data["reason"],
+                                               lines=form.cleaned_data["credited_lines"])
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Credit note {note.number} of "
+                             f"{_money(note.total, note.currency)} issued.")
+            return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+    invoice.refresh_from_db()
+    return _detail_page(request, invoice, credit_form=form)
+
+
+# --- The template editor -----------------------------------------------------------------------
+
+
+def _active_template(organization) -> InvoiceTemplate | None:
+    return InvoiceTemplate.objects.filter(organization=organization, active=True).order_by(
+        "-updated_at").first()
+
+
+def _recent_invoices(organization) -> list[Invoice]:
+    return list(Invoice.objects.filter(organization=organization).select_related("customer")
+                .order_by("-created_at")[:RECENT_INVOICES])
+
+
+def _chosen(invoices: list[Invoice], wanted) -> Invoice | None:
+    """The invoice to preview on: the one asked for when it is one of the organization's
+    recent invoices, else the most recent."""
+    return next((i for i in invoices if str(i.id) == str(wanted)), invoices[0] if invoices else None)
+
+
+def _preview(invoice: Invoice | None, html: str, css: str) -> dict:
+    if invoice is None:
+        return {"missing": True}
+    try:
+        return {"rendered": rendering.render_invoice_html(invoice, html=html, css=css),
+                "invoice": invoice}
+    except TemplateError as error:
+        return _error(error, html)
+
+
+def _error(error: TemplateError, html: str) -> dict:
+    source = html.splitlines()
+    line = error.line
+    return {"error": error.message, "line": line,
+            "source": source[line - 1].strip() if line and line <= len(source) else ""}
+
+
+def _editor_page(request, form, invoices, chosen, preview, template=None):
+    return render(request, "invoicing/template_editor.html", {
+        "form": form, "invoices": invoices, "chosen": chosen, "preview": preview,
+        "template": template or _active_template(request.organization),
+        "context_help": rendering.__doc__, "active": "invoices",
+    })
+
+
+@member_required
+def template_editor(request):
+    template = _active_template(request.organization)
+    html, css = (template.html, template.css) if template else rendering.default_template()
+    invoices = _recent_invoices(request.organization)
+    chosen = _chosen(invoices, request.GET.get("invoice"))
+    form = TemplateForm(initial={"html": html, "css": css})
+    return _editor_page(request, form, invoices, chosen, _preview(chosen, html, css), template)
+
+
+@member_required
+@require_POST
+def template_preview(request):
+    """The preview of the posted template on a real invoice. Stores nothing, so every
+    member may try a template; an htmx request gets the preview pane only."""
+    form = TemplateForm(request.POST)
+    invoices = _recent_invoices(request.organization)
+    chosen = _chosen(invoices, request.POST.get("invoice"))
+    if form.is_valid():
+        preview = _preview(chosen, form.cleaned_data["html"], form.cleaned_data["css"])
+    else:
+        preview = {"error": "The HTML template is empty.", "line": None}
+    if request.headers.get("HX-Request"):
+        return render(request, "invoicing/_template_preview.html", {"preview": preview})
+    return _editor_page(request, form, invoices, chosen, preview)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def template_save(request):
+    """Save the organization's template, only once it parses and renders a real invoice."""
+    organization = request.organization
+    form = TemplateForm(request.POST)
+    invoices = _recent_invoices(organization)
+    chosen = _chosen(invoices, request.POST.get("invoice"))
+    if not form.is_valid():
+        return _editor_page(request, form, invoices, chosen, {"error": "The HTML is empty."})
+    html, css = form.cleaned_data["html"], form.cleaned_data["css"]
+    try:
+        rendering.template_check(html)
+    except TemplateError as error:
+        preview = _error(error, html)
+    else:
+        preview = _preview(chosen, html, css)  # the trial render
+    if "error" in preview:
+        messages.error(request, "Not saved: the template does not render.")
+        return _editor_page(request, form, invoices, chosen, preview)
+    with transaction.atomic():
+        template = _active_template(organization)
+        if template is None:
+            InvoiceTemplate.objects.create(organization=organization, html=html, css=css)
+        else:
+            template.html, template.css = html, css
+            template.save(update_fields=["html", "css", "updated_at"])
+    messages.success(request, "Template saved: invoices render with it from now on"
+                     + ("." if chosen else " (checked for syntax only: no invoice to try it on)."))
+    url = reverse("invoicing:template-editor")
+    return redirect(f"{url}?invoice={chosen.id}" if chosen else url)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def template_reset(request):
+    """Back to the shipped template; the organization's own stays stored, inactive."""
+    InvoiceTemplate.objects.filter(organization=request.organization, active=True).update(
+        active=False, updated_at=timezone.now())
+    messages.success(request, "Invoices use the default template again.")
+    return redirect("invoicing:template-editor")
+
+
+# --- Settings and tax rates --------------------------------------------------------------------
+
+
+def _settings_page(request, settings_form=None, rate_form=None):
+    organization = request.organization
+    settings_form = settings_form or SettingsForm(
+        instance=services.invoice_settings(organization=organization))
+    if request.membership.role not in WRITE_ROLES:
+        for field in settings_form.fields.values():
+            field.disabled = True
+    return render(request, "invoicing/settings.html", {
+        "form": settings_form, "rate_form": rate_form or TaxRateForm(),
+        "rates": TaxRate.objects.filter(organization=organization), "active": "invoices",
+    })
+
+
+@member_required
+def settings_page(request):
+    return _settings_page(request)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def settings_save(request):
+    form = SettingsForm(request.POST,
+                        instance=services.invoice_settings(organization=request.organization))
+    if not form.is_valid():
+        return _settings_page(request, settings_form=form)
+    form.save()
+    messages.success(request, "Invoicing settings saved.")
+    return redirect("invoicing:settings")
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def tax_rate_create(request):
+    form = TaxRateForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, rate_form=form)
+    rate = form.save(commit=False)
+    rate.organization = request.organization
+    rate.save()
+    messages.success(request, f"Tax rate {rate.name} ({_number(rate.rate)}%) added.")
+    return redirect("invoicing:settings")
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def tax_rate_delete(request, rate_id):
+    rate = get_object_or_404(TaxRate, id=rate_id, organization=request.organization)
+    rate.delete()
+    messages.success(request, f"Tax rate {rate.name} deleted.")
+    return redirect("invoicing:settings")
+
+
+# --- The upcoming invoice ----------------------------------------------------------------------
+
+
+@member_required
+def upcoming_invoice(request, customer_id):
+    """What the customer's next invoice would be now, computed in a transaction that is
+    rolled back: nothing is saved."""
+    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
+    error = ""
+    with transaction.atomic():
+        try:
+            upcoming = services.upcoming_invoice(customer=customer)
+        except (ScheduleError, PricingError, ValidationError) as failure:
+            upcoming, error = None, str(failure)
+        transaction.set_rollback(True)
+    context = {"customer": customer, "upcoming": upcoming, "error": error,
+               "active": "invoices", "list_query": urlencode({"customer": customer.external_id})}
+    if upcoming is not None:
+        currency = upcoming["currency"]
+        context["lines"] = [
+            {"line": line, "kind": KIND_LABELS.get(line.kind, line.kind),
+             "quantity": _number(line.quantity), "unit_price": _price(line.unit_price, currency),
+             "amount": _money(line.amount, currency),
+             "derivation": derivation_view(line.derivation, currency)}
+            for line in upcoming["lines"]]
+        context["amounts"] = {name: _money(upcoming[name], currency)
+                              for name in ("subtotal", "tax_total", "total")}
+    return render(request, "invoicing/upcoming.html", context)

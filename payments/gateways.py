@@ -1,0 +1,176 @@
+"""Payment gateways behind one small interface. Stripe through the official library (with the
+organization's own keys on every call, never a global); ``manual`` for organizations without
+card processing (offline payments only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import stripe
+
+from payments.models import GatewayAccount
+from zenskar.crypto import decrypt_json
+from zenskar.money import minor_units
+
+
+class GatewayError(Exception):
+    """The gateway refused or failed; ``message`` is safe to show a person."""
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    succeeded: bool
+    reference: str
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    gateway_id: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Amounts travel to the gateway in the currency's minor unit (cents, whole yen)."""
+    return int((amount * (10 ** minor_units(currency))).to_integral_value())
+
+
+class Gateway:
+    kind = "base"
+
+    def test_connection(self) -> tuple[bool, str]:
+        raise GatewayError("This gateway processes no cards.")
+
+    def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
+        raise GatewayError("This gateway processes no cards.")
+
+    def create_setup_intent(self, *, customer_id: str) -> tuple[str, str]:
+        raise GatewayError("This gateway processes no cards.")
+
+    def setup_intent_method(self, *, setup_intent_id: str) -> CardDetails:
+        raise GatewayError("This gateway processes no cards.")
+
+    def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal,
+               currency: str, idempotency_key: str, description: str) -> ChargeResult:
+        raise GatewayError("This gateway processes no cards.")
+
+    def refund(self, *, reference: str, amount: Decimal, currency: str,
+               idempotency_key: str) -> str:
+        raise GatewayError("This gateway refunds no cards; record the refund by hand.")
+
+    def parse_webhook(self, *, payload: bytes, signature: str) -> dict:
+        raise GatewayError("This gateway sends no webhooks.")
+
+
+class ManualGateway(Gateway):
+    kind = "manual"
+
+    def test_connection(self) -> tuple[bool, str]:
+        return True, "Manual gateway: payments are recorded by hand."
+
+
+class StripeGateway(Gateway):
+    kind = "stripe"
+
+    def __init__(self, account: GatewayAccount):
+        credentials = decrypt_json(account.encrypted_credentials)
+        self.secret_key = credentials.get("secret_key", "")
+        self.webhook_secret = credentials.get("webhook_secret", "")
+        self.publishable_key = account.publishable_key
+        self.api_base = account.api_base or None
+        self.client = stripe.StripeClient(
+            self.secret_key, base_addresses={"api": self.api_base} if self.api_base else {},
+            max_network_retries=2,
+        )
+
+    @property
+    def js_url(self) -> str:
+        return f"{self.api_base}/js.stripe.com/v3/" if self.api_base else \
+            "https://js.stripe.com/v3/"
+
+    def _call(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except stripe.StripeError as error:
+            message = getattr(error, "user_message", None) or str(error)
+            raise GatewayError(message) from None
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self._call(self.client.v1.customers.list, params={"limit": 1})
+        except GatewayError as error:
+            return False, str(error)
+        return True, "Connected to Stripe."
+
+    def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
+        customer = self._call(self.client.v1.customers.create,
+                              params={"email": email, "name": name},
+                              options={"idempotency_key": idempotency_key})
+        return customer.id
+
+    def create_setup_intent(self, *, customer_id: str) -> tuple[str, str]:
+        intent = self._call(self.client.v1.setup_intents.create,
+                            params={"customer": customer_id, "usage": "off_session",
+                                    "payment_method_types": ["card"]})
+        return intent.id, intent.client_secret
+
+    def setup_intent_method(self, *, setup_intent_id: str) -> CardDetails:
+        intent = self._call(self.client.v1.setup_intents.retrieve, setup_intent_id)
+        if intent.status != "succeeded" or not intent.payment_method:
+            raise GatewayError("The card was not saved.")
+        method_id = intent.payment_method if isinstance(intent.payment_method, str) else \
+            intent.payment_method.id
+        method = self._call(self.client.v1.payment_methods.retrieve, method_id)
+        card = method.card
+        if intent.customer and not method.customer:
+            self._call(self.client.v1.payment_methods.attach, method_id,
+                       params={"customer": intent.customer})
+        return CardDetails(gateway_id=method_id, brand=card.brand or "", last4=card.last4 or "",
+                           exp_month=card.exp_month, exp_year=card.exp_year)
+
+    def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal,
+               currency: str, idempotency_key: str, description: str) -> ChargeResult:
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params={"amount": to_minor(amount, currency), "currency": currency.lower(),
+                        "customer": customer_id, "payment_method": payment_method_id,
+                        "confirm": True, "off_session": True,
+                        "metadata": {"description": description}},
+                options={"idempotency_key": idempotency_key})
+        except stripe.CardError as error:
+            reference = ""
+            if error.error and getattr(error.error, "payment_intent", None):
+                reference = error.error.payment_intent.id
+            return ChargeResult(False, reference, error.user_message or "The card was declined.")
+        except stripe.StripeError as error:
+            raise GatewayError(getattr(error, "user_message", None) or str(error)) from None
+        if intent.status == "succeeded":
+            return ChargeResult(True, intent.id)
+        reason = (intent.last_payment_error.message if intent.last_payment_error
+                  else f"The payment is {intent.status}.")
+        return ChargeResult(False, intent.id, reason)
+
+    def refund(self, *, reference: str, amount: Decimal, currency: str,
+               idempotency_key: str) -> str:
+        refund = self._call(self.client.v1.refunds.create,
+                            params={"payment_intent": reference,
+                                    "amount": to_minor(amount, currency)},
+                            options={"idempotency_key": idempotency_key})
+        return refund.id
+
+    def parse_webhook(self, *, payload: bytes, signature: str) -> dict:
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+        except (ValueError, stripe.SignatureVerificationError) as error:
+            raise GatewayError(f"Invalid webhook: {error}") from None
+        return event.to_dict() if hasattr(event, "to_dict") else dict(event)
+
+
+def gateway_for(account: GatewayAccount | None) -> Gateway:
+    if account is None or account.kind == GatewayAccount.Kind.MANUAL:
+        return ManualGateway()
+    return StripeGateway(account)

@@ -1,0 +1,330 @@
+"""Collecting money: gateway accounts, saved cards, charges (automatic, by staff, by the
+customer), offline payments, refunds, and what the money does to invoices.
+
+Guarantees:
+- every gateway call carries an idempotency key derived from our own row ids, and the row
+  (unique by that key) is written before the call: a retried task finds the row and never
+  charges twice;
+- an invoice follows the money: ``paid`` when its amount due reaches zero; an overpayment
+  becomes the customer's credit balance, used by the next invoices;
+- gateway webhooks are processed once per gateway event id.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contracts.models import Customer
+from invoicing.models import CustomerCredit, Invoice
+from payments.gateways import GatewayError, gateway_for
+from payments.models import (
+    ChargeSchedule,
+    GatewayAccount,
+    GatewayCustomer,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
+from zenskar.crypto import encrypt_json
+from zenskar.money import round_money
+from zenskar.webhooks.outbox import outbox_write
+
+DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
+
+
+# --- Gateway account --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_key: str = "",
+                        publishable_key: str = "", webhook_secret: str = "", api_base: str = "",
+                        retry_days: list[int] | None = None) -> GatewayAccount:
+    """Create or replace the organization's gateway. Credentials are stored encrypted."""
+    errors = {}
+    if kind not in GatewayAccount.Kind.values:
+        errors["kind"] = [f"Must be one of {', '.join(GatewayAccount.Kind.values)}."]
+    if kind == GatewayAccount.Kind.STRIPE and not secret_key:
+        errors["secret_key"] = ["Stripe needs its secret key."]
+    days = retry_days if retry_days is not None else DEFAULT_RETRY_DAYS
+    if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 60 for d in days) \
+            or days != sorted(days):
+        errors["retry_days"] = ["Ascending whole days between 1 and 60, e.g. [1, 3, 5, 7]."]
+    if errors:
+        raise ValidationError(errors)
+    account = GatewayAccount.objects.filter(organization=organization).first() or \
+        GatewayAccount(organization=organization)
+    account.kind, account.mode, account.api_base = kind, mode, api_base
+    account.publishable_key = publishable_key
+    account.retry_days = days
+    account.encrypted_credentials = encrypt_json(
+        {"secret_key": secret_key, "webhook_secret": webhook_secret})
+    account.save()
+    return account
+
+
+def gateway_account(*, organization) -> GatewayAccount | None:
+    return GatewayAccount.objects.filter(organization=organization).first()
+
+
+# --- Customers and cards ----------------------------------------------------------------------
+
+
+def gateway_customer_id(*, customer: Customer) -> str:
+    """The customer's id at the gateway, created once (unique per customer)."""
+    found = GatewayCustomer.objects.filter(organization=customer.organization,
+                                           customer=customer).first()
+    if found:
+        return found.gateway_id
+    gateway = gateway_for(gateway_account(organization=customer.organization))
+    gateway_id = gateway.create_customer(
+        email=(customer.emails or [""])[0], name=customer.name,
+        idempotency_key=f"customer:{customer.id}")
+    try:
+        with transaction.atomic():
+            GatewayCustomer.objects.create(organization=customer.organization,
+                                           customer=customer, gateway_id=gateway_id)
+    except IntegrityError:
+        return GatewayCustomer.objects.get(organization=customer.organization,
+                                           customer=customer).gateway_id
+    return gateway_id
+
+
+def card_setup_start(*, customer: Customer) -> dict:
+    """Start saving a card (a SetupIntent): what the card form needs."""
+    account = gateway_account(organization=customer.organization)
+    gateway = gateway_for(account)
+    intent_id, client_secret = gateway.create_setup_intent(
+        customer_id=gateway_customer_id(customer=customer))
+    return {"setup_intent": intent_id, "client_secret": client_secret,
+            "publishable_key": account.publishable_key, "js_url": gateway.js_url}
+
+
+@transaction.atomic
+def card_setup_complete(*, customer: Customer, setup_intent_id: str) -> PaymentMethod:
+    """Record the card a confirmed SetupIntent saved; the first card becomes the default.
+    Idempotent: the same card is recorded once."""
+    gateway = gateway_for(gateway_account(organization=customer.organization))
+    card = gateway.setup_intent_method(setup_intent_id=setup_intent_id)
+    method, created = PaymentMethod.objects.get_or_create(
+        organization=customer.organization, gateway_id=card.gateway_id,
+        defaults={"customer": customer, "brand": card.brand, "last4": card.last4,
+                  "exp_month": card.exp_month, "exp_year": card.exp_year})
+    if created and not PaymentMethod.objects.filter(customer=customer, is_default=True).exists():
+        method.is_default = True
+        method.save(update_fields=["is_default"])
+    return method
+
+
+def default_method(*, customer: Customer) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(customer=customer, is_default=True).first()
+
+
+# --- Money onto invoices ----------------------------------------------------------------------
+
+
+def _apply(payment: Payment) -> None:
+    """A succeeded payment pays its invoice (locked); what is beyond the amount due becomes
+    customer credit. Runs once per payment (``applied_amount`` records it)."""
+    if payment.invoice_id is None:
+        _credit(payment, payment.amount, f"payment:{payment.id}")
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    applied = min(payment.amount, max(invoice.amount_due, Decimal(0)))
+    invoice.amount_paid += applied
+    invoice.amount_due -= applied
+    if invoice.amount_due <= 0 and invoice.status in (Invoice.Status.FINALIZED,
+                                                      Invoice.Status.UNCOLLECTIBLE):
+        invoice.status = Invoice.Status.PAID
+    invoice.save(update_fields=["amount_paid", "amount_due", "status", "updated_at"])
+    payment.applied_amount = applied
+    payment.save(update_fields=["applied_amount"])
+    if payment.amount > applied:
+        _credit(payment, payment.amount - applied, f"overpayment:{payment.id}")
+    ChargeSchedule.objects.filter(invoice=invoice, stopped=False).update(
+        stopped=invoice.amount_due <= 0)
+
+
+def _credit(payment: Payment, amount: Decimal, source: str) -> None:
+    CustomerCredit.objects.get_or_create(
+        organization=payment.organization, source=source,
+        defaults={"customer": payment.customer, "currency": payment.currency, "amount": amount,
+                  "description": f"Overpayment {payment.reference or payment.id}"})
+
+
+def _succeeded(payment: Payment, reference: str) -> None:
+    payment.status = Payment.Status.SUCCEEDED
+    payment.reference = reference or payment.reference
+    payment.failure_reason = ""
+    payment.save(update_fields=["status", "reference", "failure_reason", "updated_at"])
+    _apply(payment)
+    outbox_write(organization=payment.organization, event_type="payment.succeeded",
+                 subject_id=payment.id, payload=_payload(payment))
+
+
+def _failed(payment: Payment, reason: str, reference: str = "") -> None:
+    payment.status = Payment.Status.FAILED
+    payment.failure_reason = reason[:500]
+    payment.reference = reference or payment.reference
+    payment.save(update_fields=["status", "failure_reason", "reference", "updated_at"])
+    outbox_write(organization=payment.organization, event_type="payment.failed",
+                 subject_id=payment.id, payload=_payload(payment))
+
+
+def _payload(payment: Payment) -> dict:
+    return {"payment": str(payment.id), "invoice": str(payment.invoice_id or ""),
+            "amount": str(payment.amount), "currency": payment.currency,
+            "status": payment.status, "reference": payment.reference}
+
+
+def _check_amount(invoice: Invoice, amount: Decimal | None) -> Decimal:
+    amount = invoice.amount_due if amount is None else round_money(amount, invoice.currency)
+    if amount <= 0:
+        raise ValidationError({"amount": ["Must be more than zero."]})
+    return amount
+
+
+@transaction.atomic
+def payment_record_offline(*, invoice: Invoice, amount: Decimal, method: str, reference: str,
+                           received_on, actor: str) -> Payment:
+    """A payment received outside the gateway (transfer, cheque, cash). Idempotent for the
+    same reference on the same invoice."""
+    if method not in Payment.Method.values or method == Payment.Method.CARD:
+        raise ValidationError({"method": ["bank_transfer, cheque, cash or other."]})
+    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE,
+                              Invoice.Status.PAID):
+        raise ValidationError({"invoice": ["Only a finalized invoice receives payments."]})
+    amount = _check_amount(invoice, amount)
+    key = f"offline:{invoice.id}:{reference.strip() or timezone.now().isoformat()}"
+    payment, created = Payment.objects.get_or_create(
+        organization=invoice.organization, idempotency_key=key,
+        defaults={"customer": invoice.customer, "invoice": invoice, "amount": amount,
+                  "currency": invoice.currency, "method": method, "reference": reference,
+                  "initiated_by": actor, "received_on": received_on})
+    if created:
+        _succeeded(payment, reference)
+    return payment
+
+
+def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int = 1,
+                   amount: Decimal | None = None) -> Payment:
+    """Charge the customer's default card for the invoice (or ``amount`` of it).
+
+    The Payment row is created first, unique by ``charge:<invoice>:<attempt>``, and that key
+    goes to the gateway: running this twice for the same attempt charges once."""
+    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE):
+        raise ValidationError({"invoice": ["Only a finalized, unpaid invoice is charged."]})
+    method = default_method(customer=invoice.customer)
+    if method is None:
+        raise ValidationError({"payment_method": ["The customer has no saved card."]})
+    amount = _check_amount(invoice, amount)
+    key = f"charge:{invoice.id}:{attempt}"
+    with transaction.atomic():
+        payment, created = Payment.objects.get_or_create(
+            organization=invoice.organization, idempotency_key=key,
+            defaults={"customer": invoice.customer, "invoice": invoice, "amount": amount,
+                      "currency": invoice.currency, "method": Payment.Method.CARD,
+                      "initiated_by": initiated_by, "attempt": attempt})
+    if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
+        return payment  # this attempt already ran
+    gateway = gateway_for(gateway_account(organization=invoice.organization))
+    try:
+        result = gateway.charge(
+            customer_id=gateway_customer_id(customer=invoice.customer),
+            payment_method_id=method.gateway_id, amount=payment.amount,
+            currency=payment.currency, idempotency_key=key,
+            description=f"Invoice {invoice.number}")
+    except GatewayError as error:
+        with transaction.atomic():
+            _failed(Payment.objects.select_for_update().get(pk=payment.pk), str(error))
+        return payment
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status == Payment.Status.PENDING:
+            if result.succeeded:
+                _succeeded(payment, result.reference)
+            else:
+                _failed(payment, result.failure, result.reference)
+    return payment
+
+
+def auto_charge(*, invoice: Invoice) -> Payment | None:
+    """One attempt of automatic collection; on failure schedules the next per the
+    organization's retry days, then stops (dunning takes over)."""
+    invoice.refresh_from_db()
+    if invoice.status != Invoice.Status.FINALIZED or invoice.amount_due <= 0:
+        return None
+    account = gateway_account(organization=invoice.organization)
+    if account is None or account.kind != GatewayAccount.Kind.STRIPE:
+        return None
+    if default_method(customer=invoice.customer) is None:
+        return None
+    if GatewayCustomer.objects.filter(customer=invoice.customer, auto_collect=False).exists():
+        return None
+    with transaction.atomic():
+        schedule, _ = ChargeSchedule.objects.select_for_update().get_or_create(
+            organization=invoice.organization, invoice=invoice)
+        if schedule.stopped:
+            return None
+        schedule.attempts += 1
+        attempt = schedule.attempts
+        schedule.next_attempt_at = None
+        schedule.save()
+    payment = invoice_charge(invoice=invoice, initiated_by="auto", attempt=attempt)
+    with transaction.atomic():
+        schedule = ChargeSchedule.objects.select_for_update().get(pk=schedule.pk)
+        if payment.status == Payment.Status.SUCCEEDED:
+            schedule.stopped = True
+        else:
+            days = account.retry_days or []
+            schedule.last_error = payment.failure_reason
+            if attempt <= len(days):
+                schedule.next_attempt_at = invoice.finalized_at + timedelta(days=days[attempt - 1])
+            else:
+                schedule.stopped = True
+        schedule.save()
+    return payment
+
+
+@transaction.atomic
+def refund_create(*, payment: Payment, amount: Decimal, reason: str, actor: str) -> Refund:
+    """Refund all or part of a succeeded payment; the invoice owes that part again."""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED):
+        raise ValidationError({"payment": ["Only a succeeded payment is refunded."]})
+    amount = round_money(amount, payment.currency)
+    left = payment.amount - payment.refunded_amount
+    if amount <= 0 or amount > left:
+        raise ValidationError({"amount": [f"Must be more than 0 and at most {left}."]})
+    refund = Refund.objects.create(organization=payment.organization, payment=payment,
+                                   amount=amount, reason=reason[:300], initiated_by=actor)
+    if payment.method == Payment.Method.CARD:
+        gateway = gateway_for(gateway_account(organization=payment.organization))
+        try:
+            refund.reference = gateway.refund(reference=payment.reference, amount=amount,
+                                              currency=payment.currency,
+                                              idempotency_key=f"refund:{refund.id}")
+        except GatewayError as error:
+            raise ValidationError({"payment": [str(error)]}) from None
+        refund.save(update_fields=["reference"])
+    payment.refunded_amount += amount
+    payment.status = (Payment.Status.REFUNDED if payment.refunded_amount == payment.amount
+                      else Payment.Status.PARTIALLY_REFUNDED)
+    payment.save(update_fields=["refunded_amount", "status", "updated_at"])
+    if payment.invoice_id:
+        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        back = min(amount, payment.applied_amount)
+        invoice.amount_paid -= back
+        invoice.amount_due += back
+        if invoice.amount_due > 0 and invoice.status == Invoice.Status.PAID:
+            invoice.status = Invoice.Status.FINALIZED
+        invoice.save(update_fields=["amount_paid", "amount_due", "status", "updated_at"])
+    outbox_write(organization=payment.organization, event_type="refund.created",
+                 subject_id=refund.id, payload={"refund": str(refund.id),
+                                                "payment": str(payment.id),
+                                                "amount": str(amount)})
+    return refund
