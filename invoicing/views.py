@@ -78,6 +78,12 @@ def _number(value) -> str:
     return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
 
 
+def _plain(value: Decimal) -> str:
+    """For an input: ``25.0000000000`` -> ``25``, never an exponent."""
+    number = value.normalize()
+    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, "f")
+
+
 def _price(value, currency: str) -> str:
     """A unit price with every digit it has, never fewer than the currency's: ``$0.002``."""
     if value is None or value == "":
@@ -220,6 +226,7 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         "amounts": {name: _money(getattr(invoice, name), currency) for name in (
             "subtotal", "tax_total", "total", "credit_applied", "amount_paid", "amount_due")},
         "lines": [{"line": line, "quantity": _number(line.quantity),
+                   "quantity_input": "" if line.quantity is None else _plain(line.quantity),
                    "unit_price": _price(line.unit_price, currency),
                    "amount": _money(line.amount, currency),
                    "tax": _money(line.tax_amount, currency) if line.tax_amount else "",
@@ -233,7 +240,11 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
                           "lines": [(cl.description, _money(cl.amount, currency))
                                     for cl in note.lines.all()]}
                          for note in notes.prefetch_related("lines")],
-        "audit": InvoiceAudit.objects.filter(organization=organization, invoice=invoice),
+        "audit": [{"entry": entry, "action": entry.action.replace("_", " ").capitalize(),
+                   "details": [(name, value) for name, value in entry.details.items()
+                               if name != "key"]}
+                  for entry in InvoiceAudit.objects.filter(organization=organization,
+                                                           invoice=invoice)],
         "credit_balance": _money(services.customer_credit_balance(
             customer=invoice.customer, currency=currency), currency),
         "line_form": line_form or LineForm(),
@@ -504,7 +515,9 @@ def _settings_page(request, settings_form=None, rate_form=None):
             field.disabled = True
     return render(request, "invoicing/settings.html", {
         "form": settings_form, "rate_form": rate_form or TaxRateForm(),
-        "rates": TaxRate.objects.filter(organization=organization), "active": "invoices",
+        "rates": [(rate, _number(rate.rate))
+                  for rate in TaxRate.objects.filter(organization=organization)],
+        "active": "invoices",
     })
 
 

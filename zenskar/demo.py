@@ -80,6 +80,7 @@ def seed_demo() -> DemoSeed:
             organization=acme, name="Demo key", role=Role.ADMIN, created_by=demo, secret=secret
         )
     with tenant_context(acme):
+        _seed_gateway(acme)
         _seed_catalog(acme)
         _seed_usage(acme)
         _seed_invoices(acme)
@@ -204,6 +205,28 @@ METERS = [
     ("storage_gb", "Storage (GB, peak)", "storage_snapshot", "max", "$.gb", []),
     ("compute_hours", "Compute hours", "compute", "sum", "$.hours", ["$.region"]),
 ]
+
+
+def _seed_gateway(organization: Organization) -> None:
+    """With ``make run``'s Stripe emulator: the demo organization takes cards through it.
+    The emulator forgets everything when it stops, so cards saved against an earlier one
+    are forgotten here too. Without it: the manual gateway (offline payments)."""
+    import os
+
+    from payments import services as payments
+    from payments.models import GatewayCustomer, PaymentMethod
+
+    api_base = os.environ.get("DEMO_STRIPE_API_BASE", "")
+    account = payments.gateway_account(organization=organization)
+    if api_base:
+        if account is None or account.api_base != api_base:
+            GatewayCustomer.objects.filter(organization=organization).delete()
+            PaymentMethod.objects.filter(organization=organization).delete()
+            payments.gateway_account_set(
+                organization=organization, kind="stripe", secret_key="sk_test_demo",
+                publishable_key="pk_test_demo", webhook_secret="whsec_demo", api_base=api_base)
+    elif account is None:
+        payments.gateway_account_set(organization=organization, kind="manual")
 
 
 def _seed_usage(organization: Organization) -> None:

@@ -96,6 +96,18 @@ def main() -> int:
         print(f"  {label:<11} {origin}", flush=True)
     processes: dict[str, subprocess.Popen] = {}
     try:
+        if os.environ.get("STRIPE_EMULATOR", "on") != "off":
+            # The demo organization's Stripe is a local emulator (localstripe): the hosted
+            # checkout works with no Stripe account. Its state lives in memory.
+            stripe_port = _free_port(8420)
+            LOGS.mkdir(parents=True, exist_ok=True)
+            processes["localstripe"] = subprocess.Popen(  # noqa: S603 - our own binary
+                [str(BIN / "localstripe"), "--port", str(stripe_port)],
+                stdout=open(LOGS / "localstripe.log", "a"),  # noqa: SIM115
+                stderr=subprocess.STDOUT, cwd=embedded.BASE_DIR,
+            )
+            os.environ["DEMO_STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+            _wait_for(f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/", processes)
         print("Migrating ...", flush=True)
         _manage("migrate", "--noinput", "-v", "0")
         demo = json.loads(_manage("seed_demo", "--json", capture=True).strip().splitlines()[-1])
