@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from invoicing.models import InvoiceLine, InvoiceSettings, TaxRate
+from zenskar.money import format_money, minor_units, round_money
 
 NUMBER = {"max_digits": 30, "decimal_places": 10}
 
@@ -59,16 +60,22 @@ class CreditNoteForm(forms.Form):
                                        ("lines", "Amounts of some lines")],
                               initial="full", widget=forms.RadioSelect)
 
-    def __init__(self, data=None, *, lines: list[tuple[InvoiceLine, Decimal]]) -> None:
+    def __init__(self, data=None, *, lines: list[tuple[InvoiceLine, Decimal]],
+                 currency: str) -> None:
         super().__init__(data)
         self.lines = {str(line.id): line for line, _ in lines}
+        self.left = {}
         for line, left in lines:
+            left = round_money(left, currency)
+            self.left[str(line.id)] = format_money(left, currency)
             self.fields[f"line_{line.id}"] = forms.DecimalField(
-                max_digits=20, decimal_places=4, required=False, min_value=0,
-                max_value=left, label=line.description)
+                max_digits=20, decimal_places=minor_units(currency), required=False,
+                min_value=0, max_value=left, label=line.description)
 
     def line_fields(self):
-        return [(self.lines[name.removeprefix("line_")], self[name])
+        """``(line, its amount field, what is left to credit on it)`` for the page."""
+        return [(self.lines[name.removeprefix("line_")], self[name],
+                 self.left[name.removeprefix("line_")])
                 for name in self.fields if name.startswith("line_")]
 
     def clean(self):
@@ -89,6 +96,13 @@ class TemplateForm(forms.Form):
     css = forms.CharField(strip=False, required=False, label="CSS",
                           widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false",
                                                        "class": "code"}))
+
+    # Browsers submit a textarea's line breaks as CRLF; the template is stored as typed.
+    def clean_html(self) -> str:
+        return self.cleaned_data["html"].replace("\r\n", "\n")
+
+    def clean_css(self) -> str:
+        return self.cleaned_data["css"].replace("\r\n", "\n")
 
 
 class SettingsForm(forms.ModelForm):

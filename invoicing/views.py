@@ -12,6 +12,7 @@ in the template neither runs nor reaches the dashboard.
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -84,6 +85,13 @@ def _plain(value: Decimal) -> str:
     return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, "f")
 
 
+def _detail(value) -> str:
+    """An audit detail: a decimal without its trailing zeros, anything else as it is."""
+    if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d+", value):
+        return _plain(Decimal(value))
+    return str(value)
+
+
 def _price(value, currency: str) -> str:
     """A unit price with every digit it has, never fewer than the currency's: ``$0.002``."""
     if value is None or value == "":
@@ -108,6 +116,7 @@ def derivation_view(derivation, currency: str) -> dict:
     window = d.get("usage_window")
     override = d.get("override") or {}
     share = str(d.get("share") or "")
+    unrounded = Decimal(str(d["unrounded_amount"])) if d.get("unrounded_amount") else None
     return {
         "steps": [{"description": step.get("description", ""),
                    "quantity": _number(step.get("quantity")),
@@ -120,8 +129,8 @@ def derivation_view(derivation, currency: str) -> dict:
         "usage_quantity": _number(d["usage_quantity"]) if "usage_quantity" in d else "",
         "share": "" if share in ("", "1") else f"{share} of the period "
                  f"{d.get('nominal_start', '')} → {d.get('nominal_end', '')}",
-        "unrounded": _price(d.get("unrounded_amount"), currency) if d.get("unrounded_amount")
-        else "",
+        "unrounded": _price(unrounded, currency) if unrounded is not None
+        and unrounded != money.round_money(unrounded, currency) else "",
         "override": override and {
             "quantity": _number(override.get("quantity")),
             "computed_quantity": _number(override.get("computed_quantity")),
@@ -216,8 +225,8 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
     lines = _lines_left(invoice)
     creditable = [(line, left) for line, left in lines if left > 0]
     try:
-        rendered, render_error = rendering.render_invoice_html(
-            invoice, payment_url=delivery.payment_url(invoice)), None
+        # No payment link: making one opens a checkout session, a write this page does not do.
+        rendered, render_error = rendering.render_invoice_html(invoice), None
     except TemplateError as error:
         rendered, render_error = "", error
     notes = CreditNote.objects.filter(organization=organization, invoice=invoice)
@@ -241,14 +250,14 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
                                     for cl in note.lines.all()]}
                          for note in notes.prefetch_related("lines")],
         "audit": [{"entry": entry, "action": entry.action.replace("_", " ").capitalize(),
-                   "details": [(name, value) for name, value in entry.details.items()
+                   "details": [(name, _detail(value)) for name, value in entry.details.items()
                                if name != "key"]}
                   for entry in InvoiceAudit.objects.filter(organization=organization,
                                                            invoice=invoice)],
         "credit_balance": _money(services.customer_credit_balance(
             customer=invoice.customer, currency=currency), currency),
         "line_form": line_form or LineForm(),
-        "credit_form": credit_form or CreditNoteForm(lines=creditable),
+        "credit_form": credit_form or CreditNoteForm(lines=creditable, currency=currency),
         "can_void": invoice.status == Invoice.Status.FINALIZED and invoice.amount_paid == 0,
         "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID)
         and bool(creditable),
@@ -373,7 +382,7 @@ def line_quantity(request, line_id):
 @require_POST
 def credit_note_create(request, invoice_id):
     invoice = _invoice(request, invoice_id)
-    form = CreditNoteForm(request.POST,
+    form = CreditNoteForm(request.POST, currency=invoice.currency,
                           lines=[(line, left) for line, left in _lines_left(invoice) if left > 0])
     if form.is_valid():
         try:

@@ -32,6 +32,7 @@ class CardDetails:
     last4: str
     exp_month: int | None
     exp_year: int | None
+    customer_id: str = ""
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -129,8 +130,11 @@ class StripeGateway(Gateway):
         if intent.customer and not method.customer:
             self._call(self.client.v1.payment_methods.attach, method_id,
                        params={"customer": intent.customer})
+        customer = intent.customer if isinstance(intent.customer, str) else \
+            getattr(intent.customer, "id", "")
         return CardDetails(gateway_id=method_id, brand=card.brand or "", last4=card.last4 or "",
-                           exp_month=card.exp_month, exp_year=card.exp_year)
+                           exp_month=card.exp_month, exp_year=card.exp_year,
+                           customer_id=customer or "")
 
     def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal,
                currency: str, idempotency_key: str, description: str) -> ChargeResult:

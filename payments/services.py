@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -35,6 +36,7 @@ from zenskar.money import round_money
 from zenskar.webhooks.outbox import outbox_write
 
 DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 # --- Gateway account --------------------------------------------------------------------------
@@ -50,6 +52,10 @@ def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_k
         errors["kind"] = [f"Must be one of {', '.join(GatewayAccount.Kind.values)}."]
     if kind == GatewayAccount.Kind.STRIPE and not secret_key:
         errors["secret_key"] = ["Stripe needs its secret key."]
+    if api_base and (mode != "test" or urlsplit(api_base).hostname not in LOOPBACK):
+        # another API address is for a local Stripe emulator only: never let a tenant point
+        # the platform's calls at an arbitrary host
+        errors["api_base"] = ["Only a local emulator (loopback address) in test mode."]
     days = retry_days if retry_days is not None else DEFAULT_RETRY_DAYS
     if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 60 for d in days) \
             or days != sorted(days):
@@ -110,6 +116,8 @@ def card_setup_complete(*, customer: Customer, setup_intent_id: str) -> PaymentM
     Idempotent: the same card is recorded once."""
     gateway = gateway_for(gateway_account(organization=customer.organization))
     card = gateway.setup_intent_method(setup_intent_id=setup_intent_id)
+    if card.customer_id and card.customer_id != gateway_customer_id(customer=customer):
+        raise ValidationError({"setup_intent": ["This card setup belongs to another customer."]})
     method, created = PaymentMethod.objects.get_or_create(
         organization=customer.organization, gateway_id=card.gateway_id,
         defaults={"customer": customer, "brand": card.brand, "last4": card.last4,
@@ -210,18 +218,32 @@ def payment_record_offline(*, invoice: Invoice, amount: Decimal, method: str, re
     return payment
 
 
-def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int = 1,
+def next_attempt(invoice: Invoice) -> int:
+    """The next charge attempt number of an invoice, handed out under the row lock of its
+    charge schedule: automatic retries and staff charges never share a number."""
+    with transaction.atomic():
+        schedule, _ = ChargeSchedule.objects.select_for_update().get_or_create(
+            organization=invoice.organization, invoice=invoice)
+        schedule.attempts += 1
+        schedule.save(update_fields=["attempts"])
+        return schedule.attempts
+
+
+def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None = None,
                    amount: Decimal | None = None) -> Payment:
     """Charge the customer's default card for the invoice (or ``amount`` of it).
 
     The Payment row is created first, unique by ``charge:<invoice>:<attempt>``, and that key
-    goes to the gateway: running this twice for the same attempt charges once."""
+    goes to the gateway: running this twice for the same attempt charges once. Without
+    ``attempt`` (a person charging now) a new attempt number is taken."""
     if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE):
         raise ValidationError({"invoice": ["Only a finalized, unpaid invoice is charged."]})
     method = default_method(customer=invoice.customer)
     if method is None:
         raise ValidationError({"payment_method": ["The customer has no saved card."]})
     amount = _check_amount(invoice, amount)
+    if attempt is None:
+        attempt = next_attempt(invoice)
     key = f"charge:{invoice.id}:{attempt}"
     with transaction.atomic():
         payment, created = Payment.objects.get_or_create(
@@ -274,6 +296,7 @@ def auto_charge(*, invoice: Invoice) -> Payment | None:
         attempt = schedule.attempts
         schedule.next_attempt_at = None
         schedule.save()
+    automatic = Payment.objects.filter(invoice=invoice, initiated_by="auto").count()
     payment = invoice_charge(invoice=invoice, initiated_by="auto", attempt=attempt)
     with transaction.atomic():
         schedule = ChargeSchedule.objects.select_for_update().get(pk=schedule.pk)
@@ -282,8 +305,8 @@ def auto_charge(*, invoice: Invoice) -> Payment | None:
         else:
             days = account.retry_days or []
             schedule.last_error = payment.failure_reason
-            if attempt <= len(days):
-                schedule.next_attempt_at = invoice.finalized_at + timedelta(days=days[attempt - 1])
+            if automatic < len(days):  # the n-th automatic attempt failed: wait days[n-1]
+                schedule.next_attempt_at = invoice.finalized_at + timedelta(days=days[automatic])
             else:
                 schedule.stopped = True
         schedule.save()
@@ -297,7 +320,7 @@ def refund_create(*, payment: Payment, amount: Decimal, reason: str, actor: str)
     if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED):
         raise ValidationError({"payment": ["Only a succeeded payment is refunded."]})
     amount = round_money(amount, payment.currency)
-    left = payment.amount - payment.refunded_amount
+    left = round_money(payment.amount - payment.refunded_amount, payment.currency)
     if amount <= 0 or amount > left:
         raise ValidationError({"amount": [f"Must be more than 0 and at most {left}."]})
     refund = Refund.objects.create(organization=payment.organization, payment=payment,
@@ -315,9 +338,17 @@ def refund_create(*, payment: Payment, amount: Decimal, reason: str, actor: str)
     payment.status = (Payment.Status.REFUNDED if payment.refunded_amount == payment.amount
                       else Payment.Status.PARTIALLY_REFUNDED)
     payment.save(update_fields=["refunded_amount", "status", "updated_at"])
-    if payment.invoice_id:
+    back = min(amount, payment.applied_amount)
+    if amount > back:  # the refund takes back (part of) an overpayment's credit
+        CustomerCredit.objects.create(
+            organization=payment.organization, customer=payment.customer,
+            currency=payment.currency, amount=-(amount - back), source=f"refund:{refund.id}",
+            description=f"Refund {refund.id} of an overpayment")
+    if back:
+        payment.applied_amount -= back
+        payment.save(update_fields=["applied_amount"])
+    if payment.invoice_id and back:
         invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-        back = min(amount, payment.applied_amount)
         invoice.amount_paid -= back
         invoice.amount_due += back
         if invoice.amount_due > 0 and invoice.status == Invoice.Status.PAID:

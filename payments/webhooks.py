@@ -2,8 +2,8 @@
 
 Only events that change what we know are acted on: a payment intent that succeeded or failed
 settles the Payment with that gateway reference. A late ``processing`` or ``failed`` event
-never overwrites ``succeeded``: a settled payment only moves forward (refunds have their own
-rows).
+never overwrites ``succeeded``; a ``failed`` payment later completed by the customer becomes
+``succeeded`` (refunds have their own rows).
 """
 
 from __future__ import annotations
@@ -47,11 +47,15 @@ def _apply(organization, event: dict) -> None:
         return
     payment = Payment.objects.select_for_update().filter(
         organization=organization, reference=reference).first()
-    if payment is None or payment.status != Payment.Status.PENDING:
-        return  # unknown to us, or already settled: a settled payment never moves back
+    if payment is None:
+        return  # not a payment of ours
+    # Money taken is final: nothing moves a payment back from succeeded. A failed payment
+    # the customer completed later (same intent) does become succeeded.
     if event["type"] == "payment_intent.succeeded":
-        services._succeeded(payment, reference)
-    elif event["type"] == "payment_intent.payment_failed":
+        if payment.status in (Payment.Status.PENDING, Payment.Status.FAILED):
+            services._succeeded(payment, reference)
+    elif event["type"] == "payment_intent.payment_failed" and \
+            payment.status == Payment.Status.PENDING:
         error = intent.get("last_payment_error") or {}
         services._failed(payment, error.get("message") or "The payment failed.", reference)
 

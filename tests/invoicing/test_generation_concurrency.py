@@ -227,9 +227,22 @@ def _forget_queue(queue: str) -> None:
     client.delete(queue)
 
 
+def _killed_once(condition, *, what: str, queue: str, organization_id: str, log: Path):
+    """Start a worker, send it the generation task, SIGKILL it as soon as ``condition``
+    holds: no shutdown, the transaction in flight is cut off."""
+    worker = _worker(queue, log)
+    try:
+        tasks.generate_invoices.apply_async(args=(organization_id, TODAY.isoformat()),
+                                            queue=queue)
+        _wait_until(condition, what=what, timeout=180, worker=worker, log=log)
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+
+
 @COMMITTING
-def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes_them(
-        tenant, tmp_path):
+def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_them(
+        tenant, tmp_path, monkeypatch):
     expected = _load(tenant, 195)
     # 195 contracts = 13 x 15: 13 x 45 = 585 invoices; 13 x 90 = 1,170 calls = 585.00, plus
     # 585 platform fees of 100.00 = 58,500.00
@@ -238,45 +251,47 @@ def test_a_worker_killed_midway_leaves_whole_invoices_and_the_next_run_completes
     organization_id = str(tenant.organization.id)
     queue, log = f"test-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log"
 
-    def count():
+    def count(**filters):
         with tenant.context():
-            return Invoice.objects.filter(organization=tenant.organization).count()
+            return Invoice.objects.filter(organization=tenant.organization, **filters).count()
 
     try:
-        first = _worker(queue, log)
-        try:
-            tasks.generate_invoices.apply_async(args=(organization_id, TODAY.isoformat()),
-                                                queue=queue)
-            _wait_until(lambda: count() >= 60, what="60 invoices", timeout=120, worker=first,
-                        log=log)
-        finally:
-            first.kill()  # SIGKILL: no shutdown, the transaction in flight is cut off
-            first.wait(timeout=30)
-
+        # 1. Killed while generating.
+        _killed_once(lambda: count() >= 60, what="60 invoices", queue=queue,
+                     organization_id=organization_id, log=log)
         partial = _invoices(tenant)
-        assert 60 <= len(partial) < 585, "the worker was not stopped midway"
-        # What the killed run committed is whole: every invoice it left is one of the
-        # expected ones, with its lines and its full total; nothing was finalized yet.
+        assert 60 <= len(partial) < 585, "the worker was not stopped while generating"
+        # What the killed run committed is whole: each invoice it left is an expected one,
+        # with its lines and its full total; none is finalized.
         assert _by_key(partial).items() <= expected.items()
         assert {i.status for i in partial} == {Invoice.Status.DRAFT}
         with tenant.context():
             lines = InvoiceLine.objects.filter(organization=tenant.organization)
             assert set(lines.values_list("invoice_id", flat=True)) == {i.id for i in partial}
 
-        second = _worker(queue, log)
-        try:
-            result = tasks.generate_invoices.apply_async(
-                args=(organization_id, TODAY.isoformat()), queue=queue).get(timeout=300)
-        finally:
-            second.terminate()  # warm shutdown: the PDF being rendered, if any, completes
-            second.wait(timeout=60)
+        # 2. Killed while finalizing (the task generates everything, then finalizes).
+        _killed_once(lambda: count(status=Invoice.Status.FINALIZED) >= 60,
+                     what="60 finalized invoices", queue=queue,
+                     organization_id=organization_id, log=log)
+        generated = _invoices(tenant)
+        assert _by_key(generated) == expected  # the missing ones, once each
+        finalized = [i for i in generated if i.status == Invoice.Status.FINALIZED]
+        assert 60 <= len(finalized) < 585, "the worker was not stopped while finalizing"
+        # the number of the finalization cut off was given back with its transaction
+        assert _numbers(finalized) == list(range(1, len(finalized) + 1))
     finally:
         _forget_queue(queue)
 
-    # The new run creates what is missing, recomputes the killed run's drafts, finalizes all.
-    assert result == {"created": 585 - len(partial), "recomputed": len(partial),
-                      "finalized": 585}, log.read_text()
+    # 3. The next run, in this process, finalizes the rest; their deliveries are recorded.
+    queued = []
+    monkeypatch.setattr(tasks.deliver_invoice, "delay",
+                        lambda organization_id, invoice_id: queued.append(invoice_id))
+    result = tasks.generate_invoices(organization_id, TODAY.isoformat())
+
+    left = 585 - len(finalized)
+    assert result == {"created": 0, "recomputed": left, "finalized": left}
     invoices = _invoices(tenant)
     assert _by_key(invoices) == expected
     assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}
     assert _numbers(invoices) == list(range(1, 586))
+    assert len(queued) == len(set(queued)) == left

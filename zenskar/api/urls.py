@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView
 from contracts import api as contracts_api
 from invoicing import api as invoicing_api
 from metering import api as metering_api
+from payments import api as payments_api
+from payments import api_checkout
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -72,6 +74,9 @@ urlpatterns = [
          name="invoice-lines"),
     path("invoices/<uuid:invoice_id>/credit-notes", invoicing_api.CreditNotesView.as_view(),
          name="invoice-credit-notes"),
+    # Before the invoice actions' catch-all "<action>".
+    path("invoices/<uuid:invoice_id>/payments", payments_api.InvoicePaymentsView.as_view(),
+         name="invoice-payments"),
     path("invoices/<uuid:invoice_id>/<str:action>", invoicing_api.InvoiceActionView.as_view(),
          name="invoice-action"),
     path("invoice-lines/<uuid:line_id>", invoicing_api.InvoiceLineView.as_view(),
@@ -81,4 +86,17 @@ urlpatterns = [
     path("tax-rates", invoicing_api.TaxRateListView.as_view(), name="tax-rates"),
     path("tax-rates/<uuid:rate_id>", invoicing_api.TaxRateDetailView.as_view(), name="tax-rate"),
     path("invoice-settings", invoicing_api.SettingsView.as_view(), name="invoice-settings"),
+    path("gateway", payments_api.GatewayView.as_view(), name="gateway"),
+    path("gateway/test", payments_api.GatewayTestView.as_view(), name="gateway-test"),
+    path("customers/<uuid:customer_id>/payment-methods",
+         payments_api.PaymentMethodsView.as_view(), name="payment-methods"),
+    path("customers/<uuid:customer_id>/payment-methods/setup",
+         payments_api.PaymentMethodSetupView.as_view(), name="payment-method-setup"),
+    path("payments", payments_api.PaymentListView.as_view(), name="payments"),
+    path("payments/<uuid:payment_id>", payments_api.PaymentDetailView.as_view(),
+         name="payment"),
+    path("payments/<uuid:payment_id>/refunds", payments_api.RefundsView.as_view(),
+         name="payment-refunds"),
+    path("checkout-sessions", api_checkout.CheckoutSessionListView.as_view(),
+         name="checkout-sessions"),
 ]

@@ -20,10 +20,10 @@ from zenskar.tenancy import selectors, services
 from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
-# Home tiles of the sections that have pages of their own. contracts.urls, metering.urls and
-# invoicing.urls are included before the dashboard and serve /customers/, /contracts/,
-# /products/, /metering/ and /invoices/, which is where the tiles' /<slug>/ links (home.html)
-# lead.
+# Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
+# invoicing.urls and payments.dashboard_urls are included before the dashboard and serve
+# /customers/, /contracts/, /products/, /metering/, /invoices/ and /payments/, which is where
+# the tiles' /<slug>/ links (home.html) lead.
 TILES = {
     "customers": (
         "Customers",
@@ -50,16 +50,15 @@ TILES = {
         "Invoices generated on schedule from contracts and usage: drafts, finalized and paid, "
         "with the derivation of every amount.",
     ),
-}
-
-# Sections still waiting for their app's pages: an empty state naming the API endpoint.
-SECTIONS = {
     "payments": (
         "Payments",
         "Card payments through Stripe, offline payments recorded by your team, refunds and "
         "the hosted checkout page your customers pay on.",
-        "GET /api/v1/payments",
     ),
+}
+
+# Sections still waiting for their app's pages: an empty state naming the API endpoint.
+SECTIONS = {
     "revenue": (
         "Revenue",
         "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "

@@ -1,0 +1,67 @@
+"""Dashboard forms for collecting an invoice and refunding a payment.
+
+The forms parse what a person typed; the services decide what is valid (a service's
+``ValidationError`` is put back on the field it names, :func:`errors_onto`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from payments.models import Payment
+from zenskar.money import minor_units, round_money
+
+AMOUNT = {"max_digits": 20, "decimal_places": 4, "min_value": Decimal("0.0001")}
+OFFLINE_METHODS = [(value, label) for value, label in Payment.Method.choices
+                   if value != Payment.Method.CARD]
+
+
+class _InCurrency(forms.Form):
+    """An ``amount`` in ``currency``: no more decimals than the currency has."""
+
+    def __init__(self, *args, currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].label = f"Amount ({currency})"
+
+    def clean_amount(self):
+        amount = self.cleaned_data.get("amount")
+        if amount is not None and round_money(amount, self.currency) != amount:
+            raise ValidationError(
+                f"At most {minor_units(self.currency)} decimals in {self.currency}.")
+        return amount
+
+
+class OfflinePaymentForm(_InCurrency):
+    method = forms.ChoiceField(choices=OFFLINE_METHODS, initial=Payment.Method.BANK_TRANSFER)
+    amount = forms.DecimalField(**AMOUNT)
+    reference = forms.CharField(max_length=200, required=False,
+                                help_text="The transfer or cheque reference.")
+    received_on = forms.DateField(label="Received on",
+                                  widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ChargeForm(_InCurrency):
+    amount = forms.DecimalField(**AMOUNT, required=False)
+
+    def __init__(self, *args, due: Decimal | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if due is not None:  # empty charges the whole amount due
+            self.fields["amount"].widget.attrs["placeholder"] = str(due)
+
+
+class RefundForm(_InCurrency):
+    amount = forms.DecimalField(**AMOUNT)
+    reason = forms.CharField(max_length=300)
+
+
+def errors_onto(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's errors on the form: on the field they name, else at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for name, messages in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, messages)

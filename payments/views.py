@@ -1,0 +1,253 @@
+"""Dashboard pages for payments: the list, one payment with its refunds, and the "Collect" page
+of an invoice (record an offline payment, charge the saved card, e-mail a payment link,
+refund).
+
+Thin adapters: every read filters by ``request.organization`` (row-level security is the
+second wall); every write goes through ``payments.services`` (or ``payments.checkout`` for the
+link). Writes need a writing role: a viewer gets a 403 and nothing changes.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from invoicing.models import Invoice
+from payments import checkout, services
+from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm, errors_onto
+from payments.models import GatewayAccount, Payment, PaymentMethod
+from zenskar.dashboard.views import member_required
+from zenskar.money import format_money, round_money
+from zenskar.tenancy.models import WRITE_ROLES
+
+STATUS_TABS = ["all", *Payment.Status.values]
+PAGE_SIZE = 50
+REFUNDABLE = (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED)
+COLLECTABLE = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE)
+
+
+def _money(amount, currency: str) -> str:
+    return format_money(Decimal(amount), currency)
+
+
+def _actor(request) -> str:
+    return request.user.email or request.user.get_username()
+
+
+def _today(organization):
+    return timezone.localdate(timezone=ZoneInfo(organization.time_zone))
+
+
+def _left(payment: Payment) -> Decimal:
+    return payment.amount - payment.refunded_amount
+
+
+def _refund_form(payment: Payment, data=None) -> RefundForm:
+    return RefundForm(data, currency=payment.currency, auto_id=f"refund-{payment.id}-%s",
+                      initial={"amount": round_money(_left(payment), payment.currency)})
+
+
+def _row(payment: Payment) -> dict:
+    return {"payment": payment, "amount": _money(payment.amount, payment.currency),
+            "refunded": _money(payment.refunded_amount, payment.currency)
+            if payment.refunded_amount else "",
+            "refundable": payment.status in REFUNDABLE,
+            "refund_form": _refund_form(payment) if payment.status in REFUNDABLE else None}
+
+
+# --- The list ----------------------------------------------------------------------------------
+
+
+@member_required
+def payment_list(request):
+    organization = request.organization
+    payments = Payment.objects.filter(organization=organization)
+    counts = dict(payments.order_by().values_list("status").annotate(n=Count("id")))
+    counts["all"] = sum(counts.values())
+    status = request.GET.get("status", "all")
+    status = status if status in STATUS_TABS else "all"
+    if status != "all":
+        payments = payments.filter(status=status)
+    page = Paginator(payments.select_related("customer", "invoice"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    return render(request, "payments/dashboard/payment_list.html", {
+        "status": status, "page": page, "rows": [_row(payment) for payment in page],
+        "tabs": [{"name": tab, "label": tab.replace("_", " ").capitalize(),
+                  "count": counts.get(tab, 0)} for tab in STATUS_TABS],
+        "active": "payments",
+    })
+
+
+# --- One payment -------------------------------------------------------------------------------
+
+
+def _payment(request, payment_id) -> Payment:
+    return get_object_or_404(Payment.objects.select_related("customer", "invoice"),
+                             id=payment_id, organization=request.organization)
+
+
+@member_required
+def payment_detail(request, payment_id):
+    payment = _payment(request, payment_id)
+    return render(request, "payments/dashboard/payment_detail.html", {
+        **_row(payment), "active": "payments",
+        "refunds": [{"refund": refund, "amount": _money(refund.amount, payment.currency)}
+                    for refund in payment.refunds.filter(organization=request.organization)],
+        "left": _money(_left(payment), payment.currency),
+        "applied": _money(payment.applied_amount, payment.currency),
+    })
+
+
+def _back(request, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def payment_refund(request, payment_id):
+    payment = _payment(request, payment_id)
+    back = _back(request, reverse("payments_dashboard:payment-detail", args=[payment.id]))
+    form = _refund_form(payment, request.POST)
+    if form.is_valid():
+        try:
+            refund = services.refund_create(payment=payment, **form.cleaned_data,
+                                            actor=_actor(request))
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Refunded {_money(refund.amount, payment.currency)}.")
+            return redirect(back)
+    problems = [str(message) for messages_ in form.errors.values() for message in messages_]
+    messages.error(request, "No refund: " + " ".join(problems))
+    return redirect(back)
+
+
+# --- Collecting an invoice ---------------------------------------------------------------------
+
+
+def _invoice(request, invoice_id) -> Invoice:
+    return get_object_or_404(Invoice.objects.select_related("customer"), id=invoice_id,
+                             organization=request.organization)
+
+
+def _collect_page(request, invoice: Invoice, *, offline_form=None, status=200):
+    organization, currency = request.organization, invoice.currency
+    customer = invoice.customer
+    account = services.gateway_account(organization=organization)
+    cards = PaymentMethod.objects.filter(organization=organization, customer=customer)
+    default_card = next((card for card in cards if card.is_default), None)
+    collectable = invoice.status in COLLECTABLE and invoice.amount_due > 0
+    payments = Payment.objects.filter(organization=organization, invoice=invoice)
+    return render(request, "payments/dashboard/collect.html", {
+        "invoice": invoice, "customer": customer, "active": "payments",
+        "amounts": {name: _money(getattr(invoice, name), currency)
+                    for name in ("total", "credit_applied", "amount_paid", "amount_due")},
+        "cards": cards, "default_card": default_card, "collectable": collectable,
+        "card_gateway": account is not None and account.kind == GatewayAccount.Kind.STRIPE,
+        "rows": [_row(payment) for payment in payments],
+        "offline_form": offline_form or OfflinePaymentForm(
+            currency=currency, auto_id="offline-%s",
+            initial={"amount": round_money(invoice.amount_due, currency),
+                     "received_on": _today(organization)}),
+        "charge_form": ChargeForm(currency=currency, auto_id="charge-%s",
+                                  due=round_money(invoice.amount_due, currency)),
+    }, status=status)
+
+
+@member_required
+def collect(request, invoice_id):
+    return _collect_page(request, _invoice(request, invoice_id))
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def collect_offline(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    form = OfflinePaymentForm(request.POST, currency=invoice.currency, auto_id="offline-%s")
+    if form.is_valid():
+        try:
+            payment = services.payment_record_offline(invoice=invoice, **form.cleaned_data,
+                                                      actor=_actor(request))
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Recorded {_money(payment.amount, payment.currency)} "
+                                      f"by {payment.get_method_display().lower()}.")
+            return redirect("payments_dashboard:collect", invoice_id=invoice.id)
+    messages.error(request, "The payment was not recorded: see the form below.")
+    return _collect_page(request, invoice, offline_form=form, status=400)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def collect_charge(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    form = ChargeForm(request.POST, currency=invoice.currency)
+    if not form.is_valid():
+        messages.error(request, "No charge: " + " ".join(form.errors.get("amount", [])))
+        return redirect("payments_dashboard:collect", invoice_id=invoice.id)
+    try:
+        payment = services.invoice_charge(invoice=invoice, initiated_by=_actor(request),
+                                          amount=form.cleaned_data["amount"])
+    except ValidationError as error:
+        messages.error(request, "No charge: " + " ".join(error.messages))
+    else:
+        amount = _money(payment.amount, payment.currency)
+        if payment.status == Payment.Status.SUCCEEDED:
+            messages.success(request, f"Charged {amount} to the saved card.")
+        elif payment.status == Payment.Status.FAILED:
+            messages.error(request, f"The charge of {amount} failed: {payment.failure_reason}")
+        else:
+            messages.info(request, f"The charge of {amount} is {payment.status}; the gateway "
+                                   f"will tell us how it ends.")
+    return redirect("payments_dashboard:collect", invoice_id=invoice.id)
+
+
+def payment_link_email(invoice: Invoice, url: str) -> EmailMessage:
+    """A short e-mail with the invoice's hosted payment link, to its billing addresses."""
+    customer, organization = invoice.customer, invoice.organization.name
+    due = _money(invoice.amount_due, invoice.currency)
+    body = "\n\n".join([
+        f"Hello {customer.name},",
+        f"Invoice {invoice.number} from {organization} has {due} left to pay.",
+        f"You can pay it by card on this page:\n{url}",
+        f"The link is valid for {checkout.LINK_DAYS} days.",
+        f"Thank you,\n{organization}",
+    ]) + "\n"
+    return EmailMessage(subject=f"Pay invoice {invoice.number} from {organization}",
+                        body=body, to=list(customer.emails))
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def collect_send_link(request, invoice_id):
+    invoice = _invoice(request, invoice_id)
+    if invoice.status not in COLLECTABLE or invoice.amount_due <= 0:
+        messages.error(request, "Nothing is due on this invoice: no link was sent.")
+    elif not invoice.customer.emails:
+        messages.error(request, f"{invoice.customer.name} has no billing e-mail address.")
+    else:
+        url = checkout.link(checkout.checkout_for_invoice(invoice=invoice))
+        try:
+            payment_link_email(invoice, url).send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as error:
+            messages.error(request, f"The e-mail could not be sent: {error}")
+        else:
+            messages.success(request, "Payment link sent to "
+                                      f"{', '.join(invoice.customer.emails)}.")
+    return redirect("payments_dashboard:collect", invoice_id=invoice.id)
