@@ -5,12 +5,13 @@ on the same date are 10,000 indexed queries. ``BulkUsage`` asks once per (meter,
 every customer of the organization (``metering.selectors.usage_by_customer``) and answers
 each contract from that answer.
 
-A bulk query reads every event of the meter in the window, whoever sent it, so it only pays
-when many contracts share the window (calendar billing) -- not in an hourly run that bills a
-handful of contracts, nor for windows of their own (anniversary billing, a contract's time
-zone, a prepaid balance since its phase began). So a window is asked per customer until
-``bulk_after`` contracts have asked for it, and for every customer from then on. The answers
-kept are bounded by ``max_customers`` (the windows least recently used are dropped first).
+A bulk query reads every event of the meter in the window, whoever sent it: with 5,000,000
+events it costs what 500 to 2,000 single-customer queries do (2-3 s against 1-4 ms, measured
+with bench/billrun.py). It pays when many contracts share the window (calendar billing), not
+in a run that bills a handful of contracts, nor for windows of their own (a prepaid balance
+since its phase began). So a window is asked per customer until ``bulk_after`` contracts
+have asked for it, and for every customer from then on. The answers kept are bounded by
+``max_customers`` (the windows least recently used are dropped first).
 
 Quantities agree with ``DirectUsage`` exactly: a customer without events in the window is 0,
 an aggregate without a value (the maximum of no numbers) is 0. Grouped quantities (matrix
@@ -37,7 +38,7 @@ class BulkUsage:
     Holds the answers of the run's bulk queries: make one per run, so a later run sees the
     events that arrived since."""
 
-    def __init__(self, organization: Organization, *, bulk_after: int = 8,
+    def __init__(self, organization: Organization, *, bulk_after: int = 32,
                  max_customers: int = 1_000_000):
         self.organization = organization
         self.bulk_after = bulk_after

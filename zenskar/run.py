@@ -102,7 +102,7 @@ def main() -> int:
             stripe_port = _free_port(8420)
             LOGS.mkdir(parents=True, exist_ok=True)
             processes["localstripe"] = subprocess.Popen(  # noqa: S603 - our own binary
-                [str(BIN / "localstripe"), "--port", str(stripe_port)],
+                [str(BIN / "localstripe"), "--port", str(stripe_port), "--from-scratch"],
                 stdout=open(LOGS / "localstripe.log", "a"),  # noqa: SIM115
                 stderr=subprocess.STDOUT, cwd=embedded.BASE_DIR,
             )

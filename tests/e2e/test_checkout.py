@@ -3,11 +3,6 @@ by card: Stripe.js (here localstripe's, served by the emulator) confirms the car
 charges it, and the invoice is paid in the API."""
 
 import re
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -15,38 +10,13 @@ from playwright.sync_api import expect
 from tests.conftest import COMMITTING
 from tests.payments import conftest as payments_fixtures
 
-# The tenant's gateway pointed at the emulator and the API-driven scenario, from the payments
-# tests (``stripe_gateway`` takes this module's ``localstripe``).
+# The emulator, the tenant's gateway pointed at it and the API-driven scenario, from the
+# payments tests.
+localstripe = payments_fixtures.localstripe
 stripe_gateway = payments_fixtures.stripe_gateway
 scenario = payments_fixtures.scenario
 
 pytestmark = [pytest.mark.browser, COMMITTING]
-
-@pytest.fixture(scope="session")
-def localstripe():
-    """The emulator for these browser tests, started ``--from-scratch``. Without it localstripe
-    first loads /tmp/localstripe.pickle, which every emulator running on the machine rewrites
-    on each change; one caught half-written makes it exit at start ("pickle data was
-    truncated")."""
-    port = payments_fixtures._free_port()
-    binary = Path(sys.executable).parent / "localstripe"
-    process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # poll until it serves Stripe.js (it takes seconds to import under load)
-        try:
-            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
 
 
 LOGO = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='36' "

@@ -26,14 +26,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def localstripe():
-    """The emulator's base URL; it keeps its state in memory for the session."""
+    """The emulator's base URL; it keeps its state in memory for the session.
+
+    ``--from-scratch``: otherwise localstripe first loads /tmp/localstripe.pickle, which
+    every emulator on the machine rewrites on each change (one caught half-written makes it
+    exit at start)."""
     port = _free_port()
     binary = Path(sys.executable).parent / "localstripe"
     process = subprocess.Popen(  # noqa: S603
-        [str(binary), "--port", str(port)], stdout=subprocess.DEVNULL,
+        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # it takes seconds to import on a loaded machine
     while True:
         try:
             urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)  # noqa: S310
