@@ -108,20 +108,31 @@ def _result_line(kind: str, description: str, result: PriceResult, *, item, peri
 class ContractRater:
     """Rates one contract. Holds what is loaded once per contract (items, meters, terms)."""
 
-    def __init__(self, contract: Contract, usage: UsageSource):
+    def __init__(self, contract: Contract, usage: UsageSource, *,
+                 meters: dict[str, Meter] | None = None):
+        """``contract`` may come with its phases (items, products) and discounts prefetched,
+        and ``meters`` be the organization's by key: a run over many contracts loads them
+        once rather than per contract."""
         self.contract = contract
         self.usage = usage
         self.currency = contract.currency
         self.customer = contract.customer.external_id
-        self.phases = list(contract.phases.all().prefetch_related("items__product"))
+        prefetched = getattr(contract, "_prefetched_objects_cache", {})
+        phases = contract.phases.all()
+        if "phases" not in prefetched:
+            phases = phases.prefetch_related("items__product")
+        self.phases = list(phases)
         self.items = {str(i.id): i for p in self.phases for i in p.items.all()}
-        self.discounts = list(Discount.objects.filter(contract=contract))
+        self.discounts = list(contract.discounts.all() if "discounts" in prefetched
+                              else Discount.objects.filter(contract=contract))
         keys = {i.meter_key for i in self.items.values() if i.meter_key}
         for item in self.items.values():
             if item.model == "formula":
                 keys |= set(self._spec(item).compiled.meters)
-        self.meters = {m.key: m for m in Meter.objects.filter(
-            organization=contract.organization, key__in=keys)}
+        if meters is None:
+            meters = {m.key: m for m in Meter.objects.filter(
+                organization=contract.organization, key__in=keys)} if keys else {}
+        self.meters = {key: meters[key] for key in keys if key in meters}
         self.terms = contract_terms(contract=contract)
         self.variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
 

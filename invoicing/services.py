@@ -39,7 +39,7 @@ from metering.services import billed_through_set, events_adjusted
 from zenskar import events
 from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
-from zenskar.webhooks.outbox import outbox_write
+from zenskar.webhooks.outbox import outbox_write, outbox_write_many
 
 BILLABLE = (Contract.Status.ACTIVE, Contract.Status.CANCELLED, Contract.Status.ENDED)
 
@@ -71,16 +71,19 @@ class GenerationResult:
     skipped: int = 0
 
 
-def _lines_for(rater: ContractRater, on: date, charges, index) -> list[LineDraft]:
+def _lines_for(rater: ContractRater, on: date, charges, index,
+               late: set[str] | None = None) -> list[LineDraft]:
     from contracts import schedule
 
     lines = rater.rate_date(schedule.BillingDate(on=on, charges=tuple(charges)),
                             period_index=index)
-    billed = InvoiceLine.objects.filter(
-        invoice__contract=rater.contract, kind="recurring"
-    ).exclude(invoice__billing_date=on).exclude(invoice__status=Invoice.Status.VOID)
-    lines += rater.credits_on(on, billed)
-    lines += _late_usage_adjustments(rater, on)
+    if any(phase.end_date == on for phase in rater.phases):  # else nothing to credit
+        billed = InvoiceLine.objects.filter(
+            invoice__contract=rater.contract, kind="recurring"
+        ).exclude(invoice__billing_date=on).exclude(invoice__status=Invoice.Status.VOID)
+        lines += rater.credits_on(on, billed)
+    if late is None or rater.customer in late:
+        lines += _late_usage_adjustments(rater, on)
     return lines
 
 
@@ -147,9 +150,22 @@ def _fraction(text: str):
     return Fraction(text)
 
 
-def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict) -> None:
-    InvoiceLine.objects.filter(invoice=invoice).exclude(kind="manual").delete()
-    manual = InvoiceLine.objects.filter(invoice=invoice, kind="manual").count()
+def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict, *,
+                 new: bool = False, rate=None) -> list[InvoiceLine]:
+    if not new:
+        InvoiceLine.objects.filter(invoice=invoice).exclude(kind="manual").delete()
+    manual = 0 if new else InvoiceLine.objects.filter(invoice=invoice, kind="manual").count()
+    rows = _line_rows(invoice, drafts, overrides, manual)
+    if new:  # the whole invoice is these lines: tax them before the one insert
+        tax = taxes.compute(lines=rows, rate=rate, currency=invoice.currency)
+        for row, (line_rate, line_tax) in zip(rows, tax.per_line, strict=True):
+            row.tax_rate, row.tax_amount = line_rate, line_tax
+    InvoiceLine.objects.bulk_create(rows)
+    return rows
+
+
+def _line_rows(invoice: Invoice, drafts: list[LineDraft], overrides: dict,
+               manual: int) -> list[InvoiceLine]:
     rows = []
     for position, draft in enumerate(drafts):
         amount, quantity = draft.amount, draft.quantity
@@ -168,18 +184,26 @@ def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict) -> 
             amount=amount, derivation={**draft.derivation, "key": draft.key},
             position=manual + position,
         ))
-    InvoiceLine.objects.bulk_create(rows)
+    return rows
 
 
-def _totals(invoice: Invoice, customer: Customer) -> None:
-    lines = list(invoice.lines.all())
+_UNSET = object()
+
+
+def _totals(invoice: Invoice, customer: Customer, *, lines: list[InvoiceLine] | None = None,
+            rate=_UNSET, fresh: bool = False) -> None:
+    """``fresh``: ``lines`` are not written yet: their tax is set on them, not saved."""
+    fresh = fresh or lines is not None
+    lines = list(invoice.lines.all()) if lines is None else lines
     subtotal = sum((line.amount for line in lines), Decimal(0))
-    rate = taxes.rate_for(organization=invoice.organization, customer=customer)
+    if rate is _UNSET:
+        rate = taxes.rate_for(organization=invoice.organization, customer=customer)
     tax = taxes.compute(lines=lines, rate=rate, currency=invoice.currency)
     for line, (line_rate, line_tax) in zip(lines, tax.per_line, strict=True):
         if line.tax_rate != line_rate or line.tax_amount != line_tax:
             line.tax_rate, line.tax_amount = line_rate, line_tax
-            line.save(update_fields=["tax_rate", "tax_amount"])
+            if not fresh:
+                line.save(update_fields=["tax_rate", "tax_amount"])
     invoice.subtotal = subtotal
     invoice.tax_total = tax.total
     invoice.total = subtotal + (Decimal(0) if tax.inclusive else tax.total)
@@ -190,13 +214,47 @@ def _totals(invoice: Invoice, customer: Customer) -> None:
         invoice.period_end = max(p[1] for p in periods)
 
 
-def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index) -> None:
-    drafts = _lines_for(rater, invoice.billing_date, charges, index)
+def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
+                  run: _Run | None = None, *, new: bool = False) -> bool:
+    """(Re)write the draft's lines and totals; False when nothing is due (no line)."""
+    late = run.late_customers if run else None
+    drafts = _lines_for(rater, invoice.billing_date, charges, index, late)
+    if new:  # nothing written yet: no overrides, no old lines, no manual lines
+        rate = run.tax_rate(rater.contract.customer) if run else taxes.rate_for(
+            organization=invoice.organization, customer=rater.contract.customer)
+        rows = _write_lines(invoice, drafts, {}, new=True, rate=rate)
+        if not rows:
+            return False
+        _totals(invoice, rater.contract.customer, lines=rows, rate=rate)
+        invoice.save()
+        return True
     overrides = {a.details["key"]: a.details["quantity"]
                  for a in invoice.audit.filter(action="quantity_override")}
     _write_lines(invoice, drafts, overrides)
     _totals(invoice, rater.contract.customer)
     invoice.save()
+    return invoice.lines.exists()
+
+
+class _Run:
+    """What a generation run over many contracts loads once instead of per contract."""
+
+    def __init__(self, organization: Organization):
+        from metering.models import Event, Meter
+
+        self.organization = organization
+        self.settings = invoice_settings(organization=organization)
+        self.meters = {m.key: m for m in Meter.objects.filter(organization=organization)}
+        self.late_customers = set(Event.objects.filter(
+            organization=organization, needs_adjustment=True,
+        ).values_list("customer", flat=True).distinct())
+        self._rates: dict = {}
+
+    def tax_rate(self, customer: Customer):
+        key = (customer.tax_exempt, customer.country, customer.region.lower())
+        if key not in self._rates:
+            self._rates[key] = taxes.rate_for(organization=self.organization, customer=customer)
+        return self._rates[key]
 
 
 def invoices_generate_for_contract(
@@ -210,28 +268,47 @@ def invoices_generate_for_contract(
     nothing and moves on. A contract that starts in the past is caught up, one invoice per
     missed billing date.
     """
+    return _generate_for_contract(contract, today, usage, None, None)
+
+
+def _generate_for_contract(contract: Contract, today: date | None, usage: UsageSource | None,
+                           run: _Run | None, existing: dict | None,
+                           pending: list | None = None) -> GenerationResult:
+    """``pending`` (a run's batch): new drafts are rated and appended there, for
+    :func:`_insert_new` to write with the batch's; existing drafts are recomputed here."""
     result = GenerationResult()
     if contract.status not in BILLABLE:
         return result
     today = today or _today(contract.time_zone)
-    rater = ContractRater(contract, usage or DirectUsage(contract.organization))
+    rater = ContractRater(contract, usage or DirectUsage(contract.organization),
+                          meters=run.meters if run else None)
     index = period_counter(rater)
-    settings = invoice_settings(organization=contract.organization)
+    settings = run.settings if run else invoice_settings(organization=contract.organization)
     grace = timedelta(hours=settings.grace_period_hours)
-    existing = {
-        inv.billing_date: inv
-        for inv in Invoice.objects.filter(contract=contract).only("id", "billing_date", "status",
-                                                                   "edited")
-    }
+    if existing is None:
+        existing = {
+            inv.billing_date: inv
+            for inv in Invoice.objects.filter(contract=contract).only(
+                "id", "billing_date", "status", "edited")
+        }
     dates = {b.on: b.charges for b in rater.billing_dates(today)}
     for phase in rater.phases:  # a phase cut short bills its credits on its last day
         if phase.end_date and phase.end_date <= today and phase.end_date not in dates:
             if any(i.timing == "advance" for i in phase.items.all()):
                 dates[phase.end_date] = ()
+    # A contract with a phase already over may owe credits against its earlier invoices of
+    # this very run: it writes one invoice at a time, each seeing the ones before.
+    batched = pending is not None and not any(
+        phase.end_date and phase.end_date <= today for phase in rater.phases)
     for on in sorted(dates):
         invoice = existing.get(on)
         if invoice is not None and invoice.status != Invoice.Status.DRAFT:
             result.skipped += 1
+            continue
+        if invoice is None and batched:
+            prepared = _prepare_new(contract, rater, on, dates[on], index, run, grace)
+            if prepared is not None:
+                pending.append(prepared)
             continue
         with transaction.atomic():
             created = False
@@ -246,8 +323,7 @@ def invoices_generate_for_contract(
                 if invoice.status != Invoice.Status.DRAFT:
                     result.skipped += 1
                     continue
-            _settle_draft(invoice, rater, dates[on], index)
-            if not invoice.lines.exists():
+            if not _settle_draft(invoice, rater, dates[on], index, run, new=created):
                 invoice.delete()  # nothing due after all (a cut phase with nothing to credit)
                 continue
             if created:
@@ -257,6 +333,43 @@ def invoices_generate_for_contract(
             else:
                 result.recomputed += 1
     return result
+
+
+def _prepare_new(contract, rater, on, charges, index, run, grace):
+    """A new draft and its lines, rated and taxed, not written; None when nothing is due."""
+    local_midnight = datetime.combine(on, datetime.min.time(), ZoneInfo(contract.time_zone))
+    invoice = Invoice(organization=contract.organization, customer=contract.customer,
+                      contract=contract, billing_date=on, currency=contract.currency,
+                      finalize_after=local_midnight + grace)
+    drafts = _lines_for(rater, on, charges, index, run.late_customers)
+    rate = run.tax_rate(contract.customer)
+    rows = _line_rows(invoice, drafts, {}, 0)
+    if not rows:
+        return None
+    _totals(invoice, contract.customer, lines=rows, rate=rate, fresh=True)
+    return invoice, rows
+
+
+def _insert_new(organization: Organization, pending: list) -> tuple[int, int]:
+    """Write a batch of new drafts in one transaction; (created, skipped). The unique
+    constraint decides, row by row, which of two runs creates an invoice: the insert skips
+    the (contract, billing date) another run holds (after waiting for it to commit), and
+    only the winners' lines and events are written. Rows go in one order in every run, so
+    two runs at once wait for each other but never deadlock."""
+    if not pending:
+        return 0, 0
+    pending.sort(key=lambda p: (str(p[0].contract_id), p[0].billing_date))
+    with transaction.atomic():
+        Invoice.objects.bulk_create([invoice for invoice, _ in pending], ignore_conflicts=True)
+        won = set(Invoice.objects.filter(
+            organization=organization, id__in=[invoice.id for invoice, _ in pending],
+        ).values_list("id", flat=True))
+        InvoiceLine.objects.bulk_create(
+            [row for invoice, rows in pending if invoice.id in won for row in rows],
+            batch_size=1000)
+        outbox_write_many(organization=organization, event_type="invoice.created", events=[
+            (invoice.id, _event_payload(invoice)) for invoice, _ in pending if invoice.id in won])
+    return len(won), len(pending) - len(won)
 
 
 def _create_draft(contract: Contract, on: date, grace: timedelta) -> Invoice | None:
@@ -277,13 +390,34 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
     """Generate for every billable contract of the organization (the beat task's body).
     ``usage``: where quantities come from (``invoicing.bulk_usage.BulkUsage`` for a whole
     run); None: one query per contract (``DirectUsage``)."""
+    from django.db.models import Prefetch
+
+    from contracts.models import Phase
+
     total = GenerationResult()
+    run = _Run(organization)
     contracts = Contract.objects.filter(organization=organization, status__in=BILLABLE)
-    for contract in contracts.select_related("customer", "organization"):
-        one = invoices_generate_for_contract(contract=contract, today=today, usage=usage)
-        total.created += one.created
-        total.recomputed += one.recomputed
-        total.skipped += one.skipped
+    ids = list(contracts.order_by("id").values_list("id", flat=True))
+    for at in range(0, len(ids), 100):  # bounded memory: 100 contracts, prefetched, at once
+        chunk = ids[at:at + 100]
+        existing: dict = {contract_id: {} for contract_id in chunk}
+        for inv in Invoice.objects.filter(organization=organization, contract_id__in=chunk) \
+                .only("id", "contract_id", "billing_date", "status", "edited"):
+            existing[inv.contract_id][inv.billing_date] = inv
+        batch = contracts.filter(id__in=chunk).order_by("id") \
+            .select_related("customer", "organization") \
+            .prefetch_related(Prefetch("phases", Phase.objects.prefetch_related("items__product")),
+                              "discounts")
+        pending: list = []
+        for contract in batch:
+            one = _generate_for_contract(contract, today, usage, run, existing[contract.id],
+                                         pending)
+            total.created += one.created
+            total.recomputed += one.recomputed
+            total.skipped += one.skipped
+        created, skipped = _insert_new(organization, pending)
+        total.created += created
+        total.skipped += skipped
     return total
 
 
