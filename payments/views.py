@@ -153,7 +153,13 @@ def _collect_page(request, invoice: Invoice, *, offline_form=None, status=200):
     default_card = next((card for card in cards if card.is_default), None)
     collectable = invoice.status in COLLECTABLE and invoice.amount_due > 0
     payments = Payment.objects.filter(organization=organization, invoice=invoice)
+    payment_link = None
+    if collectable and request.membership.role in WRITE_ROLES:
+        from payments.checkout import checkout_for_invoice, link
+
+        payment_link = link(checkout_for_invoice(invoice=invoice))  # the open one, reused
     return render(request, "payments/dashboard/collect.html", {
+        "payment_link": payment_link,
         "invoice": invoice, "customer": customer, "active": "payments",
         "amounts": {name: _money(getattr(invoice, name), currency)
                     for name in ("total", "credit_applied", "amount_paid", "amount_due")},
