@@ -22,6 +22,8 @@ from zenskar.tenancy import services as tenancy
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Role
 
+pytest_plugins = ["tests.browser"]  # the session's Chromium: fixtures browser, page, artifacts
+
 # Tests that commit (a worker process or a browser must see the rows) flush through the owner
 # alias: the application role may not TRUNCATE, and must not.
 COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])

@@ -17,7 +17,6 @@ from invoicing.models import Invoice
 from payments import checkout, services
 from payments.models import CheckoutSession, Payment, Refund
 from tests.conftest import COMMITTING
-from tests.e2e.conftest import artifacts, browser, page  # noqa: F401 - the browser fixtures
 from tests.invoicing.conftest import Scenario
 from zenskar.tenancy.models import Role
 from zenskar.tenancy.services import membership_upsert

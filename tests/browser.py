@@ -1,5 +1,6 @@
 """Playwright driving Debian's Chromium (Playwright's own browser download does not work on
-these machines): ``/usr/bin/chromium``, or CHROMIUM_PATH."""
+these machines): ``/usr/bin/chromium``, or CHROMIUM_PATH. Registered as a plugin by
+tests/conftest.py, so every test module shares the one browser of the session."""
 
 import os
 import shutil
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-results"
 
 
 def _chromium() -> str:
