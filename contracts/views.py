@@ -344,4 +344,6 @@ def discount_text(discount, currency: str) -> str:
 def share_text(share) -> str:
     if share == 1:
         return "full period"
-    return f"{share.numerator}/{share.denominator} ({float(share) * 100:.1f}%)"
+    percent = (Decimal(share.numerator) * 100 / Decimal(share.denominator)).quantize(
+        Decimal("0.1"))
+    return f"{share.numerator}/{share.denominator} ({percent}%)"
