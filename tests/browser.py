@@ -51,3 +51,19 @@ def page(browser):
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def sign_in(page, base_url: str, organization, make_user, *, role: str = "finance"):
+    """A new member of ``organization`` with ``role`` signs in through the login page;
+    returns the user once the dashboard shows."""
+    from tests.conftest import PASSWORD
+    from zenskar.tenancy.services import membership_upsert
+
+    user = make_user(f"{role}@acme.test", password=PASSWORD)
+    membership_upsert(organization=organization, email=user.email, role=role)
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1")
+    return user

@@ -24,6 +24,8 @@ from zenskar.tenancy.models import Role
 
 pytest_plugins = ["tests.browser"]  # the session's Chromium: fixtures browser, page, artifacts
 
+PASSWORD = "correct-horse-battery"  # every test user's, unless a test gives another
+
 # Tests that commit (a worker process or a browser must see the rows) flush through the owner
 # alias: the application role may not TRUNCATE, and must not.
 COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
@@ -74,7 +76,7 @@ def django_db_setup(django_test_environment, django_db_blocker):
 def make_user(db):
     from django.contrib.auth import get_user_model
 
-    def make(email: str | None = None, password: str = "correct-horse-battery"):
+    def make(email: str | None = None, password: str = PASSWORD):
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
         return get_user_model().objects.create_user(username=email, email=email, password=password)
 
@@ -91,6 +93,20 @@ def make_organization(db, make_user):
         )
 
     return make
+
+
+@pytest.fixture
+def signed_in(client, tenant, make_user):
+    """``signed_in(role)``: the test client signed in as a new member of ``tenant`` with
+    ``role`` (e-mail ``<role>@acme.test``); returns the user."""
+
+    def sign_in(role=Role.FINANCE):
+        user = make_user(f"{role}@acme.test")
+        tenancy.membership_upsert(organization=tenant.organization, email=user.email, role=role)
+        assert client.login(username=user.email, password=PASSWORD)
+        return user
+
+    return sign_in
 
 
 class Tenant:

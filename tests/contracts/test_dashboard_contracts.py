@@ -10,22 +10,10 @@ from contracts.models import Contract, Customer, PriceItem, Product
 from contracts.views import pricing_text
 from metering import services as metering
 from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def signed_in(client, tenant, make_user):
-    def sign_in(role=Role.FINANCE):
-        user = make_user(f"{role}@acme.test")
-        membership_upsert(organization=tenant.organization, email=user.email, role=role)
-        assert client.login(username=user.email, password=PASSWORD)
-        return user
-
-    return sign_in
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from playwright.sync_api import expect
 from contracts import selectors, services
 from contracts.models import Contract
 from metering import services as metering
+from tests.browser import sign_in
 from tests.conftest import COMMITTING
 from tests.contracts.conftest import TWO_PHASES
-from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
@@ -26,13 +25,7 @@ def finance(live_server, page, tenant, make_user):
         for sku, name in (("PLATFORM", "Platform fee"), ("SEATS", "Seats")):
             services.product_create(organization=tenant.organization, name=name, sku=sku,
                                     kind="recurring", revenue_rule="ratable")
-    user = make_user("finance@acme.test", password=PASSWORD)
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
+    sign_in(page, live_server.url, tenant.organization, make_user)
     return page
 
 

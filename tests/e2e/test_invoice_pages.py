@@ -9,12 +9,11 @@ from playwright.sync_api import expect
 
 from invoicing.models import InvoiceTemplate
 from invoicing.rendering import default_template
+from tests.browser import sign_in
 from tests.conftest import COMMITTING
 from tests.invoicing.conftest import Scenario
 from tests.invoicing.test_scenarios import flat
 from zenskar.celery import app
-from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
@@ -53,13 +52,7 @@ def invoice(tenant, settings):
 
 @pytest.fixture
 def finance(live_server, page, tenant, make_user, invoice):
-    user = make_user("finance@acme.test", password=PASSWORD)
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
+    sign_in(page, live_server.url, tenant.organization, make_user)
     return page
 
 

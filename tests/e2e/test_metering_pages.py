@@ -12,14 +12,13 @@ from playwright.sync_api import expect
 from contracts import services as customers
 from metering import services
 from metering.models import Event, Meter
+from tests.browser import sign_in
 from tests.conftest import COMMITTING
 from tests.metering.test_dashboard_metering import (
     SOURCE_PASSWORD,
     source_form,
     warehouse_database,
 )
-from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
@@ -33,13 +32,7 @@ def finance(live_server, page, tenant, make_user):
     with tenant.context():
         customers.customer_create(organization=tenant.organization, external_id="acme-42",
                                   name="Acme Corp", currency="EUR", time_zone="Europe/Paris")
-    user = make_user("finance@acme.test", password=PASSWORD)
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
+    sign_in(page, live_server.url, tenant.organization, make_user)
     return page
 
 

@@ -26,7 +26,6 @@ from invoicing.models import (
     TaxRate,
 )
 from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 from .conftest import Scenario
 from .test_scenarios import flat
@@ -35,17 +34,6 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery"
 ESCAPE = "{{ ''.__class__.__mro__ }}"
-
-
-@pytest.fixture
-def signed_in(client, tenant, make_user):
-    def sign_in(role=Role.FINANCE):
-        user = make_user(f"{role}@acme.test")
-        membership_upsert(organization=tenant.organization, email=user.email, role=role)
-        assert client.login(username=user.email, password=PASSWORD)
-        return user
-
-    return sign_in
 
 
 def monthly(scenario, customer="acme", amount="1000.00", start="2026-01-01"):

@@ -21,24 +21,12 @@ from metering import services, sync
 from metering.models import DataSource, Event, Meter, SyncRun
 from zenskar.core.db import owner_conninfo
 from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery"
 SOURCE_PASSWORD = "hunter2-Wh4rehouse-secret"
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def signed_in(client, tenant, make_user):
-    def sign_in(role=Role.FINANCE):
-        user = make_user(f"{role}@acme.test")
-        membership_upsert(organization=tenant.organization, email=user.email, role=role)
-        assert client.login(username=user.email, password=PASSWORD)
-        return user
-
-    return sign_in
 
 
 @pytest.fixture

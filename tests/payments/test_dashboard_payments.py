@@ -16,10 +16,10 @@ from contracts.models import Customer
 from invoicing.models import Invoice
 from payments import checkout, services
 from payments.models import CheckoutSession, Payment, Refund
+from tests.browser import sign_in
 from tests.conftest import COMMITTING
 from tests.invoicing.conftest import Scenario
 from zenskar.tenancy.models import Role
-from zenskar.tenancy.services import membership_upsert
 
 from .conftest import save_card
 
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery"
 DECLINED = "4000000000000341"  # localstripe: the card attaches, every charge is declined
-
-
-@pytest.fixture
-def signed_in(client, tenant, make_user):
-    def sign_in(role=Role.FINANCE):
-        user = make_user(f"{role}@acme.test")
-        membership_upsert(organization=tenant.organization, email=user.email, role=role)
-        assert client.login(username=user.email, password=PASSWORD)
-        return user
-
-    return sign_in
 
 
 def bill(scenario: Scenario, external_id: str = "acme", **customer_fields):
@@ -384,13 +373,7 @@ def test_in_a_browser_finance_records_a_transfer_then_refunds_part_of_it(
 
     invoice, customer = bill(scenario)
     save_card(tenant, customer, localstripe)
-    user = make_user("finance@acme.test", password=PASSWORD)
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
+    sign_in(page, live_server.url, tenant.organization, make_user)
 
     page.goto(f"{live_server.url}{collect_url(invoice)}")
     expect(page.get_by_test_id("amount-due")).to_have_text("$100.00")
