@@ -29,4 +29,4 @@ RUN pip install . && mkdir -p "$ZENSKAR_DATA_DIR" \
 
 USER zenskar
 EXPOSE 8000
-CMD ["gunicorn", "zenskar.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "4"]
+CMD ["gunicorn", "zenskar.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "4", "--access-logfile", "-", "--logger-class", "zenskar.core.access_log.RedactingLogger"]

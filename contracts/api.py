@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from contracts import selectors, services
 from contracts.models import Amendment, Contract, Customer, Phase, PriceItem, Product
+from zenskar.api.fields import BoundedDateField, PriceNumberInField
 from zenskar.api.views import OrganizationAPIView
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -65,23 +66,29 @@ class AmendmentSerializer(serializers.ModelSerializer):
         fields = ["id", "effective_date", "description", "changes", "before", "created_at"]
 
 
-ContractDocument = inline_serializer(
-    name="ContractDocument",
-    fields={
+def _contract_document(name: str, statuses, **extra) -> serializers.Serializer:
+    return inline_serializer(name=name, fields={
         "customer": serializers.CharField(help_text="The customer's external_id."),
         "name": serializers.CharField(),
         "reference": serializers.CharField(required=False),
-        "status": serializers.ChoiceField(choices=["draft", "active"], required=False),
-        "start_date": serializers.DateField(),
-        "end_date": serializers.DateField(required=False, allow_null=True),
+        "status": serializers.ChoiceField(choices=statuses, required=False),
+        "start_date": BoundedDateField(),
+        "end_date": BoundedDateField(required=False, allow_null=True),
         "currency": serializers.CharField(required=False),
         "time_zone": serializers.CharField(required=False),
         "cadence": serializers.CharField(required=False),
         "anchor": serializers.CharField(required=False),
         "phases": serializers.ListField(child=serializers.DictField()),
         "discounts": serializers.ListField(child=serializers.DictField(), required=False),
-    },
-)
+        **extra,
+    })
+
+
+# What a contract is written as (a new contract is a draft or active) ...
+ContractDocumentIn = _contract_document("ContractDocumentIn", ["draft", "active"])
+# ... and what it reads as, whatever its status has become since.
+ContractDocument = _contract_document(
+    "ContractDocument", Contract.Status.values, id=serializers.UUIDField(read_only=True))
 PriceItemDocument = inline_serializer(
     name="PriceItemDocument",
     fields={
@@ -89,8 +96,8 @@ PriceItemDocument = inline_serializer(
         "model": serializers.CharField(),
         "pricing": serializers.DictField(),
         "timing": serializers.ChoiceField(choices=["advance", "arrears"], required=False),
-        "meter": serializers.CharField(required=False),
-        "quantity": serializers.DecimalField(max_digits=30, decimal_places=10, required=False),
+        "meter": serializers.CharField(required=False, allow_null=True),
+        "quantity": PriceNumberInField(required=False, allow_null=True),
     },
 )
 
@@ -191,7 +198,7 @@ class ContractListView(OrganizationAPIView):
         return self.paginate(contracts, ContractSummarySerializer)
 
     @extend_schema(
-        request=ContractDocument, responses={201: ContractDocument},
+        request=ContractDocumentIn, responses={201: ContractDocument},
         summary="Create (import) a contract from its document",
     )
     def post(self, request):
@@ -204,14 +211,16 @@ class ContractDetailView(OrganizationAPIView):
     def get(self, request, contract_id):
         return Response(_document_of(self.get_scoped(Contract.objects, id=contract_id)))
 
-    @extend_schema(request=ContractDocument, responses=ContractDocument,
+    @extend_schema(request=ContractDocumentIn, responses=ContractDocument,
                    summary="Replace a draft contract's terms")
     def put(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         contract = services.contract_update(contract=contract, document=request.data)
         return Response(_document_of(contract))
 
-    @extend_schema(request=None, responses={204: None}, summary="Delete a draft contract")
+    @extend_schema(request=None, responses={204: None},
+                   summary="Delete a contract never invoiced (a draft, or one whose billing "
+                           "failed from the start)")
     def delete(self, request, contract_id):
         services.contract_delete(contract=self.get_scoped(Contract.objects, id=contract_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -227,7 +236,7 @@ class ContractActivateView(OrganizationAPIView):
 
 
 class CancelIn(serializers.Serializer):
-    effective_date = serializers.DateField(help_text="The first day no longer covered.")
+    effective_date = BoundedDateField(help_text="The first day no longer covered.")
 
 
 class ContractCancelView(OrganizationAPIView):
@@ -242,9 +251,9 @@ class ContractCancelView(OrganizationAPIView):
 
 
 class AmendIn(serializers.Serializer):
-    effective_date = serializers.DateField()
+    effective_date = BoundedDateField()
     description = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    end_date = serializers.DateField(required=False, allow_null=True)
+    end_date = BoundedDateField(required=False, allow_null=True)
     phases = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
 
 

@@ -34,13 +34,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import available_timezones
 
 from contracts import price_config
 from contracts.pricing import PricingError
-from zenskar import money
+from zenskar import bounds, money
 
 CADENCES = ("monthly", "quarterly", "semi_annual", "annual", "every_n_months", "one_time")
 ANCHORS = ("calendar", "anniversary", "day_of_month")
@@ -158,6 +158,10 @@ class _Reader:
             return default
         if len(value) > max_length:
             self.error(path + key, f"must be at most {max_length} characters")
+        problem = bounds.text_problem(value)
+        if problem:
+            self.error(path + key, problem)
+            return default
         return value
 
     def choice(self, data: Mapping, key: str, path: str, choices, *, default: str = "") -> str:
@@ -176,9 +180,14 @@ class _Reader:
                 self.error(path + key, "is required")
             return None
         try:
-            return date.fromisoformat(value) if isinstance(value, str) else _not_a_date()
+            day = date.fromisoformat(value) if isinstance(value, str) else _not_a_date()
         except (ValueError, TypeError):
             self.error(path + key, "must be a date, YYYY-MM-DD")
+            return None
+        try:
+            return bounds.date_in_bounds(day)
+        except bounds.BoundError as error:
+            self.error(path + key, str(error))
             return None
 
     def integer(self, data: Mapping, key: str, path: str, *, low=0, high=10_000) -> int | None:
@@ -197,15 +206,12 @@ class _Reader:
             if required:
                 self.error(path + key, "is required")
             return None
-        if isinstance(value, bool | float):
-            self.error(path + key, 'must be a decimal string such as "12.50"')
-            return None
         try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            self.error(path + key, f"{value!r} is not a number")
+            number = bounds.quantity(value)
+        except bounds.BoundError as error:
+            self.error(path + key, str(error))
             return None
-        if not number.is_finite() or number < 0 or (positive and number == 0):
+        if number < 0 or (positive and number == 0):
             self.error(path + key, "must be a positive number" if positive else "must not be negative")
             return None
         return number
@@ -245,6 +251,9 @@ DISCOUNT_FIELDS = {"description", "kind", "value", "periods", "starts_on", "ends
 def parse_contract_document(document: Any) -> ContractDoc:
     """Validate ``document``; return its values, or raise DocumentError with every problem."""
     errors: dict[str, list[str]] = {}
+    problems = bounds.json_problems(document)  # a NUL, a lone surrogate, NaN, absurd nesting
+    if problems:
+        raise DocumentError({path or "document": [why] for path, why in problems.items()})
     r = _Reader(errors)
     data = r.obj(document, "")
     if data is None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from contracts import pricing as p
 from contracts.pricing import ChargeType, PricingError
+from zenskar import bounds
 
 SCALAR_MODELS = {
     "per_unit": p.PerUnit,
@@ -62,10 +63,16 @@ def _decimal(config: Mapping, key: str, *, required: bool = True) -> Decimal | N
     value = config[key]
     if isinstance(value, bool) or isinstance(value, float):
         raise PricingError(field=key, message='must be a decimal string such as "0.002"')
+    if isinstance(value, str) and len(value) > bounds.MAX_NUMBER_TEXT:
+        raise PricingError(field=key, message=f"must be at most {bounds.MAX_NUMBER_TEXT} "
+                                              "characters")
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
-        raise PricingError(field=key, message=f"{value!r} is not a number") from None
+        raise PricingError(field=key, message=f"{str(value)[:40]!r} is not a number") from None
+    if not number.is_finite():
+        raise PricingError(field=key, message="must be a finite number (not NaN or Infinity)")
+    return number
 
 
 def _tiers(raw: object, *, path: str) -> tuple[p.Tier, ...]:

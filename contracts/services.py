@@ -32,6 +32,7 @@ from contracts.models import (
     Product,
 )
 from contracts.selectors import contract_document
+from zenskar import bounds, events
 from zenskar.tenancy.models import Organization
 
 CUSTOMER_FIELDS = {
@@ -46,6 +47,14 @@ PRODUCT_FIELDS = {
 
 
 def _save(instance, *, unique_field: str, unique_message: str) -> None:
+    problems = {}
+    for field in instance._meta.concrete_fields:  # text PostgreSQL cannot store
+        value = getattr(instance, field.attname)
+        found = bounds.json_problems(value) if isinstance(value, str | list | dict) else {}
+        if found:
+            problems[field.name] = [next(iter(found.values()))]
+    if problems:
+        raise ValidationError(problems)
     instance.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
@@ -74,7 +83,10 @@ def customer_create(*, organization: Organization, **fields: Any) -> Customer:
 
 def _normalize_customer(customer: Customer) -> None:
     customer.attributes = _plain_attributes(customer.attributes)
-    customer.country = (customer.country or "").upper()
+    try:
+        customer.country = bounds.country_code(customer.country or "")
+    except bounds.BoundError as error:
+        raise ValidationError({"country": [str(error)]}) from None
     customer.currency = (customer.currency or "").upper()
     _check_attributes(customer.attributes)
 
@@ -98,6 +110,16 @@ def customer_update(*, customer: Customer, **fields: Any) -> Customer:
     return customer
 
 
+def _check_date(field: str, value: date) -> None:
+    try:
+        bounds.date_in_bounds(value)
+    except bounds.BoundError as error:
+        raise ValidationError({field: [str(error)]}) from None
+
+
+MAX_ATTRIBUTES = 50  # custom attributes per customer; names up to 64, values up to 500 chars
+
+
 def _check_attributes(attributes: Any) -> None:
     if not isinstance(attributes, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int | bool | Decimal)
@@ -106,6 +128,13 @@ def _check_attributes(attributes: Any) -> None:
         raise ValidationError(
             {"attributes": ["Must be an object of name: text, number or true/false."]}
         )
+    if len(attributes) > MAX_ATTRIBUTES or any(
+            len(k) > 64 or not k.strip() or (isinstance(v, str) and len(v) > 500)
+            or (isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**15)
+            for k, v in attributes.items()):
+        raise ValidationError({"attributes": [
+            f"At most {MAX_ATTRIBUTES} attributes; names of 1 to 64 characters, text values "
+            "up to 500 characters, numbers below 10^15."]})
 
 
 def _plain_attributes(attributes: Any) -> Any:
@@ -306,23 +335,38 @@ def _truncate_at(contract: Contract, effective: date) -> None:
 @transaction.atomic
 def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
     """Cancel from ``effective_date`` (the first day no longer covered). Terms before it stay;
-    invoicing bills the final, prorated period. Idempotent for the same date."""
+    invoicing bills the final, prorated period. Idempotent for the same date.
+
+    Cancelled from its start date -- a draft (any date up to its start), or an active
+    contract never invoiced (one whose billing failed from the first period, say) -- nothing
+    is owed: every phase goes, kept on an amendment row, so nothing is ever billed."""
     contract = _locked(contract)
-    if contract.status == Contract.Status.CANCELLED and contract.end_date == effective_date:
+    if contract.status == Contract.Status.CANCELLED and (
+            contract.end_date == effective_date
+            or (effective_date <= contract.start_date and not contract.phases.exists())):
         return contract
     if contract.status not in (Contract.Status.ACTIVE, Contract.Status.DRAFT):
         raise ValidationError({"status": [f"A {contract.status} contract cannot be cancelled."]})
+    _check_date("effective_date", effective_date)
     if effective_date <= contract.start_date:
-        if contract.status == Contract.Status.ACTIVE:
+        if contract.status == Contract.Status.ACTIVE and (
+                effective_date < contract.start_date or _invoiced(contract)):
             raise ValidationError(
                 {"effective_date": ["Must be after the contract's start_date."]}
             )
-        effective_date = contract.start_date  # a draft cancelled before it starts
+        effective_date = contract.start_date  # cancelled before anything was billed
     if contract.end_date is not None and effective_date > contract.end_date:
         raise ValidationError({"effective_date": ["Must not be after the contract's end_date."]})
     if effective_date > contract.start_date:
         _truncate_at(contract, effective_date)
         contract.end_date = effective_date
+    else:
+        Amendment.objects.create(
+            organization=contract.organization, contract=contract, effective_date=effective_date,
+            description="Cancelled from its start: nothing is billed",
+            before=contract_document(contract=contract), changes={"phases": []},
+        )
+        contract.phases.all().delete()
     contract.status = Contract.Status.CANCELLED
     contract.cancelled_at = timezone.now()
     contract.auto_renew = False
@@ -345,6 +389,7 @@ def contract_amend(
     contract = _locked(contract)
     if contract.status != Contract.Status.ACTIVE:
         raise ValidationError({"status": ["Only an active contract is amended."]})
+    _check_date("effective_date", effective_date)
     if effective_date <= contract.start_date:
         raise ValidationError(
             {"effective_date": ["Must be after the start_date; edit the terms instead."]}
@@ -396,12 +441,26 @@ def _reindex(errors: dict[str, list[str]], offset: int) -> dict[str, list[str]]:
     return {re.sub(r"^phases\[(\d+)\]", shift, key): value for key, value in errors.items()}
 
 
+def _invoiced(contract: Contract) -> bool:
+    """Whether invoicing wrote an invoice for the contract: its invoices point here (the same
+    foreign key, PROTECT, refuses deleting the contract)."""
+    return contract.invoices.exists()
+
+
 @transaction.atomic
 def contract_delete(*, contract: Contract) -> None:
+    """Delete a contract never invoiced: a draft, or one whose billing failed from its first
+    period (a price beyond what an invoice holds, written before input bounds existed). A
+    contract with invoices is cancelled instead. Publishes ``contract.deleted`` in the
+    transaction (invoicing resolves the contract's billing failures)."""
     contract = _locked(contract)
-    if contract.status != Contract.Status.DRAFT:
-        raise ValidationError({"status": ["Only a draft contract is deleted; cancel it instead."]})
+    if _invoiced(contract):
+        raise ValidationError({"status": ["This contract has invoices: cancel it instead."]})
+    contract_id = contract.id
     contract.delete()
+    events.publish(events.DomainEvent(name="contract.deleted",
+                                      organization_id=contract.organization_id,
+                                      payload={"contract": str(contract_id)}))
 
 
 # --- Phases and items of a draft --------------------------------------------------------------

@@ -29,6 +29,16 @@ from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", "draft", "active", "cancelled", "ended"]
 
+# Sections later apps add to the contract page (invoicing: what could not be billed), which
+# this app cannot import (an app never imports a later one): ``panel(request, contract)``
+# returns its HTML, or "" when it has nothing to say.
+_contract_panels: list = []
+
+
+def register_contract_panel(panel) -> None:
+    if panel not in _contract_panels:
+        _contract_panels.append(panel)
+
 
 # --- Customers --------------------------------------------------------------------------------
 
@@ -205,6 +215,7 @@ def contract_detail(request, contract_id):
         "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
         "amendments": contract.amendments.select_related("created_by"),
         "cancel_form": CancelForm(),
+        "panels": [html for panel in _contract_panels if (html := panel(request, contract))],
     })
 
 

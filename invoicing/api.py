@@ -1,7 +1,9 @@
-"""API for invoices, credit notes, taxes and invoicing settings."""
+"""API for invoices, credit notes, taxes, invoicing settings, and the billing failures of the
+scheduled runs."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -14,9 +16,17 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from contracts.models import Customer
-from invoicing import selectors, services
-from invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceSettings, TaxRate
-from zenskar.api.fields import AmountField
+from invoicing import selectors, services, taxes
+from invoicing.models import (
+    BillingFailure,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceSettings,
+    TaxRate,
+)
+from zenskar import bounds
+from zenskar.api.fields import AmountField, PercentInField, PriceNumberInField
 from zenskar.api.views import OrganizationAPIView
 
 AMOUNT = {"max_digits": 20, "decimal_places": 4}
@@ -77,6 +87,17 @@ class TaxRateSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "country", "region", "rate", "inclusive", "active"]
 
 
+class TaxRateIn(serializers.Serializer):
+    """Shapes only: the rules (an ISO 3166-1 country, 0 to 100 percent) are the service's."""
+
+    name = serializers.CharField(max_length=100)
+    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. DE.")
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    rate = PercentInField(help_text="Percent, 0 to 100, e.g. 19.")
+    inclusive = serializers.BooleanField(required=False)
+    active = serializers.BooleanField(required=False)
+
+
 class SettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = InvoiceSettings
@@ -132,8 +153,8 @@ class InvoiceListView(OrganizationAPIView):
 
 class ManualLineIn(serializers.Serializer):
     description = serializers.CharField(max_length=500)
-    quantity = serializers.DecimalField(max_digits=30, decimal_places=10, default=Decimal(1))
-    unit_price = serializers.DecimalField(max_digits=30, decimal_places=10)
+    quantity = PriceNumberInField(default=Decimal(1), allow_negative=True)
+    unit_price = PriceNumberInField(allow_negative=True)
 
 
 class InvoiceDetailView(OrganizationAPIView):
@@ -194,7 +215,7 @@ class InvoiceLinesView(OrganizationAPIView):
 
 
 class QuantityIn(serializers.Serializer):
-    quantity = serializers.DecimalField(max_digits=30, decimal_places=10, min_value=Decimal(0))
+    quantity = PriceNumberInField()
 
 
 class InvoiceLineView(OrganizationAPIView):
@@ -215,6 +236,14 @@ class CreditNoteIn(serializers.Serializer):
                                   help_text="[{line: id, amount}] -- omit for a full credit")
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 class CreditNotesView(OrganizationAPIView):
     @extend_schema(responses=CreditNoteSerializer(many=True))
     def get(self, request, invoice_id):
@@ -232,13 +261,15 @@ class CreditNotesView(OrganizationAPIView):
         if data.validated_data.get("lines") is not None:
             lines = []
             for index, entry in enumerate(data.validated_data["lines"]):
-                line = InvoiceLine.objects.filter(invoice=invoice, id=entry.get("line")).first()
+                line = None
+                if isinstance(entry.get("line"), str) and _is_uuid(entry["line"]):
+                    line = InvoiceLine.objects.filter(invoice=invoice, id=entry["line"]).first()
                 if line is None:
                     raise ValidationError({f"lines[{index}].line": ["Not a line of this invoice."]})
                 try:
-                    amount = Decimal(str(entry.get("amount")))
-                except ArithmeticError:
-                    raise ValidationError({f"lines[{index}].amount": ["Not a number."]}) from None
+                    amount = bounds.amount(entry.get("amount"))
+                except bounds.BoundError as error:
+                    raise ValidationError({f"lines[{index}].amount": [str(error)]}) from None
                 lines.append((line, amount))
         note = services.credit_note_create(invoice=invoice, lines=lines,
                                            reason=data.validated_data["reason"])
@@ -276,26 +307,26 @@ class TaxRateListView(OrganizationAPIView):
         rates = TaxRate.objects.filter(organization=self.organization)
         return Response({"results": TaxRateSerializer(rates, many=True).data})
 
-    @extend_schema(request=TaxRateSerializer, responses={201: TaxRateSerializer})
+    @extend_schema(request=TaxRateIn, responses={201: TaxRateSerializer})
     def post(self, request):
-        data = TaxRateSerializer(data=request.data)
+        data = TaxRateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        rate = TaxRate.objects.create(organization=self.organization, **data.validated_data)
+        rate = taxes.tax_rate_create(organization=self.organization, **data.validated_data)
         return Response(TaxRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
 class TaxRateDetailView(OrganizationAPIView):
-    @extend_schema(request=TaxRateSerializer, responses=TaxRateSerializer)
+    @extend_schema(request=TaxRateIn(partial=True), responses=TaxRateSerializer)
     def patch(self, request, rate_id):
         rate = self.get_scoped(TaxRate.objects, id=rate_id)
-        data = TaxRateSerializer(rate, data=request.data, partial=True)
+        data = TaxRateIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        data.save()
-        return Response(data.data)
+        rate = taxes.tax_rate_update(tax_rate=rate, **data.validated_data)
+        return Response(TaxRateSerializer(rate).data)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, rate_id):
-        self.get_scoped(TaxRate.objects, id=rate_id).delete()
+        taxes.tax_rate_delete(tax_rate=self.get_scoped(TaxRate.objects, id=rate_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -312,3 +343,57 @@ class SettingsView(OrganizationAPIView):
         data.is_valid(raise_exception=True)
         data.save()
         return Response(data.data)
+
+
+class BillingFailureSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    contract = serializers.SerializerMethodField(
+        help_text="The contract's id: the one that could not be billed (generation), or the "
+                  "invoice's contract.")
+    invoice = serializers.SerializerMethodField(
+        help_text="The invoice's id (finalization, delivery, payment); null for generation.")
+    invoice_number = serializers.CharField(source="invoice.number", default=None)
+    customer = serializers.CharField(source="customer.external_id", default=None)
+    customer_name = serializers.CharField(source="customer.name", default=None)
+
+    class Meta:
+        model = BillingFailure
+        fields = ["id", "stage", "status", "contract", "invoice", "invoice_number", "customer",
+                  "customer_name", "message", "first_failed_at", "last_failed_at", "attempts",
+                  "resolved_at", "resolution"]
+
+    def get_status(self, failure) -> str:
+        return "resolved" if failure.resolved_at else "open"
+
+    def get_contract(self, failure) -> str | None:
+        if failure.stage == BillingFailure.Stage.GENERATION:
+            return str(failure.subject_id)  # kept when the contract was deleted
+        return str(failure.contract_id) if failure.contract_id else None
+
+    def get_invoice(self, failure) -> str | None:
+        if failure.stage == BillingFailure.Stage.GENERATION:
+            return None
+        return str(failure.subject_id)
+
+
+class BillingFailureListView(OrganizationAPIView):
+    @extend_schema(
+        responses=BillingFailureSerializer(many=True),
+        summary="Contracts and invoices the scheduled runs could not handle",
+        description="Each failed contract (generation) or invoice (finalization, delivery, "
+                    "automatic payment) with the error in words, when it first and last "
+                    "failed and how many times. Open ones are tried again by the next run "
+                    "(hourly); a success resolves them.",
+        parameters=[
+            OpenApiParameter("status", str, enum=["open", "resolved"],
+                             description="open (the default) or resolved"),
+            OpenApiParameter("stage", str, enum=BillingFailure.Stage.values),
+            OpenApiParameter("contract", OpenApiTypes.UUID,
+                             description="A contract's failures and those of its invoices"),
+        ],
+    )
+    def get(self, request):
+        failures = selectors.billing_failures_list(
+            organization=self.organization,
+            **selectors.billing_failure_filters(request.query_params))
+        return self.paginate(failures, BillingFailureSerializer)

@@ -1,11 +1,24 @@
-"""PDFs and e-mails of invoices: work outside the database, run by tasks after commit."""
+"""PDFs and e-mails of invoices: work outside the database, run by tasks after commit.
+
+Guarantees:
+- an invoice's delivery is its own task: one invoice that cannot be rendered or mailed never
+  stops another's;
+- a failure worth retrying (a mail server that cannot be reached: ``OSError``) is retried by
+  the task with back-off; when those retries are spent, or at once for any other failure,
+  it is recorded as a billing failure of the invoice, shown to the finance team and tried
+  again by the hourly invoicing run. A later delivery resolves it;
+- delivering twice mails once (``sent_at``), and the PDF of a finalized invoice is stored
+  once.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
-from invoicing.models import Invoice
+from invoicing import failures
+from invoicing.models import BillingFailure, Invoice
+from zenskar.tenancy.models import Organization
 
 
 def invoice_pdf(*, invoice: Invoice) -> bytes:
@@ -37,6 +50,48 @@ def invoice_send(*, invoice: Invoice) -> Invoice:
         invoice.sent_at = timezone.now()
         invoice.save(update_fields=["sent_at", "updated_at"])
     return invoice
+
+
+def invoice_deliver(*, invoice: Invoice, retries_left: bool) -> str:
+    """The delivery task's body: the PDF of a finalized invoice, and its e-mail when the
+    organization sends automatically and it was not sent yet. ``retries_left``: an
+    ``OSError`` is raised for the task to retry; otherwise (and for any other error) the
+    failure is recorded, not raised. Returns "delivered" or "failed"."""
+    from invoicing.services import invoice_settings
+
+    try:
+        invoice_pdf(invoice=invoice)
+        if invoice.sent_at is None and invoice_settings(
+                organization=invoice.organization).auto_send:
+            invoice_send(invoice=invoice)
+    except Exception as error:
+        if (retries_left and isinstance(error, OSError)) or not failures.isolated(error):
+            raise
+        failures.billing_failure_record(organization=invoice.organization,
+                                        stage=BillingFailure.Stage.DELIVERY, invoice=invoice,
+                                        error=error)
+        return "failed"
+    failures.billing_failure_resolve(organization=invoice.organization,
+                                     stage=BillingFailure.Stage.DELIVERY, subject_id=invoice.id,
+                                     resolution="Delivered on a later try.")
+    return "delivered"
+
+
+def deliveries_retry(*, organization: Organization) -> int:
+    """Queue the delivery of every invoice whose delivery failed (an open failure), once the
+    surrounding transaction commits; resolve those of invoices voided or deleted since.
+    Returns how many were queued."""
+    from invoicing import tasks
+
+    stage = BillingFailure.Stage.DELIVERY
+    failures.billing_failures_of_void_invoices_resolve(organization=organization, stage=stage)
+    invoice_ids = [str(pk) for pk in BillingFailure.objects.filter(
+        organization=organization, stage=stage, resolved_at__isnull=True,
+    ).values_list("invoice_id", flat=True)]
+    for invoice_id in invoice_ids:
+        transaction.on_commit(
+            lambda i=invoice_id: tasks.deliver_invoice.delay(str(organization.id), i))
+    return len(invoice_ids)
 
 
 def payment_url(invoice: Invoice) -> str | None:

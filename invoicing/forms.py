@@ -12,7 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from invoicing.models import InvoiceLine, InvoiceSettings, TaxRate
+from invoicing.models import InvoiceLine, InvoiceSettings
 from zenskar.money import format_money, minor_units, round_money
 
 NUMBER = {"max_digits": 30, "decimal_places": 10}
@@ -128,23 +128,16 @@ class SettingsForm(forms.ModelForm):
         return prefix
 
 
-class TaxRateForm(forms.ModelForm):
-    class Meta:
-        model = TaxRate
-        fields = ["name", "country", "region", "rate", "inclusive"]
-        labels = {"rate": "Rate (%)", "inclusive": "Prices include it"}
+class TaxRateForm(forms.Form):
+    """Fields only: ``invoicing.taxes.tax_rate_create`` holds the rules (its errors are put
+    back on these fields by :func:`errors_onto`)."""
 
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
-        if len(country) != 2 or not country.isalpha():
-            raise ValidationError("Two letters, ISO 3166-1 (US, FR, DE).")
-        return country
-
-    def clean_rate(self) -> Decimal:
-        rate = self.cleaned_data["rate"]
-        if not Decimal(0) <= rate <= Decimal(100):
-            raise ValidationError("A percentage between 0 and 100.")
-        return rate
+    name = forms.CharField(max_length=100)
+    country = forms.CharField(max_length=2, help_text="ISO 3166-1, e.g. US, FR, DE.")
+    region = forms.CharField(max_length=100, required=False,
+                             help_text="Empty: the whole country.")
+    rate = forms.DecimalField(label="Rate (%)", max_digits=7, decimal_places=4)
+    inclusive = forms.BooleanField(label="Prices include it", required=False)
 
 
 def errors_onto(form: forms.Form, error: ValidationError) -> None:

@@ -219,6 +219,51 @@ class CustomerCredit(TenantModel):
         ]
 
 
+class BillingFailure(TenantModel):
+    """A contract or invoice that a scheduled run could not handle: which, at what stage, why,
+    since when and how often. The run went on with the others; the next run tries this one
+    again, and a success resolves the row (kept, as history). One open row per stage and
+    contract (generation) or invoice (finalization, delivery, payment): a database
+    constraint, so runs at once count attempts on the same row."""
+
+    class Stage(models.TextChoices):
+        GENERATION = "generation", "Invoice generation"
+        FINALIZATION = "finalization", "Finalization"
+        DELIVERY = "delivery", "Delivery (PDF and e-mail)"
+        PAYMENT = "payment", "Automatic payment"
+
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    subject_id = models.UUIDField(
+        help_text="The contract (generation) or the invoice (other stages) that failed; kept "
+                  "when that row is deleted.")
+    contract = models.ForeignKey("contracts.Contract", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    customer = models.ForeignKey("contracts.Customer", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    message = models.CharField(max_length=500, help_text="For people: no traceback (logged).")
+    error_type = models.CharField(max_length=200, blank=True)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=200, blank=True,
+                                  help_text="Why it is no longer open, e.g. billed on retry.")
+
+    class Meta:
+        ordering = ["-last_failed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "stage", "subject_id"],
+                condition=Q(resolved_at__isnull=True), name="billing_failure_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} failed: {self.message}"
+
+
 class InvoiceTemplate(TenantModel):
     """The organization's invoice template: HTML and CSS in a sandboxed Jinja2."""
 

@@ -1,14 +1,15 @@
-"""Reads for invoices: filtered lists."""
+"""Reads for invoices: filtered lists, and the billing failures the runs recorded."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from invoicing.models import Invoice
+from invoicing.models import BillingFailure, Invoice
 
 
 def list_filters(params) -> dict:
@@ -55,3 +56,55 @@ def invoices_list(
         invoices = invoices.filter(status=Invoice.Status.FINALIZED, amount_due__gt=0,
                                    due_date__lt=timezone.now().date())
     return invoices
+
+
+FAILURE_STATUSES = ("open", "resolved")
+
+
+def billing_failure_filters(params) -> dict:
+    """The filters of the billing failures list, checked: ``status`` (open by default,
+    or resolved), ``stage``, ``contract``."""
+    filters: dict = {"status": params.get("status") or "open"}
+    if filters["status"] not in FAILURE_STATUSES:
+        raise ValidationError({"status": [f"Must be one of {', '.join(FAILURE_STATUSES)}."]})
+    if params.get("stage"):
+        if params["stage"] not in BillingFailure.Stage.values:
+            raise ValidationError(
+                {"stage": [f"Must be one of {', '.join(BillingFailure.Stage.values)}."]})
+        filters["stage"] = params["stage"]
+    if params.get("contract"):
+        try:
+            filters["contract"] = uuid.UUID(params["contract"])
+        except ValueError:
+            raise ValidationError({"contract": ["Must be a contract id."]}) from None
+    return filters
+
+
+def billing_failures_list(
+    *, organization, status: str = "open", stage: str | None = None, contract=None,
+) -> QuerySet[BillingFailure]:
+    """The contracts and invoices the scheduled runs could not handle, the latest failure
+    first. ``open``: still failing, tried again by the next run; ``resolved``: since
+    handled. ``contract``: its own failures and those of its invoices."""
+    failures = BillingFailure.objects.filter(
+        organization=organization, resolved_at__isnull=status == "open",
+    ).select_related("customer", "contract", "invoice")
+    if stage:
+        failures = failures.filter(stage=stage)
+    if contract:
+        failures = failures.filter(contract_id=contract)
+    return failures.order_by("-last_failed_at", "-id")
+
+
+def billing_failures_open(*, organization, contract=None,
+                          limit: int = 20) -> tuple[list[BillingFailure], int]:
+    """What the dashboard shows: the open failures (of ``contract`` and its invoices, when
+    given), the latest first, at most ``limit`` of them; and how many are open in all."""
+    failures = billing_failures_list(organization=organization,
+                                     contract=contract.id if contract else None)
+    return list(failures[:limit]), failures.count()
+
+
+def contract_invoiced(*, organization, contract) -> bool:
+    """Whether any invoice was written for the contract (else it may still be deleted)."""
+    return Invoice.objects.filter(organization=organization, contract=contract).exists()

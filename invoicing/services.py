@@ -7,14 +7,20 @@ Guarantees:
 - a draft is recomputed from current usage until it is finalized; hand edits survive;
 - finalization takes the next number of a gapless per-organization, per-year sequence under a
   row lock, in the same transaction: a number is never skipped nor reused;
-- a finalized invoice never changes: it is voided, or corrected by a credit note.
+- a finalized invoice never changes: it is voided, or corrected by a credit note;
+- one bad contract or draft stops nothing: the scheduled generation and finalization handle
+  each contract (each draft) on its own; one that raises is rolled back, recorded as a
+  billing failure (``invoicing.failures``) and tried again by the next run, and the others
+  are billed. A success resolves its failure.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -23,8 +29,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from contracts.models import Contract, Customer
-from invoicing import taxes
+from invoicing import failures, taxes
 from invoicing.models import (
+    BillingFailure,
     CreditNote,
     CreditNoteLine,
     CustomerCredit,
@@ -36,10 +43,12 @@ from invoicing.models import (
 )
 from invoicing.rating import ContractRater, DirectUsage, LineDraft, UsageSource, period_counter
 from metering.services import billed_through_set, events_adjusted
-from zenskar import events
-from zenskar.money import round_money
+from zenskar import bounds, events
+from zenskar.money import minor_units, round_money
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write, outbox_write_many
+
+logger = logging.getLogger(__name__)
 
 BILLABLE = (Contract.Status.ACTIVE, Contract.Status.CANCELLED, Contract.Status.ENDED)
 
@@ -69,6 +78,7 @@ class GenerationResult:
     created: int = 0
     recomputed: int = 0
     skipped: int = 0
+    failed: int = 0  # contracts recorded as billing failures
 
 
 def _lines_for(rater: ContractRater, on: date, charges, index,
@@ -176,6 +186,9 @@ def _line_rows(invoice: Invoice, drafts: list[LineDraft], overrides: dict,
             draft.derivation = {**draft.derivation, "override": {
                 "quantity": override, "computed_quantity": str(draft.quantity),
                 "computed_amount": str(draft.amount)}}
+        # beyond these, the contract is recorded as one that could not be billed
+        bounds.check_line_amount(amount)
+        bounds.check_rated_quantity(quantity)
         rows.append(InvoiceLine(
             organization=invoice.organization, invoice=invoice, price_item=draft.price_item,
             product=draft.price_item.product if draft.price_item else None, kind=draft.kind,
@@ -277,8 +290,8 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     """``pending`` (a run's batch): new drafts are rated and appended there, for
     :func:`_insert_new` to write with the batch's; existing drafts are recomputed here."""
     result = GenerationResult()
-    if contract.status not in BILLABLE:
-        return result
+    if contract.status not in BILLABLE or not contract.phases.all():
+        return result  # no phase: cancelled from its start (or never given one), nothing owed
     today = today or _today(contract.time_zone)
     rater = ContractRater(contract, usage or DirectUsage(contract.organization),
                           meters=run.meters if run else None)
@@ -350,25 +363,59 @@ def _prepare_new(contract, rater, on, charges, index, run, grace):
     return invoice, rows
 
 
-def _insert_new(organization: Organization, pending: list) -> tuple[int, int]:
+def _insert_new(organization: Organization, pending: list,
+                failed: set) -> tuple[int, int]:
     """Write a batch of new drafts in one transaction; (created, skipped). The unique
     constraint decides, row by row, which of two runs creates an invoice: the insert skips
     the (contract, billing date) another run holds (after waiting for it to commit), and
     only the winners' lines and events are written. Rows go in one order in every run, so
-    two runs at once wait for each other but never deadlock."""
+    two runs at once wait for each other but never deadlock.
+
+    When the batch cannot be written (one contract's amount beyond what the columns hold,
+    ...), it is written again one contract at a time, each in its own savepoint: a contract
+    that fails again is recorded (its id added to ``failed``), the others are billed."""
     if not pending:
         return 0, 0
     pending.sort(key=lambda p: (str(p[0].contract_id), p[0].billing_date))
-    with transaction.atomic():
-        Invoice.objects.bulk_create([invoice for invoice, _ in pending], ignore_conflicts=True)
-        won = set(Invoice.objects.filter(
-            organization=organization, id__in=[invoice.id for invoice, _ in pending],
-        ).values_list("id", flat=True))
-        InvoiceLine.objects.bulk_create(
-            [row for invoice, rows in pending if invoice.id in won for row in rows],
-            batch_size=1000)
-        outbox_write_many(organization=organization, event_type="invoice.created", events=[
-            (invoice.id, _event_payload(invoice)) for invoice, _ in pending if invoice.id in won])
+    try:
+        with transaction.atomic():
+            return _write_new(organization, pending)
+    except Exception as error:
+        if not failures.isolated(error):
+            raise
+        logger.warning("writing %s new drafts of organization %s at once failed (%s): "
+                       "writing them contract by contract", len(pending), organization.pk,
+                       type(error).__name__)
+    created = skipped = 0
+    for _, group in groupby(pending, key=lambda p: p[0].contract_id):
+        drafts = list(group)
+        try:
+            with transaction.atomic():
+                won, lost = _write_new(organization, drafts)
+        except Exception as error:
+            if not failures.isolated(error):
+                raise
+            contract = drafts[0][0].contract
+            failures.billing_failure_record(organization=organization,
+                                            stage=BillingFailure.Stage.GENERATION,
+                                            contract=contract, error=error)
+            failed.add(contract.id)
+            continue
+        created += won
+        skipped += lost
+    return created, skipped
+
+
+def _write_new(organization: Organization, pending: list) -> tuple[int, int]:
+    Invoice.objects.bulk_create([invoice for invoice, _ in pending], ignore_conflicts=True)
+    won = set(Invoice.objects.filter(
+        organization=organization, id__in=[invoice.id for invoice, _ in pending],
+    ).values_list("id", flat=True))
+    InvoiceLine.objects.bulk_create(
+        [row for invoice, rows in pending if invoice.id in won for row in rows],
+        batch_size=1000)
+    outbox_write_many(organization=organization, event_type="invoice.created", events=[
+        (invoice.id, _event_payload(invoice)) for invoice, _ in pending if invoice.id in won])
     return len(won), len(pending) - len(won)
 
 
@@ -389,12 +436,18 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
                       usage: UsageSource | None = None) -> GenerationResult:
     """Generate for every billable contract of the organization (the beat task's body).
     ``usage``: where quantities come from (``invoicing.bulk_usage.BulkUsage`` for a whole
-    run); None: one query per contract (``DirectUsage``)."""
+    run); None: one query per contract (``DirectUsage``).
+
+    Each contract on its own: one that raises while it is rated or written is rolled back
+    (its savepoint), recorded as a billing failure and counted in ``failed``; the others
+    are billed. The open failures of contracts that did not fail this time (billed now, or
+    no longer billable) are resolved."""
     from django.db.models import Prefetch
 
     from contracts.models import Phase
 
     total = GenerationResult()
+    failed: set = set()
     run = _Run(organization)
     contracts = Contract.objects.filter(organization=organization, status__in=BILLABLE)
     ids = list(contracts.order_by("id").values_list("id", flat=True))
@@ -410,14 +463,30 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
                               "discounts")
         pending: list = []
         for contract in batch:
-            one = _generate_for_contract(contract, today, usage, run, existing[contract.id],
-                                         pending)
+            mark = len(pending)
+            try:
+                with transaction.atomic():
+                    one = _generate_for_contract(contract, today, usage, run,
+                                                 existing[contract.id], pending)
+            except Exception as error:
+                if not failures.isolated(error):
+                    raise
+                del pending[mark:]  # its new drafts of this run, rated before the error
+                failures.billing_failure_record(organization=organization,
+                                                stage=BillingFailure.Stage.GENERATION,
+                                                contract=contract, error=error)
+                failed.add(contract.id)
+                continue
             total.created += one.created
             total.recomputed += one.recomputed
             total.skipped += one.skipped
-        created, skipped = _insert_new(organization, pending)
+        created, skipped = _insert_new(organization, pending, failed)
         total.created += created
         total.skipped += skipped
+    total.failed = len(failed)
+    failures.billing_failures_settle(organization=organization,
+                                     stage=BillingFailure.Stage.GENERATION, failing=failed,
+                                     resolution="Billed on a later run, or no longer billable.")
     return total
 
 
@@ -468,7 +537,18 @@ def invoice_add_line(*, invoice: Invoice, description: str, quantity: Decimal,
     invoice = _draft_locked(invoice)
     if not description.strip():
         raise ValidationError({"description": ["A line needs a description."]})
-    amount = round_money(quantity * unit_price, invoice.currency)
+    errors = {}
+    for name, value in (("quantity", quantity), ("unit_price", unit_price)):
+        try:
+            bounds.price_number(value, allow_negative=True)
+        except bounds.BoundError as error:
+            errors[name] = [str(error)]
+    if errors:
+        raise ValidationError(errors)
+    try:
+        amount = round_money(bounds.line_amount(quantity, unit_price), invoice.currency)
+    except bounds.BoundError as error:
+        raise ValidationError({"unit_price": [str(error)]}) from None
     line = InvoiceLine.objects.create(
         organization=invoice.organization, invoice=invoice, kind="manual",
         description=description.strip()[:500], quantity=quantity, unit_price=unit_price,
@@ -581,6 +661,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     invoice.status = Invoice.Status.PAID if invoice.amount_due <= 0 else Invoice.Status.FINALIZED
     invoice.finalized_at = now
     invoice.save()
+    failures.billing_failure_resolve(organization=organization,
+                                     stage=BillingFailure.Stage.FINALIZATION,
+                                     subject_id=invoice.id, resolution="Finalized.")
     _mark_usage_billed(invoice)
     outbox_write(organization=organization, event_type="invoice.finalized",
                  subject_id=invoice.id, payload=_event_payload(invoice))
@@ -609,19 +692,43 @@ def _mark_usage_billed(invoice: Invoice) -> None:
                         start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
 
 
-def invoices_finalize_due(*, organization: Organization, now: datetime | None = None) -> int:
+@dataclass
+class FinalizationResult:
+    finalized: int = 0
+    failed: int = 0  # drafts recorded as billing failures
+
+
+def invoices_finalize_due(*, organization: Organization,
+                          now: datetime | None = None) -> FinalizationResult:
     """Finalize every draft whose grace period is over (when the organization finalizes
-    automatically). Returns how many."""
+    automatically), each on its own: a draft that raises is rolled back (its own
+    transaction), recorded as a billing failure, stays a draft and is tried again by the
+    next run; the others are finalized. The open failures of drafts no longer due (finalized
+    by hand, voided) are resolved."""
     now = now or timezone.now()
+    result = FinalizationResult()
     if not invoice_settings(organization=organization).auto_finalize:
-        return 0
+        return result
     due = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
                                  finalize_after__lte=now).order_by("billing_date", "created_at")
-    count = 0
+    failed = set()
     for invoice in due:
-        invoice_finalize(invoice=invoice, now=now)
-        count += 1
-    return count
+        try:
+            invoice_finalize(invoice=invoice, now=now)
+        except Exception as error:
+            if not failures.isolated(error):
+                raise
+            failures.billing_failure_record(organization=organization,
+                                            stage=BillingFailure.Stage.FINALIZATION,
+                                            invoice=invoice, error=error)
+            failed.add(invoice.id)
+            continue
+        result.finalized += 1
+    result.failed = len(failed)
+    failures.billing_failures_settle(organization=organization,
+                                     stage=BillingFailure.Stage.FINALIZATION, failing=failed,
+                                     resolution="No longer a draft due for finalization.")
+    return result
 
 
 # --- Corrections ------------------------------------------------------------------------------
@@ -683,17 +790,24 @@ def credit_note_create(*, invoice: Invoice, reason: str,
     invoice_lines = {line.id: line for line in invoice.lines.all()}
     wanted = lines if lines is not None else [
         (line, line.amount - credited.get(line.id, Decimal(0))) for line in invoice_lines.values()
-        if line.amount > 0
+        if line.amount - credited.get(line.id, Decimal(0)) > 0
     ]
     errors = {}
     for index, (line, amount) in enumerate(wanted):
         left = line.amount - credited.get(line.id, Decimal(0))
         if line.id not in invoice_lines:
             errors[f"lines[{index}].line"] = ["Not a line of this invoice."]
-        elif amount <= 0 or amount > left:
+        elif not amount.is_finite() or amount <= 0 or amount > left:
             errors[f"lines[{index}].amount"] = [f"Must be more than 0 and at most {left}."]
+        elif amount != round_money(amount, invoice.currency):
+            errors[f"lines[{index}].amount"] = [
+                f"Must have at most {minor_units(invoice.currency)} decimal places in "
+                f"{invoice.currency}."]
     if errors:
         raise ValidationError(errors)
+    if not wanted or sum(amount for _, amount in wanted) == 0:
+        # a note crediting nothing would still take a number of the gapless sequence
+        raise ValidationError({"lines": ["Nothing is left to credit on this invoice."]})
     settings = invoice_settings(organization=invoice.organization)
     today = timezone.now().date()
     note = CreditNote.objects.create(

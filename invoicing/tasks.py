@@ -13,25 +13,28 @@ from zenskar.tenancy.tasks import tenant_task
 
 @tenant_task(name="invoicing.generate_invoices", time_limit=3600)
 def generate_invoices(organization, today: str | None = None) -> dict:
-    """Drafts for every billing date due, then finalization of those past their grace."""
+    """Drafts for every billing date due, then finalization of those past their grace, then
+    the deliveries that failed before are queued again. A contract or draft that fails is
+    recorded (``invoicing.failures``) and counted; the others go on."""
     result = services.invoices_generate(
         organization=organization, today=date.fromisoformat(today) if today else None,
         usage=BulkUsage(organization))
-    finalized = services.invoices_finalize_due(organization=organization)
+    finalization = services.invoices_finalize_due(organization=organization)
     return {"created": result.created, "recomputed": result.recomputed,
-            "finalized": finalized}
+            "failed": result.failed, "finalized": finalization.finalized,
+            "finalize_failed": finalization.failed,
+            "deliveries_retried": delivery.deliveries_retry(organization=organization)}
 
 
 @tenant_task(name="invoicing.deliver_invoice", time_limit=300, max_retries=5,
              autoretry_for=(OSError,), retry_backoff=True)
 def deliver_invoice(organization, invoice_id: str) -> str | None:
     """Render the PDF of a finalized invoice and e-mail it when the organization sends
-    automatically. Already sent: nothing to do."""
+    automatically. Already sent: nothing to do. A mail server that cannot be reached is
+    retried with back-off; after the last retry (or at once, for any other error) the
+    failure is recorded on the invoice and the hourly run tries again."""
     invoice = Invoice.objects.filter(organization=organization, id=invoice_id).first()
     if invoice is None or invoice.status == Invoice.Status.DRAFT:
         return None
-    delivery.invoice_pdf(invoice=invoice)
-    if invoice.sent_at is None and services.invoice_settings(
-            organization=organization).auto_send:
-        delivery.invoice_send(invoice=invoice)
-    return "delivered"
+    retries_left = deliver_invoice.request.retries < deliver_invoice.max_retries
+    return delivery.invoice_deliver(invoice=invoice, retries_left=retries_left)

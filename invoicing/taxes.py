@@ -11,8 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
 from contracts.models import Customer
 from invoicing.models import Invoice, TaxRate
+from zenskar import bounds
 from zenskar.money import round_money
 
 
@@ -56,3 +60,63 @@ def compute(*, lines: Iterable, rate: TaxRate | None, currency: str) -> TaxResul
 
 def is_inclusive(invoice: Invoice) -> bool:
     return invoice.tax_total > 0 and invoice.total == invoice.subtotal
+
+
+# --- Writes: the one place tax rates are validated and saved (API and dashboard alike) --------
+
+TAX_RATE_FIELDS = ("name", "country", "region", "rate", "inclusive", "active")
+
+
+def _checked(rate: TaxRate) -> TaxRate:
+    errors: dict[str, list[str]] = {}
+    rate.name = str(rate.name or "").strip()
+    if not rate.name or len(rate.name) > 100:
+        errors["name"] = ["A name of 1 to 100 characters, e.g. \"VAT\"."]
+    try:
+        rate.country = bounds.country_code(str(rate.country or ""))
+        if not rate.country:
+            errors["country"] = ["Required: an ISO 3166-1 country code (e.g. US, FR, DE)."]
+    except bounds.BoundError as error:
+        errors["country"] = [str(error)]
+    rate.region = str(rate.region or "").strip()
+    if len(rate.region) > 100:
+        errors["region"] = ["At most 100 characters."]
+    try:
+        rate.rate = bounds.percent(rate.rate)
+    except bounds.BoundError as error:
+        errors["rate"] = [f"A percentage: {error}."]
+    for name in ("name", "region"):
+        problem = bounds.text_problem(getattr(rate, name))
+        if problem:
+            errors[name] = [problem]
+    if errors:
+        raise ValidationError(errors)
+    return rate
+
+
+@transaction.atomic
+def tax_rate_create(*, organization, name: str, country: str, rate: Decimal,
+                    region: str = "", inclusive: bool = False, active: bool = True) -> TaxRate:
+    """A tax rate for a country (and region): 0 to 100 percent, an ISO 3166-1 country."""
+    tax_rate = _checked(TaxRate(organization=organization, name=name, country=country,
+                                region=region, rate=rate, inclusive=inclusive, active=active))
+    tax_rate.save()
+    return tax_rate
+
+
+@transaction.atomic
+def tax_rate_update(*, tax_rate: TaxRate, **fields) -> TaxRate:
+    """Change a rate's fields (any of ``TAX_RATE_FIELDS``). Invoices already finalized keep the
+    tax they were issued with."""
+    tax_rate = TaxRate.objects.select_for_update().get(pk=tax_rate.pk,
+                                                       organization=tax_rate.organization)
+    for name, value in fields.items():
+        if name in TAX_RATE_FIELDS:
+            setattr(tax_rate, name, value)
+    _checked(tax_rate).save()
+    return tax_rate
+
+
+@transaction.atomic
+def tax_rate_delete(*, tax_rate: TaxRate) -> None:
+    TaxRate.objects.filter(pk=tax_rate.pk, organization=tax_rate.organization).delete()

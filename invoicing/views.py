@@ -4,9 +4,10 @@ invoicing settings and tax rates, and a customer's upcoming invoice.
 
 Thin adapters: every read filters by ``request.organization`` (row-level security is the
 second wall); every change to an invoice goes through ``invoicing.services`` or
-``invoicing.delivery``. A tenant's template is rendered only by ``invoicing.rendering``'s
-sandbox and shown only inside ``<iframe sandbox srcdoc>`` (no ``allow-scripts``): a script
-in the template neither runs nor reaches the dashboard.
+``invoicing.delivery``. A tenant's template is rendered only by ``invoicing.rendering``
+(a sandbox, in a child process with limits of time and memory) and shown only inside
+``<iframe sandbox srcdoc>`` (no ``allow-scripts``): a script in the template neither runs nor
+reaches the dashboard.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -33,7 +35,7 @@ from django.views.decorators.http import require_POST
 from contracts.models import Customer
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
-from invoicing import delivery, rendering, selectors, services
+from invoicing import delivery, rendering, selectors, services, taxes
 from invoicing.forms import (
     CreditNoteForm,
     InvoiceFilterForm,
@@ -183,7 +185,9 @@ def invoice_list(request):
         query.setlist("status", [] if tab == "all" else [tab])
         tabs.append({"name": tab, "count": counts.get(tab, 0), "query": query.urlencode()})
     query.setlist("status", [] if status == "all" else [status])
+    failures, failing = selectors.billing_failures_open(organization=organization)
     return render(request, "invoicing/invoice_list.html", {
+        "failures": failures, "failing": failing,
         "form": form, "status": status, "tabs": tabs, "page": page, "query": query.urlencode(),
         "rows": [{"invoice": invoice, "total": _money(invoice.total, invoice.currency),
                   "amount_due": _money(invoice.amount_due, invoice.currency),
@@ -196,6 +200,20 @@ def invoice_list(request):
         "customer": next((c for c in customers if c.external_id == chosen), None),
         "active": "invoices",
     })
+
+
+def contract_billing_failures(request, contract) -> str:
+    """The contract page's "Could not be billed" section (registered with ``contracts.views``):
+    the open failures of the contract and of its invoices; "" when there are none."""
+    failures, failing = selectors.billing_failures_open(organization=request.organization,
+                                                        contract=contract)
+    if not failures:
+        return ""
+    return render_to_string("invoicing/_billing_failures.html", {
+        "failures": failures, "failing": failing, "contract": contract,
+        "invoiced": selectors.contract_invoiced(organization=request.organization,
+                                                contract=contract),
+    }, request=request)
 
 
 # --- One invoice -------------------------------------------------------------------------------
@@ -452,11 +470,12 @@ def template_editor(request):
     return _editor_page(request, form, invoices, chosen, _preview(chosen, html, css), template)
 
 
-@member_required
+@member_required(roles=WRITE_ROLES)
 @require_POST
 def template_preview(request):
-    """The preview of the posted template on a real invoice. Stores nothing, so every
-    member may try a template; an htmx request gets the preview pane only."""
+    """The preview of the posted template on a real invoice. Stores nothing, but runs a
+    template that is not saved, so only those who may save one (``template_save``'s roles)
+    may preview it; an htmx request gets the preview pane only."""
     form = TemplateForm(request.POST)
     invoices = _recent_invoices(request.organization)
     chosen = _chosen(invoices, request.POST.get("invoice"))
@@ -553,9 +572,11 @@ def tax_rate_create(request):
     form = TaxRateForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, rate_form=form)
-    rate = form.save(commit=False)
-    rate.organization = request.organization
-    rate.save()
+    try:
+        rate = taxes.tax_rate_create(organization=request.organization, **form.cleaned_data)
+    except ValidationError as error:
+        errors_onto(form, error)
+        return _settings_page(request, rate_form=form)
     messages.success(request, f"Tax rate {rate.name} ({_number(rate.rate)}%) added.")
     return redirect("invoicing:settings")
 
@@ -564,7 +585,7 @@ def tax_rate_create(request):
 @require_POST
 def tax_rate_delete(request, rate_id):
     rate = get_object_or_404(TaxRate, id=rate_id, organization=request.organization)
-    rate.delete()
+    taxes.tax_rate_delete(tax_rate=rate)
     messages.success(request, f"Tax rate {rate.name} deleted.")
     return redirect("invoicing:settings")
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from metering import selectors, services, sync
 from metering.models import DataSource, Event, Meter, SyncRun
 from metering.validation import parse_timestamp
+from zenskar.api.fields import BoundedDateTimeField
 from zenskar.api.views import OrganizationAPIView
 
 
@@ -45,7 +46,7 @@ EventIn = inline_serializer(
         "event_id": serializers.CharField(help_text="Your idempotency key for the event."),
         "customer": serializers.CharField(help_text="The customer's external_id."),
         "event_name": serializers.CharField(),
-        "timestamp": serializers.DateTimeField(help_text="ISO 8601 with a time zone."),
+        "timestamp": BoundedDateTimeField(help_text="ISO 8601 with a time zone."),
         "properties": serializers.DictField(required=False),
     },
 )

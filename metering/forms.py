@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from metering.models import DataSource, Meter
+from zenskar import bounds
 
 FILTERS_HELP = (
     'A JSON list of rules, all of which must hold: [{"property": "$.region", "op": "equals", '
@@ -69,12 +70,19 @@ class JSONField(forms.CharField):
             return self.empty
         try:
             parsed = json.loads(text)
+        except RecursionError:
+            raise ValidationError(
+                f"Nested deeper than {bounds.MAX_JSON_DEPTH} levels.") from None
         except json.JSONDecodeError as error:
             raise ValidationError(
                 f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
             ) from None
         if not isinstance(parsed, self.kind):
             raise ValidationError(f"Must be a JSON {'list' if self.kind is list else 'object'}.")
+        problems = bounds.json_problems(parsed)  # a NUL, a lone surrogate, absurd nesting
+        if problems:
+            path, why = next(iter(problems.items()))
+            raise ValidationError(f"{path}: {why}." if path else f"{why}.")
         return parsed
 
 

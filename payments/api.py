@@ -25,7 +25,7 @@ from invoicing.models import Invoice
 from payments import services
 from payments.gateways import GatewayError, gateway_for
 from payments.models import GatewayAccount, Payment, PaymentMethod, Refund
-from zenskar.api.fields import AmountField
+from zenskar.api.fields import AmountField, AmountInField, BoundedDateField
 from zenskar.api.views import OrganizationAPIView
 from zenskar.crypto import decrypt_json
 from zenskar.money import minor_units, round_money
@@ -71,8 +71,6 @@ class GatewayIn(serializers.Serializer):
         help_text="Write-only. Omitted: the stored one is kept.")
     publishable_key = serializers.CharField(required=False, allow_blank=True, max_length=200,
                                             default="")
-    api_base = serializers.URLField(required=False, allow_blank=True, max_length=200,
-                                    default="")
     retry_days = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
@@ -80,7 +78,6 @@ class GatewayOut(serializers.Serializer):
     kind = serializers.CharField()
     mode = serializers.CharField()
     publishable_key = serializers.CharField()
-    api_base = serializers.CharField()
     retry_days = serializers.ListField(child=serializers.IntegerField())
     has_secret_key = serializers.BooleanField()
     has_webhook_secret = serializers.BooleanField()
@@ -97,7 +94,7 @@ def _gateway_out(account: GatewayAccount) -> dict:
     path = reverse("payments-webhook", args=[account.organization_id])
     return GatewayOut({
         "kind": account.kind, "mode": account.mode, "publishable_key": account.publishable_key,
-        "api_base": account.api_base, "retry_days": account.retry_days,
+        "retry_days": account.retry_days,
         "has_secret_key": bool(stored.get("secret_key")),
         "has_webhook_secret": bool(stored.get("webhook_secret")),
         "webhook_url": settings.PUBLIC_URL + path, "updated_at": account.updated_at,
@@ -298,12 +295,12 @@ class InvoicePaymentIn(serializers.Serializer):
         choices=Payment.Method.choices,
         help_text="card: charge the customer's default card now; any other: a payment "
                   "received outside the gateway.")
-    amount = serializers.DecimalField(**AMOUNT, required=False,
+    amount = AmountInField(required=False,
                                       help_text="Omitted: the invoice's amount due.")
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                       default="",
                                       help_text="Offline: the transfer or cheque reference.")
-    received_on = serializers.DateField(required=False,
+    received_on = BoundedDateField(required=False,
                                         help_text="Offline: when it arrived (default today).")
 
 
@@ -334,7 +331,7 @@ class InvoicePaymentsView(OrganizationAPIView):
 
 class RefundsView(OrganizationAPIView):
     class RefundIn(serializers.Serializer):
-        amount = serializers.DecimalField(**AMOUNT, required=False,
+        amount = AmountInField(required=False,
                                           help_text="Omitted: all that is left to refund.")
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                        default="")

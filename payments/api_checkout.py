@@ -12,6 +12,7 @@ from contracts.models import Customer
 from invoicing.models import Invoice
 from payments import checkout, checkout_services
 from payments.models import CheckoutSession
+from zenskar.api.fields import AmountInField
 from zenskar.api.views import OrganizationAPIView
 from zenskar.money import round_money
 
@@ -43,7 +44,7 @@ class CheckoutSessionIn(serializers.Serializer):
     invoice = serializers.UUIDField(required=False, help_text="An invoice to pay.")
     customer = serializers.CharField(required=False,
                                      help_text="Prepaid purchase: the customer's external_id.")
-    amount = serializers.DecimalField(max_digits=20, decimal_places=4, required=False,
+    amount = AmountInField(required=False,
                                       help_text="Prepaid purchase: the amount, in the "
                                                 "customer's currency.")
     description = serializers.CharField(required=False, allow_blank=True, max_length=300)

@@ -29,6 +29,7 @@ from invoicing.models import Invoice
 from payments import checkout, services
 from payments.gateways import ChargeResult, GatewayError, gateway_for
 from payments.models import CheckoutSession, GatewayAccount, Payment, PaymentMethod
+from zenskar.crypto import decrypt_json, encrypt_json
 from zenskar.money import minor_units, round_money
 
 INTENT_SALT = "zenskar.checkout.intent"
@@ -124,18 +125,42 @@ def checkout_amount_due(session: CheckoutSession) -> Decimal:
 
 
 def checkout_card_form(*, session: CheckoutSession) -> CardForm | None:
-    """A fresh SetupIntent for the session's customer, or None when the organization takes
-    no cards (a manual gateway, or Stripe without its publishable key). Raises GatewayError
-    when the gateway cannot be reached."""
+    """The card form of the session, or None when the organization takes no cards (a manual
+    gateway, or Stripe without its publishable key). Raises GatewayError when the gateway
+    cannot be reached.
+
+    One SetupIntent per session: made at the first visit (under the session's lock, so two
+    visits at once make one) and shown again on every later visit, until a card is confirmed
+    with it (:func:`checkout_pay` then clears it, and a retry with another card gets a new
+    one). Reloading a payment link costs the gateway nothing."""
     account = services.gateway_account(organization=session.organization)
     if account is None or account.kind != GatewayAccount.Kind.STRIPE or \
             not account.publishable_key:
         return None
-    started = services.card_setup_start(customer=session.customer)
-    return CardForm(publishable_key=started["publishable_key"], js_url=started["js_url"],
-                    setup_intent=started["setup_intent"],
-                    client_secret=started["client_secret"],
-                    signature=_intent_signature(session, started["setup_intent"]))
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(
+            pk=session.pk, organization=session.organization)
+        if locked.setup_intent_id and locked.setup_intent_secret:
+            intent_id = locked.setup_intent_id
+            client_secret = decrypt_json(bytes(locked.setup_intent_secret))["client_secret"]
+            js_url = gateway_for(account).js_url
+        else:
+            started = services.card_setup_start(customer=session.customer)
+            intent_id, client_secret = started["setup_intent"], started["client_secret"]
+            js_url = started["js_url"]
+            locked.setup_intent_id = intent_id
+            locked.setup_intent_secret = encrypt_json({"client_secret": client_secret})
+            locked.save(update_fields=["setup_intent_id", "setup_intent_secret"])
+    return CardForm(publishable_key=account.publishable_key, js_url=js_url,
+                    setup_intent=intent_id, client_secret=client_secret,
+                    signature=_intent_signature(session, intent_id))
+
+
+def _forget_intent(session: CheckoutSession, setup_intent_id: str) -> None:
+    """The intent was confirmed (a card is saved with it): the next visit gets a new one."""
+    CheckoutSession.objects.filter(pk=session.pk, organization=session.organization,
+                                   setup_intent_id=setup_intent_id).update(
+        setup_intent_id="", setup_intent_secret=None)
 
 
 def _intent_signature(session: CheckoutSession, setup_intent_id: str) -> str:
@@ -215,6 +240,7 @@ def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: s
                                                setup_intent_id=setup_intent_id)
     except GatewayError as error:
         raise ValidationError({"card": [str(error)]}) from None
+    _forget_intent(session, setup_intent_id)
     with transaction.atomic():
         payment = _open_attempt(session, key)
     if payment.status != Payment.Status.PENDING:

@@ -28,7 +28,7 @@ from invoicing.delivery import invoice_pdf
 from invoicing.models import Invoice
 from invoicing.rendering import TemplateError, customer_locale, invoice_context
 from payments import checkout, checkout_services, services
-from payments.gateways import GatewayError
+from payments.gateways import GatewayError, stripe_api_base
 from payments.models import CheckoutSession, GatewayAccount, Payment
 from zenskar.money import format_money
 from zenskar.tenancy.context import tenant_context
@@ -243,7 +243,7 @@ def checkout_page(request, session: CheckoutSession, token: str):
     response = render(request, "payments/checkout.html", context)
     account = services.gateway_account(organization=session.organization)
     return _protect(response, js_url=card_form.js_url if card_form else "",
-                    api_base=account.api_base if card_form and account else "")
+                    api_base=stripe_api_base(account) if card_form and account else "")
 
 
 def _config(token: str, card_form: checkout_services.CardForm, amount_due: str) -> dict:
@@ -268,7 +268,7 @@ def checkout_confirm(request, session: CheckoutSession, token: str):
     try:
         body = json.loads(request.body or b"{}")
         setup_intent, signature = str(body["setup_intent"]), str(body["signature"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"status": "invalid", "message": "A setup_intent and its "
                              "signature are required."}, status=400)
     try:

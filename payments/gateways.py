@@ -4,14 +4,18 @@ card processing (offline payments only)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 import stripe
+from django.conf import settings
 
 from payments.models import GatewayAccount
 from zenskar.crypto import decrypt_json
 from zenskar.money import minor_units
+
+logger = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
@@ -33,6 +37,36 @@ class CardDetails:
     exp_month: int | None
     exp_year: int | None
     customer_id: str = ""
+
+
+def stripe_api_base(account: GatewayAccount) -> str:
+    """Where this account's Stripe calls go: the operator's emulator (``STRIPE_API_BASE``)
+    for an account in test mode when one is set, else Stripe itself (""). Never a tenant's
+    choice: an address a tenant could set would let it aim the platform's calls at any host."""
+    if account.mode == GatewayAccount.Mode.TEST:
+        return settings.STRIPE_API_BASE
+    return ""
+
+
+def safe_message(error: stripe.StripeError) -> str:
+    """What to tell a person about a failed Stripe call, in our words or Stripe's own
+    user-facing message; never the raw response (which is whatever answered at the address,
+    and is logged instead)."""
+    user_message = getattr(error, "user_message", None)
+    status = getattr(error, "http_status", None)
+    logger.info("Stripe call failed: %s (HTTP %s)", type(error).__name__, status)
+    if isinstance(error, stripe.CardError) and user_message:
+        return str(user_message)[:300]
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return "Stripe refused the secret key."
+    if isinstance(error, stripe.APIConnectionError):
+        return "Stripe could not be reached; try again in a few minutes."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is limiting requests; try again in a few minutes."
+    if isinstance(error, stripe.InvalidRequestError) and user_message:
+        return str(user_message)[:300]
+    return f"Stripe answered with an error (HTTP {status})." if status else \
+        "Stripe answered with an error."
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -82,7 +116,7 @@ class StripeGateway(Gateway):
         self.secret_key = credentials.get("secret_key", "")
         self.webhook_secret = credentials.get("webhook_secret", "")
         self.publishable_key = account.publishable_key
-        self.api_base = account.api_base or None
+        self.api_base = stripe_api_base(account) or None
         self.client = stripe.StripeClient(
             self.secret_key, base_addresses={"api": self.api_base} if self.api_base else {},
             max_network_retries=2,
@@ -97,8 +131,7 @@ class StripeGateway(Gateway):
         try:
             return function(*args, **kwargs)
         except stripe.StripeError as error:
-            message = getattr(error, "user_message", None) or str(error)
-            raise GatewayError(message) from None
+            raise GatewayError(safe_message(error)) from None
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -151,7 +184,7 @@ class StripeGateway(Gateway):
                 reference = error.error.payment_intent.id
             return ChargeResult(False, reference, error.user_message or "The card was declined.")
         except stripe.StripeError as error:
-            raise GatewayError(getattr(error, "user_message", None) or str(error)) from None
+            raise GatewayError(safe_message(error)) from None
         if intent.status == "succeeded":
             return ChargeResult(True, intent.id)
         reason = (intent.last_payment_error.message if intent.last_payment_error

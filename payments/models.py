@@ -25,9 +25,6 @@ class GatewayAccount(TenantModel):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.TEST)
     encrypted_credentials = models.BinaryField()
     publishable_key = models.CharField(max_length=200, blank=True)
-    api_base = models.CharField(
-        max_length=200, blank=True,
-        help_text="Another Stripe API address (a local emulator in tests and the demo).")
     retry_days = models.JSONField(default=list, help_text="Days after a failed auto-charge on "
                                                           "which it is tried again, e.g. [1,3,5,7].")
     updated_at = models.DateTimeField(auto_now=True)
@@ -167,3 +164,7 @@ class CheckoutSession(TenantModel):
     expires_at = models.DateTimeField()
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
+    # The card form's SetupIntent, made once and shown on every visit until a card is
+    # confirmed with it; its client secret encrypted at rest (zenskar.crypto).
+    setup_intent_id = models.CharField(max_length=100, blank=True)
+    setup_intent_secret = models.BinaryField(null=True, blank=True)

@@ -7,21 +7,26 @@ Guarantees:
   charges twice;
 - an invoice follows the money: ``paid`` when its amount due reaches zero; an overpayment
   becomes the customer's credit balance, used by the next invoices;
-- gateway webhooks are processed once per gateway event id.
+- gateway webhooks are processed once per gateway event id;
+- one invoice never stops the collection of another: an automatic attempt that raises (not a
+  decline: a bug, bad data) is recorded as a billing failure of the invoice and stays due,
+  so the next retry run tries it again -- under the same attempt number and idempotency
+  key when its payment row was written, so the gateway charges it at most once.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contracts.models import Customer
-from invoicing.models import CustomerCredit, Invoice
+from invoicing import failures
+from invoicing.models import BillingFailure, CustomerCredit, Invoice
 from payments.gateways import GatewayError, gateway_for
 from payments.models import (
     ChargeSchedule,
@@ -36,7 +41,6 @@ from zenskar.money import round_money
 from zenskar.webhooks.outbox import outbox_write
 
 DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 # --- Gateway account --------------------------------------------------------------------------
@@ -44,7 +48,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 @transaction.atomic
 def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_key: str = "",
-                        publishable_key: str = "", webhook_secret: str = "", api_base: str = "",
+                        publishable_key: str = "", webhook_secret: str = "",
                         retry_days: list[int] | None = None) -> GatewayAccount:
     """Create or replace the organization's gateway. Credentials are stored encrypted."""
     errors = {}
@@ -52,10 +56,6 @@ def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_k
         errors["kind"] = [f"Must be one of {', '.join(GatewayAccount.Kind.values)}."]
     if kind == GatewayAccount.Kind.STRIPE and not secret_key:
         errors["secret_key"] = ["Stripe needs its secret key."]
-    if api_base and (mode != "test" or urlsplit(api_base).hostname not in LOOPBACK):
-        # another API address is for a local Stripe emulator only: never let a tenant point
-        # the platform's calls at an arbitrary host
-        errors["api_base"] = ["Only a local emulator (loopback address) in test mode."]
     days = retry_days if retry_days is not None else DEFAULT_RETRY_DAYS
     if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 60 for d in days) \
             or days != sorted(days):
@@ -64,7 +64,7 @@ def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_k
         raise ValidationError(errors)
     account = GatewayAccount.objects.filter(organization=organization).first() or \
         GatewayAccount(organization=organization)
-    account.kind, account.mode, account.api_base = kind, mode, api_base
+    account.kind, account.mode = kind, mode
     account.publishable_key = publishable_key
     account.retry_days = days
     account.encrypted_credentials = encrypt_json(
@@ -292,11 +292,17 @@ def auto_charge(*, invoice: Invoice) -> Payment | None:
             organization=invoice.organization, invoice=invoice)
         if schedule.stopped:
             return None
-        schedule.attempts += 1
-        attempt = schedule.attempts
+        cut_short = Payment.objects.filter(invoice=invoice, initiated_by="auto",
+                                           status=Payment.Status.PENDING).order_by("-attempt")
+        if cut_short.exists():  # an attempt that raised before its result was recorded
+            attempt = cut_short.first().attempt  # again, under the same idempotency key
+        else:
+            schedule.attempts += 1
+            attempt = schedule.attempts
         schedule.next_attempt_at = None
         schedule.save()
-    automatic = Payment.objects.filter(invoice=invoice, initiated_by="auto").count()
+    automatic = Payment.objects.filter(invoice=invoice, initiated_by="auto").exclude(
+        attempt=attempt).count()
     payment = invoice_charge(invoice=invoice, initiated_by="auto", attempt=attempt)
     with transaction.atomic():
         schedule = ChargeSchedule.objects.select_for_update().get(pk=schedule.pk)
@@ -311,6 +317,58 @@ def auto_charge(*, invoice: Invoice) -> Payment | None:
                 schedule.stopped = True
         schedule.save()
     return payment
+
+
+def invoice_collect(*, invoice: Invoice) -> str | None:
+    """One automatic collection attempt (``auto_charge``), on its own. An error is logged,
+    recorded as a billing failure of the invoice (shown to the finance team) and the invoice
+    stays due for the next retry run; it is not raised. A later attempt that runs resolves
+    the failure. Returns the payment's status, "error", or None when nothing was charged."""
+    try:
+        payment = auto_charge(invoice=invoice)
+    except Exception as error:
+        if not failures.isolated(error):
+            raise
+        _keep_due(invoice)
+        failures.billing_failure_record(organization=invoice.organization,
+                                        stage=BillingFailure.Stage.PAYMENT, invoice=invoice,
+                                        error=error)
+        return "error"
+    failures.billing_failure_resolve(organization=invoice.organization,
+                                     stage=BillingFailure.Stage.PAYMENT, subject_id=invoice.id,
+                                     resolution="Handled on a later attempt.")
+    return payment.status if payment else None
+
+
+def _keep_due(invoice: Invoice) -> None:
+    """After an error, the invoice's automatic collection is due now (the next run), unless
+    it was stopped."""
+    with transaction.atomic():
+        schedule, _ = ChargeSchedule.objects.select_for_update().get_or_create(
+            organization=invoice.organization, invoice=invoice)
+        if not schedule.stopped and schedule.next_attempt_at is None:
+            schedule.next_attempt_at = timezone.now()
+            schedule.save(update_fields=["next_attempt_at"])
+
+
+@dataclass
+class RetryResult:
+    attempted: int = 0
+    failed: int = 0  # invoices recorded as billing failures
+
+
+def charges_retry_due(*, organization, now: datetime | None = None) -> RetryResult:
+    """The retry run: one automatic attempt for every invoice whose next attempt is due, each
+    on its own (``invoice_collect``): one that raises is recorded and stays due, the others
+    are charged."""
+    due = ChargeSchedule.objects.filter(organization=organization, stopped=False,
+                                        next_attempt_at__lte=now or timezone.now())
+    result = RetryResult()
+    for schedule in due.select_related("invoice").order_by("next_attempt_at"):
+        result.attempted += 1
+        if invoice_collect(invoice=schedule.invoice) == "error":
+            result.failed += 1
+    return result
 
 
 @transaction.atomic

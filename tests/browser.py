@@ -60,7 +60,7 @@ def sign_in(page, base_url: str, organization, make_user, *, role: str = "financ
     from zenskar.tenancy.services import membership_upsert
 
     user = make_user(f"{role}@acme.test", password=PASSWORD)
-    membership_upsert(organization=organization, email=user.email, role=role)
+    membership_upsert(organization=organization, email=user.email, role=role, actor_role=None)
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", user.email)
     page.fill("#id_password", PASSWORD)

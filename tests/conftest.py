@@ -7,13 +7,21 @@ application's own role under row-level security -- exactly as in production.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.test import override_settings
 from psycopg import sql
 from rest_framework.test import APIClient
 
@@ -72,6 +80,38 @@ def django_db_setup(django_test_environment, django_db_blocker):
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _cache_forget(prefix: str) -> None:
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache():
+    """The cache of this test process: a key prefix of its own, so runs sharing one Redis
+    server (and their rate-limit counters for 127.0.0.1) never meet; its keys are forgotten
+    after every test (never a FLUSHDB: the server is shared). The API's rates are set far
+    above what any test sends; the throttling tests set their own."""
+    prefix = f"zenskar-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    rates = {scope: "1000000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}
+    with override_settings(
+        CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}},
+        REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates},
+    ):
+        yield prefix
+        _cache_forget(prefix)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(isolated_cache):
+    yield
+    _cache_forget(isolated_cache)
+
+
 @pytest.fixture
 def make_user(db):
     from django.contrib.auth import get_user_model
@@ -102,7 +142,9 @@ def signed_in(client, tenant, make_user):
 
     def sign_in(role=Role.FINANCE):
         user = make_user(f"{role}@acme.test")
-        tenancy.membership_upsert(organization=tenant.organization, email=user.email, role=role)
+        tenancy.membership_upsert(
+            organization=tenant.organization, email=user.email, role=role, actor_role=None
+        )
         assert client.login(username=user.email, password=PASSWORD)
         return user
 
@@ -138,3 +180,45 @@ def tenant(make_organization):
 @pytest.fixture
 def other_tenant(make_organization):
     return Tenant(make_organization("Globex"))
+
+
+# --- Stripe -------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """One Stripe emulator (``localstripe``) for the whole session, on a free loopback port: its
+    base URL, which the operator's setting ``STRIPE_API_BASE`` points at. It keeps its state in
+    memory for the session (so one instance: a second one would not know the first's cards).
+
+    ``--from-scratch``: otherwise localstripe first loads /tmp/localstripe.pickle, which
+    every emulator on the machine rewrites on each change (one caught half-written makes it
+    exit at start)."""
+    port = _free_port()
+    binary = Path(sys.executable).parent / "localstripe"
+    process = subprocess.Popen(  # noqa: S603
+        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60  # it takes seconds to import on a loaded machine
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)  # noqa: S310
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("localstripe did not start") from None
+            time.sleep(0.1)
+    # the operator's setting: every gateway in test mode calls the emulator
+    previous, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, base
+    yield base
+    settings.STRIPE_API_BASE = previous
+    process.terminate()
+    process.wait(timeout=10)

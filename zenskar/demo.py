@@ -76,8 +76,9 @@ def seed_demo() -> DemoSeed:
     )
     secret = demo_api_key_secret()
     if not ApiKey.objects.filter(secret_hash=tenancy.hash_secret(secret)).exists():
+        # The organization's key, not the demo user's: it outlives any one member.
         tenancy.api_key_create(
-            organization=acme, name="Demo key", role=Role.ADMIN, created_by=demo, secret=secret
+            organization=acme, name="Demo key", role=Role.ADMIN, created_by=None, secret=secret
         )
     with tenant_context(acme):
         _seed_gateway(acme)
@@ -208,23 +209,27 @@ METERS = [
 
 
 def _seed_gateway(organization: Organization) -> None:
-    """With ``make run``'s Stripe emulator: the demo organization takes cards through it.
-    The emulator forgets everything when it stops, so cards saved against an earlier one
-    are forgotten here too. Without it: the manual gateway (offline payments)."""
+    """With a Stripe emulator (``STRIPE_API_BASE``, which ``make run`` starts): the demo
+    organization takes cards through it, in test mode. ``make run``'s emulator starts empty
+    each time, so cards saved against an earlier one are forgotten here too. Without it: the
+    manual gateway (offline payments)."""
     import os
+
+    from django.conf import settings
 
     from payments import services as payments
     from payments.models import GatewayCustomer, PaymentMethod
 
-    api_base = os.environ.get("DEMO_STRIPE_API_BASE", "")
     account = payments.gateway_account(organization=organization)
-    if api_base:
-        if account is None or account.api_base != api_base:
+    if settings.STRIPE_API_BASE:
+        if os.environ.get("DEMO_STRIPE_FROM_SCRATCH"):
             GatewayCustomer.objects.filter(organization=organization).delete()
             PaymentMethod.objects.filter(organization=organization).delete()
+        if account is None or account.kind != "stripe":
             payments.gateway_account_set(
-                organization=organization, kind="stripe", secret_key="sk_test_demo",
-                publishable_key="pk_test_demo", webhook_secret="whsec_demo", api_base=api_base)
+                organization=organization, kind="stripe", mode="test",
+                secret_key="sk_test_demo", publishable_key="pk_test_demo",
+                webhook_secret="whsec_demo")
     elif account is None:
         payments.gateway_account_set(organization=organization, kind="manual")
 

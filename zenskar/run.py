@@ -96,7 +96,8 @@ def main() -> int:
         print(f"  {label:<11} {origin}", flush=True)
     processes: dict[str, subprocess.Popen] = {}
     try:
-        if os.environ.get("STRIPE_EMULATOR", "on") != "off":
+        if os.environ.get("STRIPE_EMULATOR", "on") != "off" and not os.environ.get(
+                "STRIPE_API_BASE"):
             # The demo organization's Stripe is a local emulator (localstripe): the hosted
             # checkout works with no Stripe account. Its state lives in memory.
             stripe_port = _free_port(8420)
@@ -106,7 +107,9 @@ def main() -> int:
                 stdout=open(LOGS / "localstripe.log", "a"),  # noqa: SIM115
                 stderr=subprocess.STDOUT, cwd=embedded.BASE_DIR,
             )
-            os.environ["DEMO_STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+            # the deployment setting every Stripe call in test mode follows (settings.py)
+            os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+            os.environ["DEMO_STRIPE_FROM_SCRATCH"] = "1"
             _wait_for(f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/", processes)
         print("Migrating ...", flush=True)
         _manage("migrate", "--noinput", "-v", "0")
@@ -123,6 +126,7 @@ def main() -> int:
                 "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
                 "--worker-class", "gthread", "--threads", os.environ.get("WEB_THREADS", "4"),
                 "--access-logfile", "-",
+                "--logger-class", "zenskar.core.access_log.RedactingLogger",
             ],
             "worker": [
                 str(BIN / "celery"), "-A", "zenskar", "worker", "--loglevel", "INFO",

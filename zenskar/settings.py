@@ -62,7 +62,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "zenskar.core.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "zenskar.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,8 +143,22 @@ LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "dashboard:login"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- HTTPS ------------------------------------------------------------------------------------
+# HTTPS=true when the platform is served over HTTPS (docker-compose.yml's production shape):
+# cookies only over HTTPS, HSTS for a year, plain HTTP redirected. Behind a proxy that ends TLS,
+# the proxy must set X-Forwarded-Proto (and drop the client's own).
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600 if HTTPS else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe speaks plain HTTP
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- I18N, time -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -184,6 +200,24 @@ else:
         "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
     )
 
+# --- Rate limits (README.md, "Environment variables") ----------------------------------------
+# Counted in the cache (Redis), per fixed window; a rate is "<count>/<s|min|hour|day>", "off"
+# for none. The client address is REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT proxies, the
+# address the outermost of them saw (zenskar.core.ratelimit.client_address).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Usage ingestion pushes ~50 batches/s with one key (bench/ingest.py): the per-key rate leaves
+# room for that, and more.
+API_RATE_LIMIT_PER_KEY = os.environ.get("API_RATE_LIMIT_PER_KEY", "6000/min")
+API_RATE_LIMIT_PER_ADDRESS = os.environ.get("API_RATE_LIMIT_PER_ADDRESS", "600/min")
+API_AUTH_FAILURES_PER_ADDRESS = os.environ.get("API_AUTH_FAILURES_PER_ADDRESS", "60/min")
+# Dashboard sign-in: this many failures for one e-mail (from any address), or from one
+# address (for any e-mail), within the window lock that e-mail or address out.
+LOGIN_FAILURES_PER_EMAIL = int(os.environ.get("LOGIN_FAILURES_PER_EMAIL", "5"))
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
+PASSWORD_RESET_RATE_PER_ADDRESS = os.environ.get("PASSWORD_RESET_RATE_PER_ADDRESS", "10/hour")
+
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -200,6 +234,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["zenskar.api.parsers.DecimalJSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Read per request (zenskar.api.throttling), so a changed setting applies at once.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "zenskar.api.throttling.ApiKeyRateThrottle",
+        "zenskar.api.throttling.AddressRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": API_RATE_LIMIT_PER_KEY,
+        "address": API_RATE_LIMIT_PER_ADDRESS,
+        "auth_failures": API_AUTH_FAILURES_PER_ADDRESS,
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Zenskar billing API",
@@ -216,17 +260,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "zenskar.api.schema.add_error_responses",
+    ],
 }
 
 # Usage events: the largest body POST /events/batch accepts (10,000 events of a few hundred
 # bytes fit well within it); Django's own limit follows.
 EVENTS_MAX_BODY_BYTES = int(os.environ.get("EVENTS_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+# Every other API request body (a 413 above it; see zenskar/core/middleware.py).
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES
 
-# Data-source connectors refuse hosts on loopback, private and link-local networks (a tenant
-# must not reach the platform's own services through a connector). A self-hosted installation
-# whose usage databases live on its private network turns this on.
-CONNECTORS_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTORS_ALLOW_PRIVATE_NETWORKS", False)
+# Calls to addresses a tenant chose (data-source connectors, webhook endpoints) refuse hosts on
+# loopback, private and link-local networks: a tenant must not reach the platform's own services
+# (zenskar/outbound.py). A self-hosted installation whose systems live on its private network
+# turns this on. CONNECTORS_ALLOW_PRIVATE_NETWORKS is its earlier name, still read.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool(
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS", env_bool("CONNECTORS_ALLOW_PRIVATE_NETWORKS", False))
+
+# Where Stripe calls of gateways in test mode go instead of api.stripe.com: a Stripe emulator
+# (localstripe) for the tests and the demo. The operator's setting, never a tenant's.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").rstrip("/")
 
 # Idempotency keys are kept this long, then purged by a periodic task.
 IDEMPOTENCY_KEY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))
@@ -236,7 +292,9 @@ API_KEY_LAST_USED_RESOLUTION = 60
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # paths are logged with their credentials removed (checkout and reset links)
+    "filters": {"redact": {"()": "zenskar.core.access_log.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from payments import webhook_views as payments_webhooks
 from zenskar.core import views as core_views
@@ -12,7 +12,9 @@ urlpatterns = [
          name="payments-webhook"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(
+        # the split view serves its start-up script as a file: the docs run under the same
+        # Content-Security-Policy as the dashboard (no inline script)
+        SpectacularSwaggerSplitView.as_view(
             url_name="api:schema", authentication_classes=[], permission_classes=[]
         ),
         name="api-docs",
@@ -26,5 +28,6 @@ urlpatterns = [
     path("", include("zenskar.dashboard.urls")),
 ]
 
+handler400 = "zenskar.core.views.bad_request"
 handler404 = "zenskar.core.views.page_not_found"
 handler500 = "zenskar.core.views.server_error"

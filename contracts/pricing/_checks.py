@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from zenskar import bounds
 from zenskar.money import is_valid_currency
 
 from .errors import PricingError, PricingTypeError
@@ -27,6 +28,11 @@ def decimal_value(value: object, *, field: str, positive: bool = False) -> Decim
     number = Decimal(value)
     if not number.is_finite():
         raise PricingError(field=field, message="must be a finite number")
+    try:  # every number of a price fits the price columns (zenskar/bounds.py)
+        bounds.decimal_in_bounds(number, maximum=bounds.MAX_PRICE_NUMBER,
+                                 decimals=bounds.PRICE_DECIMALS, allow_negative=True)
+    except bounds.BoundError as error:
+        raise PricingError(field=field, message=str(error)) from None
     if positive and number <= 0:
         raise PricingError(field=field, message="must be greater than 0")
     if number < 0:

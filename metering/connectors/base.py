@@ -11,8 +11,6 @@ system said, so the sync service passes them through :func:`redact` before stori
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
@@ -22,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from django.conf import settings as django_settings
+from zenskar import outbound
 
 Row = dict[str, Any]
 JSON = Any  # a value json.dumps accepts
@@ -153,29 +151,11 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def private_networks_allowed() -> bool:
-    return bool(getattr(django_settings, "CONNECTORS_ALLOW_PRIVATE_NETWORKS", False))
-
-
 def public_address(host: str, port: int) -> str:
-    """Resolve ``host`` and return one address to connect to, refusing loopback, private,
-    link-local (cloud metadata) and other non-public addresses: a tenant must not reach the
-    platform's own network through a connector. ``CONNECTORS_ALLOW_PRIVATE_NETWORKS = True``
-    lifts the check (self-hosted installations, tests)."""
-    if host.startswith("/"):
-        if private_networks_allowed():
-            return host
-        raise ConnectorError("Connecting through a local socket is not allowed.")
+    """Resolve ``host`` and return the address to connect to, refusing the platform's own
+    networks: :func:`zenskar.outbound.public_address`, the one guard every outbound call a
+    tenant can aim goes through, with its refusal as a :class:`ConnectorError`."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise ConnectorError(f"Cannot resolve the host {host!r}: {error}.") from None
-    addresses = [str(info[4][0]) for info in infos]
-    if not private_networks_allowed():
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
-                raise ConnectorError(
-                    f"The host {host!r} resolves to {address}, which is not a public address."
-                )
-    return addresses[0]
+        return outbound.public_address(host, port)
+    except outbound.OutboundRefused as error:
+        raise ConnectorError(str(error)) from None

@@ -38,6 +38,7 @@ from metering.connectors.base import (
     public_address,
     to_utc,
 )
+from zenskar import outbound
 
 TIMEOUT = 30  # seconds per request
 MAX_BODY = 20 * 1024 * 1024
@@ -115,7 +116,7 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
 class HttpConnector(Connector):
     def __init__(self, settings: Mapping[str, Any], query: Mapping[str, Any], cursor_field: str):
         super().__init__(settings, query, cursor_field)
-        self._opener = urllib.request.build_opener(_SameHostRedirects())
+        self._opener = outbound.build_opener(_SameHostRedirects())
         self._walked: list[Row] | None = None
         self._walked_after: JSON | None = None
 
@@ -148,11 +149,10 @@ class HttpConnector(Connector):
             with self._opener.open(request, timeout=TIMEOUT) as response:
                 body = response.read(MAX_BODY + 1)
         except urllib.error.HTTPError as error:
-            detail = error.read(300).decode("utf-8", "replace").strip()
-            raise ConnectorError(
-                f"GET {shown} returned HTTP {error.code} {error.reason}"
-                + (f": {detail}" if detail else "")
-            ) from None
+            # the status only: what the remote answered is never echoed back
+            raise ConnectorError(f"GET {shown} returned HTTP {error.code}.") from None
+        except outbound.OutboundRefused as error:
+            raise ConnectorError(str(error)) from None
         except urllib.error.URLError as error:
             raise ConnectorError(f"Cannot reach {shown}: {error.reason}") from None
         except (TimeoutError, OSError) as error:

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 def theirs(other_tenant):
     key, _ = api_key_create(organization=other_tenant.organization, name="theirs")
     member = membership_upsert(
-        organization=other_tenant.organization, email="finance@globex.test", role=Role.FINANCE
+        organization=other_tenant.organization, email="finance@globex.test", role=Role.FINANCE,
+        actor_role=None,
     )
     return key, member
 
@@ -65,7 +66,7 @@ def test_dashboard_cannot_revoke_another_organizations_key(client, tenant, their
     from zenskar.tenancy.services import membership_upsert as add
 
     user = make_user("admin@acme.test")
-    add(organization=tenant.organization, email=user.email, role=Role.ADMIN)
+    add(organization=tenant.organization, email=user.email, role=Role.ADMIN, actor_role=None)
     client.force_login(user)
     response = client.post(f"/settings/api-keys/{theirs[0].id}/revoke/")
     assert response.status_code == 404

@@ -13,7 +13,8 @@ def signed_in(client, tenant, make_user):
     def sign_in(role=Role.ADMIN, organization=None):
         user = make_user(f"{role}@acme.test")
         membership_upsert(
-            organization=organization or tenant.organization, email=user.email, role=role
+            organization=organization or tenant.organization, email=user.email, role=role,
+            actor_role=None,
         )
         assert client.login(username=user.email, password=PASSWORD)
         return user
@@ -29,7 +30,9 @@ def test_pages_need_a_signed_in_user(client):
 
 def test_sign_in_reaches_the_home_page_of_the_organization(client, tenant, make_user):
     user = make_user("ana@acme.test")
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
+    membership_upsert(
+        organization=tenant.organization, email=user.email, role=Role.FINANCE, actor_role=None
+    )
     response = client.post(
         "/login/", {"username": "ana@acme.test", "password": PASSWORD}, follow=True
     )
@@ -48,7 +51,10 @@ def test_the_switcher_moves_between_the_users_organizations(
     client, tenant, other_tenant, signed_in
 ):
     user = signed_in(Role.ADMIN)
-    membership_upsert(organization=other_tenant.organization, email=user.email, role=Role.VIEWER)
+    membership_upsert(
+        organization=other_tenant.organization, email=user.email, role=Role.VIEWER,
+        actor_role=None,
+    )
     home = client.get("/").content.decode()
     assert f'value="{other_tenant.organization.id}"' in home  # offered in the switcher
 

@@ -12,7 +12,6 @@ from tests.payments import conftest as payments_fixtures
 
 # The emulator, the tenant's gateway pointed at it and the API-driven scenario, from the
 # payments tests.
-localstripe = payments_fixtures.localstripe
 stripe_gateway = payments_fixtures.stripe_gateway
 scenario = payments_fixtures.scenario
 

@@ -11,8 +11,13 @@ def test_a_finance_user_signs_in_and_sees_the_dashboard_home(
     live_server, page, tenant, other_tenant, make_user, artifacts
 ):
     user = make_user("finance@acme.test", password="s3cret-enough")
-    membership_upsert(organization=tenant.organization, email=user.email, role=Role.FINANCE)
-    membership_upsert(organization=other_tenant.organization, email=user.email, role=Role.VIEWER)
+    membership_upsert(
+        organization=tenant.organization, email=user.email, role=Role.FINANCE, actor_role=None
+    )
+    membership_upsert(
+        organization=other_tenant.organization, email=user.email, role=Role.VIEWER,
+        actor_role=None,
+    )
 
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url

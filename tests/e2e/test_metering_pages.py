@@ -127,7 +127,7 @@ def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
 
 @pytest.fixture
 def warehouse(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
     with warehouse_database() as name:
         yield name
 

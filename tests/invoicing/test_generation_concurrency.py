@@ -289,7 +289,8 @@ def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_t
     result = tasks.generate_invoices(organization_id, TODAY.isoformat())
 
     left = 585 - len(finalized)
-    assert result == {"created": 0, "recomputed": left, "finalized": left}
+    assert result == {"created": 0, "recomputed": left, "failed": 0, "finalized": left,
+                      "finalize_failed": 0, "deliveries_retried": 0}
     invoices = _invoices(tenant)
     assert _by_key(invoices) == expected
     assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}

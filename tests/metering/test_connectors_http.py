@@ -61,7 +61,7 @@ class UsageAPI:
 
 @pytest.fixture(autouse=True)
 def _loopback_allowed(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" API is on loopback
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" API is on loopback
 
 
 @pytest.fixture
@@ -187,10 +187,9 @@ def test_a_refused_token_fails_the_run_readably_without_the_token(tenant, api):
     source = make_source(tenant, api, PAGES, token="Bearer wrong-token-0042")
     run = run_sync(tenant, source)
     assert counts(run) == ("failed", 0, 0, 0, 0)
-    assert run.error == (
-        f"GET {api.base_url}/v1/usage returned HTTP 401 Unauthorized: "
-        '{"error": "invalid token", "received": "***"}'
-    )
+    # the status only: what the remote answered is never echoed back to the tenant
+    assert run.error == f"GET {api.base_url}/v1/usage returned HTTP 401."
+    assert "invalid token" not in run.error
     assert "wrong-token-0042" not in run.error
     assert source.failures == 1
     # min(interval 15, 2**1) = 2 minutes
@@ -202,7 +201,7 @@ def test_a_refused_token_fails_the_run_readably_without_the_token(tenant, api):
 def test_private_addresses_are_refused_unless_allowed(tenant, api, settings):
     api.add(1)
     source = make_source(tenant, api, PAGES)
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     run = run_sync(tenant, source)
     assert (run.status, run.error) == (
         "failed", "The host '127.0.0.1' resolves to 127.0.0.1, which is not a public address."

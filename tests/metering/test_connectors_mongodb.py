@@ -33,7 +33,7 @@ QUERY = {"collection": "usage", "filter": {"kind": "api_call"}}
 
 @pytest.fixture(autouse=True)
 def _loopback_allowed(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # mongodb://localhost
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # mongodb://localhost
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ QUERY = {"sql": "SELECT id, account, calls, region, recorded_at FROM usage_rows"
 
 @pytest.fixture(autouse=True)
 def _loopback_allowed(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ MAPPING = {"event_id": "_id", "customer": "account", "timestamp": "at",
 
 @pytest.fixture(autouse=True)
 def _setup(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
     eager = ("task_always_eager", "task_eager_propagates")
     saved = {name: celery_app.conf[name] for name in eager}
     celery_app.conf.update(dict.fromkeys(eager, True))

@@ -304,7 +304,7 @@ def warehouse_database():
 
 @pytest.fixture
 def warehouse(settings):
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
     with warehouse_database() as name:
         yield name
 

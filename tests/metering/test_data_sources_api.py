@@ -38,7 +38,7 @@ def base():
 def warehouse(settings, base):
     """A second database on the test server with three usage rows: the tenant's warehouse.
     Dropped afterwards."""
-    settings.CONNECTORS_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
     name = f"zenskar_source_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,14 +1,7 @@
-"""A real ``localstripe`` (a stateful Stripe emulator) per test session, on a free loopback
-port, and an organization whose gateway points at it."""
+"""An organization whose gateway is Stripe in test mode, which the session's ``localstripe``
+(tests/conftest.py) answers for."""
 
 from __future__ import annotations
-
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -18,47 +11,13 @@ from tests.invoicing.conftest import scenario  # noqa: F401 - the API-driven sce
 WEBHOOK_SECRET = "whsec_test_secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def localstripe():
-    """The emulator's base URL; it keeps its state in memory for the session.
-
-    ``--from-scratch``: otherwise localstripe first loads /tmp/localstripe.pickle, which
-    every emulator on the machine rewrites on each change (one caught half-written makes it
-    exit at start)."""
-    port = _free_port()
-    binary = Path(sys.executable).parent / "localstripe"
-    process = subprocess.Popen(  # noqa: S603
-        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # it takes seconds to import on a loaded machine
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)  # noqa: S310
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture
 def stripe_gateway(tenant, localstripe):
     with tenant.context():
         return services.gateway_account_set(
             organization=tenant.organization, kind="stripe", secret_key="sk_test_emulated",
             publishable_key="pk_test_emulated", webhook_secret=WEBHOOK_SECRET,
-            api_base=localstripe, retry_days=[1, 3, 5, 7])
+            retry_days=[1, 3, 5, 7])
 
 
 def stripe_client(localstripe):

@@ -79,9 +79,9 @@ def test_the_gateway_is_set_and_read_back_without_its_secrets(tenant, api):
     assert put.status_code == 200, put.json()
     assert got.json() == put.json()
     body = got.json()
-    assert {k: body[k] for k in ("kind", "mode", "publishable_key", "api_base", "retry_days")} \
+    assert {k: body[k] for k in ("kind", "mode", "publishable_key", "retry_days")} \
         == {"kind": "stripe", "mode": "test", "publishable_key": "pk_test_abc",
-            "api_base": "", "retry_days": [2, 4]}
+            "retry_days": [2, 4]}
     assert (body["has_secret_key"], body["has_webhook_secret"]) == (True, True)
     assert body["webhook_url"] == \
         f"{settings.PUBLIC_URL}/webhooks/stripe/{tenant.organization.id}"
@@ -113,7 +113,6 @@ def test_a_put_without_secrets_keeps_the_stored_ones(tenant, api):
     ({"kind": "paypal"}, "kind"),
     ({"kind": "stripe"}, "secret_key"),  # no key stored, none given
     ({**GATEWAY, "retry_days": [5, 1]}, "retry_days"),
-    ({**GATEWAY, "api_base": "not a url"}, "api_base"),
 ])
 def test_bad_gateway_settings_are_400_on_their_field(tenant, api, body, field):
     response = api.put("/api/v1/gateway", body, format="json")
@@ -132,14 +131,12 @@ def test_no_gateway_yet_is_404(api):
 
 
 def test_testing_the_connection_says_whether_stripe_answered(tenant, api, localstripe):
-    api.put("/api/v1/gateway", {**GATEWAY, "secret_key": SECRET_KEY, "api_base": localstripe},
-            format="json")
+    api.put("/api/v1/gateway", {**GATEWAY, "secret_key": SECRET_KEY}, format="json")
     assert api.post("/api/v1/gateway/test").json() == {"ok": True,
                                                        "message": "Connected to Stripe."}
 
     # localstripe refuses a key that is not sk_...
-    api.put("/api/v1/gateway", {**GATEWAY, "secret_key": "rk_wrong", "api_base": localstripe},
-            format="json")
+    api.put("/api/v1/gateway", {**GATEWAY, "secret_key": "rk_wrong"}, format="json")
     result = api.post("/api/v1/gateway/test")
     assert result.status_code == 200
     assert result.json()["ok"] is False and result.json()["message"]
@@ -462,8 +459,7 @@ def theirs(other_tenant, localstripe):
     with other_tenant.context():
         services.gateway_account_set(
             organization=other_tenant.organization, kind="stripe", secret_key=SECRET_KEY,
-            publishable_key="pk_globex", webhook_secret="whsec_globex_secret",
-            api_base=localstripe)
+            publishable_key="pk_globex", webhook_secret="whsec_globex_secret")
     invoice, customer = bill(Scenario(other_tenant), "globex-customer")
     save_card(other_tenant, customer, localstripe)
     payment = offline(other_tenant, invoice, "50.00", "GLOBEX-1")

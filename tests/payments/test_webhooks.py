@@ -195,7 +195,7 @@ def test_another_organizations_secret_and_url_never_reach_this_tenants_payment(
     with other_tenant.context():
         services.gateway_account_set(
             organization=other_tenant.organization, kind="stripe", secret_key="sk_test_other",
-            webhook_secret="whsec_other", api_base=localstripe)
+            webhook_secret="whsec_other")
     payload = event("evt_cross", "payment_intent.succeeded", status="succeeded")
 
     # Signed with the other tenant's secret, sent to this tenant's URL: refused.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
+from zenskar.api import throttling
 from zenskar.tenancy.middleware import session_membership
 from zenskar.tenancy.models import ApiKey, Organization
 from zenskar.tenancy.services import api_key_authenticate
@@ -45,11 +46,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
+        # An address that has used up its failed checks gets no further answer about any key
+        # (DRF throttles run after authentication, too late to stop guessing).
+        wait = throttling.auth_failures_exhausted(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait)
         secret = secret.strip()
         if not secret:
+            throttling.auth_failure_record(request)
             raise exceptions.AuthenticationFailed("The Authorization header has no API key.")
         key = api_key_authenticate(secret=secret)
         if key is None:
+            throttling.auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         access = Access(organization=key.organization, role=key.role, api_key=key)
         return ApiKeyPrincipal(api_key=key), access

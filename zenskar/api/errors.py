@@ -3,7 +3,8 @@
     {"error": {"type": "invalid_request", "message": "...", "fields": {"currency": ["..."]}}}
 
 ``type`` is stable and machine-readable; ``message`` is for people; ``fields`` (validation errors
-only) maps each bad field, nested as the request was, to its reasons.
+only) maps each bad field, nested as the request was, to its reasons; ``retry_after`` (429 only)
+is the whole seconds to wait, as in the ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _to_drf(exc: Exception) -> Exception:
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(str(exc) or None)  # a service's reason, if it gave one
     return exc
 
 
@@ -93,6 +94,13 @@ def exception_handler(exc: Exception, context: dict):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         fields = {k: v for k, v in _plain(detail).items() if k != "non_field_errors"}
         response.data = error_body(error_type, _first_message(detail), fields or None)
+    elif isinstance(exc, exceptions.Throttled) and exc.wait:
+        # Retry-After (set by DRF) says the same, for machines.
+        wait = int(exc.wait)
+        response.data = error_body(
+            error_type, f"Too many requests. Try again in {wait} second{'s' if wait != 1 else ''}."
+        )
+        response.data["error"]["retry_after"] = wait
     else:
         response.data = error_body(error_type, _first_message(getattr(exc, "detail", exc)))
     return response

@@ -68,7 +68,7 @@ def idempotent(
                 [
                     IdempotencyKey(
                         organization=organization, key=key, request_hash=fingerprint,
-                        method=method, path=path,
+                        method=method, path=path[:500],  # for people; the hash has it whole
                     )
                 ],
                 ignore_conflicts=True,

@@ -86,6 +86,8 @@ urlpatterns = [
     path("tax-rates", invoicing_api.TaxRateListView.as_view(), name="tax-rates"),
     path("tax-rates/<uuid:rate_id>", invoicing_api.TaxRateDetailView.as_view(), name="tax-rate"),
     path("invoice-settings", invoicing_api.SettingsView.as_view(), name="invoice-settings"),
+    path("billing-failures", invoicing_api.BillingFailureListView.as_view(),
+         name="billing-failures"),
     path("gateway", payments_api.GatewayView.as_view(), name="gateway"),
     path("gateway/test", payments_api.GatewayTestView.as_view(), name="gateway-test"),
     path("customers/<uuid:customer_id>/payment-methods",

@@ -30,6 +30,11 @@ class OrganizationAPIView(APIView):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
         self.organization = request.auth.organization
         self.role = request.auth.role
+        if (request.method in ("POST", "PUT", "PATCH") and self.parser_classes
+                and not isinstance(request.data, dict)):
+            # every body of this API is a JSON object (a batch is {"events": [...]}); views
+            # that read their own body (usage ingestion) check it themselves
+            raise exceptions.ParseError("The body must be a JSON object.")
 
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, with the handler run inside the tenant context and, for a POST with

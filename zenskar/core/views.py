@@ -1,9 +1,10 @@
 from django.db import connections
 from django.http import JsonResponse
+from django.views.defaults import bad_request as html_400
 from django.views.defaults import page_not_found as html_404
 from django.views.defaults import server_error as html_500
 
-from zenskar.api.errors import json_404, json_500
+from zenskar.api.errors import error_body, json_404, json_500
 
 
 def healthz(request):
@@ -25,6 +26,16 @@ def healthz(request):
     healthy = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks},
                         status=200 if healthy else 503)
+
+
+def bad_request(request, exception=None):
+    """A request Django itself refused (a body over DATA_UPLOAD_MAX_MEMORY_SIZE read without a
+    Content-Length, too many fields, a bad Host header): the API's error body under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("invalid_request", "The request could not be read (too large or "
+                       "malformed)."), status=400, json_dumps_params={"separators": (",", ":")})
+    return html_400(request, exception)
 
 
 def page_not_found(request, exception=None):

@@ -1,5 +1,5 @@
-"""The dashboard shell: sign-in, the organization switcher, home, settings, and the domain
-sections (each app fills its own section as it lands)."""
+"""The dashboard shell: the organization switcher, home, settings, and the domain sections
+(each app fills its own section as it lands). Sign-in and password reset: ``accounts``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import functools
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
@@ -99,11 +98,6 @@ def member_required(view=None, *, roles=None):
     return decorate(view) if view is not None else decorate
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "dashboard/login.html"
-    redirect_authenticated_user = True
-
-
 @member_required
 def home(request):
     organization = request.organization
@@ -165,6 +159,7 @@ def settings_page(request):
     can_manage = request.membership.role in MANAGE_ROLES
     created_secret = request.session.pop("created_api_key_secret", None)
     context = {
+        "is_owner": request.membership.role == Role.OWNER,
         "keys": selectors.api_keys_list(organization=organization),
         "members": selectors.memberships_list(organization=organization),
         "key_form": ApiKeyForm(),
@@ -201,6 +196,10 @@ def api_key_revoke(request, key_id):
     return redirect("dashboard:settings")
 
 
+def _reason(exc: ValidationError | PermissionDenied) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
 @member_required(roles=MANAGE_ROLES)
 @require_POST
 def member_add(request):
@@ -210,10 +209,11 @@ def member_add(request):
         return redirect("dashboard:settings")
     try:
         membership = services.membership_upsert(
-            organization=request.organization, **form.cleaned_data
+            organization=request.organization, actor_role=request.membership.role,
+            **form.cleaned_data,
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _reason(exc))
     else:
         messages.success(request, f"{membership.user.email} is now {membership.role}.")
     return redirect("dashboard:settings")
@@ -226,9 +226,14 @@ def member_remove(request, membership_id):
         Membership, id=membership_id, organization=request.organization
     )
     try:
-        services.membership_remove(membership=membership)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        revoked = services.membership_remove(
+            membership=membership, actor_role=request.membership.role
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _reason(exc))
     else:
-        messages.success(request, f"{membership.user.email} removed.")
+        text = f"{membership.user.email} removed."
+        if revoked:
+            text += f" API keys they created, now revoked: {revoked}."
+        messages.success(request, text)
     return redirect("dashboard:settings")

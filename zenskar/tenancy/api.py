@@ -18,7 +18,7 @@ class OrganizationOut(serializers.ModelSerializer):
 
 
 class ApiKeyOut(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
@@ -31,7 +31,9 @@ class ApiKeyOut(serializers.ModelSerializer):
 
 class ApiKeyCreatedOut(ApiKeyOut):
     secret = serializers.CharField(
-        read_only=True, help_text="Shown once, in this response; only a digest is stored."
+        read_only=True, allow_null=True,
+        help_text="Shown once, in this response; only a digest is stored (null when an "
+                  "Idempotency-Key replays the response).",
     )
 
     class Meta(ApiKeyOut.Meta):
@@ -96,7 +98,7 @@ class ApiKeyDetailView(OrganizationAPIView):
     def get(self, request, key_id):
         return Response(ApiKeyOut(self.get_scoped(ApiKey.objects, id=key_id)).data)
 
-    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke a key")
+    @extend_schema(request=None, responses={200: ApiKeyOut}, summary="Revoke a key")
     def delete(self, request, key_id):
         key = services.api_key_revoke(api_key=self.get_scoped(ApiKey.objects, id=key_id))
         return Response(ApiKeyOut(key).data)
@@ -128,7 +130,7 @@ class MembershipListView(OrganizationAPIView):
         data = MembershipIn(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_upsert(
-            organization=self.organization, **data.validated_data
+            organization=self.organization, actor_role=self.role, **data.validated_data
         )
         return Response(MembershipOut(membership).data, status=status.HTTP_201_CREATED)
 
@@ -145,12 +147,19 @@ class MembershipDetailView(OrganizationAPIView):
         membership = self._membership(membership_id)
         data = MembershipUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.membership_update(membership=membership, **data.validated_data)
+        membership = services.membership_update(
+            membership=membership, actor_role=self.role, **data.validated_data
+        )
         return Response(MembershipOut(membership).data)
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Removed")})
+    @extend_schema(
+        request=None, responses={204: OpenApiResponse(description="Removed")},
+        summary="Remove a member (the API keys they created are revoked)",
+    )
     def delete(self, request, membership_id):
-        services.membership_remove(membership=self._membership(membership_id))
+        services.membership_remove(
+            membership=self._membership(membership_id), actor_role=self.role
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _membership(self, membership_id):

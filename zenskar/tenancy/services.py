@@ -1,18 +1,24 @@
-"""Writes for organizations, members and API keys. Each function is one transaction."""
+"""Writes for organizations, members and API keys. Each function is one transaction.
+
+Who may change members is decided here, not in the adapters: the API and the dashboard pass
+the acting member's role (``actor_role``) and get the same answer.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from zenskar.tenancy.invitations import invitation_send
 from zenskar.tenancy.models import ApiKey, Membership, Organization, Role
 
 API_KEY_PREFIX = "zk_"
@@ -41,14 +47,24 @@ def organization_create(
 
 
 @transaction.atomic
-def membership_upsert(*, organization: Organization, email: str, role: str) -> Membership:
+def membership_upsert(
+    *, organization: Organization, email: str, role: str, actor_role: str | None
+) -> Membership:
     """Give the user with ``email`` the ``role`` in ``organization``.
 
-    Creates the user (without a usable password: they set one through a reset) when no user
-    has that e-mail. Refuses to demote the last owner.
+    Guarantees:
+    - ``actor_role`` is the role of the member doing it; None only where no member acts (the
+      demo seed, a test's set-up). Only an owner makes someone an owner or changes an owner's
+      role (PermissionDenied otherwise, nothing written);
+    - creates the user, without a usable password, when no user has that e-mail;
+    - refuses to demote the last owner (ValidationError);
+    - a new membership is announced to its user by e-mail after commit (a link to set a
+      password, or to sign in for a user who has one); a role change sends nothing.
     """
     if role not in Role.values:
         raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
+    if role == Role.OWNER:
+        _ensure_owner_acts(actor_role, "Only an owner can make someone an owner.")
     User = get_user_model()
     email = User.objects.normalize_email(email).lower()
     user = User.objects.filter(email__iexact=email).first()
@@ -62,32 +78,69 @@ def membership_upsert(*, organization: Organization, email: str, role: str) -> M
         .first()
     )
     if membership is None:
-        return Membership.objects.create(organization=organization, user=user, role=role)
-    if membership.role == Role.OWNER and role != Role.OWNER:
-        _ensure_another_owner(organization=organization, membership=membership)
+        membership = Membership.objects.create(organization=organization, user=user, role=role)
+        transaction.on_commit(
+            functools.partial(invitation_send, membership_id=membership.id), robust=True
+        )
+        return membership
+    if membership.role == Role.OWNER:
+        _ensure_owner_acts(actor_role, "Only an owner can change an owner's role.")
+        if role != Role.OWNER:
+            _ensure_another_owner(organization=organization, membership=membership)
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
 
 
 @transaction.atomic
-def membership_update(*, membership: Membership, role: str) -> Membership:
+def membership_update(*, membership: Membership, role: str, actor_role: str | None) -> Membership:
+    """Change a member's role.
+
+    Guarantees: only an owner (``actor_role``) makes someone an owner or changes an owner's
+    role (PermissionDenied); the last owner stays an owner (ValidationError); the row is locked
+    while it changes.
+    """
     if role not in Role.values:
         raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    if membership.role == Role.OWNER and role != Role.OWNER:
-        _ensure_another_owner(organization=membership.organization, membership=membership)
+    if role == Role.OWNER:
+        _ensure_owner_acts(actor_role, "Only an owner can make someone an owner.")
+    if membership.role == Role.OWNER:
+        _ensure_owner_acts(actor_role, "Only an owner can change an owner's role.")
+        if role != Role.OWNER:
+            _ensure_another_owner(organization=membership.organization, membership=membership)
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, membership: Membership, actor_role: str | None) -> int:
+    """Remove a member from the organization, and revoke the API keys they created in it.
+
+    Guarantees:
+    - only an owner (``actor_role``) removes an owner (PermissionDenied); the last owner stays
+      (ValidationError);
+    - in the same transaction, every active key of this organization whose ``created_by`` is
+      the member is revoked: a key acts for the person who made it, and stops when they leave.
+      Keys with no creator (``created_by`` NULL, such as the demo key) belong to the
+      organization and stay. Returns how many keys were revoked.
+    """
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.OWNER:
+        _ensure_owner_acts(actor_role, "Only an owner can remove an owner.")
         _ensure_another_owner(organization=membership.organization, membership=membership)
+    revoked = ApiKey.objects.filter(
+        organization=membership.organization, created_by=membership.user_id,
+        revoked_at__isnull=True,
+    ).update(revoked_at=timezone.now())
     membership.delete()
+    return revoked
+
+
+def _ensure_owner_acts(actor_role: str | None, message: str) -> None:
+    if actor_role is not None and actor_role != Role.OWNER:
+        raise PermissionDenied(message)
 
 
 def _ensure_another_owner(*, organization: Organization, membership: Membership) -> None:

@@ -1,0 +1,127 @@
+"""Fixtures shared by the security tests: a real SMTP server on loopback, the organization's
+owner (by API session), the API's rates, and a clock the rate limits read."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from rest_framework.test import APIClient
+
+from zenskar.core import ratelimit
+from zenskar.tenancy.models import Membership, Role
+
+PUBLIC_URL = "https://billing.zenskar.test"
+
+# What test_schemathesis.py ran, printed at the end of the session.
+SCHEMATHESIS_TALLY: dict = {"operations": set(), "cases": 0, "examples_per_operation": 0}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCHEMATHESIS_TALLY["cases"]:
+        terminalreporter.write_line(
+            f"schemathesis: {len(SCHEMATHESIS_TALLY['operations'])} operations, "
+            f"{SCHEMATHESIS_TALLY['cases']} generated cases (at most "
+            f"{SCHEMATHESIS_TALLY['examples_per_operation']} per operation)")
+
+
+class Collecting:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self):
+        return [email.message_from_bytes(e.content, policy=email.policy.default)
+                for e in self.envelopes]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on a free loopback port, Django's e-mail pointed at it."""
+    handler = Collecting()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "billing@zenskar.test"
+    settings.PUBLIC_URL = PUBLIC_URL
+    yield handler
+    controller.stop()
+
+
+def body(message) -> str:
+    """The plain-text body of an e-mail, with Unix line ends."""
+    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+
+def link(message) -> str:
+    """The path of the first link to the platform in an e-mail."""
+    found = re.search(re.escape(PUBLIC_URL) + r"(/\S*)", body(message))
+    assert found, body(message)
+    return found.group(1)
+
+
+@pytest.fixture
+def owner(tenant):
+    """The user who owns ``tenant``'s organization (it has one owner when made)."""
+    return Membership.objects.get(organization=tenant.organization, role=Role.OWNER).user
+
+
+@pytest.fixture
+def owner_api(owner):
+    """The API as the owner, through a dashboard session (API keys are never owners)."""
+    client = APIClient()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def rates(settings):
+    """``rates(api_key="3/min", address=..., auth_failures=...)``: the API's rates for this
+    test; the scopes not named keep the suite's (very high) ones."""
+
+    def set_rates(**scopes: str) -> None:
+        current = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                                   "DEFAULT_THROTTLE_RATES": {**current, **scopes}}
+
+    return set_rates
+
+
+class Clock:
+    """The time the rate limits read, moved by hand: it starts 10 s into an hour (so 10 s
+    into a minute and into a 15-minute window too)."""
+
+    def __init__(self):
+        self.moment = 1_800_000_000 - 1_800_000_000 % 3600 + 10.0
+
+    def __call__(self) -> float:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    moment = Clock()
+    monkeypatch.setattr(ratelimit, "now", moment)
+    return moment

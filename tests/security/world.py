@@ -1,0 +1,72 @@
+"""Fixtures for the generated API tests: an organization with one object of every kind the
+API addresses by id, made through the API as a tenant's engineer would. The generated tests
+(schemathesis, cross-tenant) aim at these objects rather than at ids that do not exist."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import signals
+from django.db import close_old_connections
+
+from invoicing.tasks import generate_invoices
+from payments import services as payments
+from tests.invoicing.conftest import Scenario
+
+FLAT = {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
+        "pricing": {"amount": "100.00"}}
+
+
+def build_world(tenant) -> dict[str, str]:
+    """Every path parameter the API has (``customer_id``, ``invoice_id``...) -> the id of a
+    real object of ``tenant``'s."""
+    s = Scenario(tenant)
+    ids: dict[str, str] = {}
+    ids["customer_id"] = s.customer("acme")["id"]
+    ids["product_id"] = s.product("PLATFORM")["id"]
+    s.product("API", kind="usage")
+    ids["meter_id"] = s.meter("api_calls", event_name="api_call")["id"]
+    billed = s.contract(items=[FLAT])
+    draft = s.post("contracts", {
+        "customer": "acme", "name": "Draft", "start_date": "2026-06-01", "status": "draft",
+        "phases": [{"start_date": "2026-06-01", "items": [FLAT]}]})
+    ids["contract_id"] = draft["id"]
+    phases = s.get(f"contracts/{draft['id']}/phases")["results"]
+    ids["phase_id"] = phases[0]["id"]
+    ids["item_id"] = s.get(f"phases/{ids['phase_id']}/items")["results"][0]["id"]
+    generate_invoices(str(tenant.organization.id), "2026-02-10")
+    invoices = s.invoices(billed["id"])
+    finalized = s.finalize(invoices[0]["id"])
+    ids["invoice_id"] = invoices[1]["id"]  # a draft: lines can be added and changed
+    ids["line_id"] = s.invoice(invoices[1]["id"])["lines"][0]["id"]
+    ids["rate_id"] = s.post("tax-rates", {"name": "VAT", "country": "DE", "rate": "19"})["id"]
+    with tenant.context():
+        payments.gateway_account_set(organization=tenant.organization, kind="manual")
+    ids["payment_id"] = s.post(f"invoices/{finalized['id']}/payments", {
+        "method": "bank_transfer", "amount": "40.00", "reference": "TR-1"})["id"]
+    ids["source_id"] = s.post("data-sources", {
+        "name": "Warehouse", "kind": "postgres",
+        "settings": {"host": "127.0.0.1", "port": 5432, "dbname": "usage", "user": "reader",
+                     "password": "secret"},
+        "query": {"sql": "SELECT id, account, calls, recorded_at FROM usage_rows"},
+        "mapping": {"event_id": "id", "customer": "account", "timestamp": "recorded_at",
+                    "event_name_value": "api_call"},
+        "cursor_field": "id"})["id"]
+    ids["key_id"] = s.post("api-keys", {"name": "CI", "role": "viewer"})["id"]
+    ids["membership_id"] = s.post("members", {"email": "ana@acme.test", "role": "viewer"})["id"]
+    return ids
+
+
+@pytest.fixture
+def world(tenant):
+    return build_world(tenant)
+
+
+@pytest.fixture
+def wsgi_calls():
+    """Calls through the WSGI application (as schemathesis makes them) inside the test's
+    transaction: Django would close the connection at the end of each request."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
