@@ -27,6 +27,7 @@ from django.utils import timezone
 from contracts.models import Contract, Customer, PriceItem
 from invoicing import services
 from invoicing.models import BillingFailure
+from invoicing.services import generation
 from invoicing.tasks import deliver_invoice
 from payments.gateways import StripeGateway
 from payments.models import ChargeSchedule, Payment
@@ -194,7 +195,7 @@ def test_a_batch_that_cannot_be_written_is_written_contract_by_contract(scenario
     ids = [scenario.contract(customer=name, items=[flat("PLATFORM", amount)])["id"]
            for name, amount in (("acme", "100.00"), ("globex", "200.00"), ("initech", "300.00"))]
     bad = ids[1]
-    write = services._write_new
+    write = generation._write_new
 
     def failing_write(organization, pending):
         if any(str(invoice.contract_id) == bad for invoice, _ in pending):
@@ -202,7 +203,7 @@ def test_a_batch_that_cannot_be_written_is_written_contract_by_contract(scenario
                             "scale 4 must round to an absolute value less than 10^16.")
         return write(organization, pending)
 
-    monkeypatch.setattr(services, "_write_new", failing_write)
+    monkeypatch.setattr(generation, "_write_new", failing_write)
 
     result = scenario.run("2026-01-10")
 

@@ -1,0 +1,191 @@
+"""Finalization and the invoice's later status changes (void, uncollectible).
+
+Guarantees:
+- finalization takes the next number of a gapless per-organization, per-year sequence under a
+  row lock, in the same transaction: a number is never skipped nor reused;
+- a finalized invoice never changes: it is voided, or corrected by a credit note;
+- the scheduled finalization handles each due draft on its own: one that raises stays a
+  draft, is recorded as a billing failure and is tried again by the next run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from invoicing import failures
+from invoicing.models import (
+    BillingFailure,
+    CustomerCredit,
+    Invoice,
+)
+from invoicing.rating import ContractRater, DirectUsage, period_counter
+from invoicing.services.drafts import _event_payload, _next_number, _totals, invoice_settings
+from invoicing.services.generation import _settle_draft
+from invoicing.services.settlement import customer_credit_balance
+from metering.services import billed_through_set, events_adjusted
+from zenskar import events
+from zenskar.tenancy.models import Organization
+from zenskar.webhooks.outbox import outbox_write
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
+                     recompute: bool = True) -> Invoice:
+    """Draft -> finalized: recompute from current usage (a contract's invoice), take the next
+    gapless number, set issue and due dates, apply the customer's credit balance, write the
+    outbox event. Idempotent: an invoice already finalized is returned as it is."""
+    now = now or timezone.now()
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
+                                                      organization=invoice.organization)
+    if invoice.status != Invoice.Status.DRAFT:
+        return invoice
+    customer = invoice.customer
+    if recompute and invoice.contract_id:
+        contract = invoice.contract
+        rater = ContractRater(contract, DirectUsage(contract.organization))
+        charges = next((b.charges for b in rater.billing_dates(invoice.billing_date)
+                        if b.on == invoice.billing_date), ())
+        _settle_draft(invoice, rater, charges, period_counter(rater))
+    else:
+        _totals(invoice, customer)
+    organization = invoice.organization
+    settings = invoice_settings(organization=organization)
+    tz = invoice.contract.time_zone if invoice.contract_id else customer.time_zone
+    issue = now.astimezone(ZoneInfo(tz)).date()
+    invoice.number = _next_number(organization, "invoice", issue.year, settings.number_prefix)
+    invoice.issue_date = issue
+    terms = invoice.contract.payment_terms_days if invoice.contract_id else \
+        customer.payment_terms_days
+    invoice.due_date = issue + timedelta(days=terms)
+    if invoice.total < 0:
+        # more credit than charges: the rest becomes the customer's credit balance
+        CustomerCredit.objects.create(
+            organization=organization, customer=customer, currency=invoice.currency,
+            amount=-invoice.total, source=f"invoice:{invoice.id}",
+            description=f"Credit from invoice {invoice.number}")
+        invoice.credit_applied = invoice.total
+    else:
+        balance = customer_credit_balance(customer=customer, currency=invoice.currency)
+        applied = min(balance, invoice.total)
+        if applied > 0:
+            CustomerCredit.objects.create(
+                organization=organization, customer=customer, currency=invoice.currency,
+                amount=-applied, source=f"invoice:{invoice.id}",
+                description=f"Applied to invoice {invoice.number}")
+        invoice.credit_applied = applied
+    invoice.amount_due = invoice.total - invoice.credit_applied - invoice.amount_paid
+    invoice.status = Invoice.Status.PAID if invoice.amount_due <= 0 else Invoice.Status.FINALIZED
+    invoice.finalized_at = now
+    invoice.save()
+    failures.billing_failure_resolve(organization=organization,
+                                     stage=BillingFailure.Stage.FINALIZATION,
+                                     subject_id=invoice.id, resolution="Finalized.")
+    _mark_usage_billed(invoice)
+    outbox_write(organization=organization, event_type="invoice.finalized",
+                 subject_id=invoice.id, payload=_event_payload(invoice))
+    from invoicing.delivery import after_finalize
+
+    after_finalize(invoice)
+    events.publish(events.DomainEvent(name="invoice.finalized",
+                                      organization_id=organization.id,
+                                      payload=_event_payload(invoice)))
+    return invoice
+
+
+def _mark_usage_billed(invoice: Invoice) -> None:
+    """Tell metering how far the customer's usage is now invoiced, and that the late events
+    this invoice adjusted for are settled."""
+    windows = [line.derivation.get("usage_window") for line in invoice.lines.all()]
+    ends = [datetime.fromisoformat(w[1]) for w in windows if w]
+    customer = invoice.customer.external_id
+    if ends:
+        billed_through_set(organization=invoice.organization, customer=customer,
+                           through=max(ends))
+    adjusted = [line.derivation["usage_window"] for line in invoice.lines.all()
+                if line.kind == "adjustment" and line.derivation.get("usage_window")]
+    for start, end in adjusted:
+        events_adjusted(organization=invoice.organization, customer=customer,
+                        start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
+
+
+@dataclass
+class FinalizationResult:
+    finalized: int = 0
+    failed: int = 0  # drafts recorded as billing failures
+
+
+def invoices_finalize_due(*, organization: Organization,
+                          now: datetime | None = None) -> FinalizationResult:
+    """Finalize every draft whose grace period is over (when the organization finalizes
+    automatically), each on its own: a draft that raises is rolled back (its own
+    transaction), recorded as a billing failure, stays a draft and is tried again by the
+    next run; the others are finalized. The open failures of drafts no longer due (finalized
+    by hand, voided) are resolved."""
+    now = now or timezone.now()
+    result = FinalizationResult()
+    if not invoice_settings(organization=organization).auto_finalize:
+        return result
+    due = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
+                                 finalize_after__lte=now).order_by("billing_date", "created_at")
+    failed = set()
+    for invoice in due:
+        try:
+            invoice_finalize(invoice=invoice, now=now)
+        except Exception as error:
+            if not failures.isolated(error):
+                raise
+            failures.billing_failure_record(organization=organization,
+                                            stage=BillingFailure.Stage.FINALIZATION,
+                                            invoice=invoice, error=error)
+            failed.add(invoice.id)
+            continue
+        result.finalized += 1
+    result.failed = len(failed)
+    failures.billing_failures_settle(organization=organization,
+                                     stage=BillingFailure.Stage.FINALIZATION, failing=failed,
+                                     resolution="No longer a draft due for finalization.")
+    return result
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
+    """Void a finalized invoice before any payment. Idempotent. The contract's billing date
+    stays taken: a voided period is re-billed by a one-off invoice if need be."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
+                                                      organization=invoice.organization)
+    if invoice.status == Invoice.Status.VOID:
+        return invoice
+    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.DRAFT) or \
+            invoice.amount_paid > 0:
+        raise ValidationError({"status": ["Only an unpaid invoice can be voided; issue a "
+                                          "credit note instead."]})
+    if invoice.credit_applied > 0:
+        CustomerCredit.objects.create(
+            organization=invoice.organization, customer=invoice.customer,
+            currency=invoice.currency, amount=invoice.credit_applied,
+            source=f"void:{invoice.id}", description=f"Credit returned by voiding {invoice}")
+    invoice.status = Invoice.Status.VOID
+    invoice.voided_at = timezone.now()
+    invoice.amount_due = Decimal(0)
+    invoice.save()
+    outbox_write(organization=invoice.organization, event_type="invoice.voided",
+                 subject_id=invoice.id, payload=_event_payload(invoice))
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_uncollectible(*, invoice: Invoice) -> Invoice:
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
+                                                      organization=invoice.organization)
+    if invoice.status != Invoice.Status.FINALIZED:
+        raise ValidationError({"status": ["Only a finalized, unpaid invoice."]})
+    invoice.status = Invoice.Status.UNCOLLECTIBLE
+    invoice.save(update_fields=["status", "updated_at"])
+    return invoice

@@ -1,0 +1,422 @@
+"""Generation: each billable contract's billing dates up to today get a draft invoice, rated from
+the contract and its usage; drafts are recomputed until they are finalized.
+
+Guarantees:
+- one invoice per contract and billing date, by a database constraint: two generation runs
+  at once, or a run restarted after a crash, never produce an invoice twice;
+- a draft is recomputed from current usage until it is finalized; hand edits survive;
+- one bad contract stops nothing: each contract is rated and written on its own; one that
+  raises is rolled back, recorded as a billing failure (``invoicing.failures``) and tried
+  again by the next run, and the others are billed. A success resolves its failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from contracts.models import Contract, Customer
+from invoicing import failures, taxes
+from invoicing.models import (
+    BillingFailure,
+    Invoice,
+    InvoiceLine,
+)
+from invoicing.rating import ContractRater, DirectUsage, LineDraft, UsageSource, period_counter
+from invoicing.services.drafts import (
+    BILLABLE,
+    _event_payload,
+    _line_rows,
+    _today,
+    _totals,
+    _write_lines,
+    invoice_settings,
+)
+from zenskar.tenancy.models import Organization
+from zenskar.webhooks.outbox import outbox_write, outbox_write_many
+
+logger = logging.getLogger(__name__)
+
+@dataclass
+class GenerationResult:
+    created: int = 0
+    recomputed: int = 0
+    skipped: int = 0
+    failed: int = 0  # contracts recorded as billing failures
+
+
+def _lines_for(rater: ContractRater, on: date, charges, index,
+               late: set[str] | None = None) -> list[LineDraft]:
+    from contracts import schedule
+
+    lines = rater.rate_date(schedule.BillingDate(on=on, charges=tuple(charges)),
+                            period_index=index)
+    if any(phase.end_date == on for phase in rater.phases):  # else nothing to credit
+        billed = InvoiceLine.objects.filter(
+            invoice__contract=rater.contract, kind="recurring"
+        ).exclude(invoice__billing_date=on).exclude(invoice__status=Invoice.Status.VOID)
+        lines += rater.credits_on(on, billed)
+    if late is None or rater.customer in late:
+        lines += _late_usage_adjustments(rater, on)
+    return lines
+
+
+def _late_usage_adjustments(rater: ContractRater, on: date) -> list[LineDraft]:
+    """Usage lines of finalized invoices whose window received late events: bill the
+    difference between what the window's usage costs now and what was billed for it."""
+    from metering.models import Event
+
+    contract = rater.contract
+    if not Event.objects.filter(organization=contract.organization, customer=rater.customer,
+                                needs_adjustment=True).exists():
+        return []
+    adjustments = []
+    finalized = InvoiceLine.objects.filter(
+        invoice__contract=contract, kind="usage",
+        invoice__status__in=(Invoice.Status.FINALIZED, Invoice.Status.PAID),
+    ).exclude(invoice__billing_date=on).select_related("price_item")
+    for line in finalized:
+        if line.price_item is None or line.price_item.model not in price_scalar_models():
+            continue
+        window = line.derivation.get("usage_window")
+        if not window:
+            continue
+        start, end = (datetime.fromisoformat(w) for w in window)
+        meter = rater.meters.get(line.price_item.meter_key)
+        if meter is None or not Event.objects.filter(
+            organization=contract.organization, customer=rater.customer,
+            event_name=meter.event_name, needs_adjustment=True,
+            timestamp__gte=start, timestamp__lt=end,
+        ).exists():
+            continue
+        from contracts.pricing import price
+
+        quantity = rater.usage.quantity(meter=meter, customer=rater.customer, start=start,
+                                        end=end)
+        now = price(rater._spec(line.price_item), quantity=quantity,
+                    share=_fraction(line.derivation.get("share", "1")))
+        already = line.amount + (InvoiceLine.objects.filter(
+            kind="adjustment", derivation__adjusts=str(line.id),
+            invoice__status__in=(Invoice.Status.FINALIZED, Invoice.Status.PAID),
+        ).aggregate(total=Sum("amount"))["total"] or Decimal(0))
+        difference = now.amount - already
+        if difference:
+            adjustments.append(LineDraft(
+                kind="adjustment", price_item=line.price_item, period_start=line.period_start,
+                period_end=line.period_end, quantity=quantity,
+                description=f"Late usage: {line.description} "
+                            f"({line.period_start} to {line.period_end})",
+                amount=difference,
+                derivation={"adjusts": str(line.id), "usage_quantity": str(quantity),
+                            "billed_quantity": line.derivation.get("usage_quantity"),
+                            "amount_now": str(now.amount), "billed_before": str(already),
+                            "steps": now.to_dict()["steps"], "usage_window": window}))
+    return adjustments
+
+
+def price_scalar_models() -> set[str]:
+    return {"per_unit", "package", "graduated", "volume", "stair_step", "percentage"}
+
+
+def _fraction(text: str):
+    from fractions import Fraction
+
+    return Fraction(text)
+
+
+def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
+                  run: _Run | None = None, *, new: bool = False) -> bool:
+    """(Re)write the draft's lines and totals; False when nothing is due (no line)."""
+    late = run.late_customers if run else None
+    drafts = _lines_for(rater, invoice.billing_date, charges, index, late)
+    if new:  # nothing written yet: no overrides, no old lines, no manual lines
+        rate = run.tax_rate(rater.contract.customer) if run else taxes.rate_for(
+            organization=invoice.organization, customer=rater.contract.customer)
+        rows = _write_lines(invoice, drafts, {}, new=True, rate=rate)
+        if not rows:
+            return False
+        _totals(invoice, rater.contract.customer, lines=rows, rate=rate)
+        invoice.save()
+        return True
+    overrides = {a.details["key"]: a.details["quantity"]
+                 for a in invoice.audit.filter(action="quantity_override")}
+    _write_lines(invoice, drafts, overrides)
+    _totals(invoice, rater.contract.customer)
+    invoice.save()
+    return invoice.lines.exists()
+
+
+class _Run:
+    """What a generation run over many contracts loads once instead of per contract."""
+
+    def __init__(self, organization: Organization):
+        from metering.models import Event, Meter
+
+        self.organization = organization
+        self.settings = invoice_settings(organization=organization)
+        self.meters = {m.key: m for m in Meter.objects.filter(organization=organization)}
+        self.late_customers = set(Event.objects.filter(
+            organization=organization, needs_adjustment=True,
+        ).values_list("customer", flat=True).distinct())
+        self._rates: dict = {}
+
+    def tax_rate(self, customer: Customer):
+        key = (customer.tax_exempt, customer.country, customer.region.lower())
+        if key not in self._rates:
+            self._rates[key] = taxes.rate_for(organization=self.organization, customer=customer)
+        return self._rates[key]
+
+
+def invoices_generate_for_contract(
+    *, contract: Contract, today: date | None = None, usage: UsageSource | None = None,
+) -> GenerationResult:
+    """Create the draft invoice of every billing date of ``contract`` up to ``today`` (in the
+    contract's time zone) that has none, and recompute the drafts that exist.
+
+    Idempotent and safe to run concurrently: the invoice for a (contract, billing date) is
+    created by an insert that the unique constraint lets through once; a loser recomputes
+    nothing and moves on. A contract that starts in the past is caught up, one invoice per
+    missed billing date.
+    """
+    return _generate_for_contract(contract, today, usage, None, None)
+
+
+def _generate_for_contract(contract: Contract, today: date | None, usage: UsageSource | None,
+                           run: _Run | None, existing: dict | None,
+                           pending: list | None = None) -> GenerationResult:
+    """``pending`` (a run's batch): new drafts are rated and appended there, for
+    :func:`_insert_new` to write with the batch's; existing drafts are recomputed here."""
+    result = GenerationResult()
+    if contract.status not in BILLABLE or not contract.phases.all():
+        return result  # no phase: cancelled from its start (or never given one), nothing owed
+    today = today or _today(contract.time_zone)
+    rater = ContractRater(contract, usage or DirectUsage(contract.organization),
+                          meters=run.meters if run else None)
+    index = period_counter(rater)
+    settings = run.settings if run else invoice_settings(organization=contract.organization)
+    grace = timedelta(hours=settings.grace_period_hours)
+    if existing is None:
+        existing = {
+            inv.billing_date: inv
+            for inv in Invoice.objects.filter(contract=contract).only(
+                "id", "billing_date", "status", "edited")
+        }
+    dates = {b.on: b.charges for b in rater.billing_dates(today)}
+    for phase in rater.phases:  # a phase cut short bills its credits on its last day
+        if phase.end_date and phase.end_date <= today and phase.end_date not in dates:
+            if any(i.timing == "advance" for i in phase.items.all()):
+                dates[phase.end_date] = ()
+    # A contract with a phase already over may owe credits against its earlier invoices of
+    # this very run: it writes one invoice at a time, each seeing the ones before.
+    batched = pending is not None and not any(
+        phase.end_date and phase.end_date <= today for phase in rater.phases)
+    for on in sorted(dates):
+        invoice = existing.get(on)
+        if invoice is not None and invoice.status != Invoice.Status.DRAFT:
+            result.skipped += 1
+            continue
+        if invoice is None and batched:
+            prepared = _prepare_new(contract, rater, on, dates[on], index, run, grace)
+            if prepared is not None:
+                pending.append(prepared)
+            continue
+        with transaction.atomic():
+            created = False
+            if invoice is None:
+                invoice = _create_draft(contract, on, grace)
+                if invoice is None:  # another run created it first
+                    result.skipped += 1
+                    continue
+                created = True
+            else:
+                invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+                if invoice.status != Invoice.Status.DRAFT:
+                    result.skipped += 1
+                    continue
+            if not _settle_draft(invoice, rater, dates[on], index, run, new=created):
+                invoice.delete()  # nothing due after all (a cut phase with nothing to credit)
+                continue
+            if created:
+                result.created += 1
+                outbox_write(organization=contract.organization, event_type="invoice.created",
+                             subject_id=invoice.id, payload=_event_payload(invoice))
+            else:
+                result.recomputed += 1
+    return result
+
+
+def _prepare_new(contract, rater, on, charges, index, run, grace):
+    """A new draft and its lines, rated and taxed, not written; None when nothing is due."""
+    local_midnight = datetime.combine(on, datetime.min.time(), ZoneInfo(contract.time_zone))
+    invoice = Invoice(organization=contract.organization, customer=contract.customer,
+                      contract=contract, billing_date=on, currency=contract.currency,
+                      finalize_after=local_midnight + grace)
+    drafts = _lines_for(rater, on, charges, index, run.late_customers)
+    rate = run.tax_rate(contract.customer)
+    rows = _line_rows(invoice, drafts, {}, 0)
+    if not rows:
+        return None
+    _totals(invoice, contract.customer, lines=rows, rate=rate, fresh=True)
+    return invoice, rows
+
+
+def _insert_new(organization: Organization, pending: list,
+                failed: set) -> tuple[int, int]:
+    """Write a batch of new drafts in one transaction; (created, skipped). The unique
+    constraint decides, row by row, which of two runs creates an invoice: the insert skips
+    the (contract, billing date) another run holds (after waiting for it to commit), and
+    only the winners' lines and events are written. Rows go in one order in every run, so
+    two runs at once wait for each other but never deadlock.
+
+    When the batch cannot be written (one contract's amount beyond what the columns hold,
+    ...), it is written again one contract at a time, each in its own savepoint: a contract
+    that fails again is recorded (its id added to ``failed``), the others are billed."""
+    if not pending:
+        return 0, 0
+    pending.sort(key=lambda p: (str(p[0].contract_id), p[0].billing_date))
+    try:
+        with transaction.atomic():
+            return _write_new(organization, pending)
+    except Exception as error:
+        if not failures.isolated(error):
+            raise
+        logger.warning("writing %s new drafts of organization %s at once failed (%s): "
+                       "writing them contract by contract", len(pending), organization.pk,
+                       type(error).__name__)
+    created = skipped = 0
+    for _, group in groupby(pending, key=lambda p: p[0].contract_id):
+        drafts = list(group)
+        try:
+            with transaction.atomic():
+                won, lost = _write_new(organization, drafts)
+        except Exception as error:
+            if not failures.isolated(error):
+                raise
+            contract = drafts[0][0].contract
+            failures.billing_failure_record(organization=organization,
+                                            stage=BillingFailure.Stage.GENERATION,
+                                            contract=contract, error=error)
+            failed.add(contract.id)
+            continue
+        created += won
+        skipped += lost
+    return created, skipped
+
+
+def _write_new(organization: Organization, pending: list) -> tuple[int, int]:
+    Invoice.objects.bulk_create([invoice for invoice, _ in pending], ignore_conflicts=True)
+    won = set(Invoice.objects.filter(
+        organization=organization, id__in=[invoice.id for invoice, _ in pending],
+    ).values_list("id", flat=True))
+    InvoiceLine.objects.bulk_create(
+        [row for invoice, rows in pending if invoice.id in won for row in rows],
+        batch_size=1000)
+    outbox_write_many(organization=organization, event_type="invoice.created", events=[
+        (invoice.id, _event_payload(invoice)) for invoice, _ in pending if invoice.id in won])
+    return len(won), len(pending) - len(won)
+
+
+def _create_draft(contract: Contract, on: date, grace: timedelta) -> Invoice | None:
+    local_midnight = datetime.combine(on, datetime.min.time(), ZoneInfo(contract.time_zone))
+    try:
+        with transaction.atomic():
+            return Invoice.objects.create(
+                organization=contract.organization, customer=contract.customer,
+                contract=contract, billing_date=on, currency=contract.currency,
+                finalize_after=local_midnight + grace,
+            )
+    except IntegrityError:
+        return None
+
+
+def invoices_generate(*, organization: Organization, today: date | None = None,
+                      usage: UsageSource | None = None) -> GenerationResult:
+    """Generate for every billable contract of the organization (the beat task's body).
+    ``usage``: where quantities come from (``invoicing.bulk_usage.BulkUsage`` for a whole
+    run); None: one query per contract (``DirectUsage``).
+
+    Each contract on its own: one that raises while it is rated or written is rolled back
+    (its savepoint), recorded as a billing failure and counted in ``failed``; the others
+    are billed. The open failures of contracts that did not fail this time (billed now, or
+    no longer billable) are resolved."""
+    from django.db.models import Prefetch
+
+    from contracts.models import Phase
+
+    total = GenerationResult()
+    failed: set = set()
+    run = _Run(organization)
+    contracts = Contract.objects.filter(organization=organization, status__in=BILLABLE)
+    ids = list(contracts.order_by("id").values_list("id", flat=True))
+    for at in range(0, len(ids), 100):  # bounded memory: 100 contracts, prefetched, at once
+        chunk = ids[at:at + 100]
+        existing: dict = {contract_id: {} for contract_id in chunk}
+        for inv in Invoice.objects.filter(organization=organization, contract_id__in=chunk) \
+                .only("id", "contract_id", "billing_date", "status", "edited"):
+            existing[inv.contract_id][inv.billing_date] = inv
+        batch = contracts.filter(id__in=chunk).order_by("id") \
+            .select_related("customer", "organization") \
+            .prefetch_related(Prefetch("phases", Phase.objects.prefetch_related("items__product")),
+                              "discounts")
+        pending: list = []
+        for contract in batch:
+            mark = len(pending)
+            try:
+                with transaction.atomic():
+                    one = _generate_for_contract(contract, today, usage, run,
+                                                 existing[contract.id], pending)
+            except Exception as error:
+                if not failures.isolated(error):
+                    raise
+                del pending[mark:]  # its new drafts of this run, rated before the error
+                failures.billing_failure_record(organization=organization,
+                                                stage=BillingFailure.Stage.GENERATION,
+                                                contract=contract, error=error)
+                failed.add(contract.id)
+                continue
+            total.created += one.created
+            total.recomputed += one.recomputed
+            total.skipped += one.skipped
+        created, skipped = _insert_new(organization, pending, failed)
+        total.created += created
+        total.skipped += skipped
+    total.failed = len(failed)
+    failures.billing_failures_settle(organization=organization,
+                                     stage=BillingFailure.Stage.GENERATION, failing=failed,
+                                     resolution="Billed on a later run, or no longer billable.")
+    return total
+
+
+def upcoming_invoice(*, customer: Customer, today: date | None = None) -> dict | None:
+    """What the customer's next invoice will be right now: the earliest billing date, today
+    or later, of the customer's active contracts that has no finalized invoice yet, rated on
+    current usage. Computed, never saved."""
+    best = None
+    for contract in Contract.objects.filter(customer=customer, status=Contract.Status.ACTIVE):
+        local_today = today or _today(contract.time_zone)
+        rater = ContractRater(contract, DirectUsage(contract.organization))
+        final = set(Invoice.objects.filter(contract=contract).exclude(
+            status=Invoice.Status.DRAFT).values_list("billing_date", flat=True))
+        upcoming = next((b for b in rater.billing_dates(local_today + timedelta(days=400))
+                         if b.on >= local_today and b.on not in final), None)
+        if upcoming is None or (best is not None and upcoming.on >= best["billing_date"]):
+            continue
+        lines = rater.rate_date(upcoming, period_index=period_counter(rater))
+        best = {"contract": contract, "billing_date": upcoming.on, "lines": lines,
+                "currency": contract.currency}
+    if best is None:
+        return None
+    subtotal = sum((line.amount for line in best["lines"]), Decimal(0))
+    rate = taxes.rate_for(organization=customer.organization, customer=customer)
+    tax = taxes.compute(lines=best["lines"], rate=rate, currency=best["currency"])
+    best["subtotal"] = subtotal
+    best["tax_total"] = tax.total
+    best["total"] = subtotal + (Decimal(0) if tax.inclusive else tax.total)
+    return best
