@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from contracts import price_config, schedule
 from contracts.models import CADENCE_MONTHS, Contract, Discount, Phase, PriceItem
-from contracts.pricing import PriceResult, price
+from contracts.pricing import PriceResult, prepaid_purchase, price
 from zenskar.tenancy.models import Organization
 
 
@@ -105,8 +105,27 @@ def _cadence(choice: str, months: int | None) -> schedule.Cadence:
     return schedule.Cadence(months=CADENCE_MONTHS.get(choice, months))
 
 
+PREPAID_MODELS = ("prepaid_units", "prepaid_credit")
+PURCHASE = ":purchase"  # the key suffix of a prepaid item's purchase
+
+
+def _schedule_items(item: PriceItem) -> tuple[schedule.PriceItem, ...]:
+    """A price item as the schedule bills it. A prepaid item is two: the purchase, once,
+    in advance on its phase's start (key ``<id>:purchase``), and the draw-down with its
+    overage each period as its timing says."""
+    cadence = _cadence(item.cadence, item.cadence_months) if item.cadence else None
+    billed = schedule.PriceItem(key=str(item.id), timing=schedule.Timing(item.timing),
+                                cadence=cadence)
+    if item.model not in PREPAID_MODELS:
+        return (billed,)
+    purchase = schedule.PriceItem(key=f"{item.id}{PURCHASE}", timing=schedule.Timing.ADVANCE,
+                                  cadence=schedule.Cadence.one_time())
+    return (purchase, billed)
+
+
 def contract_terms(*, contract: Contract) -> schedule.ContractTerms:
-    """The schedule's view of a contract; each item's key is its id."""
+    """The schedule's view of a contract; each item's key is its id (a prepaid item's
+    purchase: ``<id>:purchase``)."""
     anchor = {
         "calendar": schedule.Anchor.calendar,
         "anniversary": schedule.Anchor.anniversary,
@@ -122,13 +141,7 @@ def contract_terms(*, contract: Contract) -> schedule.ContractTerms:
                 start=phase.start_date,
                 end=phase.end_date,
                 items=tuple(
-                    schedule.PriceItem(
-                        key=str(item.id),
-                        timing=schedule.Timing(item.timing),
-                        cadence=_cadence(item.cadence, item.cadence_months)
-                        if item.cadence else None,
-                    )
-                    for item in phase.items.all()
+                    scheduled for item in phase.items.all() for scheduled in _schedule_items(item)
                 ),
             )
             for phase in contract.phases.all()
@@ -177,11 +190,13 @@ def billing_summary(*, contract: Contract, through: date | None = None, limit: i
     for billing in schedule.billing_dates(terms=contract_terms(contract=contract), through=horizon):
         charges = []
         for charge in billing.charges:
-            item = items[charge.item.key]
+            key, _, role = charge.item.key.partition(":")
+            item = items[key]
             charges.append(
                 SummaryCharge(
                     item=item, period_start=charge.period.start, period_end=charge.period.end,
-                    share=charge.share, estimate=_estimate(contract, item, charge.share),
+                    share=charge.share,
+                    estimate=_estimate(contract, item, charge.share, purchase=bool(role)),
                 )
             )
         summary.append(SummaryDate(on=billing.on, charges=charges))
@@ -190,14 +205,19 @@ def billing_summary(*, contract: Contract, through: date | None = None, limit: i
     return summary
 
 
-def _estimate(contract: Contract, item: PriceItem, share: Fraction) -> PriceResult | None:
+def _estimate(contract: Contract, item: PriceItem, share: Fraction, *,
+              purchase: bool = False) -> PriceResult | None:
+    if purchase:  # a prepaid block's price, billed once when it starts
+        return prepaid_purchase(price_config.spec_from_config(
+            model=item.model, config=item.pricing, currency=contract.currency,
+            metered=bool(item.meter_key)))
     if item.meter_key or item.model in ("formula", "minimum_commitment", "matrix",
                                          "two_dimensional"):
         return None
     spec = price_config.spec_from_config(
         model=item.model, config=item.pricing, currency=contract.currency, metered=False
     )
-    if item.model in ("prepaid_units", "prepaid_credit"):
+    if item.model in PREPAID_MODELS:
         return None
     if item.model == "flat_fee":
         return price(spec, share=share)

@@ -335,11 +335,11 @@ def _truncate_at(contract: Contract, effective: date) -> None:
 @transaction.atomic
 def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
     """Cancel from ``effective_date`` (the first day no longer covered). Terms before it stay;
-    invoicing bills the final, prorated period. Idempotent for the same date.
+    invoicing bills the final, prorated period, and credits what it billed beyond it (also
+    for periods already invoiced and final). Idempotent for the same date.
 
-    Cancelled from its start date -- a draft (any date up to its start), or an active
-    contract never invoiced (one whose billing failed from the first period, say) -- nothing
-    is owed: every phase goes, kept on an amendment row, so nothing is ever billed."""
+    Cancelled from its start date (a draft: any date up to its start) nothing is owed: every
+    phase goes, kept on an amendment row; invoicing credits whatever was billed already."""
     contract = _locked(contract)
     if contract.status == Contract.Status.CANCELLED and (
             contract.end_date == effective_date
@@ -349,12 +349,12 @@ def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
         raise ValidationError({"status": [f"A {contract.status} contract cannot be cancelled."]})
     _check_date("effective_date", effective_date)
     if effective_date <= contract.start_date:
-        if contract.status == Contract.Status.ACTIVE and (
-                effective_date < contract.start_date or _invoiced(contract)):
+        if contract.status == Contract.Status.ACTIVE and effective_date < contract.start_date:
             raise ValidationError(
-                {"effective_date": ["Must be after the contract's start_date."]}
+                {"effective_date": ["Must not be before the contract's start_date."]}
             )
-        effective_date = contract.start_date  # cancelled before anything was billed
+        # from its start: nothing is owed (invoicing credits what was billed already)
+        effective_date = contract.start_date
     if contract.end_date is not None and effective_date > contract.end_date:
         raise ValidationError({"effective_date": ["Must not be after the contract's end_date."]})
     if effective_date > contract.start_date:
@@ -390,10 +390,9 @@ def contract_amend(
     if contract.status != Contract.Status.ACTIVE:
         raise ValidationError({"status": ["Only an active contract is amended."]})
     _check_date("effective_date", effective_date)
-    if effective_date <= contract.start_date:
-        raise ValidationError(
-            {"effective_date": ["Must be after the start_date; edit the terms instead."]}
-        )
+    if effective_date < contract.start_date:
+        # on the start date itself the new terms replace the plan from day one
+        raise ValidationError({"effective_date": ["Must not be before the start_date."]})
     new_end = contract.end_date if end_date is ... else end_date
     if isinstance(new_end, str):
         new_end = date.fromisoformat(new_end)

@@ -24,8 +24,7 @@ from collections import OrderedDict
 from datetime import datetime
 from decimal import Decimal
 
-from invoicing.rating import DirectUsage
-from metering.models import Meter
+from invoicing.rating import DirectUsage, Meter
 from metering.selectors import usage_by_customer
 from zenskar.tenancy.models import Organization
 

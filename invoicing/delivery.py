@@ -108,9 +108,9 @@ def register_payment_link(function) -> None:
     _payment_link = function
 
 
-def after_finalize(invoice: Invoice) -> None:
-    """Queue the PDF and the e-mail once the finalization commits."""
+def on_invoice_finalized(event) -> None:
+    """``invoice.finalized``, after commit: queue the PDF and the e-mail (the finalization
+    publishes the event; it knows nothing of delivery)."""
     from invoicing import tasks
 
-    organization_id, invoice_id = str(invoice.organization_id), str(invoice.id)
-    transaction.on_commit(lambda: tasks.deliver_invoice.delay(organization_id, invoice_id))
+    tasks.deliver_invoice.delay(str(event.organization_id), event.payload["invoice"])

@@ -1,27 +1,34 @@
-"""What a contract owes on one billing date: the lines, each with the derivation that explains
-its amount. Reads only (contracts, usage); ``invoicing.services`` persists the result.
+"""What a contract owes on one billing date, and what it owes again for dates already closed:
+the lines, each with the derivation that explains its amount. Reads only (contracts, usage
+through metering's selectors); ``invoicing.services`` persists the result.
 
 Rules (the rest is the pricing engine's and the schedule's, see their docstrings):
 
 - an item billed in advance is priced for its period's share; in arrears on its usage over
   the period ``[start, end)`` in the contract's time zone;
-- prepaid items (units or credit) bill in arrears: the purchase with the first period, then
-  each period's draw-down against what earlier periods left, and the overage beyond it;
+- a prepaid item bills its purchase once, in advance, when its phase starts; each period
+  then bills (in arrears) only the usage beyond what earlier periods left of the block;
 - a minimum spend commitment is trued up against the usage lines of the same period;
 - a line discount applies while it is active (its first N periods of the item, or its date
-  range); a contract discount applies to the sum of the date's other lines;
-- an advance line billed for days its item no longer covers (the phase was cut by an
-  amendment or a cancellation after it was billed) is credited on the billing date where the
-  phase ends.
+  range); a contract discount applies, service period by service period, to the lines of
+  that period: "the first N periods" counts the periods the lines cover, not billing dates;
+- **corrections** -- one rule for every pricing model: a billing date whose invoice is final
+  is rated again with today's facts (the terms after every amendment or cancellation, all
+  the usage including late events, commitments, discounts, prepaid balances); for every
+  charge (a product's line kind over one nominal period: its *billing key*) the difference
+  between what it costs now and what the final invoices billed for it is billed on the next
+  draft, as an ``adjustment`` (more) or a ``credit`` (less). A date no longer in the
+  schedule (the contract was cancelled or amended before it) now owes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts import price_config, schedule
 from contracts.models import Contract, Discount, PriceItem
@@ -39,10 +46,12 @@ from contracts.pricing import (
     price,
     true_up,
 )
-from contracts.selectors import contract_terms
-from metering.models import Meter
+from contracts.selectors import PURCHASE, contract_terms
+from metering.selectors import meters_by_key
 from metering.selectors import usage as usage_query
 from zenskar.money import round_money
+
+Meter = Any  # a metering meter, as metering's selectors return it
 
 
 class UsageSource(Protocol):
@@ -75,12 +84,50 @@ class LineDraft:
     quantity: Decimal | None = None
     unit_price: Decimal | None = None
     derivation: dict = field(default_factory=dict)
+    product_pk: Any = None  # a correction's product, where no price item bills it any more
 
     @property
     def key(self) -> str:
         """Identifies the line across recomputations of a draft (for hand overrides)."""
         item = self.price_item.id if self.price_item else "-"
         return f"{self.kind}:{item}:{self.period_start}:{self.period_end}"
+
+    @property
+    def product_id(self):
+        if self.product_pk is not None:
+            return self.product_pk
+        return self.price_item.product_id if self.price_item else None
+
+    @property
+    def billing_key(self) -> str:
+        return billing_key(product_id=self.product_id, kind=self.kind,
+                           derivation=self.derivation, period_start=self.period_start,
+                           period_end=self.period_end)
+
+
+def billing_key(*, product_id, kind: str, derivation: Mapping, period_start: date | None,
+                period_end: date | None) -> str:
+    """What a line bills, as corrections compare it: the product, the line's kind and the
+    nominal period it is part of (a stub of a period cut by an amendment has the same key as
+    the full period it was billed for). A correction line bills the key it corrects.
+    Amendments replace price items, never products: the key outlives them."""
+    corrects = derivation.get("corrects") if isinstance(derivation, Mapping) else None
+    if corrects:
+        return str(corrects)
+    start = derivation.get("nominal_start") or (period_start.isoformat() if period_start else "")
+    end = derivation.get("nominal_end") or (period_end.isoformat() if period_end else "")
+    return f"{product_id or '-'}|{kind}|{start}|{end}"
+
+
+@dataclass(frozen=True)
+class Billed:
+    """A line of a final invoice, as corrections count it."""
+
+    key: str
+    amount: Decimal
+    description: str = ""
+    period_start: date | None = None
+    period_end: date | None = None
 
 
 def _result_line(kind: str, description: str, result: PriceResult, *, item, period,
@@ -130,10 +177,10 @@ class ContractRater:
             if item.model == "formula":
                 keys |= set(self._spec(item).compiled.meters)
         if meters is None:
-            meters = {m.key: m for m in Meter.objects.filter(
-                organization=contract.organization, key__in=keys)} if keys else {}
+            meters = meters_by_key(organization=contract.organization, keys=keys) if keys else {}
         self.meters = {key: meters[key] for key in keys if key in meters}
-        self.terms = contract_terms(contract=contract)
+        # A contract cancelled from its start has no phase: nothing is billed any more.
+        self.terms = contract_terms(contract=contract) if self.phases else None
         self.variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
 
     def _spec(self, item: PriceItem):
@@ -143,6 +190,8 @@ class ContractRater:
         )
 
     def billing_dates(self, through: date) -> list[schedule.BillingDate]:
+        if self.terms is None:
+            return []
         return schedule.billing_dates(terms=self.terms, through=through)
 
     def _usage(self, key: str, period: schedule.Period, *, group: bool = False):
@@ -158,13 +207,19 @@ class ContractRater:
 
     # --- one charge -------------------------------------------------------------------------
 
+    def item_of(self, charge: schedule.Charge) -> PriceItem:
+        return self.items[charge.item.key.removesuffix(PURCHASE)]
+
     def rate_charge(self, charge: schedule.Charge) -> list[LineDraft]:
-        item = self.items[charge.item.key]
+        item = self.item_of(charge)
         spec = self._spec(item)
         period = charge.period
         label = item.description or item.product.name
         one_time = (item.cadence == "one_time")
         model = item.model
+        if charge.item.key.endswith(PURCHASE):  # a prepaid block, once, when it starts
+            return [_result_line("prepaid", f"{label}: prepaid purchase",
+                                 prepaid_purchase(spec), item=item, period=period)]
         if model == "flat_fee":
             kind = "one_time" if one_time else "recurring"
             return [_result_line(kind, label, price(spec, share=charge.share), item=item,
@@ -217,12 +272,10 @@ class ContractRater:
                              period=period, quantity=quantity)]
 
     def _prepaid(self, item, spec, period, label) -> list[LineDraft]:
+        """The period's draw-down of the block (the purchase is billed on its own charge)."""
         phase = item.phase
         first = period.start == phase.start_date
         lines = []
-        if first:
-            lines.append(_result_line("prepaid", f"{label}: prepaid purchase",
-                                      prepaid_purchase(spec), item=item, period=period))
         # The balance at this period's start: what the purchase gave, less what every earlier
         # period of the phase used (recomputed, so a draft recomputed later agrees).
         before = schedule.Period(start=phase.start_date, end=period.start, tz=period.tz) \
@@ -251,7 +304,7 @@ class ContractRater:
         maps (item id, period start) to the item's period number (0-based) for discounts."""
         lines: list[LineDraft] = []
         for charge in billing.charges:
-            item = self.items[charge.item.key]
+            item = self.item_of(charge)
             charge_lines = self.rate_charge(charge)
             lines += charge_lines
             if item.model == "minimum_commitment":
@@ -286,22 +339,57 @@ class ContractRater:
                     period=charge.period, extra={"period_index": index}))
         contract_discounts = [d for d in self.discounts if d.price_item_id is None]
         if contract_discounts and lines:
-            index = period_index(None, None, on=billing.on)
-            for discount in contract_discounts:
+            lines += self._contract_discounts(contract_discounts, lines, billing.on,
+                                              period_index)
+        return lines
+
+    def _contract_discounts(self, discounts, lines: list[LineDraft], on: date,
+                            period_index) -> list[LineDraft]:
+        """A contract discount, service period by service period: the date's lines are
+        grouped by the nominal period they bill, and each group is discounted when the
+        discount is active for that period (its index among the contract's periods, or its
+        start within the discount's dates). A fixed amount is taken once per period: on the
+        first date that bills the period."""
+        groups: dict[tuple[str, str], list[LineDraft]] = defaultdict(list)
+        for line in lines:
+            start = line.derivation.get("nominal_start")
+            if start:
+                groups[(start, line.derivation["nominal_end"])].append(line)
+        found = []
+        for (start, end), group in sorted(groups.items()):
+            period_start = date.fromisoformat(start)
+            index = period_index(None, None, on=period_start)
+            base = sum((line.amount for line in group), Decimal(0))
+            for discount in discounts:
                 spec = self._discount_spec(discount, DiscountScope.CONTRACT)
-                if not discount_is_active(spec, period_index=index, period_start=billing.on):
+                if base <= 0 or not discount_is_active(spec, period_index=index,
+                                                       period_start=period_start):
                     continue
-                base = sum((line.amount for line in lines), Decimal(0))
-                if base <= 0:
+                if discount.kind != "percent" and self._first_billed(start, end) != on:
                     continue
-                results = _as_results(lines, self.currency)
-                result = apply_contract_discount(spec, lines=results)
-                lines.append(LineDraft(
+                result = apply_contract_discount(spec, lines=_as_results(group, self.currency))
+                found.append(LineDraft(
                     kind="discount",
                     description=f"Discount{': ' + discount.description if discount.description else ''}",
-                    amount=result.amount, derivation={"steps": result.to_dict()["steps"],
-                                                      "period_index": index}))
-        return lines
+                    amount=result.amount,
+                    period_start=min(line.period_start for line in group),
+                    period_end=max(line.period_end for line in group),
+                    derivation={"steps": result.to_dict()["steps"], "period_index": index,
+                                "nominal_start": start, "nominal_end": end}))
+        return found
+
+    def _first_billed(self, start: str, end: str) -> date | None:
+        """The first billing date with a charge of the nominal period ``[start, end)``."""
+        if not hasattr(self, "_first_dates"):
+            self._first_dates: dict[tuple[str, str], date] = {}
+            horizon = max([p.end_date or p.start_date for p in self.phases]
+                          + [date.fromisoformat(end)])
+            for billing in self.billing_dates(horizon):
+                for charge in billing.charges:
+                    full = charge.period.full
+                    self._first_dates.setdefault(
+                        (full.start.isoformat(), full.end.isoformat()), billing.on)
+        return self._first_dates.get((start, end))
 
     def _discount_spec(self, discount: Discount, scope: DiscountScope) -> DiscountSpec:
         kind = DiscountKind.PERCENTAGE if discount.kind == "percent" else DiscountKind.FIXED
@@ -309,35 +397,69 @@ class ContractRater:
                             periods=discount.periods, starts_on=discount.starts_on,
                             ends_on=discount.ends_on)
 
-    # --- credits for cut phases ----------------------------------------------------------------
+    # --- corrections of closed dates -----------------------------------------------------------
 
-    def credits_on(self, on: date, billed: Iterable) -> list[LineDraft]:
-        """Credit the days after ``on`` of advance lines billed for an item whose phase now
-        ends on ``on``. ``billed``: the contract's existing lines (of other invoices)."""
-        ended = {str(i.id) for p in self.phases if p.end_date == on for i in p.items.all()}
-        credits = []
-        for line in billed:
-            if (str(line.price_item_id) not in ended or line.kind not in ("recurring",)
-                    or line.period_end is None or line.period_end <= on
-                    or line.period_start >= on):
+    def corrections(self, *, closed: Mapping[date, Mapping[str, str]], billed: Iterable[Billed],
+                    through: date, period_index) -> list[LineDraft]:
+        """The lines that settle the closed billing dates with today's facts (see the module
+        docstring). ``closed``: each date whose invoice is final, with that invoice's hand
+        overrides (line key -> quantity), which a re-rating keeps. ``billed``: every line of
+        the contract's final invoices (original lines and earlier corrections alike).
+
+        Guarantees: for every billing key, what the final invoices billed plus the returned
+        lines equals what the closed dates cost now, to the minor unit; nothing is returned
+        when nothing changed. Reads usage; writes nothing."""
+        schedule_dates = {billing.on: billing for billing in self.billing_dates(through)}
+        due: dict[str, Decimal] = defaultdict(Decimal)
+        now: dict[str, LineDraft] = {}
+        for on in sorted(closed):
+            billing = schedule_dates.get(on)
+            if billing is None:  # no longer billed on that date: nothing is owed for it now
                 continue
-            item = self.items[str(line.price_item_id)]
-            nominal = schedule.Period(
-                start=date.fromisoformat(line.derivation["nominal_start"]),
-                end=date.fromisoformat(line.derivation["nominal_end"]), tz=self.terms.zone)
-            share = schedule.proration_share(period=nominal, start=on, end=line.period_end)
-            spec = self._spec(item)
-            quantity = None if item.model == "flat_fee" else (item.quantity or Decimal(0))
-            unused = price(spec, quantity=quantity, share=share)
-            result = unused.negated(label="Unused")
-            credits.append(LineDraft(
-                kind="credit", price_item=item, period_start=on, period_end=line.period_end,
-                description=f"{item.description or item.product.name}: unused "
-                            f"{on.isoformat()} to {line.period_end.isoformat()}",
-                amount=result.amount,
-                derivation={"steps": result.to_dict()["steps"], "credits_line": str(line.id),
-                            "share": str(share)}))
-        return credits
+            for line in self.rate_date(billing, period_index=period_index):
+                amount = overridden_amount(line, closed[on], self.currency)
+                due[line.billing_key] += amount
+                now.setdefault(line.billing_key, line)
+        before: dict[str, Decimal] = defaultdict(Decimal)
+        billed_lines: dict[str, Billed] = {}
+        for line in billed:
+            before[line.key] += line.amount
+            billed_lines.setdefault(line.key, line)
+        lines = []
+        for key in sorted(set(due) | set(before)):
+            difference = due[key] - before[key]
+            if not difference:
+                continue
+            current, earlier = now.get(key), billed_lines.get(key)
+            label = (current.description if current else earlier.description) or "Charge"
+            start = current.period_start if current else earlier.period_start
+            end = current.period_end if current else earlier.period_end
+            nominal = ({name: current.derivation[name] for name in
+                        ("nominal_start", "nominal_end", "usage_window", "meter",
+                         "usage_quantity") if name in current.derivation} if current else {})
+            lines.append(LineDraft(
+                kind="adjustment" if difference > 0 else "credit",
+                description=f"Correction: {label}"
+                            + (f" ({start.isoformat()} to {end.isoformat()})" if start else ""),
+                amount=difference, price_item=current.price_item if current else None,
+                product_pk=key.split("|", 1)[0] if key.split("|", 1)[0] != "-" else None,
+                period_start=start, period_end=end,
+                derivation={
+                    "corrects": key, "amount_now": str(round_money(due[key], self.currency)),
+                    "billed_before": str(round_money(before[key], self.currency)),
+                    "steps": current.derivation.get("steps", []) if current else [],
+                    **nominal,
+                }))
+        return lines
+
+
+def overridden_amount(line: LineDraft, overrides: Mapping[str, str], currency: str) -> Decimal:
+    """A line's amount with the hand override of its quantity, where the invoice has one (the
+    same rule a draft's recomputation keeps)."""
+    override = overrides.get(line.key)
+    if override is None or line.unit_price is None:
+        return line.amount
+    return round_money(Decimal(override) * line.unit_price, currency)
 
 
 def _as_results(lines: list[LineDraft], currency: str) -> list[PriceResult]:
@@ -356,6 +478,8 @@ def period_counter(rater: ContractRater):
     since the contract started (for discounts limited to N periods); ``index(None, None,
     on=date)``: the number of the contract's period starting on or before ``on``."""
     terms = rater.terms
+    if terms is None:  # no phase: nothing is rated
+        return lambda item, period, *, on=None: 0
     cadences = {c.key: terms.cadence_of(c) for phase in terms.phases for c in phase.items}
     cache: dict = {}
 

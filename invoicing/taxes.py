@@ -2,7 +2,9 @@
 inclusive (already in the prices). An exempt customer pays none.
 
 The tax of an invoice is computed once, on the sum of its lines (the base), and rounded once;
-each line records its rate and its own share of the tax for display.
+each line records its rate and its own share of the tax for display. Credits (negative lines,
+an invoice whose base is negative) carry tax too, at the same rate: a customer who paid
+$100 + 20 % and is credited half gets $60 back, not $50.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ def rate_for(*, organization, customer: Customer) -> TaxRate | None:
 
 
 def compute(*, lines: Iterable, rate: TaxRate | None, currency: str) -> TaxResult:
+    """The tax of an invoice's lines: on their sum (the base), rounded once; each line's own
+    share for display. A negative base (an invoice of credits) has negative tax: a credit
+    carries its share of the tax that was charged."""
     lines = list(lines)
     base = sum((line.amount for line in lines), Decimal(0))
-    if rate is None or base <= 0:
+    if rate is None or base == 0:
         return TaxResult(rate, base, Decimal(0), False, [(None, Decimal(0)) for _ in lines])
     r = rate.rate / 100
     if rate.inclusive:
@@ -59,7 +64,7 @@ def compute(*, lines: Iterable, rate: TaxRate | None, currency: str) -> TaxResul
 
 
 def is_inclusive(invoice: Invoice) -> bool:
-    return invoice.tax_total > 0 and invoice.total == invoice.subtotal
+    return invoice.tax_total != 0 and invoice.total == invoice.subtotal
 
 
 # --- Writes: the one place tax rates are validated and saved (API and dashboard alike) --------

@@ -166,3 +166,19 @@ def unknown_meter_keys(organization, keys: set[str]) -> set[str]:
         Meter.objects.filter(organization=organization, key__in=keys).values_list("key", flat=True)
     )
     return set(keys) - known
+
+
+def meters_by_key(*, organization: Organization, keys: set[str] | None = None) -> dict:
+    """The organization's meters by key (all of them, or those of ``keys``): what invoicing
+    rates usage with, without reaching into this app's models."""
+    meters = Meter.objects.filter(organization=organization)
+    if keys is not None:
+        meters = meters.filter(key__in=keys)
+    return {meter.key: meter for meter in meters}
+
+
+def customers_with_late_events(*, organization: Organization) -> set[str]:
+    """External ids of the customers with events that arrived after their period was
+    invoiced (``needs_adjustment``): their closed periods must be re-rated."""
+    return set(Event.objects.filter(organization=organization, needs_adjustment=True)
+               .values_list("customer", flat=True).distinct())

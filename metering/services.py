@@ -160,15 +160,20 @@ def billed_through_set(*, organization: Organization, customer: str, through: da
 
 @transaction.atomic
 def events_adjusted(*, organization: Organization, customer: str, start: datetime,
-                    end: datetime) -> int:
-    """Clear the late-usage flag of ``customer``'s events in ``[start, end)``: an invoice
-    has billed the adjustment for them (called by invoicing at finalization)."""
+                    end: datetime, received_before: datetime | None = None) -> int:
+    """Clear the late-usage flag of ``customer``'s events in ``[start, end)`` (received
+    before ``received_before``, when given): an invoice has re-rated the periods they fall in
+    (called by invoicing at finalization). An event received while that invoice was being
+    rated keeps its flag, for the next correction."""
     from metering.models import Event
 
-    return Event.objects.filter(
+    events = Event.objects.filter(
         organization=organization, customer=customer, needs_adjustment=True,
         timestamp__gte=start, timestamp__lt=end,
-    ).update(needs_adjustment=False)
+    )
+    if received_before is not None:
+        events = events.filter(created_at__lt=received_before)
+    return events.update(needs_adjustment=False)
 
 
 # --- Meters -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Guarantees:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -25,9 +25,8 @@ from invoicing.models import (
     CustomerCredit,
     Invoice,
 )
-from invoicing.rating import ContractRater, DirectUsage, period_counter
 from invoicing.services.drafts import _event_payload, _next_number, _totals, invoice_settings
-from invoicing.services.generation import _settle_draft
+from invoicing.services.generation import draft_recompute
 from invoicing.services.settlement import customer_credit_balance
 from metering.services import billed_through_set, events_adjusted
 from zenskar import events
@@ -47,12 +46,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
     customer = invoice.customer
+    rated_at = timezone.now()
     if recompute and invoice.contract_id:
-        contract = invoice.contract
-        rater = ContractRater(contract, DirectUsage(contract.organization))
-        charges = next((b.charges for b in rater.billing_dates(invoice.billing_date)
-                        if b.on == invoice.billing_date), ())
-        _settle_draft(invoice, rater, charges, period_counter(rater))
+        draft_recompute(invoice)  # the latest open draft also re-rates the closed dates
     else:
         _totals(invoice, customer)
     organization = invoice.organization
@@ -87,32 +83,30 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     failures.billing_failure_resolve(organization=organization,
                                      stage=BillingFailure.Stage.FINALIZATION,
                                      subject_id=invoice.id, resolution="Finalized.")
-    _mark_usage_billed(invoice)
+    _mark_usage_billed(invoice, rerated_at=rated_at if getattr(invoice, "rerated", False)
+                       else None)
     outbox_write(organization=organization, event_type="invoice.finalized",
                  subject_id=invoice.id, payload=_event_payload(invoice))
-    from invoicing.delivery import after_finalize
-
-    after_finalize(invoice)
     events.publish(events.DomainEvent(name="invoice.finalized",
                                       organization_id=organization.id,
                                       payload=_event_payload(invoice)))
     return invoice
 
 
-def _mark_usage_billed(invoice: Invoice) -> None:
-    """Tell metering how far the customer's usage is now invoiced, and that the late events
-    this invoice adjusted for are settled."""
+def _mark_usage_billed(invoice: Invoice, *, rerated_at: datetime | None) -> None:
+    """Tell metering how far the customer's usage is now invoiced, and -- when this invoice
+    re-rated the contract's closed dates (``rerated_at``: when) -- that the late events
+    received before then are settled: the corrections on this invoice include them."""
     windows = [line.derivation.get("usage_window") for line in invoice.lines.all()]
     ends = [datetime.fromisoformat(w[1]) for w in windows if w]
     customer = invoice.customer.external_id
     if ends:
         billed_through_set(organization=invoice.organization, customer=customer,
                            through=max(ends))
-    adjusted = [line.derivation["usage_window"] for line in invoice.lines.all()
-                if line.kind == "adjustment" and line.derivation.get("usage_window")]
-    for start, end in adjusted:
+    if rerated_at is not None:
         events_adjusted(organization=invoice.organization, customer=customer,
-                        start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
+                        start=datetime.min.replace(tzinfo=UTC), end=rerated_at,
+                        received_before=rerated_at)
 
 
 @dataclass

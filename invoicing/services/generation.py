@@ -20,7 +20,6 @@ from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from contracts.models import Contract, Customer
 from invoicing import failures, taxes
@@ -29,7 +28,15 @@ from invoicing.models import (
     Invoice,
     InvoiceLine,
 )
-from invoicing.rating import ContractRater, DirectUsage, LineDraft, UsageSource, period_counter
+from invoicing.rating import (
+    Billed,
+    ContractRater,
+    DirectUsage,
+    LineDraft,
+    UsageSource,
+    billing_key,
+    period_counter,
+)
 from invoicing.services.drafts import (
     BILLABLE,
     _event_payload,
@@ -39,6 +46,7 @@ from invoicing.services.drafts import (
     _write_lines,
     invoice_settings,
 )
+from metering.selectors import customers_with_late_events, meters_by_key
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write, outbox_write_many
 
@@ -52,90 +60,82 @@ class GenerationResult:
     failed: int = 0  # contracts recorded as billing failures
 
 
+# The statuses of a final invoice: what it billed stays billed (a void invoice billed nothing).
+CLOSED = (Invoice.Status.FINALIZED, Invoice.Status.PAID, Invoice.Status.UNCOLLECTIBLE)
+
+
 def _lines_for(rater: ContractRater, on: date, charges, index,
-               late: set[str] | None = None) -> list[LineDraft]:
+               corrections: list[LineDraft] = ()) -> list[LineDraft]:
     from contracts import schedule
 
     lines = rater.rate_date(schedule.BillingDate(on=on, charges=tuple(charges)),
-                            period_index=index)
-    if any(phase.end_date == on for phase in rater.phases):  # else nothing to credit
-        billed = InvoiceLine.objects.filter(
-            invoice__contract=rater.contract, kind="recurring"
-        ).exclude(invoice__billing_date=on).exclude(invoice__status=Invoice.Status.VOID)
-        lines += rater.credits_on(on, billed)
-    if late is None or rater.customer in late:
-        lines += _late_usage_adjustments(rater, on)
-    return lines
+                            period_index=index) if charges else []
+    return [*lines, *corrections]
 
 
-def _late_usage_adjustments(rater: ContractRater, on: date) -> list[LineDraft]:
-    """Usage lines of finalized invoices whose window received late events: bill the
-    difference between what the window's usage costs now and what was billed for it."""
-    from metering.models import Event
+def _billed(contract: Contract) -> list[Billed]:
+    """Every line of the contract's final invoices, as corrections count them (hand-added
+    lines are the team's own, never re-rated). Lines written before billing keys (late-usage
+    adjustments, unused-time credits) count for the line they adjusted."""
+    rows = list(InvoiceLine.objects.filter(invoice__contract=contract,
+                                           invoice__status__in=CLOSED)
+                .exclude(kind=InvoiceLine.Kind.MANUAL)
+                .only("id", "product_id", "kind", "amount", "description", "derivation",
+                      "period_start", "period_end"))
+    keys = {str(row.id): billing_key(product_id=row.product_id, kind=row.kind,
+                                     derivation=row.derivation, period_start=row.period_start,
+                                     period_end=row.period_end) for row in rows}
+    billed = []
+    for row in rows:
+        earlier = row.derivation.get("adjusts") or row.derivation.get("credits_line")
+        billed.append(Billed(key=keys.get(str(earlier), keys[str(row.id)]), amount=row.amount,
+                             description=row.description, period_start=row.period_start,
+                             period_end=row.period_end))
+    return billed
 
-    contract = rater.contract
-    if not Event.objects.filter(organization=contract.organization, customer=rater.customer,
-                                needs_adjustment=True).exists():
+
+def _overrides(invoice: Invoice) -> dict[str, str]:
+    return {a.details["key"]: a.details["quantity"]
+            for a in invoice.audit.filter(action="quantity_override")}
+
+
+def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoice | None,
+                          late: set[str]) -> bool:
+    """Whether anything that decides the closed dates' amounts can have changed since they
+    were billed: late usage, terms changed (an amendment, a cancellation) after the last
+    finalization, or corrections already waiting on the open draft (kept up to date)."""
+    if contract.customer.external_id in late:
+        return True
+    finalized = [inv.finalized_at for inv in closed if inv.finalized_at]
+    if not finalized or contract.updated_at > max(finalized):
+        return True
+    return host is not None and InvoiceLine.objects.filter(
+        invoice=host, derivation__has_key="corrects").exists()
+
+
+def _corrections(contract: Contract, rater: ContractRater, existing: dict, index, today: date,
+                 *, host: Invoice | None, late: set[str] | None, force: bool = False,
+                 ) -> list[LineDraft]:
+    """What the contract's final invoices must be corrected by now (see ``rating``):
+    re-rates the closed dates when something can have changed (``force``: always)."""
+    closed = [inv for inv in existing.values() if inv.status in CLOSED]
+    if not closed:
         return []
-    adjustments = []
-    finalized = InvoiceLine.objects.filter(
-        invoice__contract=contract, kind="usage",
-        invoice__status__in=(Invoice.Status.FINALIZED, Invoice.Status.PAID),
-    ).exclude(invoice__billing_date=on).select_related("price_item")
-    for line in finalized:
-        if line.price_item is None or line.price_item.model not in price_scalar_models():
-            continue
-        window = line.derivation.get("usage_window")
-        if not window:
-            continue
-        start, end = (datetime.fromisoformat(w) for w in window)
-        meter = rater.meters.get(line.price_item.meter_key)
-        if meter is None or not Event.objects.filter(
-            organization=contract.organization, customer=rater.customer,
-            event_name=meter.event_name, needs_adjustment=True,
-            timestamp__gte=start, timestamp__lt=end,
-        ).exists():
-            continue
-        from contracts.pricing import price
-
-        quantity = rater.usage.quantity(meter=meter, customer=rater.customer, start=start,
-                                        end=end)
-        now = price(rater._spec(line.price_item), quantity=quantity,
-                    share=_fraction(line.derivation.get("share", "1")))
-        already = line.amount + (InvoiceLine.objects.filter(
-            kind="adjustment", derivation__adjusts=str(line.id),
-            invoice__status__in=(Invoice.Status.FINALIZED, Invoice.Status.PAID),
-        ).aggregate(total=Sum("amount"))["total"] or Decimal(0))
-        difference = now.amount - already
-        if difference:
-            adjustments.append(LineDraft(
-                kind="adjustment", price_item=line.price_item, period_start=line.period_start,
-                period_end=line.period_end, quantity=quantity,
-                description=f"Late usage: {line.description} "
-                            f"({line.period_start} to {line.period_end})",
-                amount=difference,
-                derivation={"adjusts": str(line.id), "usage_quantity": str(quantity),
-                            "billed_quantity": line.derivation.get("usage_quantity"),
-                            "amount_now": str(now.amount), "billed_before": str(already),
-                            "steps": now.to_dict()["steps"], "usage_window": window}))
-    return adjustments
-
-
-def price_scalar_models() -> set[str]:
-    return {"per_unit", "package", "graduated", "volume", "stair_step", "percentage"}
-
-
-def _fraction(text: str):
-    from fractions import Fraction
-
-    return Fraction(text)
+    if late is None:
+        late = customers_with_late_events(organization=contract.organization)
+    if not force and not _may_need_corrections(contract, closed, host, late):
+        return []
+    overrides = {inv.billing_date: _overrides(inv) for inv in closed}
+    through = max([today, *overrides])
+    return rater.corrections(closed=overrides, billed=_billed(contract), through=through,
+                             period_index=index)
 
 
 def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
-                  run: _Run | None = None, *, new: bool = False) -> bool:
+                  run: _Run | None = None, *, new: bool = False,
+                  corrections: list[LineDraft] = ()) -> bool:
     """(Re)write the draft's lines and totals; False when nothing is due (no line)."""
-    late = run.late_customers if run else None
-    drafts = _lines_for(rater, invoice.billing_date, charges, index, late)
+    drafts = _lines_for(rater, invoice.billing_date, charges, index, corrections)
     if new:  # nothing written yet: no overrides, no old lines, no manual lines
         rate = run.tax_rate(rater.contract.customer) if run else taxes.rate_for(
             organization=invoice.organization, customer=rater.contract.customer)
@@ -145,26 +145,42 @@ def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
         _totals(invoice, rater.contract.customer, lines=rows, rate=rate)
         invoice.save()
         return True
-    overrides = {a.details["key"]: a.details["quantity"]
-                 for a in invoice.audit.filter(action="quantity_override")}
-    _write_lines(invoice, drafts, overrides)
+    _write_lines(invoice, drafts, _overrides(invoice))
     _totals(invoice, rater.contract.customer)
     invoice.save()
     return invoice.lines.exists()
+
+
+def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
+    """Rate a contract's draft again from current facts, as finalization does before it
+    fixes the amounts. The contract's latest open draft also carries the corrections of its
+    final invoices (always re-rated here). Call with the draft locked. Returns whether the
+    draft has lines."""
+    contract = invoice.contract
+    rater = ContractRater(contract, DirectUsage(contract.organization))
+    index = period_counter(rater)
+    existing = {inv.billing_date: inv for inv in Invoice.objects.filter(contract=contract)
+                .only("id", "billing_date", "status", "edited", "finalized_at")}
+    today = today or _today(contract.time_zone)
+    later_open = any(inv.billing_date > invoice.billing_date and inv.status == "draft"
+                     for inv in existing.values())
+    corrections = [] if later_open else _corrections(
+        contract, rater, existing, index, max(today, invoice.billing_date), host=invoice,
+        late=None, force=True)
+    charges = next((b.charges for b in rater.billing_dates(invoice.billing_date)
+                    if b.on == invoice.billing_date), ())
+    invoice.rerated = not later_open  # its finalization settles the late-usage flags
+    return _settle_draft(invoice, rater, charges, index, corrections=corrections)
 
 
 class _Run:
     """What a generation run over many contracts loads once instead of per contract."""
 
     def __init__(self, organization: Organization):
-        from metering.models import Event, Meter
-
         self.organization = organization
         self.settings = invoice_settings(organization=organization)
-        self.meters = {m.key: m for m in Meter.objects.filter(organization=organization)}
-        self.late_customers = set(Event.objects.filter(
-            organization=organization, needs_adjustment=True,
-        ).values_list("customer", flat=True).distinct())
+        self.meters = meters_by_key(organization=organization)
+        self.late_customers = customers_with_late_events(organization=organization)
         self._rates: dict = {}
 
     def tax_rate(self, customer: Customer):
@@ -194,29 +210,41 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     """``pending`` (a run's batch): new drafts are rated and appended there, for
     :func:`_insert_new` to write with the batch's; existing drafts are recomputed here."""
     result = GenerationResult()
-    if contract.status not in BILLABLE or not contract.phases.all():
-        return result  # no phase: cancelled from its start (or never given one), nothing owed
+    if contract.status not in BILLABLE:
+        return result
+    if existing is None:
+        existing = {
+            inv.billing_date: inv
+            for inv in Invoice.objects.filter(contract=contract).only(
+                "id", "billing_date", "status", "edited", "finalized_at")
+        }
+    if not contract.phases.all() and not existing:
+        return result  # cancelled from its start (or never given a phase): nothing owed
     today = today or _today(contract.time_zone)
     rater = ContractRater(contract, usage or DirectUsage(contract.organization),
                           meters=run.meters if run else None)
     index = period_counter(rater)
     settings = run.settings if run else invoice_settings(organization=contract.organization)
     grace = timedelta(hours=settings.grace_period_hours)
-    if existing is None:
-        existing = {
-            inv.billing_date: inv
-            for inv in Invoice.objects.filter(contract=contract).only(
-                "id", "billing_date", "status", "edited")
-        }
     dates = {b.on: b.charges for b in rater.billing_dates(today)}
-    for phase in rater.phases:  # a phase cut short bills its credits on its last day
-        if phase.end_date and phase.end_date <= today and phase.end_date not in dates:
-            if any(i.timing == "advance" for i in phase.items.all()):
-                dates[phase.end_date] = ()
-    # A contract with a phase already over may owe credits against its earlier invoices of
-    # this very run: it writes one invoice at a time, each seeing the ones before.
-    batched = pending is not None and not any(
-        phase.end_date and phase.end_date <= today for phase in rater.phases)
+    for on, inv in existing.items():  # a draft of corrections alone is recomputed too
+        if inv.status == Invoice.Status.DRAFT and on not in dates and on <= today:
+            dates[on] = ()
+    # The corrections of the final invoices go on the latest open draft: the last billing
+    # date not billed for good yet, else a draft of their own, dated today.
+    open_dates = [on for on in dates
+                  if existing.get(on) is None or existing[on].status == Invoice.Status.DRAFT]
+    host_on = max(open_dates) if open_dates else today
+    host = existing.get(host_on)
+    corrections = _corrections(contract, rater, existing, index, today,
+                               host=host if host is not None and host.status == "draft" else None,
+                               late=run.late_customers if run else None)
+    if corrections and not open_dates:
+        if host is not None and host.status != Invoice.Status.DRAFT:
+            corrections = []  # today's invoice is final already: tomorrow's run bills them
+        else:
+            dates[host_on] = ()
+    batched = pending is not None and not corrections
     for on in sorted(dates):
         invoice = existing.get(on)
         if invoice is not None and invoice.status != Invoice.Status.DRAFT:
@@ -240,8 +268,10 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
                 if invoice.status != Invoice.Status.DRAFT:
                     result.skipped += 1
                     continue
-            if not _settle_draft(invoice, rater, dates[on], index, run, new=created):
-                invoice.delete()  # nothing due after all (a cut phase with nothing to credit)
+            extra = corrections if on == host_on else ()
+            if not _settle_draft(invoice, rater, dates[on], index, run, new=created,
+                                 corrections=extra):
+                invoice.delete()  # nothing due after all (corrections that came to nothing)
                 continue
             if created:
                 result.created += 1
@@ -258,7 +288,7 @@ def _prepare_new(contract, rater, on, charges, index, run, grace):
     invoice = Invoice(organization=contract.organization, customer=contract.customer,
                       contract=contract, billing_date=on, currency=contract.currency,
                       finalize_after=local_midnight + grace)
-    drafts = _lines_for(rater, on, charges, index, run.late_customers)
+    drafts = _lines_for(rater, on, charges, index)
     rate = run.tax_rate(contract.customer)
     rows = _line_rows(invoice, drafts, {}, 0)
     if not rows:

@@ -266,7 +266,7 @@ def test_a_draft_is_activated_then_cancelled_from_its_page(client, tenant, contr
 
     too_early = client.post(f"/contracts/{contract.id}/cancel/",
                             {"effective_date": "2025-12-01"}, follow=True)
-    assert "Must be after the contract&#x27;s start_date." in too_early.content.decode()
+    assert "Must not be before the contract&#x27;s start_date." in too_early.content.decode()
 
     cancelled = client.post(f"/contracts/{contract.id}/cancel/",
                             {"effective_date": "2026-07-01"}, follow=True)

@@ -85,6 +85,18 @@ class Scenario:
     def totals(self, contract_id) -> dict[str, str]:
         return {i["billing_date"]: i["total"] for i in self.invoices(contract_id)}
 
+    def customer_credit(self, external_id="acme", currency="USD") -> str:
+        """The customer's credit balance, as invoicing keeps it."""
+        from contracts.models import Customer
+        from invoicing.services import customer_credit_balance
+        from zenskar.money import round_money
+
+        with self.tenant.context():
+            customer = Customer.objects.get(organization=self.tenant.organization,
+                                            external_id=external_id)
+            balance = customer_credit_balance(customer=customer, currency=currency)
+        return str(round_money(balance, currency))
+
 
 @pytest.fixture
 def scenario(tenant):

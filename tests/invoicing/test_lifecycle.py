@@ -137,7 +137,10 @@ def test_late_usage_after_finalization_is_an_adjustment_on_the_next_invoice(scen
     adjustment = [line for line in invoice_lines(scenario, mar) if line["kind"] == "adjustment"]
     assert len(adjustment) == 1
     assert adjustment[0]["amount"] == "2.00"  # 3 calls now cost 3.00; 1.00 was billed
-    assert adjustment[0]["description"].startswith("Late usage")
+    # January re-rated with all its usage: what it costs now against what was billed for it
+    assert adjustment[0]["description"] == "Correction: Api (2026-01-01 to 2026-02-01)"
+    assert (adjustment[0]["derivation"]["amount_now"],
+            adjustment[0]["derivation"]["billed_before"]) == ("3.00", "1.00")
     assert mar["total"] == "102.00"  # 100.00 platform + 0 February calls + 2.00
     scenario.run("2026-04-01")  # the flags are cleared: no second adjustment
     apr = scenario.invoices(monthly["id"])[3]

@@ -229,9 +229,11 @@ def test_prepaid_units_are_drawn_down_then_overage_billed(scenario):
                     ("h2", "acme", "compute", "2026-02-10T00:00:00Z", {"hours": 70}))
     scenario.run("2026-03-01")
     totals = scenario.totals(contract["id"])
-    # Jan: the purchase 20.00; 60 of 100 hours used, no overage
-    assert totals["2026-02-01"] == "20.00"
-    # Feb: 40 hours left, 70 used: 30 hours over x 0.25 = 7.50
+    # Jan 1: the block of 100 hours, bought in advance when it starts: 20.00
+    assert totals["2026-01-01"] == "20.00"
+    # Feb 1, January in arrears: 60 of the 100 hours used, no overage: 0.00
+    assert totals["2026-02-01"] == "0.00"
+    # Mar 1, February: 40 hours left, 70 used: 30 hours over x 0.25 = 7.50
     assert totals["2026-03-01"] == "7.50"
 
 

@@ -168,7 +168,7 @@ def test_deleting_the_never_invoiced_contract_resolves_its_failure_at_once(scena
     assert scenario.run("2026-02-11")["failed"] == 0
 
 
-def test_a_billed_contract_is_neither_deleted_nor_cancelled_from_its_start(scenario, two):
+def test_a_billed_contract_is_not_deleted_but_may_be_cancelled_from_its_start(scenario, two):
     good, _ = two
     scenario.run("2026-02-10")
 
@@ -176,13 +176,17 @@ def test_a_billed_contract_is_neither_deleted_nor_cancelled_from_its_start(scena
     assert deleted.status_code == 400
     assert deleted.json()["error"]["fields"] == {
         "status": ["This contract has invoices: cancel it instead."]}
+    too_early = scenario.client.post(f"/api/v1/contracts/{good['id']}/cancel",
+                                     {"effective_date": "2025-12-31"}, format="json")
+    assert too_early.status_code == 400
+    assert too_early.json()["error"]["fields"] == {
+        "effective_date": ["Must not be before the contract's start_date."]}
+    # from its start date: it is cancelled, and what was billed is credited (test_corrections)
     cancelled = scenario.client.post(f"/api/v1/contracts/{good['id']}/cancel",
                                      {"effective_date": "2026-01-01"}, format="json")
-    assert cancelled.status_code == 400
-    assert cancelled.json()["error"]["fields"] == {
-        "effective_date": ["Must be after the contract's start_date."]}
+    assert cancelled.status_code == 200
     with scenario.tenant.context():
-        assert Contract.objects.get(id=good["id"]).status == "active"
+        assert Contract.objects.get(id=good["id"]).status == "cancelled"
 
 
 def test_a_batch_that_cannot_be_written_is_written_contract_by_contract(scenario, monkeypatch):
