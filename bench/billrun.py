@@ -116,7 +116,8 @@ def _load_contracts(organization, count: int) -> float:
                               billing_date=LAST_RUN, status=Invoice.Status.FINALIZED,
                               number=f"BENCH-2026-{i + 1:06d}", currency="USD",
                               issue_date=LAST_RUN, due_date=date(2026, 10, 31),
-                              period_start=LAST_RUN, period_end=RUN, finalized_at=MONTH_START)
+                              period_start=LAST_RUN, period_end=RUN, finalized_at=MONTH_START,
+                              rerated_at=MONTH_START)
             total = Decimal(0)
             for position, doc in enumerate(plans[i % len(plans)]):
                 quantity = Decimal(5 + i % 20) if doc.product == "SEATS" else doc.quantity

@@ -23,12 +23,18 @@ from zenskar.tenancy.models import Organization
 
 def invoice_pdf(*, invoice: Invoice) -> bytes:
     """The invoice's PDF: the stored one of a finalized invoice (rendered once, at
-    finalization), or a fresh rendering of a draft (never stored: it still changes)."""
+    finalization), or a fresh rendering of a draft (never stored: it still changes).
+
+    The pay link: one rule for the PDF and the e-mail. A finalized invoice with money due
+    carries its hosted payment link in both -- the same link, of the invoice's checkout
+    session -- so the stored PDF a customer forwards to their accounts-payable team can be
+    paid from. A draft has none (it is not owed yet)."""
     from invoicing.rendering import render_invoice_pdf
 
     if invoice.pdf and invoice.status != Invoice.Status.DRAFT:
         return bytes(invoice.pdf)
-    pdf = render_invoice_pdf(invoice)
+    link = payment_url(invoice) if invoice.status != Invoice.Status.DRAFT else None
+    pdf = render_invoice_pdf(invoice, payment_url=link)
     if invoice.status != Invoice.Status.DRAFT:
         Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(
             pdf=pdf, pdf_rendered_at=timezone.now())

@@ -92,6 +92,10 @@ class Invoice(TenantModel):
     amount_due = models.DecimalField(**AMOUNT, default=0)
     finalize_after = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    rerated_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When its finalization re-rated the contract's closed dates (it carries "
+                  "their corrections); a later amendment or late usage re-rates them again.")
     voided_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     pdf = models.BinaryField(null=True, blank=True)

@@ -79,6 +79,8 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     invoice.amount_due = invoice.total - invoice.credit_applied - invoice.amount_paid
     invoice.status = Invoice.Status.PAID if invoice.amount_due <= 0 else Invoice.Status.FINALIZED
     invoice.finalized_at = now
+    if getattr(invoice, "rerated", False):
+        invoice.rerated_at = rated_at
     invoice.save()
     failures.billing_failure_resolve(organization=organization,
                                      stage=BillingFailure.Stage.FINALIZATION,

@@ -20,8 +20,9 @@ from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
-from contracts.models import Contract, Customer
+from contracts.models import Amendment, Contract, Customer
 from invoicing import failures, taxes
 from invoicing.models import (
     BillingFailure,
@@ -100,22 +101,34 @@ def _overrides(invoice: Invoice) -> dict[str, str]:
 
 
 def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoice | None,
-                          late: set[str]) -> bool:
+                          late: set[str], amended_at) -> bool:
     """Whether anything that decides the closed dates' amounts can have changed since they
     were billed: late usage, terms changed (an amendment, a cancellation) after the last
-    finalization, or corrections already waiting on the open draft (kept up to date)."""
+    finalization, or corrections already waiting on the open draft (kept up to date).
+    ``amended_at``: when the contract was last amended (None: never)."""
     if contract.customer.external_id in late:
         return True
-    finalized = [inv.finalized_at for inv in closed if inv.finalized_at]
-    if not finalized or contract.updated_at > max(finalized):
+    rerated = [inv.rerated_at for inv in closed if inv.rerated_at]
+    if not rerated:
+        return True
+    last = max(rerated)
+    if (contract.cancelled_at and contract.cancelled_at > last) or (
+            amended_at is not None and amended_at > last):
         return True
     return host is not None and InvoiceLine.objects.filter(
         invoice=host, derivation__has_key="corrects").exists()
 
 
+def _amended_at(contract_ids) -> dict:
+    """When each of these contracts was last amended."""
+    return dict(Amendment.objects.filter(contract_id__in=list(contract_ids))
+                .values("contract_id").annotate(latest=Max("created_at"))
+                .values_list("contract_id", "latest"))
+
+
 def _corrections(contract: Contract, rater: ContractRater, existing: dict, index, today: date,
                  *, host: Invoice | None, late: set[str] | None, force: bool = False,
-                 ) -> list[LineDraft]:
+                 run: _Run | None = None) -> list[LineDraft]:
     """What the contract's final invoices must be corrected by now (see ``rating``):
     re-rates the closed dates when something can have changed (``force``: always)."""
     closed = [inv for inv in existing.values() if inv.status in CLOSED]
@@ -123,7 +136,9 @@ def _corrections(contract: Contract, rater: ContractRater, existing: dict, index
         return []
     if late is None:
         late = customers_with_late_events(organization=contract.organization)
-    if not force and not _may_need_corrections(contract, closed, host, late):
+    amended_at = (run.amended if run is not None else _amended_at([contract.id])) \
+        .get(contract.id) if not force else None
+    if not force and not _may_need_corrections(contract, closed, host, late, amended_at):
         return []
     overrides = {inv.billing_date: _overrides(inv) for inv in closed}
     through = max([today, *overrides])
@@ -160,7 +175,7 @@ def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     rater = ContractRater(contract, DirectUsage(contract.organization))
     index = period_counter(rater)
     existing = {inv.billing_date: inv for inv in Invoice.objects.filter(contract=contract)
-                .only("id", "billing_date", "status", "edited", "finalized_at")}
+                .only("id", "billing_date", "status", "edited", "finalized_at", "rerated_at")}
     today = today or _today(contract.time_zone)
     later_open = any(inv.billing_date > invoice.billing_date and inv.status == "draft"
                      for inv in existing.values())
@@ -181,6 +196,7 @@ class _Run:
         self.settings = invoice_settings(organization=organization)
         self.meters = meters_by_key(organization=organization)
         self.late_customers = customers_with_late_events(organization=organization)
+        self.amended: dict = {}  # contract id -> last amended, for the chunk being rated
         self._rates: dict = {}
 
     def tax_rate(self, customer: Customer):
@@ -216,7 +232,7 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
         existing = {
             inv.billing_date: inv
             for inv in Invoice.objects.filter(contract=contract).only(
-                "id", "billing_date", "status", "edited", "finalized_at")
+                "id", "billing_date", "status", "edited", "finalized_at", "rerated_at")
         }
     if not contract.phases.all() and not existing:
         return result  # cancelled from its start (or never given a phase): nothing owed
@@ -238,7 +254,7 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     host = existing.get(host_on)
     corrections = _corrections(contract, rater, existing, index, today,
                                host=host if host is not None and host.status == "draft" else None,
-                               late=run.late_customers if run else None)
+                               late=run.late_customers if run else None, run=run)
     if corrections and not open_dates:
         if host is not None and host.status != Invoice.Status.DRAFT:
             corrections = []  # today's invoice is final already: tomorrow's run bills them
@@ -389,8 +405,9 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
         chunk = ids[at:at + 100]
         existing: dict = {contract_id: {} for contract_id in chunk}
         for inv in Invoice.objects.filter(organization=organization, contract_id__in=chunk) \
-                .only("id", "contract_id", "billing_date", "status", "edited"):
+                .only("id", "contract_id", "billing_date", "status", "edited", "finalized_at", "rerated_at"):
             existing[inv.contract_id][inv.billing_date] = inv
+        run.amended = _amended_at(chunk)
         batch = contracts.filter(id__in=chunk).order_by("id") \
             .select_related("customer", "organization") \
             .prefetch_related(Prefetch("phases", Phase.objects.prefetch_related("items__product")),

@@ -42,3 +42,31 @@ def test_a_finalized_invoice_is_rendered_and_mailed_once(
     pdf = scenario.client.get(f"/api/v1/invoices/{draft['id']}/pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content == content  # the stored rendering, not a new one
+
+
+def test_the_stored_pdf_and_the_e_mail_carry_the_same_pay_link(
+    scenario, eager, django_capture_on_commit_callbacks, settings
+):
+    import re
+
+    from tests.invoicing.test_rendering import pdf_text
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    scenario.customer()
+    scenario.product("PLATFORM")
+    contract = scenario.contract(items=[flat("PLATFORM", "1000.00")])
+    scenario.patch_settings(grace_period_hours=24 * 3650)
+    scenario.run("2026-01-01")
+    [draft] = scenario.invoices(contract["id"])
+    draft_pdf = scenario.client.get(f"/api/v1/invoices/{draft['id']}/pdf").content
+    assert "Pay online" not in pdf_text(draft_pdf)  # a draft is not owed yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scenario.finalize(draft["id"])
+
+    [message] = mail.outbox
+    link = re.search(r"Pay online: (\S+)", message.body).group(1)
+    [(_, stored, _)] = message.attachments
+    text = pdf_text(stored).replace("\n", "")
+    assert "Pay online" in text
+    assert link.split("/pay/")[1].rstrip("/")[:40] in text  # the same signed link
