@@ -74,7 +74,7 @@ def _line_rows(invoice: Invoice, drafts: list[LineDraft], overrides: dict,
         bounds.check_rated_quantity(quantity)
         rows.append(InvoiceLine(
             organization=invoice.organization, invoice=invoice, price_item=draft.price_item,
-            product=draft.price_item.product if draft.price_item else None, kind=draft.kind,
+            product_id=draft.product_id, kind=draft.kind,
             description=draft.description[:500], period_start=draft.period_start,
             period_end=draft.period_end, quantity=quantity, unit_price=draft.unit_price,
             amount=amount, derivation={**draft.derivation, "key": draft.key},

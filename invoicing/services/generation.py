@@ -244,22 +244,24 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     grace = timedelta(hours=settings.grace_period_hours)
     dates = {b.on: b.charges for b in rater.billing_dates(today)}
     for on, inv in existing.items():  # a draft of corrections alone is recomputed too
-        if inv.status == Invoice.Status.DRAFT and on not in dates and on <= today:
+        if inv.status == Invoice.Status.DRAFT and on not in dates:
             dates[on] = ()
     # The corrections of the final invoices go on the latest open draft: the last billing
-    # date not billed for good yet, else a draft of their own, dated today.
+    # date not billed for good yet, else a draft of their own, dated today (or the first
+    # day after it without a final invoice: one invoice per contract and date).
     open_dates = [on for on in dates
                   if existing.get(on) is None or existing[on].status == Invoice.Status.DRAFT]
-    host_on = max(open_dates) if open_dates else today
+    if open_dates:
+        host_on = max(open_dates)
+    else:
+        host_on = today
+        while existing.get(host_on) is not None:
+            host_on += timedelta(days=1)
     host = existing.get(host_on)
     corrections = _corrections(contract, rater, existing, index, today,
-                               host=host if host is not None and host.status == "draft" else None,
-                               late=run.late_customers if run else None, run=run)
+                               host=host, late=run.late_customers if run else None, run=run)
     if corrections and not open_dates:
-        if host is not None and host.status != Invoice.Status.DRAFT:
-            corrections = []  # today's invoice is final already: tomorrow's run bills them
-        else:
-            dates[host_on] = ()
+        dates[host_on] = ()
     batched = pending is not None and not corrections
     for on in sorted(dates):
         invoice = existing.get(on)
