@@ -222,3 +222,43 @@ def localstripe():
     settings.STRIPE_API_BASE = previous
     process.terminate()
     process.wait(timeout=10)
+
+
+# --- E-mail ----------------------------------------------------------------------------------
+
+
+class Collecting:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self):
+        import email
+        import email.policy
+
+        return [email.message_from_bytes(e.content, policy=email.policy.default)
+                for e in self.envelopes]
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on a free loopback port, Django's e-mail pointed at it; the
+    messages it was given (``envelopes``, parsed: ``messages``)."""
+    from aiosmtpd.controller import Controller
+
+    handler = Collecting()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield handler
+    controller.stop()
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.invoicing.test_scenarios import flat, invoice_lines
+from tests.invoicing.test_scenarios import committed, flat, invoice_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -244,16 +244,7 @@ def test_late_usage_on_a_formula_price_is_billed(scenario):
 
 
 def test_late_usage_under_a_commitment_already_trued_up_costs_nothing_more(scenario):
-    scenario.customer()
-    scenario.product("API", kind="usage")
-    scenario.product("COMMIT", kind="usage")
-    scenario.meter("api_calls", event_name="api_call")
-    contract = scenario.contract(items=[
-        {"product": "API", "model": "per_unit", "timing": "arrears", "meter": "api_calls",
-         "pricing": {"unit_price": "10.00"}},
-        {"product": "COMMIT", "model": "minimum_commitment", "timing": "arrears",
-         "pricing": {"amount": "500.00"}},
-    ])
+    contract = committed(scenario, unit_price="10.00", minimum="500.00")
     scenario.events(*[(f"m{i}", "acme", "api_call", "2026-01-15T00:00:00Z", {})
                       for i in range(30)])
     scenario.run("2026-02-01")  # usage 30 x 10.00 = 300.00, true-up to 500.00: 200.00

@@ -18,9 +18,10 @@ def eager():
     app.conf.task_always_eager = False
 
 
-def test_a_finalized_invoice_is_rendered_and_mailed_once(
-    scenario, eager, django_capture_on_commit_callbacks, settings
-):
+@pytest.fixture
+def draft(scenario, settings):
+    """A draft of 1000.00 that waits for a person to finalize it (a ten-year grace period);
+    e-mail into Django's outbox."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     scenario.customer()
     scenario.product("PLATFORM")
@@ -28,6 +29,12 @@ def test_a_finalized_invoice_is_rendered_and_mailed_once(
     scenario.patch_settings(grace_period_hours=24 * 3650)
     scenario.run("2026-01-01")
     [draft] = scenario.invoices(contract["id"])
+    return draft
+
+
+def test_a_finalized_invoice_is_rendered_and_mailed_once(
+    scenario, eager, django_capture_on_commit_callbacks, draft
+):
     with django_capture_on_commit_callbacks(execute=True):
         final = scenario.finalize(draft["id"])
     assert len(mail.outbox) == 1
@@ -45,19 +52,12 @@ def test_a_finalized_invoice_is_rendered_and_mailed_once(
 
 
 def test_the_stored_pdf_and_the_e_mail_carry_the_same_pay_link(
-    scenario, eager, django_capture_on_commit_callbacks, settings
+    scenario, eager, django_capture_on_commit_callbacks, draft
 ):
     import re
 
     from tests.invoicing.test_rendering import pdf_text
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    scenario.customer()
-    scenario.product("PLATFORM")
-    contract = scenario.contract(items=[flat("PLATFORM", "1000.00")])
-    scenario.patch_settings(grace_period_hours=24 * 3650)
-    scenario.run("2026-01-01")
-    [draft] = scenario.invoices(contract["id"])
     draft_pdf = scenario.client.get(f"/api/v1/invoices/{draft['id']}/pdf").content
     assert "Pay online" not in pdf_text(draft_pdf)  # a draft is not owed yet
 

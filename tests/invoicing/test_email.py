@@ -5,10 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
 from invoicing.emails import invoice_email_message, invoice_email_send
@@ -19,35 +17,10 @@ pytestmark = pytest.mark.django_db
 PAY = "https://pay.test/i/inv_8f2k3"
 
 
-class Collecting:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def smtp(settings):
-    handler = Collecting()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+def smtp(smtp, settings):
     settings.DEFAULT_FROM_EMAIL = "billing@acme.test"
-    yield handler
-    controller.stop()
+    return smtp
 
 
 def test_the_finalized_invoice_arrives_with_its_pdf(tenant, smtp):

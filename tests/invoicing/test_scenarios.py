@@ -198,17 +198,22 @@ def test_a_free_trial_phase_then_the_paid_plan(scenario):
     ]
 
 
-def test_a_minimum_commitment_is_trued_up_when_usage_falls_short(scenario):
+def committed(scenario, *, unit_price: str, minimum: str) -> dict:
+    """API calls at ``unit_price`` each in arrears, with a monthly minimum spend."""
     scenario.customer()
     scenario.product("API", kind="usage")
     scenario.product("COMMIT", kind="usage")
     scenario.meter("api_calls", event_name="api_call")
-    contract = scenario.contract(items=[
+    return scenario.contract(items=[
         {"product": "API", "model": "per_unit", "timing": "arrears", "meter": "api_calls",
-         "pricing": {"unit_price": "1.00"}},
+         "pricing": {"unit_price": unit_price}},
         {"product": "COMMIT", "model": "minimum_commitment", "timing": "arrears",
-         "pricing": {"amount": "100.00"}},
+         "pricing": {"amount": minimum}},
     ])
+
+
+def test_a_minimum_commitment_is_trued_up_when_usage_falls_short(scenario):
+    contract = committed(scenario, unit_price="1.00", minimum="100.00")
     scenario.events(*[(f"m{i}", "acme", "api_call", "2026-01-15T00:00:00Z", {})
                       for i in range(30)])
     scenario.run("2026-02-01")

@@ -3,13 +3,9 @@ owner (by API session), the API's rates, and a clock the rate limits read."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 from rest_framework.test import APIClient
 
 from zenskar.core import ratelimit
@@ -29,42 +25,12 @@ def pytest_terminal_summary(terminalreporter):
             f"{SCHEMATHESIS_TALLY['examples_per_operation']} per operation)")
 
 
-class Collecting:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self):
-        return [email.message_from_bytes(e.content, policy=email.policy.default)
-                for e in self.envelopes]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def smtp(settings):
-    """A real SMTP server on a free loopback port, Django's e-mail pointed at it."""
-    handler = Collecting()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+def smtp(smtp, settings):
+    """The session's SMTP server (tests/conftest.py), with this suite's sender and links."""
     settings.DEFAULT_FROM_EMAIL = "billing@zenskar.test"
     settings.PUBLIC_URL = PUBLIC_URL
-    yield handler
-    controller.stop()
+    return smtp
 
 
 def body(message) -> str:
