@@ -101,7 +101,7 @@ def _overrides(invoice: Invoice) -> dict[str, str]:
 
 
 def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoice | None,
-                          late: set[str], amended_at) -> bool:
+                          late: set[str], amended_at, run: _Run | None = None) -> bool:
     """Whether anything that decides the closed dates' amounts can have changed since they
     were billed: late usage, terms changed (an amendment, a cancellation) after the last
     finalization, or corrections already waiting on the open draft (kept up to date).
@@ -115,8 +115,18 @@ def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoi
     if (contract.cancelled_at and contract.cancelled_at > last) or (
             amended_at is not None and amended_at > last):
         return True
-    return host is not None and InvoiceLine.objects.filter(
-        invoice=host, derivation__has_key="corrects").exists()
+    if host is None or host.status != Invoice.Status.DRAFT:
+        return False
+    if run is not None:
+        return host.id in run.corrected_drafts
+    return InvoiceLine.objects.filter(invoice=host, derivation__has_key="corrects").exists()
+
+
+def _corrected_drafts(contract_ids) -> set:
+    """The drafts of these contracts that carry corrections (kept up to date each run)."""
+    return set(InvoiceLine.objects.filter(
+        invoice__contract_id__in=list(contract_ids), invoice__status=Invoice.Status.DRAFT,
+        derivation__has_key="corrects").values_list("invoice_id", flat=True).distinct())
 
 
 def _amended_at(contract_ids) -> dict:
@@ -138,7 +148,7 @@ def _corrections(contract: Contract, rater: ContractRater, existing: dict, index
         late = customers_with_late_events(organization=contract.organization)
     amended_at = (run.amended if run is not None else _amended_at([contract.id])) \
         .get(contract.id) if not force else None
-    if not force and not _may_need_corrections(contract, closed, host, late, amended_at):
+    if not force and not _may_need_corrections(contract, closed, host, late, amended_at, run):
         return []
     overrides = {inv.billing_date: _overrides(inv) for inv in closed}
     through = max([today, *overrides])
@@ -197,6 +207,7 @@ class _Run:
         self.meters = meters_by_key(organization=organization)
         self.late_customers = customers_with_late_events(organization=organization)
         self.amended: dict = {}  # contract id -> last amended, for the chunk being rated
+        self.corrected_drafts: set = set()  # drafts of the chunk that carry corrections
         self._rates: dict = {}
 
     def tax_rate(self, customer: Customer):
@@ -410,6 +421,7 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
                 .only("id", "contract_id", "billing_date", "status", "edited", "finalized_at", "rerated_at"):
             existing[inv.contract_id][inv.billing_date] = inv
         run.amended = _amended_at(chunk)
+        run.corrected_drafts = _corrected_drafts(chunk)
         batch = contracts.filter(id__in=chunk).order_by("id") \
             .select_related("customer", "organization") \
             .prefetch_related(Prefetch("phases", Phase.objects.prefetch_related("items__product")),
