@@ -23,6 +23,7 @@ run: install
 test: install browser
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
 	$(PY) -m zenskar.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Debian's Chromium for the browser tests (Playwright's own download does not work offline).
@@ -34,6 +35,7 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 ## The embedded servers alone (for manage.py commands by hand): start / stop.
 services: install

@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 __all__ = ["MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "Formula", "FormulaError", "compile_formula"]
 
@@ -135,7 +135,9 @@ def _read(values: Mapping[str, Decimal], key: str, *, what: str, position: int) 
 
 
 # A compiled node: a closure from the inputs to a number (or, for a condition, a bool).
-_Code = Callable[[_Inputs], Decimal | bool]
+_Number = Callable[[_Inputs], Decimal]
+_Condition = Callable[[_Inputs], bool]
+_Code = _Number | _Condition  # which one: the kind that comes with it
 _NUMBER_KIND, _CONDITION_KIND = "number", "condition"
 
 
@@ -231,17 +233,17 @@ class _Compiler:
     def fail(self, message: str, node: ast.AST) -> FormulaError:
         return FormulaError(message, self.position(node))
 
-    def number(self, node: ast.AST, depth: int) -> _Code:
+    def number(self, node: ast.AST, depth: int) -> _Number:
         code, kind = self.node(node, depth)
         if kind != _NUMBER_KIND:
             raise self.fail("expected a number here, not a condition", node)
-        return code
+        return cast(_Number, code)
 
-    def condition(self, node: ast.AST, depth: int) -> _Code:
+    def condition(self, node: ast.AST, depth: int) -> _Condition:
         code, kind = self.node(node, depth)
         if kind != _CONDITION_KIND:
             raise self.fail("expected a condition (a comparison) here, not a number", node)
-        return code
+        return cast(_Condition, code)
 
     def node(self, node: ast.AST, depth: int) -> tuple[_Code, str]:
         if depth > MAX_DEPTH:
@@ -295,7 +297,7 @@ class _Compiler:
             raise self.fail(f"write numbers as plain decimals like 12 or 0.5, not {source}", node)
         return Decimal(source.replace("_", ""))
 
-    def name(self, node: ast.Name) -> _Code:
+    def name(self, node: ast.Name) -> _Number:
         name, position = node.id, self.position(node)
         if name.startswith("_"):
             raise self.fail(f"names starting with '_' are not allowed: {name}", node)
@@ -304,7 +306,7 @@ class _Compiler:
         self.variables.add(name)
         return lambda inputs: _read(inputs.variables, name, what="variable", position=position)
 
-    def arithmetic(self, node: ast.BinOp, depth: int) -> _Code:
+    def arithmetic(self, node: ast.BinOp, depth: int) -> _Number:
         apply = _ARITHMETIC.get(type(node.op))
         if apply is None:
             raise self.fail(f"operator {_symbol(node.op)} is not allowed", node)
@@ -321,7 +323,7 @@ class _Compiler:
 
         return divide
 
-    def power(self, node: ast.BinOp, depth: int) -> _Code:
+    def power(self, node: ast.BinOp, depth: int) -> _Number:
         exponent = node.right
         source = ast.get_source_segment(self.text, exponent) or ""
         if not (
@@ -337,7 +339,7 @@ class _Compiler:
         base, power = self.number(node.left, depth), exponent.value
         return lambda inputs: _power(base(inputs), power)
 
-    def compare(self, node: ast.Compare, depth: int) -> _Code:
+    def compare(self, node: ast.Compare, depth: int) -> _Condition:
         tests = []
         for op in node.ops:
             test = _COMPARISONS.get(type(op))
@@ -358,7 +360,7 @@ class _Compiler:
 
         return chain
 
-    def call(self, node: ast.Call, depth: int) -> _Code:
+    def call(self, node: ast.Call, depth: int) -> _Number:
         allowed = ", ".join(sorted(_ARITY))
         if not isinstance(node.func, ast.Name):
             # Report what the callee is (x.y, a lambda ...) when that is itself refused.
@@ -385,7 +387,7 @@ class _Compiler:
         function = _FUNCTIONS[name]
         return lambda inputs: function(*[arg(inputs) for arg in args])
 
-    def rounding(self, node: ast.Call, args: list[_Code]) -> _Code:
+    def rounding(self, node: ast.Call, args: list[_Number]) -> _Number:
         digits = 0
         if len(node.args) == 2:
             literal = node.args[1]
@@ -401,7 +403,7 @@ class _Compiler:
         # Half-up, like money rounding, not Python's round-half-even.
         return lambda inputs: value(inputs).quantize(step, rounding=decimal.ROUND_HALF_UP)
 
-    def usage(self, node: ast.AST) -> _Code:
+    def usage(self, node: ast.AST) -> _Number:
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             raise self.fail('usage() takes a quoted meter key: usage("api_calls")', node)
         key, position = node.value, self.position(node)

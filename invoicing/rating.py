@@ -50,27 +50,42 @@ from contracts.selectors import PURCHASE, contract_terms
 from metering.selectors import meters_by_key
 from metering.selectors import usage as usage_query
 from zenskar.money import round_money
+from zenskar.tenancy.models import Organization
 
 Meter = Any  # a metering meter, as metering's selectors return it
 
 
 class UsageSource(Protocol):
     def quantity(self, *, meter: Meter, customer: str, start: datetime, end: datetime,
-                 group: bool = False) -> Decimal | dict[tuple, Decimal]: ...
+                 group: bool = False) -> Decimal | dict[tuple[Any, ...], Decimal]: ...
 
 
 class DirectUsage:
     """Asks PostgreSQL for each quantity (one indexed query per meter and window)."""
 
-    def __init__(self, organization):
+    def __init__(self, organization: Organization) -> None:
         self.organization = organization
 
-    def quantity(self, *, meter, customer, start, end, group=False):
+    def quantity(self, *, meter: Meter, customer: str, start: datetime, end: datetime,
+                 group: bool = False) -> Decimal | dict[tuple[Any, ...], Decimal]:
         rows = usage_query(organization=self.organization, meter=meter, start=start, end=end,
                            customer=customer, group=group)
         if group:
-            return {tuple(r.group.values()): r.quantity or Decimal(0) for r in rows}
+            return {tuple((r.group or {}).values()): r.quantity or Decimal(0) for r in rows}
         return (rows[0].quantity if rows else None) or Decimal(0)
+
+
+class PeriodIndex(Protocol):
+    """``index(item, period)``: the 0-based number of ``period`` among the item's periods;
+    ``index(None, None, on=date)``: the contract's period starting on or before ``on``."""
+
+    def __call__(self, item: PriceItem | None, period: schedule.Period | None, *,
+                 on: date | None = None) -> int: ...
+
+
+def _no_periods(item: PriceItem | None, period: schedule.Period | None, *,
+                on: date | None = None) -> int:
+    return 0
 
 
 @dataclass
@@ -83,7 +98,7 @@ class LineDraft:
     period_end: date | None = None
     quantity: Decimal | None = None
     unit_price: Decimal | None = None
-    derivation: dict = field(default_factory=dict)
+    derivation: dict[str, Any] = field(default_factory=dict)
     product_pk: Any = None  # a correction's product, where no price item bills it any more
 
     @property
@@ -93,7 +108,7 @@ class LineDraft:
         return f"{self.kind}:{item}:{self.period_start}:{self.period_end}"
 
     @property
-    def product_id(self):
+    def product_id(self) -> Any:
         if self.product_pk is not None:
             return self.product_pk
         return self.price_item.product_id if self.price_item else None
@@ -105,7 +120,8 @@ class LineDraft:
                            period_end=self.period_end)
 
 
-def billing_key(*, product_id, kind: str, derivation: Mapping, period_start: date | None,
+def billing_key(*, product_id: Any, kind: str, derivation: Mapping[str, Any],
+                period_start: date | None,
                 period_end: date | None) -> str:
     """What a line bills, as corrections compare it: the product, the line's kind and the
     nominal period it is part of (a stub of a period cut by an amendment has the same key as
@@ -130,8 +146,10 @@ class Billed:
     period_end: date | None = None
 
 
-def _result_line(kind: str, description: str, result: PriceResult, *, item, period,
-                 quantity=None, extra: dict | None = None) -> LineDraft:
+def _result_line(kind: str, description: str, result: PriceResult, *, item: PriceItem | None,
+                 period: schedule.Period | None,
+                 quantity: Decimal | None = None,
+                 extra: dict[str, Any] | None = None) -> LineDraft:
     steps = result.to_dict()["steps"]
     unit_price = None
     if quantity not in (None, Decimal(0)) and len(result.steps) == 1:
@@ -183,7 +201,7 @@ class ContractRater:
         self.terms = contract_terms(contract=contract) if self.phases else None
         self.variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
 
-    def _spec(self, item: PriceItem):
+    def _spec(self, item: PriceItem) -> Any:
         return price_config.spec_from_config(
             model=item.model, config=item.pricing, currency=self.currency,
             metered=bool(item.meter_key),
@@ -194,21 +212,23 @@ class ContractRater:
             return []
         return schedule.billing_dates(terms=self.terms, through=through)
 
-    def _usage(self, key: str, period: schedule.Period, *, group: bool = False):
+    def _usage(self, key: str, period: schedule.Period, *,
+               group: bool = False) -> Any:
         meter = self.meters.get(key)
         if meter is None:
             return {} if group else Decimal(0)
         return self.usage.quantity(meter=meter, customer=self.customer, start=period.start_utc,
                                    end=period.end_utc, group=group)
 
-    def _window(self, key: str, period) -> dict:
+    def _window(self, key: str, period: schedule.Period) -> dict[str, Any]:
         return {"meter": key, "usage_window": [period.start_utc.isoformat(),
                                                period.end_utc.isoformat()]}
 
     # --- one charge -------------------------------------------------------------------------
 
     def item_of(self, charge: schedule.Charge) -> PriceItem:
-        return self.items[charge.item.key.removesuffix(PURCHASE)]
+        item: PriceItem = self.items[charge.item.key.removesuffix(PURCHASE)]
+        return item
 
     def rate_charge(self, charge: schedule.Charge) -> list[LineDraft]:
         item = self.item_of(charge)
@@ -271,7 +291,8 @@ class ContractRater:
         return [_result_line("one_time" if one_time else "recurring", label, result, item=item,
                              period=period, quantity=quantity)]
 
-    def _prepaid(self, item, spec, period, label) -> list[LineDraft]:
+    def _prepaid(self, item: PriceItem, spec: Any, period: schedule.Period,
+                 label: str) -> list[LineDraft]:
         """The period's draw-down of the block (the purchase is billed on its own charge)."""
         phase = item.phase
         first = period.start == phase.start_date
@@ -299,7 +320,8 @@ class ContractRater:
 
     # --- one date ---------------------------------------------------------------------------
 
-    def rate_date(self, billing: schedule.BillingDate, *, period_index) -> list[LineDraft]:
+    def rate_date(self, billing: schedule.BillingDate, *,
+                  period_index: PeriodIndex) -> list[LineDraft]:
         """All lines due on ``billing.on``: charges, true-ups, discounts. ``period_index``
         maps (item id, period start) to the item's period number (0-based) for discounts."""
         lines: list[LineDraft] = []
@@ -343,8 +365,8 @@ class ContractRater:
                                               period_index)
         return lines
 
-    def _contract_discounts(self, discounts, lines: list[LineDraft], on: date,
-                            period_index) -> list[LineDraft]:
+    def _contract_discounts(self, discounts: list[Discount], lines: list[LineDraft], on: date,
+                            period_index: PeriodIndex) -> list[LineDraft]:
         """A contract discount, service period by service period: the date's lines are
         grouped by the nominal period they bill, and each group is discounted when the
         discount is active for that period (its index among the contract's periods, or its
@@ -372,8 +394,10 @@ class ContractRater:
                     kind="discount",
                     description=f"Discount{': ' + discount.description if discount.description else ''}",
                     amount=result.amount,
-                    period_start=min(line.period_start for line in group),
-                    period_end=max(line.period_end for line in group),
+                    period_start=min(line.period_start for line in group
+                                     if line.period_start is not None),
+                    period_end=max(line.period_end for line in group
+                                   if line.period_end is not None),
                     derivation={"steps": result.to_dict()["steps"], "period_index": index,
                                 "nominal_start": start, "nominal_end": end}))
         return found
@@ -400,7 +424,7 @@ class ContractRater:
     # --- corrections of closed dates -----------------------------------------------------------
 
     def corrections(self, *, closed: Mapping[date, Mapping[str, str]], billed: Iterable[Billed],
-                    through: date, period_index) -> list[LineDraft]:
+                    through: date, period_index: PeriodIndex) -> list[LineDraft]:
         """The lines that settle the closed billing dates with today's facts (see the module
         docstring). ``closed``: each date whose invoice is final, with that invoice's hand
         overrides (line key -> quantity), which a re-rating keeps. ``billed``: every line of
@@ -422,25 +446,28 @@ class ContractRater:
                 now.setdefault(line.billing_key, line)
         before: dict[str, Decimal] = defaultdict(Decimal)
         billed_lines: dict[str, Billed] = {}
-        for line in billed:
-            before[line.key] += line.amount
-            billed_lines.setdefault(line.key, line)
+        for entry in billed:
+            before[entry.key] += entry.amount
+            billed_lines.setdefault(entry.key, entry)
         lines = []
         for key in sorted(set(due) | set(before)):
             difference = due[key] - before[key]
             if not difference:
                 continue
             current, earlier = now.get(key), billed_lines.get(key)
-            label = (current.description if current else earlier.description) or "Charge"
-            start = current.period_start if current else earlier.period_start
-            end = current.period_end if current else earlier.period_end
-            nominal = ({name: current.derivation[name] for name in
-                        ("nominal_start", "nominal_end", "usage_window", "meter",
-                         "usage_quantity") if name in current.derivation} if current else {})
+            shown: LineDraft | Billed | None = current or earlier
+            assert shown is not None  # the key came from one of the two
+            label = shown.description or "Charge"
+            start, end = shown.period_start, shown.period_end
+            nominal: dict[str, Any] = {
+                name: current.derivation[name]
+                for name in ("nominal_start", "nominal_end", "usage_window", "meter",
+                             "usage_quantity") if name in current.derivation} if current else {}
             lines.append(LineDraft(
                 kind="adjustment" if difference > 0 else "credit",
                 description=f"Correction: {label}"
-                            + (f" ({start.isoformat()} to {end.isoformat()})" if start else ""),
+                            + (f" ({start.isoformat()} to {end.isoformat()})"
+                               if start and end else ""),
                 amount=difference, price_item=current.price_item if current else None,
                 product_pk=key.split("|", 1)[0] if key.split("|", 1)[0] != "-" else None,
                 period_start=start, period_end=end,
@@ -473,26 +500,28 @@ def _as_results(lines: list[LineDraft], currency: str) -> list[PriceResult]:
     ]
 
 
-def period_counter(rater: ContractRater):
+def period_counter(rater: ContractRater) -> PeriodIndex:
     """``index(item, period)``: the 0-based number of ``period`` among the item's periods
     since the contract started (for discounts limited to N periods); ``index(None, None,
     on=date)``: the number of the contract's period starting on or before ``on``."""
     terms = rater.terms
     if terms is None:  # no phase: nothing is rated
-        return lambda item, period, *, on=None: 0
+        return _no_periods
     cadences = {c.key: terms.cadence_of(c) for phase in terms.phases for c in phase.items}
-    cache: dict = {}
+    cache: dict[tuple[Any, date], int] = {}
 
-    def index(item, period, *, on: date | None = None) -> int:
+    def index(item: PriceItem | None, period: schedule.Period | None, *,
+              on: date | None = None) -> int:
         cadence = cadences.get(str(item.id), terms.cadence) if item is not None else terms.cadence
         start = on if period is None else period.start
+        assert start is not None  # an index is of a period, or of a date
         if cadence.is_one_time:
             return 0
         if (cadence, start) not in cache:
             periods = schedule.billing_periods(
                 start=terms.start, end=terms.end, cadence=cadence, anchor=terms.anchor,
                 tz=terms.zone, through=start)
-            cache[(cadence, start)] = max(0, sum(1 for p in periods if p.start <= start) - 1)
+            cache[(cadence, start)] = max(0, len([p for p in periods if p.start <= start]) - 1)
         return cache[(cadence, start)]
 
     return index

@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from metering.models import Event, Meter, parse_path
 from zenskar.tenancy.models import Organization
@@ -48,10 +50,10 @@ def _aggregate_sql(meter: Meter) -> str:
             f"(array_agg({value} ORDER BY \"timestamp\" DESC, id DESC) "
             f"FILTER (WHERE {value} IS NOT NULL))[1]"
         ),
-    }[meter.aggregation]
+    }[Meter.Aggregation(meter.aggregation)]
 
 
-def _filters_sql(meter: Meter, params: dict) -> list[str]:
+def _filters_sql(meter: Meter, params: dict[str, Any]) -> list[str]:
     clauses = []
     for index, rule in enumerate(meter.filters or []):
         path_key, value_key = f"fp{index}", f"fv{index}"
@@ -71,8 +73,8 @@ def _query(
     *, organization: Organization, meter: Meter, start: datetime, end: datetime,
     customer: str | None, per_customer: bool, group: bool, granularity: str | None,
     time_zone: str,
-) -> tuple[str, dict, list[str]]:
-    params: dict = {
+) -> tuple[str, dict[str, Any], list[str]]:
+    params: dict[str, Any] = {
         "organization": organization.id, "event_name": meter.event_name,
         "start": start, "end": end, "numeric": _NUMERIC, "tz": time_zone,
         "path": parse_path(meter.value_property) if meter.value_property else [],
@@ -155,12 +157,12 @@ def usage_by_customer(
     ]
 
 
-def events_tail(*, organization: Organization, limit: int = 50):
+def events_tail(*, organization: Organization, limit: int = 50) -> QuerySet[Event]:
     """The last events received, newest first (the dashboard's live tail)."""
     return Event.objects.filter(organization=organization).order_by("-created_at", "-id")[:limit]
 
 
-def unknown_meter_keys(organization, keys: set[str]) -> set[str]:
+def unknown_meter_keys(organization: Organization, keys: set[str]) -> set[str]:
     """The keys among ``keys`` that name no meter of the organization (for contracts)."""
     known = set(
         Meter.objects.filter(organization=organization, key__in=keys).values_list("key", flat=True)
@@ -168,7 +170,8 @@ def unknown_meter_keys(organization, keys: set[str]) -> set[str]:
     return set(keys) - known
 
 
-def meters_by_key(*, organization: Organization, keys: set[str] | None = None) -> dict:
+def meters_by_key(*, organization: Organization,
+                  keys: set[str] | None = None) -> dict[str, Meter]:
     """The organization's meters by key (all of them, or those of ``keys``): what invoicing
     rates usage with, without reaching into this app's models."""
     meters = Meter.objects.filter(organization=organization)

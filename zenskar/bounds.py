@@ -135,8 +135,8 @@ def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes (with XK, Kosovo, as payment networks use it)."""
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").territories
-                     if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
+    return frozenset(code for code in Locale("en").territories if isinstance(code, str)
+                     and len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
 
 
 def country_code(value: str) -> str:

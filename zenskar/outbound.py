@@ -70,14 +70,15 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         address = public_address(self.host, self.port)
         self.sock = socket.create_connection((address, self.port), self.timeout,
-                                             self.source_address)
+                                             getattr(self, "source_address", None))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         address = public_address(self.host, self.port)
-        sock = socket.create_connection((address, self.port), self.timeout, self.source_address)
+        sock = socket.create_connection((address, self.port), self.timeout,
+                                        getattr(self, "source_address", None))
         context = getattr(self, "_context", None) or ssl.create_default_context()
         # the certificate is checked against the name, the socket goes to the checked address
         self.sock = context.wrap_socket(sock, server_hostname=self.host)

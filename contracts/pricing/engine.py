@@ -14,6 +14,8 @@ included units, the minimum and the maximum (a half period includes half the fre
 
 from __future__ import annotations
 
+from typing import cast
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -193,6 +195,7 @@ def _matrix(item: Matrix, quantity: Quantity) -> list[Step]:
     """One step per combination used, in a stable (sorted) order."""
     if not isinstance(quantity, Mapping):
         raise PricingError(field="quantity", message="a matrix price takes {combination: quantity}")
+    quantity = cast("Mapping[tuple[str, ...], Decimal]", quantity)
     steps = []
     for key in sorted(quantity, key=repr):
         here = f"quantity[{key!r}]"
@@ -214,6 +217,7 @@ def _two_dimensional(item: TwoDimensionalTiers, quantity: Quantity) -> list[Step
     name_a, name_b = item.dimensions
     if not isinstance(quantity, Mapping) or set(quantity) != {name_a, name_b}:
         raise PricingError(field="quantity", message=f"expected {{{name_a!r}: .., {name_b!r}: ..}}")
+    quantity = cast("Mapping[str, Decimal]", quantity)
     a = _quantity(quantity[name_a], field=f"quantity[{name_a!r}]")
     b = _quantity(quantity[name_b], field=f"quantity[{name_b!r}]")
     # The tables' bounds on A work like tiers (Stripe's convention), except that a = 0,
