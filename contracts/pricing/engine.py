@@ -14,12 +14,11 @@ included units, the minimum and the maximum (a half period includes half the fre
 
 from __future__ import annotations
 
-from typing import cast
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import cast
 
 from contracts.formula import FormulaError
 
