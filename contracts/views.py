@@ -40,6 +40,16 @@ def register_contract_panel(panel) -> None:
         _contract_panels.append(panel)
 
 
+# The same for the customer page (invoicing: the customer's balance and its movements):
+# ``panel(request, customer)`` returns its HTML, or "".
+_customer_panels: list = []
+
+
+def register_customer_panel(panel) -> None:
+    if panel not in _customer_panels:
+        _customer_panels.append(panel)
+
+
 # --- Customers --------------------------------------------------------------------------------
 
 
@@ -85,6 +95,7 @@ def customer_detail(request, customer_id):
     return render(request, "contracts/customer_detail.html", {
         "customer": customer, "contracts": contracts, "active": "customers",
         "address": [line for line in address if line],
+        "panels": [html for panel in _customer_panels if (html := panel(request, customer))],
     })
 
 

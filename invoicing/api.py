@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from contracts.models import Customer
 from invoicing import selectors, services, taxes
+from invoicing.api_money import CreditNoteSerializer
 from invoicing.models import (
     BillingFailure,
     CreditNote,
@@ -50,35 +51,26 @@ class InvoiceSerializer(serializers.ModelSerializer):
     subtotal = AmountField()
     tax_total = AmountField()
     total = AmountField()
-    credit_applied = AmountField()
-    amount_paid = AmountField()
-    amount_due = AmountField()
+    amount_credited = AmountField(
+        help_text="Credit notes that took off what is owed (reduce_due, refund).")
+    credit_applied = AmountField(help_text="The customer's credit balance applied.")
+    amount_paid = AmountField(help_text="Payments applied, net of the refunds taken back.")
+    amount_refunded = AmountField(help_text="Refunds taken back out of its payments.")
+    amount_due = AmountField(
+        help_text="total - amount_credited - credit_applied - amount_paid.")
 
     class Meta:
         model = Invoice
         fields = ["id", "number", "status", "customer", "contract", "billing_date",
                   "currency", "issue_date", "due_date", "period_start", "period_end",
-                  "subtotal", "tax_total", "total", "credit_applied", "amount_paid",
-                  "amount_due", "finalize_after", "finalized_at", "sent_at", "memo", "manual",
+                  "subtotal", "tax_total", "total", "amount_credited", "credit_applied",
+                  "amount_paid", "amount_refunded", "amount_due", "finalize_after", "finalized_at", "sent_at", "memo", "manual",
                   "edited", "lines", "created_at"]
 
 
 class InvoiceSummarySerializer(InvoiceSerializer):
     class Meta(InvoiceSerializer.Meta):
         fields = [f for f in InvoiceSerializer.Meta.fields if f != "lines"]
-
-
-class CreditNoteSerializer(serializers.ModelSerializer):
-    invoice = serializers.CharField(source="invoice.number")
-    subtotal = AmountField()
-    tax_total = AmountField()
-    total = AmountField()
-    to_customer_credit = AmountField()
-
-    class Meta:
-        model = CreditNote
-        fields = ["id", "number", "invoice", "reason", "currency", "subtotal", "tax_total",
-                  "total", "to_customer_credit", "created_at"]
 
 
 class TaxRateSerializer(serializers.ModelSerializer):
@@ -234,6 +226,12 @@ class CreditNoteIn(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
     lines = serializers.ListField(child=serializers.DictField(), required=False,
                                   help_text="[{line: id, amount}] -- omit for a full credit")
+    destination = serializers.ChoiceField(
+        choices=CreditNote.Destination.choices, required=False,
+        help_text="Where the money goes: reduce_due (the default while something is due; "
+                  "what goes beyond it becomes customer credit), customer_credit (all of it "
+                  "to the credit balance; the default once nothing is due), refund (back to "
+                  "the invoice's payments).")
 
 
 def _is_uuid(text: str) -> bool:
@@ -248,7 +246,8 @@ class CreditNotesView(OrganizationAPIView):
     @extend_schema(responses=CreditNoteSerializer(many=True))
     def get(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects, id=invoice_id)
-        return Response({"results": CreditNoteSerializer(invoice.credit_notes.all(),
+        notes = selectors.credit_notes_list(organization=self.organization, invoice=invoice)
+        return Response({"results": CreditNoteSerializer(notes.prefetch_related("lines"),
                                                          many=True).data})
 
     @extend_schema(request=CreditNoteIn, responses={201: CreditNoteSerializer},
@@ -272,7 +271,8 @@ class CreditNotesView(OrganizationAPIView):
                     raise ValidationError({f"lines[{index}].amount": [str(error)]}) from None
                 lines.append((line, amount))
         note = services.credit_note_create(invoice=invoice, lines=lines,
-                                           reason=data.validated_data["reason"])
+                                           reason=data.validated_data["reason"],
+                                           destination=data.validated_data.get("destination"))
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 

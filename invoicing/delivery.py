@@ -1,4 +1,5 @@
-"""PDFs and e-mails of invoices: work outside the database, run by tasks after commit.
+"""PDFs and e-mails of invoices and credit notes: work outside the database, run by tasks after
+commit.
 
 Guarantees:
 - an invoice's delivery is its own task: one invoice that cannot be rendered or mailed never
@@ -7,8 +8,8 @@ Guarantees:
   the task with back-off; when those retries are spent, or at once for any other failure,
   it is recorded as a billing failure of the invoice, shown to the finance team and tried
   again by the hourly invoicing run. A later delivery resolves it;
-- delivering twice mails once (``sent_at``), and the PDF of a finalized invoice is stored
-  once.
+- delivering twice mails once (``sent_at``), and the PDF of a finalized invoice (of a credit
+  note) is stored once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from invoicing import failures
-from invoicing.models import BillingFailure, Invoice
+from invoicing.models import BillingFailure, CreditNote, Invoice
 from zenskar.tenancy.models import Organization
 
 
@@ -120,3 +121,44 @@ def on_invoice_finalized(event) -> None:
     from invoicing import tasks
 
     tasks.deliver_invoice.delay(str(event.organization_id), event.payload["invoice"])
+
+
+# --- Credit notes -----------------------------------------------------------------------------
+
+
+def credit_note_pdf(*, note: CreditNote) -> bytes:
+    """The credit note's PDF: rendered once (a note never changes), then the stored one."""
+    from invoicing.credit_note_rendering import render_credit_note_pdf
+
+    if note.pdf:
+        return bytes(note.pdf)
+    pdf = render_credit_note_pdf(note)
+    CreditNote.objects.filter(pk=note.pk, pdf__isnull=True).update(
+        pdf=pdf, pdf_rendered_at=timezone.now())
+    return pdf
+
+
+def credit_note_deliver(*, note: CreditNote) -> str:
+    """The delivery task's body: the note's PDF, and its e-mail to the customer's billing
+    addresses when the organization sends automatically and it was not sent yet. Returns
+    "sent", "stored" (no e-mail: none due, or no address) or "sent before"."""
+    from invoicing.emails import credit_note_email_send
+    from invoicing.services import invoice_settings
+
+    credit_note_pdf(note=note)
+    note.refresh_from_db()
+    if note.sent_at is not None:
+        return "sent before"
+    if not invoice_settings(organization=note.organization).auto_send:
+        return "stored"
+    if not credit_note_email_send(note):
+        return "stored"
+    CreditNote.objects.filter(pk=note.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+    return "sent"
+
+
+def on_credit_note_issued(event) -> None:
+    """``credit_note.issued``, after commit: queue the note's PDF and e-mail."""
+    from invoicing import tasks
+
+    tasks.deliver_credit_note.delay(str(event.organization_id), event.payload["credit_note"])

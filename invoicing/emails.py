@@ -1,5 +1,6 @@
-"""The invoice e-mail: a short text body, the PDF attached, to the customer's billing
-addresses, through Django's configured e-mail backend (``EMAIL_URL`` in the settings).
+"""The invoice and credit note e-mails: a short text body, the PDF attached, to the customer's
+billing addresses, through Django's configured e-mail backend (``EMAIL_URL`` in the
+settings).
 
 These functions send and return; they write nothing. The caller (``invoicing.delivery``)
 runs them after commit and records ``sent_at``.
@@ -12,10 +13,11 @@ from django.core.mail import EmailMessage
 
 from zenskar.money import format_money
 
-from .models import Invoice
+from .models import CreditNote, Invoice
 from .rendering import customer_locale, render_invoice_pdf
 
-__all__ = ["invoice_email_message", "invoice_email_send"]
+__all__ = ["credit_note_email_message", "credit_note_email_send", "invoice_email_message",
+           "invoice_email_send"]
 
 
 def invoice_email_message(invoice: Invoice, *, payment_url: str | None = None) -> EmailMessage:
@@ -58,4 +60,50 @@ def invoice_email_send(invoice: Invoice, *, payment_url: str | None = None) -> b
     if not invoice.customer.emails:
         return False
     invoice_email_message(invoice, payment_url=payment_url).send(fail_silently=False)
+    return True
+
+
+def credit_note_email_message(note: CreditNote) -> EmailMessage:
+    """The e-mail for a credit note: to every billing address of the invoice's customer,
+    subject "Credit note {number} from {organization}", what it credits and where the money
+    goes, the PDF attached as "{number}.pdf"."""
+    from .delivery import credit_note_pdf
+
+    invoice, organization = note.invoice, note.organization.name
+    customer = invoice.customer
+    locale = customer_locale(customer)
+
+    def money(amount) -> str:
+        return format_money(amount, note.currency, locale)
+
+    goes = []
+    if note.to_refund:
+        goes.append(f"{money(note.to_refund)} is refunded to your payment.")
+    elif note.amount_credited:
+        goes.append(f"{money(note.amount_credited)} is taken off what invoice "
+                    f"{invoice.number} owes.")
+    if note.to_customer_credit:
+        goes.append(f"{money(note.to_customer_credit)} is added to your credit balance and "
+                    "used by your next invoices.")
+    paragraphs = [
+        f"Hello {customer.name},",
+        f"Please find attached credit note {note.number} from {organization}, crediting "
+        f"{money(note.total)} on invoice {invoice.number}.",
+        f"Reason: {note.reason}",
+        " ".join(goes),
+        f"Thank you,\n{organization}",
+    ]
+    message = EmailMessage(subject=f"Credit note {note.number} from {organization}",
+                           body="\n\n".join(p for p in paragraphs if p) + "\n",
+                           to=list(customer.emails or []))
+    message.attach(f"{note.number}.pdf", credit_note_pdf(note=note), "application/pdf")
+    return message
+
+
+def credit_note_email_send(note: CreditNote) -> bool:
+    """Send the credit note e-mail. False, and nothing sent, when the customer has no e-mail
+    address; True once the backend accepted it. Backend errors raise (the task retries)."""
+    if not note.invoice.customer.emails:
+        return False
+    credit_note_email_message(note).send(fail_silently=False)
     return True

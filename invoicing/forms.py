@@ -12,7 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from invoicing.models import InvoiceLine, InvoiceSettings
+from invoicing.models import CreditNote, InvoiceLine, InvoiceSettings
 from zenskar.money import format_money, minor_units, round_money
 
 NUMBER = {"max_digits": 30, "decimal_places": 10}
@@ -59,10 +59,15 @@ class CreditNoteForm(forms.Form):
     scope = forms.ChoiceField(choices=[("full", "The whole invoice (what is left of it)"),
                                        ("lines", "Amounts of some lines")],
                               initial="full", widget=forms.RadioSelect)
+    destination = forms.ChoiceField(
+        choices=CreditNote.Destination.choices, required=False, widget=forms.RadioSelect,
+        label="Where the credit goes",
+        help_text="Reduce the amount due (what goes beyond it becomes customer credit), add "
+                  "it all to the customer's credit balance, or refund it to the payment.")
 
     def __init__(self, data=None, *, lines: list[tuple[InvoiceLine, Decimal]],
-                 currency: str) -> None:
-        super().__init__(data)
+                 currency: str, initial=None) -> None:
+        super().__init__(data, initial=initial)
         self.lines = {str(line.id): line for line, _ in lines}
         self.left = {}
         for line, left in lines:
@@ -86,7 +91,29 @@ class CreditNoteForm(forms.Form):
         if cleaned.get("scope") == "lines" and not chosen and not self.errors:
             raise ValidationError("Give an amount for at least one line.")
         cleaned["credited_lines"] = chosen if cleaned.get("scope") == "lines" else None
+        cleaned["destination"] = cleaned.get("destination") or None
         return cleaned
+
+
+class CreditGrantForm(forms.Form):
+    """Grant a customer credit. Fields only: ``customer_credit_grant`` holds the rules."""
+
+    amount = forms.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("0.0001"))
+    currency = forms.CharField(max_length=3)
+    reason = forms.CharField(max_length=300, help_text="Shown with the credit's movements.")
+    usable_through = forms.DateField(
+        required=False, label="Usable through (optional)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="What is left expires at the end of this day (the organization's time "
+                  "zone).")
+    products = forms.MultipleChoiceField(
+        required=False, label="Only for these products (optional)",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: it pays any invoice line.")
+
+    def __init__(self, data=None, *, products, currency: str, **kwargs) -> None:
+        super().__init__(data, initial={"currency": currency}, **kwargs)
+        self.fields["products"].choices = [(str(p.id), f"{p.name} ({p.sku})") for p in products]
 
 
 class TemplateForm(forms.Form):

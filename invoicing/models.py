@@ -7,6 +7,7 @@ finalized invoice never changes, a credit note corrects it. The arithmetic is in
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -87,8 +88,17 @@ class Invoice(TenantModel):
     subtotal = models.DecimalField(**AMOUNT, default=0)
     tax_total = models.DecimalField(**AMOUNT, default=0)
     total = models.DecimalField(**AMOUNT, default=0)
+    # What became of the total: total - amount_credited - credit_applied - amount_paid =
+    # amount_due. Each is the sum of the invoice's InvoiceSettlement rows of its kind,
+    # written with them under the invoice's row lock (invoicing.services.settlement).
+    amount_credited = models.DecimalField(
+        **AMOUNT, default=0,
+        help_text="Credit notes that took off what is owed (reduce_due or refund).")
     credit_applied = models.DecimalField(**AMOUNT, default=0)
-    amount_paid = models.DecimalField(**AMOUNT, default=0)
+    amount_paid = models.DecimalField(
+        **AMOUNT, default=0, help_text="Payments applied, net of the refunds taken back.")
+    amount_refunded = models.DecimalField(
+        **AMOUNT, default=0, help_text="Refunds taken back out of the invoice's payments.")
     amount_due = models.DecimalField(**AMOUNT, default=0)
     finalize_after = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
@@ -177,23 +187,46 @@ class InvoiceAudit(TenantModel):
 
 
 class CreditNote(TenantModel):
+    """A document that corrects a finalized invoice: numbered from its own gapless sequence,
+    rendered to a PDF once, e-mailed to the customer. Its money goes where it was told
+    (``destination``): off what is still due, to the customer's credit balance, or back to
+    the invoice's payments (a refund). ``total = amount_credited + to_customer_credit``."""
+
+    class Destination(models.TextChoices):
+        REDUCE_DUE = "reduce_due", "Reduce the amount due"
+        CUSTOMER_CREDIT = "customer_credit", "Customer credit balance"
+        REFUND = "refund", "Refund the payment"
+
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey("contracts.Customer", null=True, on_delete=models.PROTECT,
+                                 related_name="credit_notes")
     number = models.CharField(max_length=64)
     reason = models.CharField(max_length=300)
     currency = models.CharField(max_length=3)
+    destination = models.CharField(max_length=16, choices=Destination.choices,
+                                   default=Destination.REDUCE_DUE)
     subtotal = models.DecimalField(**AMOUNT)
     tax_total = models.DecimalField(**AMOUNT)
     total = models.DecimalField(**AMOUNT)
+    amount_credited = models.DecimalField(
+        **AMOUNT, default=0, help_text="The part that took off what the invoice owes.")
     to_customer_credit = models.DecimalField(
-        **AMOUNT, default=0, help_text="The part that became customer credit (invoice paid)."
-    )
+        **AMOUNT, default=0, help_text="The part that became customer credit.")
+    to_refund = models.DecimalField(
+        **AMOUNT, default=0, help_text="The part refunded to the invoice's payments.")
+    pdf = models.BinaryField(null=True, blank=True)
+    pdf_rendered_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"],
-                                    name="credit_note_number_unique")
+                                    name="credit_note_number_unique"),
         ]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class CreditNoteLine(TenantModel):
@@ -204,19 +237,124 @@ class CreditNoteLine(TenantModel):
     tax_amount = models.DecimalField(**AMOUNT, default=0)
 
 
+class InvoiceSettlement(TenantModel):
+    """One movement of money on a finalized invoice -- what its amount fields are the sums
+    of. ``amount`` is what the movement did to the field of its kind:
+
+    - ``payment``: a payment applied (``amount_paid`` += amount, ``amount_due`` -= amount);
+    - ``refund``: a refund taken back out of a payment (``amount_paid`` -= amount,
+      ``amount_refunded`` += amount; ``amount_due`` += amount unless a credit note took the
+      same amount off what is owed in the same transaction);
+    - ``credit_note``: a credit note that took ``amount`` off what is owed
+      (``amount_credited``);
+    - ``credit_applied``: customer credit applied at finalization (``credit_applied``); a
+      negative amount is an invoice of credits whose total went to the credit balance.
+
+    ``source`` is unique per organization: a retried application finds its row and does
+    nothing twice. ``reference`` is the payment a refund reverses (its source)."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        CREDIT_APPLIED = "credit_applied", "Customer credit applied"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="settlements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**AMOUNT)
+    source = models.CharField(max_length=200, help_text="payment:<id>, refund:<id>, ...")
+    reference = models.CharField(max_length=200, blank=True,
+                                 help_text="A refund: the source of the payment it reverses.")
+    credit_note = models.ForeignKey(CreditNote, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="settlements")
+    description = models.CharField(max_length=300, blank=True)
+    status_before = models.CharField(max_length=16)
+    status_after = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "source"],
+                                    name="invoice_settlement_source_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "invoice", "kind"],
+                                name="invoice_settlement_kind")]
+
+
+class CreditGrant(TenantModel):
+    """A lot of customer credit: granted by someone (``grant``), an overpayment kept as
+    credit, a prepaid purchase, a credit note, an invoice of credits. ``remaining`` is what
+    is left of it -- never below zero (a database CHECK, and every draw locks the row) --
+    and the customer's balance in a currency is the sum of its lots' ``remaining``, which is
+    also the sum of its CustomerCredit movements. A lot restricted to products
+    (``product_ids``) pays only invoice lines of those products; a lot with ``expires_at``
+    expires by a movement, never by a deletion."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", "Granted"
+        OVERPAYMENT = "overpayment", "Overpayment kept as credit"
+        PREPAID = "prepaid", "Prepaid purchase"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE = "invoice", "Invoice of credits"
+        MIGRATED = "migrated", "Balance before credit lots"
+
+    customer = models.ForeignKey("contracts.Customer", on_delete=models.PROTECT,
+                                 related_name="credit_grants")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**AMOUNT)
+    remaining = models.DecimalField(**AMOUNT)
+    reason = models.CharField(max_length=300)
+    source = models.CharField(max_length=200, help_text="grant:<id>, payment:<id>, ...")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    product_ids = ArrayField(models.UUIDField(), default=list, blank=True,
+                             help_text="Empty: any line. Else only lines of these products.")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", help_text="The invoice it came from.")
+    granted_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "source"],
+                                    name="credit_grant_source_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_grant_positive"),
+            models.CheckConstraint(condition=Q(remaining__gte=0, remaining__lte=models.F("amount")),
+                                   name="credit_grant_remaining_in_bounds"),
+        ]
+        indexes = [models.Index(fields=["organization", "customer", "currency"],
+                                name="credit_grant_customer")]
+
+
 class CustomerCredit(TenantModel):
     """Customer credit balance movements: positive adds credit, negative uses it. The
-    balance is their sum (per currency). Unique per source so nothing is applied twice."""
+    balance is their sum (per currency). Unique per source so nothing is applied twice.
+    Each movement since credit lots belongs to the lot (``grant``) it adds to or draws
+    from."""
+
+    class Kind(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        APPLIED = "applied", "Applied to an invoice"
+        RETURNED = "returned", "Returned by a voided invoice"
+        EXPIRED = "expired", "Expired"
+        REFUNDED = "refunded", "Refunded"
 
     customer = models.ForeignKey("contracts.Customer", on_delete=models.PROTECT,
                                  related_name="credit_movements")
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(**AMOUNT)
-    source = models.CharField(max_length=100, help_text="e.g. credit_note:<id>, invoice:<id>")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GRANTED)
+    grant = models.ForeignKey(CreditGrant, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="movements")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    source = models.CharField(max_length=200, help_text="e.g. credit_note:<id>, invoice:<id>")
     description = models.CharField(max_length=300)
 
     class Meta:
-        ordering = ["created_at"]
+        ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "source"],
                                     name="customer_credit_source_unique")

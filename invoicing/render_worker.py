@@ -382,8 +382,9 @@ WARM_UP_CONTEXT: dict[str, Any] = {
                 "period_start": dt.date(2026, 3, 1), "period_end": dt.date(2026, 4, 1),
                 "currency": "USD", "subtotal": Decimal("1600.00"),
                 "tax_total": Decimal("145.00"), "total": Decimal("1745.00"),
-                "credit_applied": Decimal("100.00"), "amount_paid": Decimal("0.00"),
-                "amount_due": Decimal("1645.00"), "memo": ""},
+                "amount_credited": Decimal("0.00"), "credit_applied": Decimal("100.00"),
+                "amount_received": Decimal("0.00"), "amount_refunded": Decimal("0.00"),
+                "amount_paid": Decimal("0.00"), "amount_due": Decimal("1645.00"), "memo": ""},
     "lines": [
         _line("Platform fee", "1", "1000.00", "1000.00", "10", []),
         _line("Seats", "25", "12.00", "300.00", "10", []),

@@ -23,8 +23,13 @@ name              value
 ``invoice``       ``number`` ("" while draft), ``status`` (draft, finalized, paid, void,
                   uncollectible), ``status_label``, ``issue_date``, ``due_date``,
                   ``period_start``, ``period_end`` (dates or None; periods are half-open),
-                  ``currency``, ``subtotal``, ``tax_total``, ``total``, ``credit_applied``,
-                  ``amount_paid``, ``amount_due`` (rounded to the currency), ``memo``
+                  ``currency``, ``subtotal``, ``tax_total``, ``total``,
+                  ``amount_credited`` (credit notes that took off what is owed),
+                  ``credit_applied`` (customer credit), ``amount_received`` (payments
+                  applied), ``amount_refunded`` (refunds back out of them), ``amount_paid``
+                  (received less refunded), ``amount_due`` -- all rounded to the currency;
+                  ``total - amount_credited - credit_applied - amount_received +
+                  amount_refunded = amount_due``; ``memo``
 ``lines``         list of ``description``, ``kind``, ``kind_label``, ``period_start``,
                   ``period_end``, ``quantity``, ``unit_price`` (or None), ``amount``,
                   ``tax_rate`` (percent, or None), ``tax_amount``, ``steps`` (how the
@@ -118,8 +123,10 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
                for name in ("issue_date", "due_date", "period_start", "period_end")},
             "currency": currency,
             **{name: round_money(getattr(invoice, name), currency)
-               for name in ("subtotal", "tax_total", "total", "credit_applied", "amount_paid",
-                            "amount_due")},
+               for name in ("subtotal", "tax_total", "total", "amount_credited",
+                            "credit_applied", "amount_paid", "amount_refunded", "amount_due")},
+            "amount_received": round_money(invoice.amount_paid + invoice.amount_refunded,
+                                           currency),
             "memo": invoice.memo,
         },
         "lines": [_line(line, currency) for line in lines],

@@ -1,15 +1,29 @@
-"""Reads for invoices: filtered lists, and the billing failures the runs recorded."""
+"""Reads for invoices: filtered lists, and the billing failures the runs recorded; what money
+an invoice can take (the one "is payable" rule), credit notes, and the customer's balance
+(credit lots and movements). Later apps (payments) read invoices through these functions,
+never through ``invoicing.models``."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from invoicing.models import BillingFailure, Invoice
+from invoicing.models import (
+    BillingFailure,
+    CreditGrant,
+    CreditNote,
+    CreditNoteLine,
+    CustomerCredit,
+    Invoice,
+    InvoiceLine,
+    InvoiceSettlement,
+)
 
 
 def list_filters(params) -> dict:
@@ -108,3 +122,225 @@ def billing_failures_open(*, organization, contract=None,
 def contract_invoiced(*, organization, contract) -> bool:
     """Whether any invoice was written for the contract (else it may still be deleted)."""
     return Invoice.objects.filter(organization=organization, contract=contract).exists()
+
+
+# --- Money an invoice can take ----------------------------------------------------------------
+
+PAYABLE = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE)
+_REFUSALS = {
+    Invoice.Status.DRAFT: "The invoice is a draft: finalize it before asking for payment.",
+    Invoice.Status.PAID: "The invoice is already paid.",
+    Invoice.Status.VOID: "The invoice is void: nothing is owed on it.",
+}
+
+
+def invoice_payable_refusal(*, invoice: Invoice) -> str | None:
+    """THE rule of what can be paid: a finalized (or uncollectible) invoice with an amount
+    due. Returns why ``invoice`` cannot be paid now, in words for people, or None."""
+    if invoice.status not in PAYABLE:
+        return _REFUSALS.get(invoice.status, "Only a finalized invoice is paid.")
+    if invoice.amount_due <= 0:
+        return "Nothing is due on this invoice."
+    return None
+
+
+def invoice_is_payable(*, invoice: Invoice) -> bool:
+    return invoice_payable_refusal(invoice=invoice) is None
+
+
+def invoice_payable_amount(*, invoice: Invoice) -> Decimal:
+    """What a payment of the invoice would be now: its amount due when payable, else 0."""
+    return invoice.amount_due if invoice_is_payable(invoice=invoice) else Decimal(0)
+
+
+def invoice_is_draft(*, invoice: Invoice) -> bool:
+    return invoice.status == Invoice.Status.DRAFT
+
+
+def invoice_is_paid(*, invoice: Invoice) -> bool:
+    return invoice.status == Invoice.Status.PAID
+
+
+def invoice_is_uncollectible(*, invoice: Invoice) -> bool:
+    return invoice.status == Invoice.Status.UNCOLLECTIBLE
+
+
+def invoices(*, organization) -> QuerySet[Invoice]:
+    """The organization's invoices, for a lookup by id (``get_scoped``) in a later app."""
+    return Invoice.objects.filter(organization=organization).select_related("customer")
+
+
+def invoice_get(*, organization, invoice_id) -> Invoice | None:
+    return invoices(organization=organization).filter(id=invoice_id).first()
+
+
+def invoice_amounts(*, invoice: Invoice) -> dict[str, Decimal]:
+    """The invoice's amounts as every page shows them, so they add up:
+    ``total - amount_credited - credit_applied - amount_received + amount_refunded =
+    amount_due`` (``amount_received``: every payment applied, before refunds;
+    ``amount_paid``: after them)."""
+    return {"total": invoice.total, "amount_credited": invoice.amount_credited,
+            "credit_applied": invoice.credit_applied,
+            "amount_received": invoice.amount_paid + invoice.amount_refunded,
+            "amount_refunded": invoice.amount_refunded, "amount_paid": invoice.amount_paid,
+            "amount_due": invoice.amount_due}
+
+
+def invoice_paid_by(*, invoice: Invoice, source: str) -> Decimal:
+    """What the payment ``source`` (e.g. ``payment:<id>``) still pays of the invoice: what
+    it applied less the refunds taken back from it."""
+    rows = InvoiceSettlement.objects.filter(organization=invoice.organization, invoice=invoice)
+    paid = rows.filter(kind=InvoiceSettlement.Kind.PAYMENT, source=source).aggregate(
+        total=Sum("amount"))["total"] or Decimal(0)
+    back = rows.filter(kind=InvoiceSettlement.Kind.REFUND, reference=source).aggregate(
+        total=Sum("amount"))["total"] or Decimal(0)
+    return paid - back
+
+
+def invoice_payments_refundable(*, invoice: Invoice) -> list[tuple[str, Decimal]]:
+    """``(payment source, what it still pays)`` of the invoice's payments, newest first: the
+    order a credit note's refund takes them back in."""
+    rows = InvoiceSettlement.objects.filter(organization=invoice.organization, invoice=invoice)
+    back: dict[str, Decimal] = {}
+    for reference, amount in rows.filter(kind=InvoiceSettlement.Kind.REFUND).values_list(
+            "reference", "amount"):
+        back[reference] = back.get(reference, Decimal(0)) + amount
+    paid = rows.filter(kind=InvoiceSettlement.Kind.PAYMENT).order_by("-created_at", "-id")
+    return [(row.source, row.amount - back.get(row.source, Decimal(0))) for row in paid
+            if row.amount - back.get(row.source, Decimal(0)) > 0]
+
+
+# --- Credit notes -----------------------------------------------------------------------------
+
+
+def credit_notes_list(*, organization, invoice=None, customer=None) -> QuerySet[CreditNote]:
+    """Credit notes, newest first; of one invoice or one customer (an id or external id)."""
+    notes = CreditNote.objects.filter(organization=organization).select_related(
+        "invoice", "invoice__customer")
+    if invoice is not None:
+        notes = notes.filter(invoice=invoice)
+    if customer:
+        match = Q(invoice__customer__external_id=customer)
+        try:
+            match |= Q(invoice__customer_id=uuid.UUID(str(customer)))
+        except ValueError:
+            pass
+        notes = notes.filter(match)
+    return notes
+
+
+def invoice_lines_credited(*, invoice: Invoice) -> dict:
+    """Per invoice line id: ``(amount, tax)`` its credit notes credited so far."""
+    credited: dict = {}
+    for line_id, amount, tax in CreditNoteLine.objects.filter(
+            organization=invoice.organization, credit_note__invoice=invoice).values_list(
+            "invoice_line_id", "amount", "tax_amount"):
+        before = credited.get(line_id, (Decimal(0), Decimal(0)))
+        credited[line_id] = (before[0] + amount, before[1] + tax)
+    return credited
+
+
+def invoice_lines_left(*, invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
+    """Each line of the invoice with what is left to credit on it."""
+    credited = invoice_lines_credited(invoice=invoice)
+    lines = InvoiceLine.objects.filter(organization=invoice.organization, invoice=invoice)
+    return [(line, line.amount - credited.get(line.id, (Decimal(0), 0))[0])
+            for line in lines.select_related("product")]
+
+
+# --- The customer's balance -------------------------------------------------------------------
+
+
+def customer_credit_balance(*, customer, currency: str) -> Decimal:
+    """The customer's credit balance in ``currency``: the sum of its movements (equal to
+    what is left of its lots)."""
+    total = CustomerCredit.objects.filter(
+        organization_id=customer.organization_id, customer=customer, currency=currency,
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal(0)
+
+
+def credit_left_from(*, organization, source: str) -> Decimal:
+    """What is left of the credit lot ``source`` made (e.g. the excess of ``payment:<id>``
+    kept as credit); 0 when it made none."""
+    grant = CreditGrant.objects.filter(organization=organization, source=source).first()
+    return grant.remaining if grant is not None else Decimal(0)
+
+
+@dataclass(frozen=True)
+class CurrencyBalance:
+    currency: str
+    credit_balance: Decimal
+    open_amount_due: Decimal
+    overdue: Decimal
+
+
+def customer_balance(*, organization, customer, today: date | None = None) -> list[CurrencyBalance]:
+    """Per currency the customer has money in: its credit balance, what its open invoices
+    (finalized or uncollectible) still owe, and the part of that past its due date. The
+    customer's own currency always comes first, zeros included."""
+    today = today or timezone.now().date()
+    credit = dict(CustomerCredit.objects.filter(organization=organization, customer=customer)
+                  .order_by().values_list("currency").annotate(total=Sum("amount")))
+    open_invoices = Invoice.objects.filter(organization=organization, customer=customer,
+                                           status__in=PAYABLE, amount_due__gt=0).order_by()
+    due = dict(open_invoices.values_list("currency").annotate(total=Sum("amount_due")))
+    late = dict(open_invoices.filter(due_date__lt=today).values_list("currency")
+                .annotate(total=Sum("amount_due")))
+    currencies = [customer.currency] + sorted((set(credit) | set(due)) - {customer.currency})
+    return [CurrencyBalance(currency, credit.get(currency) or Decimal(0),
+                            due.get(currency) or Decimal(0), late.get(currency) or Decimal(0))
+            for currency in currencies]
+
+
+def customer_credit_movements(*, organization, customer,
+                              currency: str | None = None) -> QuerySet[CustomerCredit]:
+    movements = CustomerCredit.objects.filter(organization=organization, customer=customer)
+    if currency:
+        movements = movements.filter(currency=currency)
+    return movements.select_related("grant", "invoice")
+
+
+def customer_credit_grants(*, organization, customer, currency: str | None = None,
+                           open_only: bool = False) -> QuerySet[CreditGrant]:
+    grants = CreditGrant.objects.filter(organization=organization, customer=customer)
+    if currency:
+        grants = grants.filter(currency=currency)
+    if open_only:
+        grants = grants.filter(remaining__gt=0)
+    return grants
+
+
+# --- Reconciliation ---------------------------------------------------------------------------
+
+
+def reconciliation(*, organization) -> dict[str, dict[str, Decimal]]:
+    """Per currency, the books of every finalized (not void) invoice from its settlement
+    rows, beside the open amounts due; and the credit balance from the movements beside what
+    is left of the lots. ``books == open_due`` and ``credit_movements == credit_lots``
+    always hold (see README, "Reconciliation")."""
+    live = ~Q(invoice__status__in=(Invoice.Status.DRAFT, Invoice.Status.VOID))
+    settled = InvoiceSettlement.objects.filter(live, organization=organization).order_by()
+    by_kind: dict = {}
+    for currency, kind, total in settled.values_list("currency", "kind").annotate(
+            total=Sum("amount")):
+        by_kind.setdefault(currency, {})[kind] = total
+    invoices_ = Invoice.objects.filter(organization=organization).exclude(
+        status__in=(Invoice.Status.DRAFT, Invoice.Status.VOID)).order_by()
+    totals = dict(invoices_.values_list("currency").annotate(total=Sum("total")))
+    due = dict(invoices_.values_list("currency").annotate(total=Sum("amount_due")))
+    movements = dict(CustomerCredit.objects.filter(organization=organization).order_by()
+                     .values_list("currency").annotate(total=Sum("amount")))
+    lots = dict(CreditGrant.objects.filter(organization=organization).order_by()
+                .values_list("currency").annotate(total=Sum("remaining")))
+    result = {}
+    for currency in set(totals) | set(movements) | set(lots):
+        kinds = by_kind.get(currency, {})
+        zero = Decimal(0)
+        books = (totals.get(currency, zero) - kinds.get("credit_note", zero)
+                 - kinds.get("payment", zero) - kinds.get("credit_applied", zero)
+                 + kinds.get("refund", zero))
+        result[currency] = {"books": books, "open_due": due.get(currency, zero),
+                            "credit_movements": movements.get(currency, zero),
+                            "credit_lots": lots.get(currency, zero)}
+    return result

@@ -1,5 +1,6 @@
 """The invoicing schedule: generate drafts, finalize those past their grace period, and
-deliver (PDF, e-mail) each finalized invoice. Every task is safe to run twice."""
+deliver (PDF, e-mail) each finalized invoice and each credit note; expire customer credit
+past its date. Every task is safe to run twice."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 
 from invoicing import delivery, services
 from invoicing.bulk_usage import BulkUsage
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice
 from zenskar.tenancy.tasks import tenant_task
 
 
@@ -38,3 +39,22 @@ def deliver_invoice(organization, invoice_id: str) -> str | None:
         return None
     retries_left = deliver_invoice.request.retries < deliver_invoice.max_retries
     return delivery.invoice_deliver(invoice=invoice, retries_left=retries_left)
+
+
+@tenant_task(name="invoicing.deliver_credit_note", time_limit=300, max_retries=5,
+             autoretry_for=(OSError,), retry_backoff=True)
+def deliver_credit_note(organization, credit_note_id: str) -> str | None:
+    """Render a credit note's PDF (stored once) and e-mail it when the organization sends
+    automatically; sent before: nothing to do. A mail server that cannot be reached is
+    retried with back-off."""
+    note = CreditNote.objects.filter(organization=organization, id=credit_note_id).first()
+    if note is None:
+        return None
+    return delivery.credit_note_deliver(note=note)
+
+
+@tenant_task(name="invoicing.expire_credits", time_limit=600)
+def expire_credits(organization) -> int:
+    """Expire the customer credit past its date (a movement per lot, unique: running twice
+    expires once). Returns how many lots expired."""
+    return services.credits_expire_due(organization=organization)

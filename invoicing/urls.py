@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from invoicing import views
+from invoicing import views, views_money
 
 app_name = "invoicing"
 
@@ -18,6 +18,11 @@ urlpatterns = [
     path("invoices/settings/tax-rates/<uuid:rate_id>/delete/", views.tax_rate_delete,
          name="tax-rate-delete"),
     path("invoices/upcoming/<uuid:customer_id>/", views.upcoming_invoice, name="upcoming"),
+    path("invoices/credit-notes/", views_money.credit_note_list, name="credit-note-list"),
+    path("invoices/credit-notes/<uuid:credit_note_id>/pdf/", views_money.credit_note_pdf,
+         name="credit-note-pdf"),
+    path("invoices/customers/<uuid:customer_id>/credit-grants/",
+         views_money.customer_credit_grant, name="customer-credit-grant"),
     path("invoices/lines/<uuid:line_id>/quantity/", views.line_quantity, name="line-quantity"),
     path("invoices/<uuid:invoice_id>/", views.invoice_detail, name="invoice-detail"),
     path("invoices/<uuid:invoice_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),

@@ -250,8 +250,12 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
     notes = CreditNote.objects.filter(organization=organization, invoice=invoice)
     return render(request, "invoicing/invoice_detail.html", {
         "invoice": invoice, "active": "invoices",
-        "amounts": {name: _money(getattr(invoice, name), currency) for name in (
-            "subtotal", "tax_total", "total", "credit_applied", "amount_paid", "amount_due")},
+        "amounts": {**{name: _money(getattr(invoice, name), currency)
+                       for name in ("subtotal", "tax_total")},
+                    **{name: _money(amount, currency) for name, amount in
+                       selectors.invoice_amounts(invoice=invoice).items()}},
+        "shown": {name: amount != 0 for name, amount in
+                  selectors.invoice_amounts(invoice=invoice).items()},
         "lines": [{"line": line, "quantity": _number(line.quantity),
                    "quantity_input": "" if line.quantity is None else _plain(line.quantity),
                    "unit_price": _price(line.unit_price, currency),
@@ -264,6 +268,8 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         "credit_notes": [{"note": note, "total": _money(note.total, currency),
                           "to_credit": _money(note.to_customer_credit, currency)
                           if note.to_customer_credit else "",
+                          "to_refund": _money(note.to_refund, currency)
+                          if note.to_refund else "",
                           "lines": [(cl.description, _money(cl.amount, currency))
                                     for cl in note.lines.all()]}
                          for note in notes.prefetch_related("lines")],
@@ -275,10 +281,13 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         "credit_balance": _money(services.customer_credit_balance(
             customer=invoice.customer, currency=currency), currency),
         "line_form": line_form or LineForm(),
-        "credit_form": credit_form or CreditNoteForm(lines=creditable, currency=currency),
+        "credit_form": credit_form or CreditNoteForm(
+            lines=creditable, currency=currency,
+            initial={"destination": "reduce_due" if invoice.amount_due > 0
+                     else "customer_credit"}),
         "can_void": invoice.status == Invoice.Status.FINALIZED and invoice.amount_paid == 0,
-        "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID)
-        and bool(creditable),
+        "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID,
+                                         Invoice.Status.UNCOLLECTIBLE) and bool(creditable),
         "rendered": rendered, "render_error": render_error,
     })
 
@@ -405,7 +414,8 @@ def credit_note_create(request, invoice_id):
     if form.is_valid():
         try:
             note = services.credit_note_create(invoice=invoice, reason=form.cleaned_data["reason"],
-                                               lines=form.cleaned_data["credited_lines"])
+                                               lines=form.cleaned_data["credited_lines"],
+                                               destination=form.cleaned_data["destination"])
         except ValidationError as error:
             errors_onto(form, error)
         else:

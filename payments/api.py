@@ -21,8 +21,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from contracts.models import Customer
-from invoicing.models import Invoice
-from payments import services
+from invoicing import selectors as invoicing
+from payments import refunds, services
 from payments.gateways import GatewayError, gateway_for
 from payments.models import GatewayAccount, Payment, PaymentMethod, Refund
 from zenskar.api.fields import AmountField, AmountInField, BoundedDateField
@@ -212,10 +212,19 @@ class RefundAmountField(AmountField):
 class RefundSerializer(serializers.ModelSerializer):
     payment = serializers.UUIDField(source="payment_id")
     amount = RefundAmountField()
+    from_credit = RefundAmountField(
+        help_text="Out of the unapplied credit the payment left (the customer's balance).")
+    from_invoice = RefundAmountField(
+        help_text="Out of what the payment paid of its invoice (which owes it again, unless "
+                  "a credit note took it off).")
+    credit_note = serializers.UUIDField(source="credit_note_id", allow_null=True,
+                                        help_text="The credit note that asked for it, if any.")
 
     class Meta:
         model = Refund
-        fields = ["id", "payment", "amount", "reason", "reference", "initiated_by", "created_at"]
+        fields = ["id", "payment", "amount", "from_credit", "from_invoice", "credit_note",
+                  "status", "failure_reason", "reason", "reference", "initiated_by",
+                  "created_at"]
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -302,6 +311,10 @@ class InvoicePaymentIn(serializers.Serializer):
                                       help_text="Offline: the transfer or cheque reference.")
     received_on = BoundedDateField(required=False,
                                         help_text="Offline: when it arrived (default today).")
+    keep_excess_as_credit = serializers.BooleanField(
+        default=False,
+        help_text="An amount above what is due is refused unless this is true: the excess then "
+                  "becomes the customer's credit balance, used by the next invoices.")
 
 
 class InvoicePaymentsView(OrganizationAPIView):
@@ -309,22 +322,24 @@ class InvoicePaymentsView(OrganizationAPIView):
                    summary="Collect an invoice: charge the saved card, or record an offline "
                            "payment")
     def post(self, request, invoice_id):
-        invoice = self.get_scoped(Invoice.objects.select_related("customer"), id=invoice_id)
+        invoice = self.get_scoped(invoicing.invoices(organization=self.organization),
+                                  id=invoice_id)
         data = InvoicePaymentIn(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         amount = checked_amount(fields.get("amount"), invoice.currency)
+        keep = fields["keep_excess_as_credit"]
         if fields["method"] == Payment.Method.CARD:
             # A declined card is a payment too: 201 with status "failed" and the reason.
             payment = services.invoice_charge(invoice=invoice, initiated_by=actor_of(request),
-                                              amount=amount)
+                                              amount=amount, keep_excess_as_credit=keep)
         else:
             payment = services.payment_record_offline(
                 invoice=invoice, amount=amount, method=fields["method"],
                 reference=fields["reference"],
                 received_on=fields.get("received_on") or timezone.localdate(
                     timezone=ZoneInfo(self.organization.time_zone)),
-                actor=actor_of(request))
+                actor=actor_of(request), keep_excess_as_credit=keep)
         payment = _payments(self.organization).get(pk=payment.pk)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
@@ -332,9 +347,16 @@ class InvoicePaymentsView(OrganizationAPIView):
 class RefundsView(OrganizationAPIView):
     class RefundIn(serializers.Serializer):
         amount = AmountInField(required=False,
-                                          help_text="Omitted: all that is left to refund.")
+                                          help_text="Omitted: all that can be refunded now.")
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                        default="")
+        # "from" is a Python keyword: declared through the class namespace
+        locals()["from"] = serializers.ChoiceField(
+            choices=refunds.REFUND_FROM, required=False,
+            help_text="Where the money comes from: credit (the unapplied excess the payment "
+                      "left as customer credit; the invoice stays paid) or invoice (what it "
+                      "paid of its invoice, which owes it again). Omitted: the unapplied "
+                      "credit first, then the invoice.")
 
     @extend_schema(request=RefundIn, responses={201: RefundSerializer},
                    summary="Refund all or part of a succeeded payment")
@@ -343,9 +365,8 @@ class RefundsView(OrganizationAPIView):
         data = self.RefundIn(data=request.data)
         data.is_valid(raise_exception=True)
         amount = checked_amount(data.validated_data.get("amount"), payment.currency)
-        if amount is None:
-            amount = payment.amount - payment.refunded_amount
-        refund = services.refund_create(payment=payment, amount=amount,
+        refund = refunds.refund_create(payment=payment, amount=amount,
                                         reason=data.validated_data["reason"],
-                                        actor=actor_of(request))
+                                        actor=actor_of(request),
+                                        take_from=data.validated_data.get("from"))
         return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)

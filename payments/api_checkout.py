@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from contracts.models import Customer
-from invoicing.models import Invoice
+from invoicing import selectors as invoicing
 from payments import checkout, checkout_services
 from payments.models import CheckoutSession
 from zenskar.api.fields import AmountInField
@@ -85,7 +85,7 @@ class CheckoutSessionListView(OrganizationAPIView):
         urls = {"success_url": fields.get("success_url", ""),
                 "cancel_url": fields.get("cancel_url", "")}
         if "invoice" in fields:
-            invoice = self.get_scoped(Invoice.objects.select_related("customer"),
+            invoice = self.get_scoped(invoicing.invoices(organization=self.organization),
                                       id=fields["invoice"])
             session = checkout_services.checkout_session_for_invoice(
                 organization=self.organization, invoice=invoice, **urls)

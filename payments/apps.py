@@ -19,3 +19,9 @@ class PaymentsConfig(AppConfig):
             auto_charge.delay(str(event.organization_id), event.payload["invoice"])
 
         events.subscribe("invoice.finalized", charge_when_finalized, phase="commit")
+
+        # A credit note whose money goes back to the invoice's payments: the refunds are
+        # written in the note's transaction, sent to the gateway after it commits.
+        from payments.refunds import on_credit_note_issued
+
+        events.subscribe("credit_note.issued", on_credit_note_issued)

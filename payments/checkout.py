@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from invoicing.models import Invoice
+from invoicing import selectors as invoicing
 from payments.models import CheckoutSession
 
 SALT = "zenskar.checkout"
@@ -26,7 +26,7 @@ class LinkError(Exception):
     pass
 
 
-def checkout_for_invoice(*, invoice: Invoice, success_url: str = "", cancel_url: str = "",
+def checkout_for_invoice(*, invoice, success_url: str = "", cancel_url: str = "",
                          days: int = LINK_DAYS) -> CheckoutSession:
     """The open checkout session of an invoice (one per invoice and return addresses)."""
     with transaction.atomic():
@@ -72,9 +72,8 @@ def read_token(token: str) -> tuple[str, str]:
     return data["o"], data["s"]
 
 
-def invoice_payment_link(invoice: Invoice) -> str | None:
+def invoice_payment_link(invoice) -> str | None:
     """For invoicing's e-mails and PDFs: the invoice's payment page, when money is owed."""
-    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE) or \
-            invoice.amount_due <= 0:
+    if not invoicing.invoice_is_payable(invoice=invoice):
         return None
     return link(checkout_for_invoice(invoice=invoice))

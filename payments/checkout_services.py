@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.models import Customer
-from invoicing.models import Invoice
+from invoicing import selectors as invoicing
 from payments import checkout, services
 from payments.gateways import ChargeResult, GatewayError, gateway_for
 from payments.models import CheckoutSession, GatewayAccount, Payment, PaymentMethod
@@ -33,12 +33,6 @@ from zenskar.crypto import decrypt_json, encrypt_json
 from zenskar.money import minor_units, round_money
 
 INTENT_SALT = "zenskar.checkout.intent"
-PAYABLE = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE)
-NOT_PAYABLE = {
-    Invoice.Status.DRAFT: "The invoice is a draft: finalize it before asking for payment.",
-    Invoice.Status.PAID: "The invoice is already paid.",
-    Invoice.Status.VOID: "The invoice is void: nothing is owed on it.",
-}
 
 
 class CheckoutRefused(Exception):
@@ -64,17 +58,15 @@ class CardForm:
 # --- Opening a session (the API) --------------------------------------------------------------
 
 
-def checkout_session_for_invoice(*, organization, invoice: Invoice, success_url: str = "",
+def checkout_session_for_invoice(*, organization, invoice, success_url: str = "",
                                  cancel_url: str = "") -> CheckoutSession:
     """The open checkout session of a finalized invoice with money due; the same one again
     for the same return addresses (see ``payments.checkout.checkout_for_invoice``)."""
     if invoice.organization_id != organization.id:
         raise ValidationError({"invoice": ["No such invoice."]})
-    if invoice.status not in PAYABLE:
-        raise ValidationError({"invoice": [NOT_PAYABLE.get(
-            invoice.status, "Only a finalized invoice is paid online.")]})
-    if invoice.amount_due <= 0:
-        raise ValidationError({"invoice": ["Nothing is due on this invoice."]})
+    refusal = invoicing.invoice_payable_refusal(invoice=invoice)
+    if refusal:
+        raise ValidationError({"invoice": [refusal]})
     return checkout.checkout_for_invoice(invoice=invoice, success_url=success_url,
                                          cancel_url=cancel_url)
 
@@ -117,10 +109,9 @@ def checkout_amount_due(session: CheckoutSession) -> Decimal:
     if session.status != CheckoutSession.Status.OPEN:
         return Decimal(0)
     if session.kind == CheckoutSession.Kind.INVOICE:
-        invoice = session.invoice
-        if invoice is None or invoice.status not in PAYABLE:
+        if session.invoice is None:
             return Decimal(0)
-        return max(invoice.amount_due, Decimal(0))
+        return invoicing.invoice_payable_amount(invoice=session.invoice)
     return session.amount
 
 
@@ -179,13 +170,13 @@ def _key(session: CheckoutSession, setup_intent_id: str) -> str:
     return f"checkout:{session.id}:{setup_intent_id}"
 
 
-def _refusal(session: CheckoutSession, invoice: Invoice | None) -> str | None:
+def _refusal(session: CheckoutSession, invoice) -> str | None:
     """Why the session cannot take money now (for the customer), or None."""
     if session.status == CheckoutSession.Status.COMPLETE:
         return "This payment has already been made."
     if checkout_expired(session):
         return "This payment link has expired."
-    if invoice is not None and (invoice.status not in PAYABLE or invoice.amount_due <= 0):
+    if invoice is not None and not invoicing.invoice_is_payable(invoice=invoice):
         return "Nothing is due on this invoice."
     return None
 
@@ -198,7 +189,7 @@ def _open_attempt(session: CheckoutSession, key: str) -> Payment:
                                                              organization=organization)
     invoice = None
     if locked.kind == CheckoutSession.Kind.INVOICE:
-        invoice = Invoice.objects.get(pk=locked.invoice_id, organization=organization)
+        invoice = invoicing.invoices(organization=organization).get(pk=locked.invoice_id)
     existing = Payment.objects.filter(organization=organization, idempotency_key=key).first()
     if existing is not None:
         return existing

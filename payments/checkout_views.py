@@ -23,9 +23,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from invoicing import selectors as invoicing_selectors
 from invoicing import services as invoicing
 from invoicing.delivery import invoice_pdf
-from invoicing.models import Invoice
 from invoicing.rendering import TemplateError, customer_locale, invoice_context
 from payments import checkout, checkout_services, services
 from payments.gateways import GatewayError, stripe_api_base
@@ -160,7 +160,7 @@ def _organization(session: CheckoutSession) -> dict:
             "footer": settings.footer.strip()}
 
 
-def _invoice_view(invoice: Invoice, locale: str) -> dict:
+def _invoice_view(invoice, locale: str) -> dict:
     """The invoice as the page shows it: the same facts the PDF prints, formatted."""
     context = invoice_context(invoice, locale=locale)
     currency = invoice.currency
@@ -193,8 +193,11 @@ def _invoice_view(invoice: Invoice, locale: str) -> dict:
                   for tax in context["taxes"]],
         "tax_total": money(facts["tax_total"]), "has_tax": facts["tax_total"] != 0,
         "total": money(facts["total"]),
+        # the same rows as the PDF, so they add up to the amount due
+        "amount_credited": money(facts["amount_credited"]) if facts["amount_credited"] else "",
         "credit_applied": money(facts["credit_applied"]) if facts["credit_applied"] else "",
-        "amount_paid": money(facts["amount_paid"]) if facts["amount_paid"] else "",
+        "amount_paid": money(facts["amount_received"]) if facts["amount_received"] else "",
+        "amount_refunded": money(facts["amount_refunded"]) if facts["amount_refunded"] else "",
         "amount_due": money(facts["amount_due"]),
     }
 
@@ -202,7 +205,8 @@ def _invoice_view(invoice: Invoice, locale: str) -> dict:
 def _is_paid(session: CheckoutSession) -> bool:
     if session.status == CheckoutSession.Status.COMPLETE:
         return True
-    return session.invoice is not None and session.invoice.status == Invoice.Status.PAID
+    return session.invoice is not None and \
+        invoicing_selectors.invoice_is_paid(invoice=session.invoice)
 
 
 def _page_context(session: CheckoutSession, token: str) -> dict:
@@ -313,7 +317,7 @@ def checkout_done(request, session: CheckoutSession, token: str):
 @require_GET
 @hosted
 def checkout_pdf(request, session: CheckoutSession, token: str):
-    if session.invoice is None or session.invoice.status == Invoice.Status.DRAFT:
+    if session.invoice is None or invoicing_selectors.invoice_is_draft(invoice=session.invoice):
         raise Unavailable(404, "No document for this payment",
                           "This payment has no invoice to download.", session.organization)
     try:

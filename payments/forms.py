@@ -42,6 +42,8 @@ class OfflinePaymentForm(_InCurrency):
                                 help_text="The transfer or cheque reference.")
     received_on = forms.DateField(label="Received on",
                                   widget=forms.DateInput(attrs={"type": "date"}))
+    # set by the confirmation the page shows for an amount above what is due
+    keep_excess_as_credit = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class ChargeForm(_InCurrency):
@@ -53,9 +55,18 @@ class ChargeForm(_InCurrency):
             self.fields["amount"].widget.attrs["placeholder"] = str(due)
 
 
+REFUND_FROM = [("", "Unapplied credit first, then the invoice"),
+               ("credit", "Unapplied credit only (the invoice stays as it is)"),
+               ("invoice", "The invoice (it owes this again)")]
+
+
 class RefundForm(_InCurrency):
     amount = forms.DecimalField(**AMOUNT)
     reason = forms.CharField(max_length=300)
+    take_from = forms.ChoiceField(choices=REFUND_FROM, required=False, label="From")
+
+    def clean_take_from(self) -> str | None:
+        return self.cleaned_data.get("take_from") or None
 
 
 def errors_onto(form: forms.Form, error: ValidationError) -> None:

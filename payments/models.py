@@ -103,14 +103,37 @@ class Payment(TenantModel):
 
 
 class Refund(TenantModel):
+    """Money given back from a payment: ``from_credit`` out of the excess it left as customer
+    credit, ``from_invoice`` out of what it paid of its invoice (which owes it again, unless a
+    credit note took it off). ``amount = from_credit + from_invoice``. A refund a credit
+    note asked for is written in the note's transaction (``pending``) and sent to the gateway
+    after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(**AMOUNT)
+    from_credit = models.DecimalField(**AMOUNT, default=0)
+    from_invoice = models.DecimalField(**AMOUNT, default=0)
+    credit_note = models.ForeignKey("invoicing.CreditNote", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices,
+                              default=Status.SUCCEEDED)
+    failure_reason = models.CharField(max_length=500, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     reference = models.CharField(max_length=200, blank=True)
     initiated_by = models.CharField(max_length=200)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "payment", "credit_note"],
+                                    condition=models.Q(credit_note__isnull=False),
+                                    name="refund_once_per_credit_note"),
+        ]
 
 
 class ChargeSchedule(TenantModel):

@@ -1,12 +1,16 @@
 """Collecting money: gateway accounts, saved cards, charges (automatic, by staff, by the
-customer), offline payments, refunds, and what the money does to invoices.
+customer), offline payments, and handing the money to invoicing (refunds: ``payments.refunds``).
 
 Guarantees:
 - every gateway call carries an idempotency key derived from our own row ids, and the row
   (unique by that key) is written before the call: a retried task finds the row and never
   charges twice;
-- an invoice follows the money: ``paid`` when its amount due reaches zero; an overpayment
-  becomes the customer's credit balance, used by the next invoices;
+- invoicing owns the invoices' amounts and status and the customer's credit balance:
+  money succeeded is handed to ``invoicing.services.payment_apply`` (refunds: see
+  ``payments.refunds``); payments never writes an invoicing row;
+- more than is due is refused before any money moves (a 400 naming ``amount``) unless the
+  caller keeps the excess as customer credit; money the gateway already took (a charge that
+  succeeded while a credit note arrived, a webhook) always keeps its excess as credit;
 - gateway webhooks are processed once per gateway event id;
 - one invoice never stops the collection of another: an automatic attempt that raises (not a
   decline: a bug, bad data) is recorded as a billing failure of the invoice and stays due,
@@ -26,7 +30,8 @@ from django.utils import timezone
 
 from contracts.models import Customer
 from invoicing import failures
-from invoicing.models import BillingFailure, CustomerCredit, Invoice
+from invoicing import selectors as invoicing_selectors
+from invoicing import services as invoicing
 from payments.gateways import GatewayError, gateway_for
 from payments.models import (
     ChargeSchedule,
@@ -34,10 +39,8 @@ from payments.models import (
     GatewayCustomer,
     Payment,
     PaymentMethod,
-    Refund,
 )
 from zenskar.crypto import encrypt_json
-from zenskar.money import round_money
 from zenskar.webhooks.outbox import outbox_write
 
 DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
@@ -135,41 +138,37 @@ def default_method(*, customer: Customer) -> PaymentMethod | None:
 # --- Money onto invoices ----------------------------------------------------------------------
 
 
-def _apply(payment: Payment) -> None:
-    """A succeeded payment pays its invoice (locked); what is beyond the amount due becomes
-    customer credit. Runs once per payment (``applied_amount`` records it)."""
-    if payment.invoice_id is None:
-        _credit(payment, payment.amount, f"payment:{payment.id}")
-        return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    applied = min(payment.amount, max(invoice.amount_due, Decimal(0)))
-    invoice.amount_paid += applied
-    invoice.amount_due -= applied
-    if invoice.amount_due <= 0 and invoice.status in (Invoice.Status.FINALIZED,
-                                                      Invoice.Status.UNCOLLECTIBLE):
-        invoice.status = Invoice.Status.PAID
-    invoice.save(update_fields=["amount_paid", "amount_due", "status", "updated_at"])
-    payment.applied_amount = applied
+def _source(payment: Payment) -> str:
+    """The payment as invoicing knows it: the source of what it applied and left as credit."""
+    return f"payment:{payment.id}"
+
+
+def _apply(payment: Payment, *, keep_excess_as_credit: bool) -> None:
+    """A succeeded payment, handed to invoicing: it pays its invoice (or, with none, buys
+    credit); the excess is kept as credit when allowed. Once per payment (invoicing's rows
+    are unique by the payment's source)."""
+    applied = invoicing.payment_apply(
+        organization=payment.organization, customer=payment.customer,
+        currency=payment.currency, amount=payment.amount, source=_source(payment),
+        invoice=payment.invoice, keep_excess_as_credit=keep_excess_as_credit,
+        reference=payment.reference)
+    payment.applied_amount = applied.applied
     payment.save(update_fields=["applied_amount"])
-    if payment.amount > applied:
-        _credit(payment, payment.amount - applied, f"overpayment:{payment.id}")
-    ChargeSchedule.objects.filter(invoice=invoice, stopped=False).update(
-        stopped=invoice.amount_due <= 0)
+    if payment.invoice_id is not None:
+        payment.invoice.refresh_from_db()
+        if not invoicing_selectors.invoice_is_payable(invoice=payment.invoice):
+            ChargeSchedule.objects.filter(invoice_id=payment.invoice_id, stopped=False).update(
+                stopped=True)
 
 
-def _credit(payment: Payment, amount: Decimal, source: str) -> None:
-    CustomerCredit.objects.get_or_create(
-        organization=payment.organization, source=source,
-        defaults={"customer": payment.customer, "currency": payment.currency, "amount": amount,
-                  "description": f"Overpayment {payment.reference or payment.id}"})
-
-
-def _succeeded(payment: Payment, reference: str) -> None:
+def _succeeded(payment: Payment, reference: str, *, keep_excess_as_credit: bool = True) -> None:
+    """The money is taken (or was received): record it and apply it. ``keep_excess_as_credit``
+    is True wherever the money is already taken -- what is no longer due becomes credit."""
     payment.status = Payment.Status.SUCCEEDED
     payment.reference = reference or payment.reference
     payment.failure_reason = ""
     payment.save(update_fields=["status", "reference", "failure_reason", "updated_at"])
-    _apply(payment)
+    _apply(payment, keep_excess_as_credit=keep_excess_as_credit)
     outbox_write(organization=payment.organization, event_type="payment.succeeded",
                  subject_id=payment.id, payload=_payload(payment))
 
@@ -189,24 +188,18 @@ def _payload(payment: Payment) -> dict:
             "status": payment.status, "reference": payment.reference}
 
 
-def _check_amount(invoice: Invoice, amount: Decimal | None) -> Decimal:
-    amount = invoice.amount_due if amount is None else round_money(amount, invoice.currency)
-    if amount <= 0:
-        raise ValidationError({"amount": ["Must be more than zero."]})
-    return amount
-
-
 @transaction.atomic
-def payment_record_offline(*, invoice: Invoice, amount: Decimal, method: str, reference: str,
-                           received_on, actor: str) -> Payment:
-    """A payment received outside the gateway (transfer, cheque, cash). Idempotent for the
-    same reference on the same invoice."""
+def payment_record_offline(*, invoice, amount: Decimal | None, method: str, reference: str,
+                           received_on, actor: str,
+                           keep_excess_as_credit: bool = False) -> Payment:
+    """A payment received outside the gateway (transfer, cheque, cash): ``amount`` (the
+    amount due when None), at most what is due unless ``keep_excess_as_credit`` (the excess
+    then becomes the customer's credit). Idempotent for the same reference on the same
+    invoice."""
     if method not in Payment.Method.values or method == Payment.Method.CARD:
         raise ValidationError({"method": ["bank_transfer, cheque, cash or other."]})
-    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE,
-                              Invoice.Status.PAID):
-        raise ValidationError({"invoice": ["Only a finalized invoice receives payments."]})
-    amount = _check_amount(invoice, amount)
+    amount = invoicing.payment_amount_check(invoice=invoice, amount=amount,
+                                            keep_excess_as_credit=keep_excess_as_credit)
     key = f"offline:{invoice.id}:{reference.strip() or timezone.now().isoformat()}"
     payment, created = Payment.objects.get_or_create(
         organization=invoice.organization, idempotency_key=key,
@@ -214,11 +207,11 @@ def payment_record_offline(*, invoice: Invoice, amount: Decimal, method: str, re
                   "currency": invoice.currency, "method": method, "reference": reference,
                   "initiated_by": actor, "received_on": received_on})
     if created:
-        _succeeded(payment, reference)
+        _succeeded(payment, reference, keep_excess_as_credit=keep_excess_as_credit)
     return payment
 
 
-def next_attempt(invoice: Invoice) -> int:
+def next_attempt(invoice) -> int:
     """The next charge attempt number of an invoice, handed out under the row lock of its
     charge schedule: automatic retries and staff charges never share a number."""
     with transaction.atomic():
@@ -229,19 +222,24 @@ def next_attempt(invoice: Invoice) -> int:
         return schedule.attempts
 
 
-def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None = None,
-                   amount: Decimal | None = None) -> Payment:
-    """Charge the customer's default card for the invoice (or ``amount`` of it).
+def invoice_charge(*, invoice, initiated_by: str, attempt: int | None = None,
+                   amount: Decimal | None = None, keep_excess_as_credit: bool = False) -> Payment:
+    """Charge the customer's default card for the invoice (or ``amount`` of it: at most what
+    is due unless ``keep_excess_as_credit``). Checked before the card is touched; once the
+    money is taken, what is no longer due by then (a credit note in between) is kept as
+    credit.
 
     The Payment row is created first, unique by ``charge:<invoice>:<attempt>``, and that key
     goes to the gateway: running this twice for the same attempt charges once. Without
     ``attempt`` (a person charging now) a new attempt number is taken."""
-    if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE):
-        raise ValidationError({"invoice": ["Only a finalized, unpaid invoice is charged."]})
+    refusal = invoicing_selectors.invoice_payable_refusal(invoice=invoice)
+    if refusal:
+        raise ValidationError({"invoice": [refusal]})
     method = default_method(customer=invoice.customer)
     if method is None:
         raise ValidationError({"payment_method": ["The customer has no saved card."]})
-    amount = _check_amount(invoice, amount)
+    amount = invoicing.payment_amount_check(invoice=invoice, amount=amount,
+                                            keep_excess_as_credit=keep_excess_as_credit)
     if attempt is None:
         attempt = next_attempt(invoice)
     key = f"charge:{invoice.id}:{attempt}"
@@ -274,11 +272,13 @@ def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None =
     return payment
 
 
-def auto_charge(*, invoice: Invoice) -> Payment | None:
-    """One attempt of automatic collection; on failure schedules the next per the
-    organization's retry days, then stops (dunning takes over)."""
+def auto_charge(*, invoice) -> Payment | None:
+    """One attempt of automatic collection of a payable invoice (not one given up as
+    uncollectible); on failure schedules the next per the organization's retry days, then
+    stops (dunning takes over)."""
     invoice.refresh_from_db()
-    if invoice.status != Invoice.Status.FINALIZED or invoice.amount_due <= 0:
+    if not invoicing_selectors.invoice_is_payable(invoice=invoice) or \
+            invoicing_selectors.invoice_is_uncollectible(invoice=invoice):
         return None
     account = gateway_account(organization=invoice.organization)
     if account is None or account.kind != GatewayAccount.Kind.STRIPE:
@@ -319,7 +319,7 @@ def auto_charge(*, invoice: Invoice) -> Payment | None:
     return payment
 
 
-def invoice_collect(*, invoice: Invoice) -> str | None:
+def invoice_collect(*, invoice) -> str | None:
     """One automatic collection attempt (``auto_charge``), on its own. An error is logged,
     recorded as a billing failure of the invoice (shown to the finance team) and the invoice
     stays due for the next retry run; it is not raised. A later attempt that runs resolves
@@ -331,16 +331,16 @@ def invoice_collect(*, invoice: Invoice) -> str | None:
             raise
         _keep_due(invoice)
         failures.billing_failure_record(organization=invoice.organization,
-                                        stage=BillingFailure.Stage.PAYMENT, invoice=invoice,
+                                        stage=failures.Stage.PAYMENT, invoice=invoice,
                                         error=error)
         return "error"
     failures.billing_failure_resolve(organization=invoice.organization,
-                                     stage=BillingFailure.Stage.PAYMENT, subject_id=invoice.id,
+                                     stage=failures.Stage.PAYMENT, subject_id=invoice.id,
                                      resolution="Handled on a later attempt.")
     return payment.status if payment else None
 
 
-def _keep_due(invoice: Invoice) -> None:
+def _keep_due(invoice) -> None:
     """After an error, the invoice's automatic collection is due now (the next run), unless
     it was stopped."""
     with transaction.atomic():
@@ -369,51 +369,3 @@ def charges_retry_due(*, organization, now: datetime | None = None) -> RetryResu
         if invoice_collect(invoice=schedule.invoice) == "error":
             result.failed += 1
     return result
-
-
-@transaction.atomic
-def refund_create(*, payment: Payment, amount: Decimal, reason: str, actor: str) -> Refund:
-    """Refund all or part of a succeeded payment; the invoice owes that part again."""
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED):
-        raise ValidationError({"payment": ["Only a succeeded payment is refunded."]})
-    amount = round_money(amount, payment.currency)
-    left = round_money(payment.amount - payment.refunded_amount, payment.currency)
-    if amount <= 0 or amount > left:
-        raise ValidationError({"amount": [f"Must be more than 0 and at most {left}."]})
-    refund = Refund.objects.create(organization=payment.organization, payment=payment,
-                                   amount=amount, reason=reason[:300], initiated_by=actor)
-    if payment.method == Payment.Method.CARD:
-        gateway = gateway_for(gateway_account(organization=payment.organization))
-        try:
-            refund.reference = gateway.refund(reference=payment.reference, amount=amount,
-                                              currency=payment.currency,
-                                              idempotency_key=f"refund:{refund.id}")
-        except GatewayError as error:
-            raise ValidationError({"payment": [str(error)]}) from None
-        refund.save(update_fields=["reference"])
-    payment.refunded_amount += amount
-    payment.status = (Payment.Status.REFUNDED if payment.refunded_amount == payment.amount
-                      else Payment.Status.PARTIALLY_REFUNDED)
-    payment.save(update_fields=["refunded_amount", "status", "updated_at"])
-    back = min(amount, payment.applied_amount)
-    if amount > back:  # the refund takes back (part of) an overpayment's credit
-        CustomerCredit.objects.create(
-            organization=payment.organization, customer=payment.customer,
-            currency=payment.currency, amount=-(amount - back), source=f"refund:{refund.id}",
-            description=f"Refund {refund.id} of an overpayment")
-    if back:
-        payment.applied_amount -= back
-        payment.save(update_fields=["applied_amount"])
-    if payment.invoice_id and back:
-        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-        invoice.amount_paid -= back
-        invoice.amount_due += back
-        if invoice.amount_due > 0 and invoice.status == Invoice.Status.PAID:
-            invoice.status = Invoice.Status.FINALIZED
-        invoice.save(update_fields=["amount_paid", "amount_due", "status", "updated_at"])
-    outbox_write(organization=payment.organization, event_type="refund.created",
-                 subject_id=refund.id, payload={"refund": str(refund.id),
-                                                "payment": str(payment.id),
-                                                "amount": str(amount)})
-    return refund

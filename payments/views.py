@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from invoicing.models import Invoice
-from payments import checkout, services
+from invoicing import selectors as invoicing
+from payments import checkout, refunds, services
 from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm, errors_onto
 from payments.models import GatewayAccount, Payment, PaymentMethod
 from zenskar.dashboard.views import member_required
@@ -35,7 +35,6 @@ from zenskar.tenancy.models import WRITE_ROLES
 STATUS_TABS = ["all", *Payment.Status.values]
 PAGE_SIZE = 50
 REFUNDABLE = (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED)
-COLLECTABLE = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE)
 
 
 def _money(amount, currency: str) -> str:
@@ -55,16 +54,23 @@ def _left(payment: Payment) -> Decimal:
 
 
 def _refund_form(payment: Payment, data=None) -> RefundForm:
+    refundable = min(_left(payment), sum(refunds.refund_sources(payment), Decimal(0)))
     return RefundForm(data, currency=payment.currency, auto_id=f"refund-{payment.id}-%s",
-                      initial={"amount": round_money(_left(payment), payment.currency)})
+                      initial={"amount": round_money(refundable, payment.currency)})
 
 
 def _row(payment: Payment) -> dict:
+    refundable = payment.status in REFUNDABLE
+    credit, on_invoice = refunds.refund_sources(payment) if refundable else (0, 0)
     return {"payment": payment, "amount": _money(payment.amount, payment.currency),
             "refunded": _money(payment.refunded_amount, payment.currency)
             if payment.refunded_amount else "",
-            "refundable": payment.status in REFUNDABLE,
-            "refund_form": _refund_form(payment) if payment.status in REFUNDABLE else None}
+            "refundable": refundable,
+            # where a refund's money comes from, shown in the refund dialog
+            "sources": {"credit": _money(credit, payment.currency),
+                        "invoice": _money(on_invoice, payment.currency),
+                        "has_credit": credit > 0} if refundable else None,
+            "refund_form": _refund_form(payment) if refundable else None}
 
 
 # --- The list ----------------------------------------------------------------------------------
@@ -103,7 +109,11 @@ def payment_detail(request, payment_id):
     payment = _payment(request, payment_id)
     return render(request, "payments/dashboard/payment_detail.html", {
         **_row(payment), "active": "payments",
-        "refunds": [{"refund": refund, "amount": _money(refund.amount, payment.currency)}
+        "refunds": [{"refund": refund, "amount": _money(refund.amount, payment.currency),
+                     "from_credit": _money(refund.from_credit, payment.currency)
+                     if refund.from_credit else "",
+                     "from_invoice": _money(refund.from_invoice, payment.currency)
+                     if refund.from_invoice else ""}
                     for refund in payment.refunds.filter(organization=request.organization)],
         "left": _money(_left(payment), payment.currency),
         "applied": _money(payment.applied_amount, payment.currency),
@@ -125,7 +135,7 @@ def payment_refund(request, payment_id):
     form = _refund_form(payment, request.POST)
     if form.is_valid():
         try:
-            refund = services.refund_create(payment=payment, **form.cleaned_data,
+            refund = refunds.refund_create(payment=payment, **form.cleaned_data,
                                             actor=_actor(request))
         except ValidationError as error:
             errors_onto(form, error)
@@ -140,18 +150,18 @@ def payment_refund(request, payment_id):
 # --- Collecting an invoice ---------------------------------------------------------------------
 
 
-def _invoice(request, invoice_id) -> Invoice:
-    return get_object_or_404(Invoice.objects.select_related("customer"), id=invoice_id,
-                             organization=request.organization)
+def _invoice(request, invoice_id):
+    return get_object_or_404(invoicing.invoices(organization=request.organization),
+                             id=invoice_id)
 
 
-def _collect_page(request, invoice: Invoice, *, offline_form=None, status=200):
+def _collect_page(request, invoice, *, offline_form=None, status=200, excess=None):
     organization, currency = request.organization, invoice.currency
     customer = invoice.customer
     account = services.gateway_account(organization=organization)
     cards = PaymentMethod.objects.filter(organization=organization, customer=customer)
     default_card = next((card for card in cards if card.is_default), None)
-    collectable = invoice.status in COLLECTABLE and invoice.amount_due > 0
+    collectable = invoicing.invoice_is_payable(invoice=invoice)
     payments = Payment.objects.filter(organization=organization, invoice=invoice)
     payment_link = None
     if collectable and request.membership.role in WRITE_ROLES:
@@ -161,8 +171,11 @@ def _collect_page(request, invoice: Invoice, *, offline_form=None, status=200):
     return render(request, "payments/dashboard/collect.html", {
         "payment_link": payment_link,
         "invoice": invoice, "customer": customer, "active": "payments",
-        "amounts": {name: _money(getattr(invoice, name), currency)
-                    for name in ("total", "credit_applied", "amount_paid", "amount_due")},
+        "amounts": {name: _money(amount, currency) for name, amount in
+                    invoicing.invoice_amounts(invoice=invoice).items()},
+        "shown": {name: amount != 0 for name, amount in
+                  invoicing.invoice_amounts(invoice=invoice).items()},
+        "excess": excess,
         "cards": cards, "default_card": default_card, "collectable": collectable,
         "card_gateway": account is not None and account.kind == GatewayAccount.Kind.STRIPE,
         "rows": [_row(payment) for payment in payments],
@@ -186,14 +199,27 @@ def collect_offline(request, invoice_id):
     invoice = _invoice(request, invoice_id)
     form = OfflinePaymentForm(request.POST, currency=invoice.currency, auto_id="offline-%s")
     if form.is_valid():
+        amount, due = form.cleaned_data["amount"], invoicing.invoice_payable_amount(
+            invoice=invoice)
+        if amount > due and not form.cleaned_data["keep_excess_as_credit"]:
+            # more than is due: say so, and record it only once confirmed
+            currency = invoice.currency
+            return _collect_page(request, invoice, offline_form=form, excess={
+                "amount": _money(amount, currency), "due": _money(due, currency),
+                "excess": _money(amount - due, currency),
+                "fields": {name: form.cleaned_data[name] for name in
+                           ("method", "amount", "reference", "received_on")}})
         try:
             payment = services.payment_record_offline(invoice=invoice, **form.cleaned_data,
                                                       actor=_actor(request))
         except ValidationError as error:
             errors_onto(form, error)
         else:
+            kept = payment.amount - payment.applied_amount
             messages.success(request, f"Recorded {_money(payment.amount, payment.currency)} "
-                                      f"by {payment.get_method_display().lower()}.")
+                                      f"by {payment.get_method_display().lower()}" + (
+                                          f"; {_money(kept, payment.currency)} kept as the "
+                                          "customer's credit." if kept else "."))
             return redirect("payments_dashboard:collect", invoice_id=invoice.id)
     messages.error(request, "The payment was not recorded: see the form below.")
     return _collect_page(request, invoice, offline_form=form, status=400)
@@ -224,7 +250,7 @@ def collect_charge(request, invoice_id):
     return redirect("payments_dashboard:collect", invoice_id=invoice.id)
 
 
-def payment_link_email(invoice: Invoice, url: str) -> EmailMessage:
+def payment_link_email(invoice, url: str) -> EmailMessage:
     """A short e-mail with the invoice's hosted payment link, to its billing addresses."""
     customer, organization = invoice.customer, invoice.organization.name
     due = _money(invoice.amount_due, invoice.currency)
@@ -243,7 +269,7 @@ def payment_link_email(invoice: Invoice, url: str) -> EmailMessage:
 @require_POST
 def collect_send_link(request, invoice_id):
     invoice = _invoice(request, invoice_id)
-    if invoice.status not in COLLECTABLE or invoice.amount_due <= 0:
+    if not invoicing.invoice_is_payable(invoice=invoice):
         messages.error(request, "Nothing is due on this invoice: no link was sent.")
     elif not invoice.customer.emails:
         messages.error(request, f"{invoice.customer.name} has no billing e-mail address.")

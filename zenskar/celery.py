@@ -25,10 +25,20 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=10),  # hourly: each contract bills on its own local date
         "args": ("invoicing.generate_invoices",),
     },
+    "expire-customer-credit": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=25),  # hourly: an expiry is an instant, in any zone
+        "args": ("invoicing.expire_credits",),
+    },
     "retry-failed-charges": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute=20),
         "args": ("payments.retry_due_charges",),
+    },
+    "send-pending-refunds": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=35),
+        "args": ("payments.send_pending_refunds",),
     },
     "renew-or-end-contracts": {
         "task": "tenancy.for_each_organization",

@@ -1,9 +1,12 @@
 """Invoices from contracts and usage, with no one in the loop, by stage: ``generation`` (drafts
 rated from contracts and usage), ``edits`` (hand edits, one-off invoices), ``finalization``
-(numbers, taxes, credit; void, uncollectible), ``corrections`` (credit notes), ``settlement``
-(the customer's balance); ``drafts`` holds what they share. Every write of an invoice's rows
-is one of these functions; callers import them from here."""
+(numbers, taxes, credit; void, uncollectible), ``corrections`` (credit notes and where their
+money goes), ``settlement`` (payments applied to invoices and refunded: the invoice's amounts
+and status), ``wallet`` (the customer's credit balance: grants, application, expiry);
+``drafts`` holds what they share. Every write of an invoice's rows is one of these functions;
+callers import them from here."""
 
+from invoicing.selectors import customer_credit_balance  # a read, kept here for callers
 from invoicing.services.corrections import credit_note_create
 from invoicing.services.drafts import BILLABLE, invoice_settings
 from invoicing.services.edits import (
@@ -24,11 +27,23 @@ from invoicing.services.generation import (
     invoices_generate_for_contract,
     upcoming_invoice,
 )
-from invoicing.services.settlement import customer_credit_balance
+from invoicing.services.settlement import (
+    PaymentApplication,
+    payment_amount_check,
+    payment_apply,
+    payment_refund,
+)
+from invoicing.services.wallet import (
+    credits_expire_due,
+    customer_credit_grant,
+    customer_credit_refund,
+)
 
 __all__ = [
-    "BILLABLE", "FinalizationResult", "GenerationResult", "credit_note_create",
-    "customer_credit_balance", "invoice_add_line", "invoice_create_one_off",
+    "BILLABLE", "FinalizationResult", "GenerationResult", "PaymentApplication",
+    "credit_note_create", "credits_expire_due", "customer_credit_balance",
+    "customer_credit_grant", "customer_credit_refund", "invoice_add_line",
+    "invoice_create_one_off", "payment_amount_check", "payment_apply", "payment_refund",
     "invoice_finalize", "invoice_mark_uncollectible", "invoice_override_quantity",
     "invoice_settings", "invoice_void", "invoices_finalize_due", "invoices_generate",
     "invoices_generate_for_contract", "upcoming_invoice",

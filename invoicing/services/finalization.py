@@ -22,12 +22,11 @@ from django.utils import timezone
 from invoicing import failures
 from invoicing.models import (
     BillingFailure,
-    CustomerCredit,
     Invoice,
 )
+from invoicing.services import wallet
 from invoicing.services.drafts import _event_payload, _next_number, _totals, invoice_settings
 from invoicing.services.generation import draft_recompute
-from invoicing.services.settlement import customer_credit_balance
 from metering.services import billed_through_set, events_adjusted
 from zenskar import events
 from zenskar.tenancy.models import Organization
@@ -60,22 +59,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     terms = invoice.contract.payment_terms_days if invoice.contract_id else \
         customer.payment_terms_days
     invoice.due_date = issue + timedelta(days=terms)
-    if invoice.total < 0:
-        # more credit than charges: the rest becomes the customer's credit balance
-        CustomerCredit.objects.create(
-            organization=organization, customer=customer, currency=invoice.currency,
-            amount=-invoice.total, source=f"invoice:{invoice.id}",
-            description=f"Credit from invoice {invoice.number}")
-        invoice.credit_applied = invoice.total
-    else:
-        balance = customer_credit_balance(customer=customer, currency=invoice.currency)
-        applied = min(balance, invoice.total)
-        if applied > 0:
-            CustomerCredit.objects.create(
-                organization=organization, customer=customer, currency=invoice.currency,
-                amount=-applied, source=f"invoice:{invoice.id}",
-                description=f"Applied to invoice {invoice.number}")
-        invoice.credit_applied = applied
+    # the customer's credit balance pays it (an invoice of credits adds to it): the wallet
+    # writes the movements and the settlement rows, in this transaction
+    invoice.credit_applied = wallet.invoice_credit_settle(invoice=invoice, now=now)
     invoice.amount_due = invoice.total - invoice.credit_applied - invoice.amount_paid
     invoice.status = Invoice.Status.PAID if invoice.amount_due <= 0 else Invoice.Status.FINALIZED
     invoice.finalized_at = now
@@ -163,10 +149,7 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
         raise ValidationError({"status": ["Only an unpaid invoice can be voided; issue a "
                                           "credit note instead."]})
     if invoice.credit_applied > 0:
-        CustomerCredit.objects.create(
-            organization=invoice.organization, customer=invoice.customer,
-            currency=invoice.currency, amount=invoice.credit_applied,
-            source=f"void:{invoice.id}", description=f"Credit returned by voiding {invoice}")
+        wallet.invoice_credit_return(invoice=invoice)
     invoice.status = Invoice.Status.VOID
     invoice.voided_at = timezone.now()
     invoice.amount_due = Decimal(0)

@@ -187,7 +187,7 @@ def test_outbox_rows_are_written_with_the_changes(scenario, monthly):
     with scenario.tenant.context():
         kinds = sorted(OutboxEvent.objects.filter(subject_id=invoice["id"])
                        .values_list("event_type", flat=True))
-        notes = OutboxEvent.objects.filter(event_type="credit_note.created").count()
+        notes = OutboxEvent.objects.filter(event_type="credit_note.issued").count()
     assert kinds == ["invoice.created", "invoice.finalized"]
     assert notes == 1
 

@@ -132,8 +132,10 @@ def test_context_holds_the_documented_plain_values(tenant):
         "issue_date": dt.date(2026, 3, 1), "due_date": dt.date(2026, 3, 31),
         "period_start": dt.date(2026, 3, 1), "period_end": dt.date(2026, 4, 1),
         "currency": "USD", "subtotal": Decimal("1600.00"), "tax_total": Decimal("145.00"),
-        "total": Decimal("1745.00"), "credit_applied": Decimal("100.00"),
-        "amount_paid": Decimal("0.00"), "amount_due": Decimal("1645.00"), "memo": "",
+        "total": Decimal("1745.00"), "amount_credited": Decimal("0.00"),
+        "credit_applied": Decimal("100.00"), "amount_received": Decimal("0.00"),
+        "amount_refunded": Decimal("0.00"), "amount_paid": Decimal("0.00"),
+        "amount_due": Decimal("1645.00"), "memo": "",
     }
     assert context["taxes"] == [
         {"name": "Tax", "rate": Decimal("5"), "base": Decimal("300.00"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from contracts.models import Customer
 from invoicing.models import Invoice
-from payments import services
+from payments import refunds, services
 from payments.models import GatewayAccount, Payment, PaymentMethod, Refund
 from tests.invoicing.conftest import Scenario
 from zenskar.crypto import decrypt_json
@@ -347,15 +347,19 @@ def test_a_payment_is_read_with_its_refunds(tenant, api, billed):
     invoice, _ = billed
     payment = offline(tenant, invoice)
     with tenant.context():
-        refund = services.refund_create(payment=payment, amount=Decimal("15.50"),
+        refund = refunds.refund_create(payment=payment, amount=Decimal("15.50"),
                                         reason="Discount", actor="ana@acme.test")
 
     body = api.get(f"/api/v1/payments/{payment.id}").json()
 
     assert (body["status"], body["amount"], body["refunded_amount"]) == (
         "partially_refunded", "100.00", "15.50")
+    # the 100.00 transfer paid all of the 100.00 invoice: nothing was kept as credit, so
+    # the whole 15.50 comes back out of the invoice
     assert body["refunds"] == [{
         "id": str(refund.id), "payment": str(payment.id), "amount": "15.50",
+        "from_credit": "0.00", "from_invoice": "15.50", "credit_note": None,
+        "status": "succeeded", "failure_reason": "",
         "reason": "Discount", "reference": "", "initiated_by": "ana@acme.test",
         "created_at": body["refunds"][0]["created_at"]}]
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from invoicing import services as invoicing
 from invoicing.models import Invoice
-from payments import services
+from payments import refunds, services
 from payments.models import ChargeSchedule, Payment
 from payments.tasks import auto_charge
 
@@ -106,9 +106,15 @@ def test_partial_then_final_payment_marks_the_invoice_paid(tenant, billed):
 def test_an_overpayment_becomes_credit_used_by_the_next_invoice(scenario, tenant, billed):
     invoice, customer = billed
     with tenant.context():
+        with pytest.raises(ValidationError) as refused:  # not silently: the caller says so
+            services.payment_record_offline(invoice=invoice, amount=Decimal("150.00"),
+                                            method="bank_transfer", reference="TR-2",
+                                            received_on=None, actor="ana@acme.test")
+        assert list(refused.value.message_dict) == ["amount"]
         services.payment_record_offline(invoice=invoice, amount=Decimal("150.00"),
                                         method="bank_transfer", reference="TR-2",
-                                        received_on=None, actor="ana@acme.test")
+                                        received_on=None, actor="ana@acme.test",
+                                        keep_excess_as_credit=True)
         assert invoicing.customer_credit_balance(customer=customer, currency="USD") == \
             Decimal("50.00")  # 150.00 paid on a 100.00 invoice
     scenario.run("2026-02-05")
@@ -123,17 +129,17 @@ def test_full_and_partial_refunds(tenant, billed, localstripe):
     _run(tenant, invoice)
     with tenant.context():
         payment = Payment.objects.get(invoice=invoice)
-        services.refund_create(payment=payment, amount=Decimal("30.00"), reason="Outage",
+        refunds.refund_create(payment=payment, amount=Decimal("30.00"), reason="Outage",
                                actor="ana@acme.test")
         payment.refresh_from_db()
         invoice.refresh_from_db()
         assert (payment.status, payment.refunded_amount) == ("partially_refunded",
                                                              Decimal("30.00"))
         assert (invoice.status, invoice.amount_due) == ("finalized", Decimal("30.00"))
-        services.refund_create(payment=payment, amount=Decimal("70.00"), reason="Churn",
+        refunds.refund_create(payment=payment, amount=Decimal("70.00"), reason="Churn",
                                actor="ana@acme.test")
         payment.refresh_from_db()
         with pytest.raises(ValidationError, match="Only a succeeded payment"):
-            services.refund_create(payment=payment, amount=Decimal("1.00"), reason="x",
+            refunds.refund_create(payment=payment, amount=Decimal("1.00"), reason="x",
                                    actor="ana@acme.test")
     assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("100.00"))

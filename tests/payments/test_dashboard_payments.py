@@ -14,7 +14,7 @@ import pytest
 
 from contracts.models import Customer
 from invoicing.models import Invoice
-from payments import checkout, services
+from payments import checkout, refunds, services
 from payments.models import CheckoutSession, Payment, Refund
 from tests.browser import sign_in
 from tests.conftest import COMMITTING
@@ -108,7 +108,7 @@ def test_the_sidebar_and_the_home_tile_lead_to_the_payments_page(client, signed_
 def test_a_payment_page_shows_its_refunds(client, tenant, billed, signed_in):
     payment = offline(tenant, billed[0])
     with tenant.context():
-        services.refund_create(payment=payment, amount=Decimal("12.50"), reason="Late delivery",
+        refunds.refund_create(payment=payment, amount=Decimal("12.50"), reason="Late delivery",
                                actor="ana@acme.test")
     signed_in(Role.VIEWER)
 

@@ -43,6 +43,8 @@ BODIES = {
     "/api/v1/customers/{customer_id}/payment-methods": {"setup_intent": "seti_x"},
     "/api/v1/members/{membership_id}": {"role": "admin"},
     "/api/v1/tax-rates/{rate_id}": {"rate": "5"},
+    "/api/v1/customers/{customer_id}/balance/grants": {"amount": "10.00",
+                                                       "reason": "Cross-tenant attempt"},
 }
 
 

@@ -43,6 +43,9 @@ def build_world(tenant) -> dict[str, str]:
         payments.gateway_account_set(organization=tenant.organization, kind="manual")
     ids["payment_id"] = s.post(f"invoices/{finalized['id']}/payments", {
         "method": "bank_transfer", "amount": "40.00", "reference": "TR-1"})["id"]
+    ids["credit_note_id"] = s.post(f"invoices/{finalized['id']}/credit-notes", {
+        "reason": "Goodwill", "lines": [{"line": finalized["lines"][0]["id"],
+                                         "amount": "10.00"}]})["id"]
     ids["source_id"] = s.post("data-sources", {
         "name": "Warehouse", "kind": "postgres",
         "settings": {"host": "127.0.0.1", "port": 5432, "dbname": "usage", "user": "reader",

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
 from invoicing import api as invoicing_api
+from invoicing import api_money
 from metering import api as metering_api
 from payments import api as payments_api
 from payments import api_checkout
@@ -83,6 +84,17 @@ urlpatterns = [
          name="invoice-line"),
     path("customers/<uuid:customer_id>/upcoming-invoice",
          invoicing_api.UpcomingInvoiceView.as_view(), name="upcoming-invoice"),
+    path("customers/<uuid:customer_id>/balance", api_money.CustomerBalanceView.as_view(),
+         name="customer-balance"),
+    path("customers/<uuid:customer_id>/balance/movements",
+         api_money.CustomerMovementsView.as_view(), name="customer-balance-movements"),
+    path("customers/<uuid:customer_id>/balance/grants", api_money.CustomerGrantsView.as_view(),
+         name="customer-balance-grants"),
+    path("credit-notes", api_money.CreditNoteListView.as_view(), name="credit-notes"),
+    path("credit-notes/<uuid:credit_note_id>", api_money.CreditNoteDetailView.as_view(),
+         name="credit-note"),
+    path("credit-notes/<uuid:credit_note_id>/pdf", api_money.CreditNotePdfView.as_view(),
+         name="credit-note-pdf"),
     path("tax-rates", invoicing_api.TaxRateListView.as_view(), name="tax-rates"),
     path("tax-rates/<uuid:rate_id>", invoicing_api.TaxRateDetailView.as_view(), name="tax-rate"),
     path("invoice-settings", invoicing_api.SettingsView.as_view(), name="invoice-settings"),

@@ -1,0 +1,143 @@
+"""Dashboard pages for money after the invoice: the credit notes (a list, each note's PDF) and
+the customer's balance -- a panel on the customer page (registered with ``contracts.views``,
+an earlier app) with the credit per currency, open and overdue amounts, the movements, the
+lots and a "Grant credit" form.
+
+Thin adapters: reads through ``invoicing.selectors``, writes through ``invoicing.services``;
+every read is filtered by ``request.organization``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from contracts.models import Customer, Product
+from invoicing import delivery, selectors, services
+from invoicing.forms import CreditGrantForm, errors_onto
+from invoicing.models import CreditNote
+from invoicing.sandbox import TemplateError
+from zenskar import money
+from zenskar.dashboard.views import member_required
+from zenskar.tenancy.models import WRITE_ROLES
+
+PAGE_SIZE = 50
+MOVEMENTS_SHOWN = 20
+
+
+def _money(amount, currency: str) -> str:
+    return money.format_money(Decimal(amount), currency)
+
+
+# --- Credit notes -----------------------------------------------------------------------------
+
+
+@member_required
+def credit_note_list(request):
+    notes = selectors.credit_notes_list(organization=request.organization,
+                                        customer=request.GET.get("customer") or None)
+    page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "invoicing/credit_note_list.html", {
+        "page": page, "active": "invoices", "customer": request.GET.get("customer", ""),
+        "rows": [{"note": note, "total": _money(note.total, note.currency),
+                  "credited": _money(note.amount_credited, note.currency),
+                  "to_credit": _money(note.to_customer_credit, note.currency),
+                  "to_refund": _money(note.to_refund, note.currency)} for note in page],
+    })
+
+
+@member_required
+def credit_note_pdf(request, credit_note_id):
+    note = get_object_or_404(CreditNote.objects.select_related("invoice__customer"),
+                             id=credit_note_id, organization=request.organization)
+    try:
+        pdf = delivery.credit_note_pdf(note=note)
+    except TemplateError as error:
+        messages.error(request, f"The credit note cannot be rendered: {error}")
+        return redirect("invoicing:invoice-detail", invoice_id=note.invoice_id)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
+    return response
+
+
+# --- The customer's balance -------------------------------------------------------------------
+
+
+def _grant_form(request, customer: Customer, data=None) -> CreditGrantForm:
+    products = Product.objects.filter(organization=request.organization).order_by("name")
+    return CreditGrantForm(data, products=products, currency=customer.currency,
+                           auto_id="grant-%s")
+
+
+def customer_balance_panel(request, customer: Customer) -> str:
+    """The customer page's "Balance" section (registered with ``contracts.views``)."""
+    organization = request.organization
+    balances = selectors.customer_balance(organization=organization, customer=customer)
+    movements = selectors.customer_credit_movements(organization=organization,
+                                                    customer=customer).order_by(
+        "-created_at", "-id")[:MOVEMENTS_SHOWN]
+    grants = selectors.customer_credit_grants(organization=organization, customer=customer,
+                                              open_only=True).order_by("expires_at", "id")
+    products = dict(Product.objects.filter(organization=organization).values_list("id", "sku"))
+    return render_to_string("invoicing/_customer_balance.html", {
+        "customer": customer,
+        "balances": [{"currency": b.currency,
+                      "credit": _money(b.credit_balance, b.currency),
+                      "open": _money(b.open_amount_due, b.currency),
+                      "overdue": _money(b.overdue, b.currency), "late": b.overdue > 0}
+                     for b in balances],
+        "movements": [{"movement": m, "amount": _money(m.amount, m.currency),
+                       "kind": m.get_kind_display()} for m in movements],
+        "grants": [{"grant": g, "remaining": _money(g.remaining, g.currency),
+                    "amount": _money(g.amount, g.currency),
+                    "products": [products.get(p, "?") for p in g.product_ids]}
+                   for g in grants],
+        "form": _grant_form(request, customer),
+        "can_write": request.membership.role in WRITE_ROLES,
+    }, request=request)
+
+
+def _usable_through(request, day) -> datetime | None:
+    """The end of ``day`` in the organization's time zone: when credit usable through it
+    expires."""
+    if day is None:
+        return None
+    zone = ZoneInfo(request.organization.time_zone)
+    return datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def customer_credit_grant(request, customer_id):
+    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
+    form = _grant_form(request, customer, request.POST)
+    back = reverse("contracts:customer-detail", args=[customer.id]) + "#balance"
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            grant = services.customer_credit_grant(
+                organization=request.organization, customer=customer, amount=data["amount"],
+                currency=data["currency"], reason=data["reason"],
+                expires_at=_usable_through(request, data["usable_through"]),
+                products=data["products"] or None,
+                granted_by=request.user.email or request.user.get_username())
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Granted {_money(grant.amount, grant.currency)} of "
+                                      f"credit to {customer.name}.")
+            return redirect(back)
+    problems = [f"{'' if name == '__all__' else name.replace('_', ' ') + ': '}{message}"
+                for name, errors in form.errors.items() for message in errors]
+    messages.error(request, "No credit was granted. " + " ".join(problems))
+    return redirect(back)
