@@ -7,7 +7,7 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from invoicing import delivery
-        from payments.checkout import invoice_payment_link
+        from payments.checkout.links import invoice_payment_link
         from zenskar import events
 
         # Invoices link to their payment page (e-mails, PDFs).

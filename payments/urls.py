@@ -1,14 +1,22 @@
-"""The hosted checkout pages (customer-facing, no sign-in): reached by a signed link."""
+"""Dashboard pages of the payments app (the JSON API is under /api/v1/, see payments.api).
+Included before the dashboard shell, whose catch-all section page would otherwise answer
+/payments/."""
 
 from django.urls import path
 
-from payments import checkout_views
+from payments import views
 
-app_name = "payments"
+app_name = "payments_dashboard"
 
 urlpatterns = [
-    path("pay/<str:token>/", checkout_views.checkout_page, name="checkout"),
-    path("pay/<str:token>/confirm", checkout_views.checkout_confirm, name="checkout-confirm"),
-    path("pay/<str:token>/pdf", checkout_views.checkout_pdf, name="checkout-pdf"),
-    path("pay/<str:token>/done", checkout_views.checkout_done, name="checkout-done"),
+    path("payments/", views.payment_list, name="payment-list"),
+    path("payments/invoices/<uuid:invoice_id>/", views.collect, name="collect"),
+    path("payments/invoices/<uuid:invoice_id>/offline/", views.collect_offline,
+         name="collect-offline"),
+    path("payments/invoices/<uuid:invoice_id>/charge/", views.collect_charge,
+         name="collect-charge"),
+    path("payments/invoices/<uuid:invoice_id>/send-link/", views.collect_send_link,
+         name="collect-send-link"),
+    path("payments/<uuid:payment_id>/", views.payment_detail, name="payment-detail"),
+    path("payments/<uuid:payment_id>/refund/", views.payment_refund, name="payment-refund"),
 ]

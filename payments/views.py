@@ -25,7 +25,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invoicing import selectors as invoicing
-from payments import checkout, refunds, services
+from payments import refunds, services
+from payments.checkout import links as checkout
 from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm, errors_onto
 from payments.models import GatewayAccount, Payment, PaymentMethod
 from zenskar.dashboard.views import member_required
@@ -165,7 +166,7 @@ def _collect_page(request, invoice, *, offline_form=None, status=200, excess=Non
     payments = Payment.objects.filter(organization=organization, invoice=invoice)
     payment_link = None
     if collectable and request.membership.role in WRITE_ROLES:
-        from payments.checkout import checkout_for_invoice, link
+        from payments.checkout.links import checkout_for_invoice, link
 
         payment_link = link(checkout_for_invoice(invoice=invoice))  # the open one, reused
     return render(request, "payments/dashboard/collect.html", {

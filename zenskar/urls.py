@@ -1,14 +1,14 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from payments import webhook_views as payments_webhooks
+from payments.gateways import webhook_views as payments_webhooks
 from zenskar.core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("api/v1/", include("zenskar.api.urls")),
     # The gateway's signature is the authentication: no session, no CSRF token.
-    path("webhooks/stripe/<uuid:organization_id>", payments_webhooks.stripe_webhook,
+    path("webhooks/stripe/<uuid:organization_id>", payments_webhooks.public_stripe_webhook,
          name="payments-webhook"),
     path(
         "api/docs/",
@@ -23,8 +23,8 @@ urlpatterns = [
     path("", include("contracts.urls")),
     path("", include("metering.urls")),
     path("", include("invoicing.urls")),
+    path("", include("payments.checkout.urls")),
     path("", include("payments.urls")),
-    path("", include("payments.dashboard_urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from contracts import services as contracts
 from invoicing import services as invoicing
 from invoicing.models import Invoice
-from payments import checkout, services
+from payments import services
+from payments.checkout import links as checkout
 from payments.models import CheckoutSession, Payment, PaymentMethod
 
 from .conftest import stripe_client

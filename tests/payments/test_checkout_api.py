@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from invoicing import services as invoicing
-from payments import checkout, services
+from payments import services
+from payments.checkout import links as checkout
 from payments.models import CheckoutSession
 
 from .test_checkout import GOOD, card_form, confirm_in_browser

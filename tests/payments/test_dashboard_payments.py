@@ -14,7 +14,8 @@ import pytest
 
 from contracts.models import Customer
 from invoicing.models import Invoice
-from payments import checkout, refunds, services
+from payments import refunds, services
+from payments.checkout import links as checkout
 from payments.models import CheckoutSession, Payment, Refund
 from tests.browser import sign_in
 from tests.conftest import COMMITTING

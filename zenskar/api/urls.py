@@ -6,7 +6,7 @@ from invoicing import api as invoicing_api
 from invoicing import api_money
 from metering import api as metering_api
 from payments import api as payments_api
-from payments import api_checkout
+from payments.checkout import api as api_checkout
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"

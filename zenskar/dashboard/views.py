@@ -20,7 +20,7 @@ from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
 # Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
-# invoicing.urls and payments.dashboard_urls are included before the dashboard and serve
+# invoicing.urls and payments.urls are included before the dashboard and serve
 # /customers/, /contracts/, /products/, /metering/, /invoices/ and /payments/, which is where
 # the tiles' /<slug>/ links (home.html) lead.
 TILES = {

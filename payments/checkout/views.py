@@ -5,7 +5,7 @@ every page resolves the session *with* that organization, under that organizatio
 context, and answers a tampered, expired or unknown link with a friendly page (404/410),
 never a 500. The card form is Stripe.js (the one external script, from the gateway's own
 address) confirming a SetupIntent in the browser; our server then records the card and charges
-it once (``payments.checkout_services``).
+it once (``payments.checkout.services``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from invoicing import selectors as invoicing_selectors
 from invoicing import services as invoicing
 from invoicing.delivery import invoice_pdf
 from invoicing.rendering import TemplateError, customer_locale, invoice_context
-from payments import checkout, checkout_services, services
+from payments import services
+from payments.checkout import links as checkout
+from payments.checkout import services as checkout_services
 from payments.gateways import GatewayError, stripe_api_base
 from payments.models import CheckoutSession, GatewayAccount, Payment
 from zenskar.money import format_money
@@ -75,7 +77,7 @@ def _not_found(organization=None) -> Unavailable:
                        organization)
 
 
-def hosted(view):
+def public_checkout(view):
     """Resolve the token, then run ``view(request, session)`` as the link's organization.
     Anything that leads nowhere becomes the error page (or a JSON error for the API-like
     confirm endpoint)."""
@@ -230,8 +232,8 @@ def _page_context(session: CheckoutSession, token: str) -> dict:
 
 
 @require_GET
-@hosted
-def checkout_page(request, session: CheckoutSession, token: str):
+@public_checkout
+def public_checkout_page(request, session: CheckoutSession, token: str):
     """The invoice (or prepaid amount) and, while money is due, the card form -- or the bank
     details of an organization that takes no cards."""
     context = _page_context(session, token)
@@ -263,8 +265,8 @@ def _return_url(session: CheckoutSession, token: str) -> str:
 
 
 @require_POST
-@hosted
-def checkout_confirm(request, session: CheckoutSession, token: str):
+@public_checkout
+def public_checkout_confirm(request, session: CheckoutSession, token: str):
     """The browser confirmed a SetupIntent: record the card and charge it. JSON in and out:
     ``{setup_intent, signature}`` -> 200 ``{status: "succeeded", redirect}``, 402
     ``{status: "failed", message, form}`` (a fresh card form), 409 ``{status: "closed",
@@ -298,8 +300,8 @@ def checkout_confirm(request, session: CheckoutSession, token: str):
 
 
 @require_GET
-@hosted
-def checkout_done(request, session: CheckoutSession, token: str):
+@public_checkout
+def public_checkout_done(request, session: CheckoutSession, token: str):
     """The receipt: what was paid and that the invoice is now paid."""
     if not _is_paid(session):
         return redirect("payments:checkout", token=token)
@@ -315,8 +317,8 @@ def checkout_done(request, session: CheckoutSession, token: str):
 
 
 @require_GET
-@hosted
-def checkout_pdf(request, session: CheckoutSession, token: str):
+@public_checkout
+def public_checkout_pdf(request, session: CheckoutSession, token: str):
     if session.invoice is None or invoicing_selectors.invoice_is_draft(invoice=session.invoice):
         raise Unavailable(404, "No document for this payment",
                           "This payment has no invoice to download.", session.organization)

@@ -1,42 +1,21 @@
-"""Payment gateways behind one small interface. Stripe through the official library (with the
-organization's own keys on every call, never a global); ``manual`` for organizations without
-card processing (offline payments only)."""
+"""Stripe, through the official library, with the organization's own keys on every call
+(never a global). The API address is the operator's setting (``STRIPE_API_BASE``: an emulator,
+for accounts in test mode), never a tenant's; what Stripe answers is shown to people only in
+Stripe's own user-facing words or ours (:func:`safe_message`)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from decimal import Decimal
 
 import stripe
 from django.conf import settings
 
+from payments.gateways.base import CardDetails, ChargeResult, Gateway, GatewayError, to_minor
 from payments.models import GatewayAccount
 from zenskar.crypto import decrypt_json
-from zenskar.money import minor_units
 
 logger = logging.getLogger(__name__)
-
-
-class GatewayError(Exception):
-    """The gateway refused or failed; ``message`` is safe to show a person."""
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    succeeded: bool
-    reference: str
-    failure: str = ""
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    gateway_id: str
-    brand: str
-    last4: str
-    exp_month: int | None
-    exp_year: int | None
-    customer_id: str = ""
 
 
 def stripe_api_base(account: GatewayAccount) -> str:
@@ -46,7 +25,6 @@ def stripe_api_base(account: GatewayAccount) -> str:
     if account.mode == GatewayAccount.Mode.TEST:
         return settings.STRIPE_API_BASE
     return ""
-
 
 def safe_message(error: stripe.StripeError) -> str:
     """What to tell a person about a failed Stripe call, in our words or Stripe's own
@@ -67,46 +45,6 @@ def safe_message(error: stripe.StripeError) -> str:
         return str(user_message)[:300]
     return f"Stripe answered with an error (HTTP {status})." if status else \
         "Stripe answered with an error."
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """Amounts travel to the gateway in the currency's minor unit (cents, whole yen)."""
-    return int((amount * (10 ** minor_units(currency))).to_integral_value())
-
-
-class Gateway:
-    kind = "base"
-
-    def test_connection(self) -> tuple[bool, str]:
-        raise GatewayError("This gateway processes no cards.")
-
-    def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
-        raise GatewayError("This gateway processes no cards.")
-
-    def create_setup_intent(self, *, customer_id: str) -> tuple[str, str]:
-        raise GatewayError("This gateway processes no cards.")
-
-    def setup_intent_method(self, *, setup_intent_id: str) -> CardDetails:
-        raise GatewayError("This gateway processes no cards.")
-
-    def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal,
-               currency: str, idempotency_key: str, description: str) -> ChargeResult:
-        raise GatewayError("This gateway processes no cards.")
-
-    def refund(self, *, reference: str, amount: Decimal, currency: str,
-               idempotency_key: str) -> str:
-        raise GatewayError("This gateway refunds no cards; record the refund by hand.")
-
-    def parse_webhook(self, *, payload: bytes, signature: str) -> dict:
-        raise GatewayError("This gateway sends no webhooks.")
-
-
-class ManualGateway(Gateway):
-    kind = "manual"
-
-    def test_connection(self) -> tuple[bool, str]:
-        return True, "Manual gateway: payments are recorded by hand."
-
 
 class StripeGateway(Gateway):
     kind = "stripe"
@@ -205,9 +143,3 @@ class StripeGateway(Gateway):
         except (ValueError, stripe.SignatureVerificationError) as error:
             raise GatewayError(f"Invalid webhook: {error}") from None
         return event.to_dict() if hasattr(event, "to_dict") else dict(event)
-
-
-def gateway_for(account: GatewayAccount | None) -> Gateway:
-    if account is None or account.kind == GatewayAccount.Kind.MANUAL:
-        return ManualGateway()
-    return StripeGateway(account)

@@ -10,7 +10,8 @@ from rest_framework.response import Response
 
 from contracts.models import Customer
 from invoicing import selectors as invoicing
-from payments import checkout, checkout_services
+from payments.checkout import links as checkout
+from payments.checkout import services as checkout_services
 from payments.models import CheckoutSession
 from zenskar.api.fields import AmountInField
 from zenskar.api.views import OrganizationAPIView

@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from contracts.models import Customer
 from invoicing import selectors as invoicing
-from payments import checkout, services
+from payments import services
+from payments.checkout import links as checkout
 from payments.gateways import ChargeResult, GatewayError, gateway_for
 from payments.models import CheckoutSession, GatewayAccount, Payment, PaymentMethod
 from zenskar.crypto import decrypt_json, encrypt_json
@@ -61,7 +62,7 @@ class CardForm:
 def checkout_session_for_invoice(*, organization, invoice, success_url: str = "",
                                  cancel_url: str = "") -> CheckoutSession:
     """The open checkout session of a finalized invoice with money due; the same one again
-    for the same return addresses (see ``payments.checkout.checkout_for_invoice``)."""
+    for the same return addresses (see ``payments.checkout.links.checkout_for_invoice``)."""
     if invoice.organization_id != organization.id:
         raise ValidationError({"invoice": ["No such invoice."]})
     refusal = invoicing.invoice_payable_refusal(invoice=invoice)

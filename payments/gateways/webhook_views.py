@@ -1,4 +1,5 @@
-"""The gateway's webhook endpoint: ``POST /webhooks/stripe/<organization id>``.
+"""The gateway's webhook endpoint: ``POST /webhooks/stripe/<organization id>``, a public entry
+point (``public_...``): it takes its organization from the path, not from a credential.
 
 No session, no API key, no CSRF token: the ``Stripe-Signature`` header, checked against the
 organization's own webhook secret, is the authentication. A forged or stale signature is a
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from payments.gateways import GatewayError
-from payments.webhooks import webhook_receive
+from payments.gateways.webhooks import webhook_receive
 from zenskar.api.errors import error_body
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Organization
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt
 @require_POST
-def stripe_webhook(request, organization_id):
+def public_stripe_webhook(request, organization_id):
     organization = Organization.objects.filter(id=organization_id).first()
     if organization is None:
         return JsonResponse(error_body("not_found", "No such organization."), status=404)
