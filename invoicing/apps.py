@@ -7,13 +7,14 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         from contracts.views import register_contract_panel, register_customer_panel
-        from invoicing import delivery, failures, views, views_money
+        from invoicing import delivery, failures
+        from invoicing.views import invoices, money
         from zenskar import events
 
         # The contract page shows what of the contract could not be billed.
-        register_contract_panel(views.contract_billing_failures)
+        register_contract_panel(invoices.contract_billing_failures)
         # The customer page shows the customer's balance, its movements and "Grant credit".
-        register_customer_panel(views_money.customer_balance_panel)
+        register_customer_panel(money.customer_balance_panel)
         # A contract deleted (never invoiced) has nothing left to bill: its failure is over.
         events.subscribe("contract.deleted", failures.on_contract_deleted)
         # A finalized invoice is rendered and sent once the finalization commits.

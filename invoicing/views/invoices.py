@@ -1,25 +1,15 @@
-"""Dashboard pages for invoices: the list, an invoice with its lines, their derivations and
-the actions its status allows, the template editor with a live preview on a real invoice,
-invoicing settings and tax rates, and a customer's upcoming invoice.
-
-Thin adapters: every read filters by ``request.organization`` (row-level security is the
-second wall); every change to an invoice goes through ``invoicing.services`` or
-``invoicing.delivery``. A tenant's template is rendered only by ``invoicing.rendering``
-(a sandbox, in a child process with limits of time and memory) and shown only inside
-``<iframe sandbox srcdoc>`` (no ``allow-scripts``): a script in the template neither runs nor
-reaches the dashboard.
-"""
+"""The invoices pages: the list (status tabs, filters, the contracts that could not be billed),
+one invoice with its lines, derivations and the actions its status allows, hand edits of a
+draft, a credit note, and a customer's upcoming invoice. Every change goes through
+``invoicing.services``."""
 
 from __future__ import annotations
 
-import json
-import re
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from babel.numbers import format_currency
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -28,22 +18,18 @@ from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contracts.models import Customer
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
-from invoicing import delivery, rendering, selectors, services, taxes
+from invoicing import delivery, rendering, selectors, services
 from invoicing.forms import (
     CreditNoteForm,
     InvoiceFilterForm,
     LineForm,
     QuantityForm,
-    SettingsForm,
-    TaxRateForm,
-    TemplateForm,
     errors_onto,
 )
 from invoicing.models import (
@@ -52,99 +38,22 @@ from invoicing.models import (
     Invoice,
     InvoiceAudit,
     InvoiceLine,
-    InvoiceTemplate,
-    TaxRate,
 )
 from invoicing.rendering import TemplateError
-from zenskar import money
+from invoicing.views.text import (
+    KIND_LABELS,
+    _detail,
+    _money,
+    _number,
+    _plain,
+    _price,
+    derivation_view,
+)
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", *Invoice.Status.values, "overdue"]
 PAGE_SIZE = 50
-RECENT_INVOICES = 25  # offered for the template preview
-KIND_LABELS = dict(InvoiceLine.Kind.choices)
-
-
-# --- Text for people ---------------------------------------------------------------------------
-
-
-def _money(amount, currency: str) -> str:
-    return money.format_money(Decimal(amount), currency)
-
-
-def _number(value) -> str:
-    """``"25.0000000000"`` -> ``25``, ``"1234.5"`` -> ``1,234.5``; None -> ``—``."""
-    if value is None or value == "":
-        return "—"
-    number = Decimal(str(value)).normalize()
-    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
-
-
-def _plain(value: Decimal) -> str:
-    """For an input: ``25.0000000000`` -> ``25``, never an exponent."""
-    number = value.normalize()
-    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, "f")
-
-
-def _detail(value) -> str:
-    """An audit detail: a decimal without its trailing zeros, anything else as it is."""
-    if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d+", value):
-        return _plain(Decimal(value))
-    return str(value)
-
-
-def _price(value, currency: str) -> str:
-    """A unit price with every digit it has, never fewer than the currency's: ``$0.002``."""
-    if value is None or value == "":
-        return "—"
-    return format_currency(Decimal(str(value)).normalize(), currency, locale="en_US",
-                           decimal_quantization=False)
-
-
-def _instant(text: str) -> str:
-    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-_SHOWN = {"steps", "meter", "usage_window", "usage_quantity", "share", "override", "model",
-          "nominal_start", "nominal_end", "key", "manual", "by", "unrounded_amount"}
-
-
-def derivation_view(derivation, currency: str) -> dict:
-    """Why a line's amount is what it is: the pricing steps tier by tier, the meter and the
-    usage window it read, the share of the period, a hand override, and whatever else the
-    rating recorded."""
-    d = derivation if isinstance(derivation, dict) else {}
-    window = d.get("usage_window")
-    override = d.get("override") or {}
-    share = str(d.get("share") or "")
-    unrounded = Decimal(str(d["unrounded_amount"])) if d.get("unrounded_amount") else None
-    return {
-        "steps": [{"description": step.get("description", ""),
-                   "quantity": _number(step.get("quantity")),
-                   "unit_price": _price(step.get("unit_price"), currency),
-                   "amount": _price(step.get("amount"), currency)}
-                  for step in d.get("steps") or [] if isinstance(step, dict)],
-        "model": (d.get("model") or "").replace("_", " "),
-        "meter": d.get("meter"),
-        "usage_window": f"{_instant(window[0])} → {_instant(window[1])} UTC" if window else "",
-        "usage_quantity": _number(d["usage_quantity"]) if "usage_quantity" in d else "",
-        "share": "" if share in ("", "1") else f"{share} of the period "
-                 f"{d.get('nominal_start', '')} → {d.get('nominal_end', '')}",
-        "unrounded": _price(unrounded, currency) if unrounded is not None
-        and unrounded != money.round_money(unrounded, currency) else "",
-        "override": override and {
-            "quantity": _number(override.get("quantity")),
-            "computed_quantity": _number(override.get("computed_quantity")),
-            "computed_amount": _price(override.get("computed_amount"), currency)},
-        "manual_by": d.get("by", "") if d.get("manual") else "",
-        "other": [(name.replace("_", " "), value if isinstance(value, str) else
-                   json.dumps(value, ensure_ascii=False))
-                  for name, value in d.items() if name not in _SHOWN],
-    }
-
-
-# --- The list ----------------------------------------------------------------------------------
 
 
 def _sums(invoices) -> list[str]:
@@ -152,7 +61,6 @@ def _sums(invoices) -> list[str]:
     rows = invoices.order_by().values("currency").annotate(due=Sum("amount_due"))
     return [_money(row["due"], row["currency"]) for row in sorted(rows, key=lambda r: r["currency"])
             if row["due"]]
-
 
 @member_required
 def invoice_list(request):
@@ -201,7 +109,6 @@ def invoice_list(request):
         "active": "invoices",
     })
 
-
 def contract_billing_failures(request, contract) -> str:
     """The contract page's "Could not be billed" section (registered with ``contracts.views``):
     the open failures of the contract and of its invoices; "" when there are none."""
@@ -215,18 +122,12 @@ def contract_billing_failures(request, contract) -> str:
                                                 contract=contract),
     }, request=request)
 
-
-# --- One invoice -------------------------------------------------------------------------------
-
-
 def _invoice(request, invoice_id) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "contract"),
                              id=invoice_id, organization=request.organization)
 
-
 def _actor(request) -> str:
     return request.user.email or request.user.get_username()
-
 
 def _lines_left(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     """Each line of the invoice with what is left to credit on it."""
@@ -236,7 +137,6 @@ def _lines_left(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     lines = InvoiceLine.objects.filter(organization=invoice.organization, invoice=invoice)
     return [(line, line.amount - credited.get(line.id, Decimal(0)))
             for line in lines.select_related("product")]
-
 
 def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None):
     organization, currency = request.organization, invoice.currency
@@ -291,11 +191,9 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         "rendered": rendered, "render_error": render_error,
     })
 
-
 @member_required
 def invoice_detail(request, invoice_id):
     return _detail_page(request, _invoice(request, invoice_id))
-
 
 def _act(request, invoice_id, action, done: str):
     """Run a status change; its refusal (a ``ValidationError``) is shown, not raised."""
@@ -308,13 +206,11 @@ def _act(request, invoice_id, action, done: str):
         messages.success(request, done.format(invoice=invoice.number or "The draft"))
     return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
 
-
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def invoice_finalize(request, invoice_id):
     return _act(request, invoice_id, lambda i: services.invoice_finalize(invoice=i),
                 "Invoice {invoice} finalized.")
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -323,14 +219,12 @@ def invoice_void(request, invoice_id):
                 lambda i: services.invoice_void(invoice=i, actor=_actor(request)),
                 "Invoice {invoice} voided.")
 
-
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def invoice_mark_uncollectible(request, invoice_id):
     return _act(request, invoice_id,
                 lambda i: services.invoice_mark_uncollectible(invoice=i),
                 "Invoice {invoice} marked uncollectible.")
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -353,7 +247,6 @@ def invoice_send(request, invoice_id):
             messages.success(request, f"Invoice {invoice.number} sent to {emails}.")
     return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
 
-
 @member_required
 def invoice_pdf(request, invoice_id):
     invoice = _invoice(request, invoice_id)
@@ -366,7 +259,6 @@ def invoice_pdf(request, invoice_id):
     name = invoice.number or f"draft-{invoice.billing_date}"
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -383,7 +275,6 @@ def line_add(request, invoice_id):
             messages.success(request, f"Line “{line.description}” added.")
             return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
     return _detail_page(request, invoice, line_form=form)
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -404,7 +295,6 @@ def line_quantity(request, line_id):
                              f"{_number(line.quantity)} x {_price(line.unit_price, line.invoice.currency)}.")
     return redirect("invoicing:invoice-detail", invoice_id=line.invoice_id)
 
-
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def credit_note_create(request, invoice_id):
@@ -424,184 +314,6 @@ def credit_note_create(request, invoice_id):
             return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
     invoice.refresh_from_db()
     return _detail_page(request, invoice, credit_form=form)
-
-
-# --- The template editor -----------------------------------------------------------------------
-
-
-def _active_template(organization) -> InvoiceTemplate | None:
-    return InvoiceTemplate.objects.filter(organization=organization, active=True).order_by(
-        "-updated_at").first()
-
-
-def _recent_invoices(organization) -> list[Invoice]:
-    return list(Invoice.objects.filter(organization=organization).select_related("customer")
-                .order_by("-created_at")[:RECENT_INVOICES])
-
-
-def _chosen(invoices: list[Invoice], wanted) -> Invoice | None:
-    """The invoice to preview on: the one asked for when it is one of the organization's
-    recent invoices, else the most recent."""
-    return next((i for i in invoices if str(i.id) == str(wanted)), invoices[0] if invoices else None)
-
-
-def _preview(invoice: Invoice | None, html: str, css: str) -> dict:
-    if invoice is None:
-        return {"missing": True}
-    try:
-        return {"rendered": rendering.render_invoice_html(invoice, html=html, css=css),
-                "invoice": invoice}
-    except TemplateError as error:
-        return _error(error, html)
-
-
-def _error(error: TemplateError, html: str) -> dict:
-    source = html.splitlines()
-    line = error.line
-    return {"error": error.message, "line": line,
-            "source": source[line - 1].strip() if line and line <= len(source) else ""}
-
-
-def _editor_page(request, form, invoices, chosen, preview, template=None):
-    return render(request, "invoicing/template_editor.html", {
-        "form": form, "invoices": invoices, "chosen": chosen, "preview": preview,
-        "template": template or _active_template(request.organization),
-        "context_help": rendering.__doc__, "active": "invoices",
-    })
-
-
-@member_required
-def template_editor(request):
-    template = _active_template(request.organization)
-    html, css = (template.html, template.css) if template else rendering.default_template()
-    invoices = _recent_invoices(request.organization)
-    chosen = _chosen(invoices, request.GET.get("invoice"))
-    form = TemplateForm(initial={"html": html, "css": css})
-    return _editor_page(request, form, invoices, chosen, _preview(chosen, html, css), template)
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def template_preview(request):
-    """The preview of the posted template on a real invoice. Stores nothing, but runs a
-    template that is not saved, so only those who may save one (``template_save``'s roles)
-    may preview it; an htmx request gets the preview pane only."""
-    form = TemplateForm(request.POST)
-    invoices = _recent_invoices(request.organization)
-    chosen = _chosen(invoices, request.POST.get("invoice"))
-    if form.is_valid():
-        preview = _preview(chosen, form.cleaned_data["html"], form.cleaned_data["css"])
-    else:
-        preview = {"error": "The HTML template is empty.", "line": None}
-    if request.headers.get("HX-Request"):
-        return render(request, "invoicing/_template_preview.html", {"preview": preview})
-    return _editor_page(request, form, invoices, chosen, preview)
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def template_save(request):
-    """Save the organization's template, only once it parses and renders a real invoice."""
-    organization = request.organization
-    form = TemplateForm(request.POST)
-    invoices = _recent_invoices(organization)
-    chosen = _chosen(invoices, request.POST.get("invoice"))
-    if not form.is_valid():
-        return _editor_page(request, form, invoices, chosen, {"error": "The HTML is empty."})
-    html, css = form.cleaned_data["html"], form.cleaned_data["css"]
-    try:
-        rendering.template_check(html)
-    except TemplateError as error:
-        preview = _error(error, html)
-    else:
-        preview = _preview(chosen, html, css)  # the trial render
-    if "error" in preview:
-        messages.error(request, "Not saved: the template does not render.")
-        return _editor_page(request, form, invoices, chosen, preview)
-    with transaction.atomic():
-        template = _active_template(organization)
-        if template is None:
-            InvoiceTemplate.objects.create(organization=organization, html=html, css=css)
-        else:
-            template.html, template.css = html, css
-            template.save(update_fields=["html", "css", "updated_at"])
-    messages.success(request, "Template saved: invoices render with it from now on"
-                     + ("." if chosen else " (checked for syntax only: no invoice to try it on)."))
-    url = reverse("invoicing:template-editor")
-    return redirect(f"{url}?invoice={chosen.id}" if chosen else url)
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def template_reset(request):
-    """Back to the shipped template; the organization's own stays stored, inactive."""
-    InvoiceTemplate.objects.filter(organization=request.organization, active=True).update(
-        active=False, updated_at=timezone.now())
-    messages.success(request, "Invoices use the default template again.")
-    return redirect("invoicing:template-editor")
-
-
-# --- Settings and tax rates --------------------------------------------------------------------
-
-
-def _settings_page(request, settings_form=None, rate_form=None):
-    organization = request.organization
-    settings_form = settings_form or SettingsForm(
-        instance=services.invoice_settings(organization=organization))
-    if request.membership.role not in WRITE_ROLES:
-        for field in settings_form.fields.values():
-            field.disabled = True
-    return render(request, "invoicing/settings.html", {
-        "form": settings_form, "rate_form": rate_form or TaxRateForm(),
-        "rates": [(rate, _number(rate.rate))
-                  for rate in TaxRate.objects.filter(organization=organization)],
-        "active": "invoices",
-    })
-
-
-@member_required
-def settings_page(request):
-    return _settings_page(request)
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def settings_save(request):
-    form = SettingsForm(request.POST,
-                        instance=services.invoice_settings(organization=request.organization))
-    if not form.is_valid():
-        return _settings_page(request, settings_form=form)
-    form.save()
-    messages.success(request, "Invoicing settings saved.")
-    return redirect("invoicing:settings")
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def tax_rate_create(request):
-    form = TaxRateForm(request.POST)
-    if not form.is_valid():
-        return _settings_page(request, rate_form=form)
-    try:
-        rate = taxes.tax_rate_create(organization=request.organization, **form.cleaned_data)
-    except ValidationError as error:
-        errors_onto(form, error)
-        return _settings_page(request, rate_form=form)
-    messages.success(request, f"Tax rate {rate.name} ({_number(rate.rate)}%) added.")
-    return redirect("invoicing:settings")
-
-
-@member_required(roles=WRITE_ROLES)
-@require_POST
-def tax_rate_delete(request, rate_id):
-    rate = get_object_or_404(TaxRate, id=rate_id, organization=request.organization)
-    taxes.tax_rate_delete(tax_rate=rate)
-    messages.success(request, f"Tax rate {rate.name} deleted.")
-    return redirect("invoicing:settings")
-
-
-# --- The upcoming invoice ----------------------------------------------------------------------
-
 
 @member_required
 def upcoming_invoice(request, customer_id):

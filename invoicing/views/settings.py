@@ -1,0 +1,74 @@
+"""Invoicing settings and tax rates; the rules are the services' (``invoicing.services``,
+``invoicing.taxes``), the forms only translate."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from invoicing import services, taxes
+from invoicing.forms import (
+    SettingsForm,
+    TaxRateForm,
+    errors_onto,
+)
+from invoicing.models import (
+    TaxRate,
+)
+from invoicing.views.text import _number
+from zenskar.dashboard.views import member_required
+from zenskar.tenancy.models import WRITE_ROLES
+
+
+def _settings_page(request, settings_form=None, rate_form=None):
+    organization = request.organization
+    settings_form = settings_form or SettingsForm(
+        instance=services.invoice_settings(organization=organization))
+    if request.membership.role not in WRITE_ROLES:
+        for field in settings_form.fields.values():
+            field.disabled = True
+    return render(request, "invoicing/settings.html", {
+        "form": settings_form, "rate_form": rate_form or TaxRateForm(),
+        "rates": [(rate, _number(rate.rate))
+                  for rate in TaxRate.objects.filter(organization=organization)],
+        "active": "invoices",
+    })
+
+@member_required
+def settings_page(request):
+    return _settings_page(request)
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def settings_save(request):
+    form = SettingsForm(request.POST,
+                        instance=services.invoice_settings(organization=request.organization))
+    if not form.is_valid():
+        return _settings_page(request, settings_form=form)
+    form.save()
+    messages.success(request, "Invoicing settings saved.")
+    return redirect("invoicing:settings")
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def tax_rate_create(request):
+    form = TaxRateForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, rate_form=form)
+    try:
+        rate = taxes.tax_rate_create(organization=request.organization, **form.cleaned_data)
+    except ValidationError as error:
+        errors_onto(form, error)
+        return _settings_page(request, rate_form=form)
+    messages.success(request, f"Tax rate {rate.name} ({_number(rate.rate)}%) added.")
+    return redirect("invoicing:settings")
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def tax_rate_delete(request, rate_id):
+    rate = get_object_or_404(TaxRate, id=rate_id, organization=request.organization)
+    taxes.tax_rate_delete(tax_rate=rate)
+    messages.success(request, f"Tax rate {rate.name} deleted.")
+    return redirect("invoicing:settings")
