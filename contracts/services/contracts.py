@@ -1,21 +1,18 @@
-"""Writes for customers, products and contracts. Each function is one transaction and takes
-the organization (or an object of it) explicitly.
-
-A draft contract is edited freely. An active contract changes only by amendment from a date:
-what came before that date stays exactly as it was, so the past bills as it did.
-"""
+"""Writes of contracts as documents: import, replace a draft, activate, cancel, amend, delete,
+renew. A draft contract is edited freely. An active contract changes only by amendment from a
+date: what came before that date stays exactly as it was, so the past bills as it did (and
+invoicing corrects what an amendment changes of periods already invoiced)."""
 
 from __future__ import annotations
 
 import copy
 import re
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from contracts import documents, price_config
@@ -32,147 +29,9 @@ from contracts.models import (
     Product,
 )
 from contracts.selectors import contract_document
-from zenskar import bounds, events
+from contracts.services.common import _check_date
+from zenskar import events
 from zenskar.tenancy.models import Organization
-
-CUSTOMER_FIELDS = {
-    "external_id", "name", "emails", "address_line1", "address_line2", "city", "region",
-    "postal_code", "country", "currency", "time_zone", "tax_id", "tax_exempt",
-    "payment_terms_days", "attributes",
-}
-PRODUCT_FIELDS = {
-    "name", "sku", "description", "kind", "revenue_rule", "standalone_selling_price",
-    "ssp_currency", "active",
-}
-
-
-def _save(instance, *, unique_field: str, unique_message: str) -> None:
-    problems = {}
-    for field in instance._meta.concrete_fields:  # text PostgreSQL cannot store
-        value = getattr(instance, field.attname)
-        found = bounds.json_problems(value) if isinstance(value, str | list | dict) else {}
-        if found:
-            problems[field.name] = [next(iter(found.values()))]
-    if problems:
-        raise ValidationError(problems)
-    instance.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError as error:
-        if unique_field in str(error) or "unique" in str(error):
-            raise ValidationError({unique_field: [unique_message]}) from None
-        raise
-
-
-# --- Customers --------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def customer_create(*, organization: Organization, **fields: Any) -> Customer:
-    """Create a customer; ``external_id`` is unique per organization (a database constraint).
-    Currency and time zone default to the organization's."""
-    fields = {k: v for k, v in fields.items() if k in CUSTOMER_FIELDS}
-    fields.setdefault("currency", organization.default_currency)
-    fields.setdefault("time_zone", organization.time_zone)
-    customer = Customer(organization=organization, **fields)
-    _normalize_customer(customer)
-    _save_customer(customer)
-    return customer
-
-
-def _normalize_customer(customer: Customer) -> None:
-    customer.attributes = _plain_attributes(customer.attributes)
-    try:
-        customer.country = bounds.country_code(customer.country or "")
-    except bounds.BoundError as error:
-        raise ValidationError({"country": [str(error)]}) from None
-    customer.currency = (customer.currency or "").upper()
-    _check_attributes(customer.attributes)
-
-
-def _save_customer(customer: Customer) -> None:
-    _save(customer, unique_field="external_id",
-          unique_message="A customer with this external_id already exists.")
-
-
-@transaction.atomic
-def customer_update(*, customer: Customer, **fields: Any) -> Customer:
-    for name, value in fields.items():
-        if name in CUSTOMER_FIELDS:
-            setattr(customer, name, value)
-    _normalize_customer(customer)
-    if "currency" in fields and customer.contracts.exclude(currency=customer.currency).exists():
-        raise ValidationError(
-            {"currency": ["The customer has contracts in another currency."]}
-        )
-    _save_customer(customer)
-    return customer
-
-
-def _check_date(field: str, value: date) -> None:
-    try:
-        bounds.date_in_bounds(value)
-    except bounds.BoundError as error:
-        raise ValidationError({field: [str(error)]}) from None
-
-
-MAX_ATTRIBUTES = 50  # custom attributes per customer; names up to 64, values up to 500 chars
-
-
-def _check_attributes(attributes: Any) -> None:
-    if not isinstance(attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str | int | bool | Decimal)
-        for k, v in attributes.items()
-    ):
-        raise ValidationError(
-            {"attributes": ["Must be an object of name: text, number or true/false."]}
-        )
-    if len(attributes) > MAX_ATTRIBUTES or any(
-            len(k) > 64 or not k.strip() or (isinstance(v, str) and len(v) > 500)
-            or (isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**15)
-            for k, v in attributes.items()):
-        raise ValidationError({"attributes": [
-            f"At most {MAX_ATTRIBUTES} attributes; names of 1 to 64 characters, text values "
-            "up to 500 characters, numbers below 10^15."]})
-
-
-def _plain_attributes(attributes: Any) -> Any:
-    if isinstance(attributes, dict):
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in attributes.items()}
-    return attributes
-
-
-@transaction.atomic
-def customer_delete(*, customer: Customer) -> None:
-    if customer.contracts.exists():
-        raise ValidationError({"customer": ["A customer with contracts cannot be deleted."]})
-    customer.delete()
-
-
-# --- Products ---------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def product_create(*, organization: Organization, **fields: Any) -> Product:
-    fields = {k: v for k, v in fields.items() if k in PRODUCT_FIELDS}
-    product = Product(organization=organization, **fields)
-    if product.standalone_selling_price is not None and not product.ssp_currency:
-        product.ssp_currency = organization.default_currency
-    _save(product, unique_field="sku", unique_message="A product with this SKU already exists.")
-    return product
-
-
-@transaction.atomic
-def product_update(*, product: Product, **fields: Any) -> Product:
-    for name, value in fields.items():
-        if name in PRODUCT_FIELDS:
-            setattr(product, name, value)
-    _save(product, unique_field="sku", unique_message="A product with this SKU already exists.")
-    return product
-
-
-# --- Contracts --------------------------------------------------------------------------------
 
 
 def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, dict[str, Product]]:
@@ -208,13 +67,11 @@ def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, di
         raise ValidationError(errors)
     return customer, products
 
-
 def _parse(document: Any) -> ContractDoc:
     try:
         return documents.parse_contract_document(document)
     except DocumentError as error:
         raise ValidationError(error.errors) from None
-
 
 def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
     return {
@@ -227,7 +84,6 @@ def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
         "variables": {k: str(v) for k, v in doc.variables.items()},
     }
 
-
 def _write_phases(contract: Contract, phases: list[PhaseDoc], products: dict[str, Product]):
     for phase_doc in phases:
         phase = Phase.objects.create(
@@ -236,7 +92,6 @@ def _write_phases(contract: Contract, phases: list[PhaseDoc], products: dict[str
         )
         for position, item_doc in enumerate(phase_doc.items):
             _write_item(phase, item_doc, products[item_doc.product], position)
-
 
 def _write_item(phase: Phase, item_doc: ItemDoc, product: Product, position: int) -> PriceItem:
     item = PriceItem.objects.create(
@@ -250,14 +105,12 @@ def _write_item(phase: Phase, item_doc: ItemDoc, product: Product, position: int
         _write_discount(phase.contract, discount, price_item=item)
     return item
 
-
 def _write_discount(contract: Contract, doc, *, price_item: PriceItem | None = None) -> Discount:
     return Discount.objects.create(
         organization=contract.organization, contract=contract, price_item=price_item,
         description=doc.description, kind=doc.kind, value=doc.value, periods=doc.periods,
         starts_on=doc.starts_on, ends_on=doc.ends_on,
     )
-
 
 @transaction.atomic
 def contract_create(*, organization: Organization, document: Any) -> Contract:
@@ -276,10 +129,8 @@ def contract_create(*, organization: Organization, document: Any) -> Contract:
         contract.save(update_fields=["status"])
     return contract
 
-
 def _locked(contract: Contract) -> Contract:
     return Contract.objects.select_for_update().get(pk=contract.pk, organization=contract.organization)
-
 
 @transaction.atomic
 def contract_update(*, contract: Contract, document: Any) -> Contract:
@@ -307,7 +158,6 @@ def contract_update(*, contract: Contract, document: Any) -> Contract:
         contract.save(update_fields=["status"])
     return contract
 
-
 @transaction.atomic
 def contract_activate(*, contract: Contract) -> Contract:
     """Draft -> active, after checking the whole contract as a document. Idempotent."""
@@ -322,7 +172,6 @@ def contract_activate(*, contract: Contract) -> Contract:
     contract.save(update_fields=["status", "updated_at"])
     return contract
 
-
 def _truncate_at(contract: Contract, effective: date) -> None:
     """End every phase at ``effective``: later phases go, the one running is cut."""
     contract.phases.filter(start_date__gte=effective).delete()
@@ -330,7 +179,6 @@ def _truncate_at(contract: Contract, effective: date) -> None:
     if running is not None and (running.end_date is None or running.end_date > effective):
         running.end_date = effective
         running.save(update_fields=["end_date"])
-
 
 @transaction.atomic
 def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
@@ -372,7 +220,6 @@ def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
     contract.auto_renew = False
     contract.save()
     return contract
-
 
 @transaction.atomic
 def contract_amend(
@@ -431,7 +278,6 @@ def contract_amend(
         created_by=created_by,
     )
 
-
 def _reindex(errors: dict[str, list[str]], offset: int) -> dict[str, list[str]]:
     def shift(match):
         index = int(match.group(1)) - offset
@@ -439,12 +285,10 @@ def _reindex(errors: dict[str, list[str]], offset: int) -> dict[str, list[str]]:
 
     return {re.sub(r"^phases\[(\d+)\]", shift, key): value for key, value in errors.items()}
 
-
 def _invoiced(contract: Contract) -> bool:
     """Whether invoicing wrote an invoice for the contract: its invoices point here (the same
     foreign key, PROTECT, refuses deleting the contract)."""
     return contract.invoices.exists()
-
 
 @transaction.atomic
 def contract_delete(*, contract: Contract) -> None:
@@ -461,125 +305,11 @@ def contract_delete(*, contract: Contract) -> None:
                                       organization_id=contract.organization_id,
                                       payload={"contract": str(contract_id)}))
 
-
-# --- Phases and items of a draft --------------------------------------------------------------
-
-
-def _draft(contract: Contract) -> Contract:
-    contract = _locked(contract)
-    if contract.status != Contract.Status.DRAFT:
-        raise ValidationError(
-            {"status": ["Only a draft contract is edited directly; amend an active one."]}
-        )
-    return contract
-
-
-def _check_phase_range(contract: Contract, start: date, end: date | None, *, exclude=None):
-    errors = {}
-    if start < contract.start_date:
-        errors["start_date"] = [f"Must not be before the contract's start ({contract.start_date})."]
-    if contract.end_date and (end is None or end > contract.end_date):
-        errors["end_date"] = [f"Must not be after the contract's end ({contract.end_date})."]
-    if end is not None and end <= start:
-        errors["end_date"] = ["Must be after start_date."]
-    others = contract.phases.exclude(pk=exclude) if exclude else contract.phases.all()
-    for other in others:
-        if (other.end_date is None or start < other.end_date) and (end is None or other.start_date < end):
-            errors.setdefault("start_date", []).append(
-                f"Overlaps the phase {other.start_date} - {other.end_date or 'open'}."
-            )
-    if errors:
-        raise ValidationError(errors)
-
-
-@transaction.atomic
-def phase_create(*, contract: Contract, start_date: date, end_date: date | None, name: str = "") -> Phase:
-    contract = _draft(contract)
-    _check_phase_range(contract, start_date, end_date)
-    return Phase.objects.create(
-        organization=contract.organization, contract=contract, name=name,
-        start_date=start_date, end_date=end_date,
-    )
-
-
-@transaction.atomic
-def phase_update(*, phase: Phase, **fields: Any) -> Phase:
-    contract = _draft(phase.contract)
-    start = fields.get("start_date", phase.start_date)
-    end = fields.get("end_date", phase.end_date)
-    _check_phase_range(contract, start, end, exclude=phase.pk)
-    phase.start_date, phase.end_date = start, end
-    phase.name = fields.get("name", phase.name)
-    phase.save()
-    return phase
-
-
-@transaction.atomic
-def phase_delete(*, phase: Phase) -> None:
-    _draft(phase.contract)
-    phase.delete()
-
-
-def _item_doc(contract: Contract, data: dict) -> tuple[ItemDoc, Product]:
-    errors: dict[str, list[str]] = {}
-    reader = documents._Reader(errors)
-    variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
-    item = documents.parse_item(reader, data, "", contract.currency, variables)
-    errors = {k.lstrip("."): v for k, v in errors.items()}
-    if item is None or errors:
-        raise ValidationError(errors or {"item": ["Invalid price item."]})
-    product = Product.objects.filter(organization=contract.organization, sku=item.product).first()
-    if product is None:
-        errors["product"] = [f"No product has SKU {item.product!r}."]
-    for key in sorted(unknown_meters(organization=contract.organization, keys=item.meters)):
-        errors.setdefault("meter", []).append(f"No meter has key {key!r}.")
-    if errors:
-        raise ValidationError(errors)
-    return item, product
-
-
-@transaction.atomic
-def price_item_create(*, phase: Phase, data: dict) -> PriceItem:
-    """Add a price item to a draft's phase. ``data`` is the item as in the document."""
-    _draft(phase.contract)
-    item_doc, product = _item_doc(phase.contract, data)
-    return _write_item(phase, item_doc, product, position=phase.items.count())
-
-
-@transaction.atomic
-def price_item_update(*, item: PriceItem, data: dict) -> PriceItem:
-    """Replace a draft's price item with ``data`` (the item as in the document)."""
-    contract = _draft(item.phase.contract)
-    current = contract_document(contract=contract)
-    merged = next(
-        i for p in current["phases"] for i in p["items"] if i["id"] == str(item.id)
-    )
-    merged = {**merged, **data}
-    item_doc, product = _item_doc(contract, merged)
-    item.product = product
-    item.description = item_doc.description or product.name
-    item.timing, item.cadence = item_doc.timing, item_doc.cadence
-    item.cadence_months, item.meter_key = item_doc.cadence_months, item_doc.meter
-    item.quantity, item.model, item.pricing = item_doc.quantity, item_doc.model, item_doc.pricing
-    item.save()
-    item.discounts.all().delete()
-    for discount in item_doc.discounts:
-        _write_discount(contract, discount, price_item=item)
-    return item
-
-
-@transaction.atomic
-def price_item_delete(*, item: PriceItem) -> None:
-    _draft(item.phase.contract)
-    item.delete()
-
-
 def cadence_months(cadence: str, months: int | None) -> int | None:
     """Months per period for a cadence choice; None for one-time."""
     if cadence == "one_time":
         return None
     return CADENCE_MONTHS.get(cadence, months)
-
 
 @transaction.atomic
 def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:

@@ -1,0 +1,124 @@
+"""Writes of a draft contract's phases and price items, one at a time (the contract editor and
+the API's phase and item endpoints)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from contracts import documents
+from contracts.documents import ItemDoc
+from contracts.meters import unknown_meters
+from contracts.models import (
+    Contract,
+    Phase,
+    PriceItem,
+    Product,
+)
+from contracts.selectors import contract_document
+from contracts.services.contracts import _locked, _write_discount, _write_item
+
+
+def _draft(contract: Contract) -> Contract:
+    contract = _locked(contract)
+    if contract.status != Contract.Status.DRAFT:
+        raise ValidationError(
+            {"status": ["Only a draft contract is edited directly; amend an active one."]}
+        )
+    return contract
+
+def _check_phase_range(contract: Contract, start: date, end: date | None, *, exclude=None):
+    errors = {}
+    if start < contract.start_date:
+        errors["start_date"] = [f"Must not be before the contract's start ({contract.start_date})."]
+    if contract.end_date and (end is None or end > contract.end_date):
+        errors["end_date"] = [f"Must not be after the contract's end ({contract.end_date})."]
+    if end is not None and end <= start:
+        errors["end_date"] = ["Must be after start_date."]
+    others = contract.phases.exclude(pk=exclude) if exclude else contract.phases.all()
+    for other in others:
+        if (other.end_date is None or start < other.end_date) and (end is None or other.start_date < end):
+            errors.setdefault("start_date", []).append(
+                f"Overlaps the phase {other.start_date} - {other.end_date or 'open'}."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+@transaction.atomic
+def phase_create(*, contract: Contract, start_date: date, end_date: date | None, name: str = "") -> Phase:
+    contract = _draft(contract)
+    _check_phase_range(contract, start_date, end_date)
+    return Phase.objects.create(
+        organization=contract.organization, contract=contract, name=name,
+        start_date=start_date, end_date=end_date,
+    )
+
+@transaction.atomic
+def phase_update(*, phase: Phase, **fields: Any) -> Phase:
+    contract = _draft(phase.contract)
+    start = fields.get("start_date", phase.start_date)
+    end = fields.get("end_date", phase.end_date)
+    _check_phase_range(contract, start, end, exclude=phase.pk)
+    phase.start_date, phase.end_date = start, end
+    phase.name = fields.get("name", phase.name)
+    phase.save()
+    return phase
+
+@transaction.atomic
+def phase_delete(*, phase: Phase) -> None:
+    _draft(phase.contract)
+    phase.delete()
+
+def _item_doc(contract: Contract, data: dict) -> tuple[ItemDoc, Product]:
+    errors: dict[str, list[str]] = {}
+    reader = documents._Reader(errors)
+    variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
+    item = documents.parse_item(reader, data, "", contract.currency, variables)
+    errors = {k.lstrip("."): v for k, v in errors.items()}
+    if item is None or errors:
+        raise ValidationError(errors or {"item": ["Invalid price item."]})
+    product = Product.objects.filter(organization=contract.organization, sku=item.product).first()
+    if product is None:
+        errors["product"] = [f"No product has SKU {item.product!r}."]
+    for key in sorted(unknown_meters(organization=contract.organization, keys=item.meters)):
+        errors.setdefault("meter", []).append(f"No meter has key {key!r}.")
+    if errors:
+        raise ValidationError(errors)
+    return item, product
+
+@transaction.atomic
+def price_item_create(*, phase: Phase, data: dict) -> PriceItem:
+    """Add a price item to a draft's phase. ``data`` is the item as in the document."""
+    _draft(phase.contract)
+    item_doc, product = _item_doc(phase.contract, data)
+    return _write_item(phase, item_doc, product, position=phase.items.count())
+
+@transaction.atomic
+def price_item_update(*, item: PriceItem, data: dict) -> PriceItem:
+    """Replace a draft's price item with ``data`` (the item as in the document)."""
+    contract = _draft(item.phase.contract)
+    current = contract_document(contract=contract)
+    merged = next(
+        i for p in current["phases"] for i in p["items"] if i["id"] == str(item.id)
+    )
+    merged = {**merged, **data}
+    item_doc, product = _item_doc(contract, merged)
+    item.product = product
+    item.description = item_doc.description or product.name
+    item.timing, item.cadence = item_doc.timing, item_doc.cadence
+    item.cadence_months, item.meter_key = item_doc.cadence_months, item_doc.meter
+    item.quantity, item.model, item.pricing = item_doc.quantity, item_doc.model, item_doc.pricing
+    item.save()
+    item.discounts.all().delete()
+    for discount in item_doc.discounts:
+        _write_discount(contract, discount, price_item=item)
+    return item
+
+@transaction.atomic
+def price_item_delete(*, item: PriceItem) -> None:
+    _draft(item.phase.contract)
+    item.delete()
