@@ -62,10 +62,11 @@ class InvoiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Invoice
         fields = ["id", "number", "status", "customer", "contract", "billing_date",
-                  "currency", "issue_date", "due_date", "period_start", "period_end",
-                  "subtotal", "tax_total", "total", "amount_credited", "credit_applied",
-                  "amount_paid", "amount_refunded", "amount_due", "finalize_after", "finalized_at", "sent_at", "memo", "manual",
-                  "edited", "lines", "created_at"]
+                  "corrections_only", "currency", "issue_date", "due_date", "period_start",
+                  "period_end", "subtotal", "tax_total", "total", "amount_credited",
+                  "credit_applied", "amount_paid", "amount_refunded", "amount_due",
+                  "finalize_after", "finalized_at", "sent_at", "memo", "manual", "edited",
+                  "lines", "created_at"]
 
 
 class InvoiceSummarySerializer(InvoiceSerializer):

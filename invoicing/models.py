@@ -102,6 +102,10 @@ class Invoice(TenantModel):
     amount_due = models.DecimalField(**AMOUNT, default=0)
     finalize_after = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    corrections_only = models.BooleanField(
+        default=False,
+        help_text="Carries only corrections of earlier final invoices (the contract had no "
+                  "draft to carry them): it never stands for a billing date of the schedule.")
     rerated_at = models.DateTimeField(
         null=True, blank=True,
         help_text="When its finalization re-rated the contract's closed dates (it carries "
@@ -122,8 +126,14 @@ class Invoice(TenantModel):
         constraints = [
             # One invoice per contract and billing date, whatever runs the generation.
             models.UniqueConstraint(
-                fields=["contract", "billing_date"], condition=Q(contract__isnull=False),
+                fields=["contract", "billing_date"],
+                condition=Q(contract__isnull=False, corrections_only=False),
                 name="invoice_one_per_contract_date",
+            ),
+            models.UniqueConstraint(  # corrections alone: one open at a time per contract
+                fields=["contract"],
+                condition=Q(contract__isnull=False, corrections_only=True, status="draft"),
+                name="invoice_one_open_correction_per_contract",
             ),
             models.UniqueConstraint(
                 fields=["organization", "number"], condition=~Q(number=""),

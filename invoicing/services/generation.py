@@ -136,19 +136,23 @@ def _amended_at(contract_ids) -> dict:
                 .values_list("contract_id", "latest"))
 
 
-def _corrections(contract: Contract, rater: ContractRater, existing: dict, index, today: date,
-                 *, host: Invoice | None, late: set[str] | None, force: bool = False,
+def _corrections(contract: Contract, rater: ContractRater, existing: dict,
+                 corrective: list[Invoice], index, today: date, *, host: Invoice | None,
+                 late: set[str] | None, force: bool = False,
                  run: _Run | None = None) -> list[LineDraft]:
     """What the contract's final invoices must be corrected by now (see ``rating``):
-    re-rates the closed dates when something can have changed (``force``: always)."""
+    re-rates the closed billing dates (``existing``: the schedule's invoices by date) when
+    something can have changed (``force``: always). ``corrective``: the contract's invoices of
+    corrections alone (their lines count as billed; they close no billing date)."""
     closed = [inv for inv in existing.values() if inv.status in CLOSED]
-    if not closed:
+    final = closed + [inv for inv in corrective if inv.status in CLOSED]
+    if not final:
         return []
     if late is None:
         late = customers_with_late_events(organization=contract.organization)
     amended_at = (run.amended if run is not None else _amended_at([contract.id])) \
         .get(contract.id) if not force else None
-    if not force and not _may_need_corrections(contract, closed, host, late, amended_at, run):
+    if not force and not _may_need_corrections(contract, final, host, late, amended_at, run):
         return []
     overrides = {inv.billing_date: _overrides(inv) for inv in closed}
     through = max([today, *overrides])
@@ -176,6 +180,23 @@ def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
     return invoice.lines.exists()
 
 
+INVOICE_FIELDS = ("id", "contract_id", "billing_date", "status", "edited", "finalized_at",
+                  "rerated_at", "corrections_only")
+
+
+def _invoices_of(invoices) -> tuple[dict[date, Invoice], list[Invoice]]:
+    """A contract's invoices: those of its schedule by billing date, and those of
+    corrections alone."""
+    schedule: dict[date, Invoice] = {}
+    corrective: list[Invoice] = []
+    for inv in invoices.only(*INVOICE_FIELDS):
+        if inv.corrections_only:
+            corrective.append(inv)
+        else:
+            schedule[inv.billing_date] = inv
+    return schedule, corrective
+
+
 def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     """Rate a contract's draft again from current facts, as finalization does before it
     fixes the amounts. The contract's latest open draft also carries the corrections of its
@@ -184,17 +205,20 @@ def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     contract = invoice.contract
     rater = ContractRater(contract, DirectUsage(contract.organization))
     index = period_counter(rater)
-    existing = {inv.billing_date: inv for inv in Invoice.objects.filter(contract=contract)
-                .only("id", "billing_date", "status", "edited", "finalized_at", "rerated_at")}
+    existing, corrective = _invoices_of(Invoice.objects.filter(contract=contract))
     today = today or _today(contract.time_zone)
-    later_open = any(inv.billing_date > invoice.billing_date and inv.status == "draft"
-                     for inv in existing.values())
-    corrections = [] if later_open else _corrections(
-        contract, rater, existing, index, max(today, invoice.billing_date), host=invoice,
-        late=None, force=True)
-    charges = next((b.charges for b in rater.billing_dates(invoice.billing_date)
-                    if b.on == invoice.billing_date), ())
-    invoice.rerated = not later_open  # its finalization settles the late-usage flags
+    if invoice.corrections_only:  # the host only while no draft of the schedule is open
+        host = not any(inv.status == "draft" for inv in existing.values())
+        charges = ()
+    else:
+        host = not any(inv.billing_date > invoice.billing_date and inv.status == "draft"
+                       for inv in existing.values())
+        charges = next((b.charges for b in rater.billing_dates(invoice.billing_date)
+                        if b.on == invoice.billing_date), ())
+    corrections = _corrections(
+        contract, rater, existing, corrective, index, max(today, invoice.billing_date),
+        host=invoice, late=None, force=True) if host else []
+    invoice.rerated = host  # its finalization settles the late-usage flags
     return _settle_draft(invoice, rater, charges, index, corrections=corrections)
 
 
@@ -233,19 +257,18 @@ def invoices_generate_for_contract(
 
 def _generate_for_contract(contract: Contract, today: date | None, usage: UsageSource | None,
                            run: _Run | None, existing: dict | None,
-                           pending: list | None = None) -> GenerationResult:
+                           pending: list | None = None,
+                           corrective: list[Invoice] | None = None) -> GenerationResult:
     """``pending`` (a run's batch): new drafts are rated and appended there, for
-    :func:`_insert_new` to write with the batch's; existing drafts are recomputed here."""
+    :func:`_insert_new` to write with the batch's; existing drafts are recomputed here.
+    ``existing``: the schedule's invoices by billing date; ``corrective``: the invoices of
+    corrections alone (None: both read now)."""
     result = GenerationResult()
     if contract.status not in BILLABLE:
         return result
-    if existing is None:
-        existing = {
-            inv.billing_date: inv
-            for inv in Invoice.objects.filter(contract=contract).only(
-                "id", "billing_date", "status", "edited", "finalized_at", "rerated_at")
-        }
-    if not contract.phases.all() and not existing:
+    if existing is None or corrective is None:
+        existing, corrective = _invoices_of(Invoice.objects.filter(contract=contract))
+    if not contract.phases.all() and not existing and not corrective:
         return result  # cancelled from its start (or never given a phase): nothing owed
     today = today or _today(contract.time_zone)
     rater = ContractRater(contract, usage or DirectUsage(contract.organization),
@@ -254,25 +277,19 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     settings = run.settings if run else invoice_settings(organization=contract.organization)
     grace = timedelta(hours=settings.grace_period_hours)
     dates = {b.on: b.charges for b in rater.billing_dates(today)}
-    for on, inv in existing.items():  # a draft of corrections alone is recomputed too
+    for on, inv in existing.items():  # a draft whose date left the schedule is recomputed
         if inv.status == Invoice.Status.DRAFT and on not in dates:
             dates[on] = ()
-    # The corrections of the final invoices go on the latest open draft: the last billing
-    # date not billed for good yet, else a draft of their own, dated today (or the first
-    # day after it without a final invoice: one invoice per contract and date).
+    # The corrections of the final invoices go on the latest open draft of the schedule;
+    # with none, on an invoice of corrections alone (one open at a time, dated the day it
+    # is made), which never takes a billing date of the schedule.
     open_dates = [on for on in dates
                   if existing.get(on) is None or existing[on].status == Invoice.Status.DRAFT]
-    if open_dates:
-        host_on = max(open_dates)
-    else:
-        host_on = today
-        while existing.get(host_on) is not None:
-            host_on += timedelta(days=1)
-    host = existing.get(host_on)
-    corrections = _corrections(contract, rater, existing, index, today,
+    open_corrective = [inv for inv in corrective if inv.status == Invoice.Status.DRAFT]
+    host_on = max(open_dates) if open_dates else None
+    host = existing.get(host_on) if host_on else next(iter(open_corrective), None)
+    corrections = _corrections(contract, rater, existing, corrective, index, today,
                                host=host, late=run.late_customers if run else None, run=run)
-    if corrections and not open_dates:
-        dates[host_on] = ()
     batched = pending is not None and not corrections
     for on in sorted(dates):
         invoice = existing.get(on)
@@ -284,31 +301,48 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
             if prepared is not None:
                 pending.append(prepared)
             continue
-        with transaction.atomic():
-            created = False
-            if invoice is None:
-                invoice = _create_draft(contract, on, grace)
-                if invoice is None:  # another run created it first
-                    result.skipped += 1
-                    continue
-                created = True
-            else:
-                invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-                if invoice.status != Invoice.Status.DRAFT:
-                    result.skipped += 1
-                    continue
-            extra = corrections if on == host_on else ()
-            if not _settle_draft(invoice, rater, dates[on], index, run, new=created,
-                                 corrections=extra):
-                invoice.delete()  # nothing due after all (corrections that came to nothing)
-                continue
-            if created:
-                result.created += 1
-                outbox_write(organization=contract.organization, event_type="invoice.created",
-                             subject_id=invoice.id, payload=_event_payload(invoice))
-            else:
-                result.recomputed += 1
+        extra = corrections if on == host_on else ()
+        _settle(contract, invoice, on, rater, dates[on], index, run, grace, extra, result)
+    # Invoices of corrections alone: the open one carries the corrections when the schedule
+    # has no open draft; any other open one is emptied (and so removed).
+    for number, invoice in enumerate(open_corrective):
+        extra = corrections if host_on is None and number == 0 else ()
+        _settle(contract, invoice, invoice.billing_date, rater, (), index, run, grace, extra,
+                result)
+    if corrections and host_on is None and not open_corrective:
+        _settle(contract, None, today, rater, (), index, run, grace, corrections, result,
+                corrections_only=True)
     return result
+
+
+def _settle(contract: Contract, invoice: Invoice | None, on: date, rater: ContractRater,
+            charges, index, run: _Run | None, grace: timedelta, corrections, result,
+            *, corrections_only: bool = False) -> None:
+    """Create (``invoice`` None) or recompute one draft, in its own savepoint; a draft left
+    with nothing due is removed."""
+    with transaction.atomic():
+        created = False
+        if invoice is None:
+            invoice = _create_draft(contract, on, grace, corrections_only=corrections_only)
+            if invoice is None:  # another run created it first
+                result.skipped += 1
+                return
+            created = True
+        else:
+            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            if invoice.status != Invoice.Status.DRAFT:
+                result.skipped += 1
+                return
+        if not _settle_draft(invoice, rater, charges, index, run, new=created,
+                             corrections=corrections):
+            invoice.delete()  # nothing due after all (corrections that came to nothing)
+            return
+        if created:
+            result.created += 1
+            outbox_write(organization=contract.organization, event_type="invoice.created",
+                         subject_id=invoice.id, payload=_event_payload(invoice))
+        else:
+            result.recomputed += 1
 
 
 def _prepare_new(contract, rater, on, charges, index, run, grace):
@@ -382,14 +416,15 @@ def _write_new(organization: Organization, pending: list) -> tuple[int, int]:
     return len(won), len(pending) - len(won)
 
 
-def _create_draft(contract: Contract, on: date, grace: timedelta) -> Invoice | None:
+def _create_draft(contract: Contract, on: date, grace: timedelta, *,
+                  corrections_only: bool = False) -> Invoice | None:
     local_midnight = datetime.combine(on, datetime.min.time(), ZoneInfo(contract.time_zone))
     try:
         with transaction.atomic():
             return Invoice.objects.create(
                 organization=contract.organization, customer=contract.customer,
                 contract=contract, billing_date=on, currency=contract.currency,
-                finalize_after=local_midnight + grace,
+                finalize_after=local_midnight + grace, corrections_only=corrections_only,
             )
     except IntegrityError:
         return None
@@ -417,9 +452,13 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
     for at in range(0, len(ids), 100):  # bounded memory: 100 contracts, prefetched, at once
         chunk = ids[at:at + 100]
         existing: dict = {contract_id: {} for contract_id in chunk}
+        corrective: dict = {contract_id: [] for contract_id in chunk}
         for inv in Invoice.objects.filter(organization=organization, contract_id__in=chunk) \
-                .only("id", "contract_id", "billing_date", "status", "edited", "finalized_at", "rerated_at"):
-            existing[inv.contract_id][inv.billing_date] = inv
+                .only(*INVOICE_FIELDS):
+            if inv.corrections_only:
+                corrective[inv.contract_id].append(inv)
+            else:
+                existing[inv.contract_id][inv.billing_date] = inv
         run.amended = _amended_at(chunk)
         run.corrected_drafts = _corrected_drafts(chunk)
         batch = contracts.filter(id__in=chunk).order_by("id") \
@@ -432,7 +471,8 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
             try:
                 with transaction.atomic():
                     one = _generate_for_contract(contract, today, usage, run,
-                                                 existing[contract.id], pending)
+                                                 existing[contract.id], pending,
+                                                 corrective[contract.id])
             except Exception as error:
                 if not failures.isolated(error):
                     raise
