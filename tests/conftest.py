@@ -1,19 +1,15 @@
 """Test set-up: a real PostgreSQL test database, migrated as the owner role, used by the
 application's own role under row-level security -- exactly as in production.
 
-``make test`` starts the embedded servers when DATABASE_URL/REDIS_URL are unset.
+``make test`` starts the embedded servers when DATABASE_URL/REDIS_URL are unset. The root
+fixtures (database, cache, users, tenants) are here; what the tests share beyond them lives in
+``tests/support`` and its fixtures are registered below.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,13 +26,19 @@ from zenskar.tenancy import services as tenancy
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Role
 
-pytest_plugins = ["tests.browser"]  # the session's Chromium: fixtures browser, page, artifacts
+# The helpers' asserts report their values like the tests' own: registered before any import.
+pytest.register_assert_rewrite("tests.support")
 
-PASSWORD = "correct-horse-battery"  # every test user's, unless a test gives another
+from tests.support import PASSWORD  # noqa: E402
+from tests.support.factories import OrganizationFactory, UserFactory  # noqa: E402
 
-# Tests that commit (a worker process or a browser must see the rows) flush through the owner
-# alias: the application role may not TRUNCATE, and must not.
-COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+pytest_plugins = [
+    "tests.support.browser",  # the session's Chromium: browser, page, artifacts
+    "tests.support.mail",  # smtp
+    "tests.support.payments",  # localstripe, stripe_gateway
+    "tests.support.scenario",  # scenario
+    "tests.support.world",  # world, wsgi_calls
+]
 
 
 def _alive(pid: int) -> bool:
@@ -114,23 +116,21 @@ def _fresh_cache(isolated_cache):
 
 @pytest.fixture
 def make_user(db):
-    from django.contrib.auth import get_user_model
-
     def make(email: str | None = None, password: str = PASSWORD):
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-        return get_user_model().objects.create_user(username=email, email=email, password=password)
+        return UserFactory(email=email, password=password)
 
     return make
 
 
 @pytest.fixture
 def make_organization(db, make_user):
+    """``make_organization(name, owner=None, default_currency=..., time_zone=...)``: an
+    organization and its owner (a new user unless given)."""
+
     def make(name: str | None = None, owner=None, **fields):
         name = name or f"Org {uuid.uuid4().hex[:6]}"
-        return tenancy.organization_create(
-            name=name, slug=f"{name.lower().replace(' ', '-')}-{uuid.uuid4().hex[:6]}",
-            owner=owner or make_user(), **fields,
-        )
+        return OrganizationFactory(name=name, owner=owner or make_user(), **fields)
 
     return make
 
@@ -180,85 +180,3 @@ def tenant(make_organization):
 @pytest.fixture
 def other_tenant(make_organization):
     return Tenant(make_organization("Globex"))
-
-
-# --- Stripe -------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def localstripe():
-    """One Stripe emulator (``localstripe``) for the whole session, on a free loopback port: its
-    base URL, which the operator's setting ``STRIPE_API_BASE`` points at. It keeps its state in
-    memory for the session (so one instance: a second one would not know the first's cards).
-
-    ``--from-scratch``: otherwise localstripe first loads /tmp/localstripe.pickle, which
-    every emulator on the machine rewrites on each change (one caught half-written makes it
-    exit at start)."""
-    port = _free_port()
-    binary = Path(sys.executable).parent / "localstripe"
-    process = subprocess.Popen(  # noqa: S603
-        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # it takes seconds to import on a loaded machine
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)  # noqa: S310
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.1)
-    # the operator's setting: every gateway in test mode calls the emulator
-    previous, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, base
-    yield base
-    settings.STRIPE_API_BASE = previous
-    process.terminate()
-    process.wait(timeout=10)
-
-
-# --- E-mail ----------------------------------------------------------------------------------
-
-
-class Collecting:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self):
-        import email
-        import email.policy
-
-        return [email.message_from_bytes(e.content, policy=email.policy.default)
-                for e in self.envelopes]
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on a free loopback port, Django's e-mail pointed at it; the
-    messages it was given (``envelopes``, parsed: ``messages``)."""
-    from aiosmtpd.controller import Controller
-
-    handler = Collecting()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield handler
-    controller.stop()
-

@@ -1,11 +1,10 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
-from tests.conftest import COMMITTING
+from tests.support import COMMITTING
+from tests.support.concurrency import at_once
 from zenskar.api.idempotency import purge_expired
 from zenskar.api.models import IdempotencyKey
 from zenskar.tenancy.models import ApiKey
@@ -90,22 +89,12 @@ def test_expired_keys_are_purged_and_fresh_ones_kept(tenant, settings):
 @COMMITTING
 def test_two_concurrent_requests_with_one_key_do_the_work_once(tenant):
     client_secret = tenant.client()  # creates the admin key before the threads start
-    results = []
-    barrier = threading.Barrier(2)
 
     def send():
-        try:
-            barrier.wait()
-            response = _create(client_secret, {"name": "raced"}, "race-key")
-            results.append((response.status_code, response.json()["id"]))
-        finally:
-            connections.close_all()
+        response = _create(client_secret, {"name": "raced"}, "race-key")
+        return response.status_code, response.json()["id"]
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = at_once(send, send, timeout=30)
 
     assert [status for status, _ in results] == [201, 201]
     assert results[0][1] == results[1][1]

@@ -2,82 +2,30 @@ import copy
 
 import pytest
 
-from contracts import services
-from metering import services as metering
+from tests.support.contracts import TWO_PHASES
+from tests.support.factories import CustomerFactory, MeterFactory, ProductFactory
 
 
 @pytest.fixture
 def catalog(tenant):
-    """A customer and three products in the tenant's organization."""
-    with tenant.context():
-        customer = services.customer_create(
-            organization=tenant.organization, external_id="acme-42", name="Acme Corp",
-            currency="USD", time_zone="America/New_York", emails=["ap@acme.test"],
-            country="US",
-        )
-        products = {
-            sku: services.product_create(
-                organization=tenant.organization, name=name, sku=sku, kind=kind,
-                revenue_rule=rule,
-            )
-            for sku, name, kind, rule in [
-                ("PLATFORM", "Platform fee", "recurring", "ratable"),
-                ("SEATS", "Seats", "recurring", "ratable"),
-                ("API", "API calls", "usage", "as_used"),
-            ]
-        }
-        metering.meter_create(
-            organization=tenant.organization, key="api_calls", name="API calls",
-            event_name="api_call", aggregation="count",
-        )
+    """A customer and three products in the tenant's organization, and its meter of API calls
+    (the products and the meter ``TWO_PHASES`` names)."""
+    organization = tenant.organization
+    customer = CustomerFactory(organization=organization, external_id="acme-42",
+                               name="Acme Corp", time_zone="America/New_York",
+                               emails=["ap@acme.test"])  # in US dollars, in the US
+    products = {
+        sku: ProductFactory(organization=organization, name=name, sku=sku, kind=kind,
+                            revenue_rule=rule)
+        for sku, name, kind, rule in [
+            ("PLATFORM", "Platform fee", "recurring", "ratable"),
+            ("SEATS", "Seats", "recurring", "ratable"),
+            ("API", "API calls", "usage", "as_used"),
+        ]
+    }
+    MeterFactory(organization=organization, key="api_calls", name="API calls",
+                 event_name="api_call", aggregation="count")
     return customer, products
-
-
-TWO_PHASES = {
-    "customer": "acme-42",
-    "name": "Acme platform agreement",
-    "reference": "MSA-2026-001",
-    "start_date": "2026-01-01",
-    "end_date": "2028-01-01",
-    "cadence": "monthly",
-    "anchor": "calendar",
-    "auto_renew": True,
-    "renewal_term_months": 12,
-    "renewal_notice_days": 60,
-    "variables": {"committed_seats": "25"},
-    "phases": [
-        {
-            "name": "Year 1",
-            "start_date": "2026-01-01",
-            "end_date": "2027-01-01",
-            "items": [
-                {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
-                 "pricing": {"amount": "1000.00"}},
-                {"product": "SEATS", "model": "per_unit", "timing": "advance",
-                 "quantity": "25", "pricing": {"unit_price": "12.00"}},
-                {"product": "API", "model": "graduated", "timing": "arrears",
-                 "meter": "api_calls",
-                 "pricing": {"tiers": [
-                     {"up_to": "100000", "unit_price": "0"},
-                     {"up_to": "1000000", "unit_price": "0.002"},
-                     {"up_to": None, "unit_price": "0.001"},
-                 ]},
-                 "discounts": [{"kind": "percent", "value": "10", "periods": 3}]},
-            ],
-        },
-        {
-            "name": "Year 2",
-            "start_date": "2027-01-01",
-            "end_date": "2028-01-01",
-            "items": [
-                {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
-                 "pricing": {"amount": "1200.00"}},
-            ],
-        },
-    ],
-    "discounts": [{"kind": "fixed", "value": "100.00", "starts_on": "2026-01-01",
-                   "ends_on": "2026-04-01", "description": "Launch credit"}],
-}
 
 
 @pytest.fixture

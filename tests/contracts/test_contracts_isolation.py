@@ -2,34 +2,39 @@
 never include them, and writes aimed at them change nothing."""
 
 import copy
+from datetime import date
 
 import pytest
 
-from contracts import services
-from contracts.models import Contract, Customer, Phase, PriceItem, Product
-from metering.services import meter_create
-from tests.contracts.conftest import TWO_PHASES
+from contracts.models import Contract, Customer, Phase, PriceItem
+from tests.support.contracts import TWO_PHASES
+from tests.support.factories import (
+    ContractFactory,
+    CustomerFactory,
+    PhaseFactory,
+    ProductFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def theirs(other_tenant):
-    """A full contract in the other organization."""
-    org = other_tenant.organization
+    """A draft contract of two yearly phases in the other organization, for its customer
+    acme-42; the first phase's one item is the product PLATFORM at 1000.00."""
+    organization = other_tenant.organization
+    customer = CustomerFactory(organization=organization, external_id="acme-42",
+                               name="Their Acme")
+    platform = ProductFactory(organization=organization, sku="PLATFORM")
+    contract = ContractFactory(
+        customer=customer, name=TWO_PHASES["name"], end_date=date(2028, 1, 1),
+        phase__end_date=date(2027, 1, 1),
+        phase__items=[{"product": platform, "pricing": {"amount": "1000.00"}}])
+    PhaseFactory(contract=contract, start_date=date(2027, 1, 1))  # the second year
     with other_tenant.context():
-        customer = services.customer_create(organization=org, external_id="acme-42",
-                                            name="Their Acme", currency="USD")
-        for sku, kind in (("PLATFORM", "recurring"), ("SEATS", "recurring"), ("API", "usage")):
-            services.product_create(organization=org, name=sku, sku=sku, kind=kind,
-                                    revenue_rule="ratable")
-        meter_create(organization=org, key="api_calls", name="API calls", event_name="api_call",
-                     aggregation="count")
-        contract = services.contract_create(organization=org, document=copy.deepcopy(TWO_PHASES))
         phase = contract.phases.first()
-        item = phase.items.first()
-        product = Product.objects.get(organization=org, sku="PLATFORM")
-    return {"customer": customer, "product": product, "contract": contract, "phase": phase,
+        item = phase.items.get()
+    return {"customer": customer, "product": platform, "contract": contract, "phase": phase,
             "item": item}
 
 

@@ -8,12 +8,10 @@ import pytest
 from contracts import services
 from contracts.models import Contract, Customer, PriceItem, Product
 from contracts.views import pricing_text
-from metering import services as metering
+from tests.support.factories import ContractFactory, CustomerFactory, ProductFactory
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
@@ -23,22 +21,16 @@ def contract(tenant, catalog, document):
 
 
 @pytest.fixture
-def foreign(other_tenant, document):
-    """A customer, product and draft contract of another organization."""
-    with other_tenant.context():
-        organization = other_tenant.organization
-        customer = services.customer_create(
-            organization=organization, external_id="acme-42", name="Globex Secret Customer",
-            currency="USD",
-        )
-        for sku in ("PLATFORM", "SEATS", "API"):
-            services.product_create(organization=organization, name=f"Globex {sku}", sku=sku,
-                                    kind="recurring", revenue_rule="ratable")
-        metering.meter_create(organization=organization, key="api_calls", name="API calls",
-                              event_name="api_call", aggregation="count")
-        contract = services.contract_create(
-            organization=organization, document={**document, "name": "Globex deal"}
-        )
+def foreign(other_tenant):
+    """A customer, products and a draft contract of another organization, with the same
+    external id and SKUs as this one's."""
+    organization = other_tenant.organization
+    customer = CustomerFactory(organization=organization, external_id="acme-42",
+                               name="Globex Secret Customer")
+    products = [ProductFactory(organization=organization, name=f"Globex {sku}", sku=sku)
+                for sku in ("PLATFORM", "SEATS", "API")]
+    contract = ContractFactory(customer=customer, name="Globex deal",
+                               phase__items=[{"product": products[0]}])  # a draft
     return customer, contract
 
 
@@ -108,9 +100,7 @@ def test_the_customer_list_shows_only_the_organizations_customers(
     client, tenant, catalog, foreign, signed_in
 ):
     signed_in(Role.VIEWER)
-    with tenant.context():
-        services.customer_create(organization=tenant.organization, external_id="hooli",
-                                 name="Hooli", country="US")
+    CustomerFactory(organization=tenant.organization, external_id="hooli", name="Hooli")
     page = client.get("/customers/").content.decode()
     assert "Acme Corp" in page
     assert "Hooli" in page

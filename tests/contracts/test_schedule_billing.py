@@ -209,90 +209,118 @@ def test_phase_boundary_mid_period_splits_it_and_each_part_bills_on_its_own() ->
     assert sum(march_shares) == 1
 
 
-def test_amendment_mid_period_cuts_the_current_phase() -> None:
+@pytest.mark.parametrize(
+    ("phases", "effective", "expected"),
+    [
+        pytest.param(
+            [("2024-01-01", None, (SEATS,))], "2024-03-16",
+            # Mid-period: the current phase is cut at the date, the new items from it on.
+            [("2024-01-01", "2024-03-16", (SEATS,)), ("2024-03-16", None, (SEATS_V2,))],
+            id="mid-period-cuts-the-current-phase",
+        ),
+        pytest.param(
+            [("2024-01-01", "2024-07-01", (SEATS,)), ("2024-07-01", None, (USAGE,))], "2024-02-10",
+            # The phase in force is cut; the later ramp phase stays as it was.
+            [
+                ("2024-01-01", "2024-02-10", (SEATS,)),
+                ("2024-02-10", "2024-07-01", (SEATS_V2,)),
+                ("2024-07-01", None, (USAGE,)),
+            ],
+            id="keeps-later-ramp-phases",
+        ),
+        pytest.param(
+            [("2024-01-01", None, (SEATS,))], "2024-01-01",
+            [("2024-01-01", None, (SEATS_V2,))],  # on a phase's start: its items replaced
+            id="on-a-phase-start-replaces-its-items",
+        ),
+    ],
+)  # fmt: skip
+def test_an_amendment_replaces_the_items_from_its_date_on(
+    phases: list[tuple[str, str | None, tuple[PriceItem, ...]]], effective: str,
+    expected: list[tuple[str, str | None, tuple[PriceItem, ...]]],
+) -> None:
+    contract = terms(start="2024-01-01", phases=phases)
+
+    amended = amend_terms(terms=contract, effective=d(effective), items=[SEATS_V2])
+
+    assert amended.phases == tuple(
+        Phase(start=d(start), end=None if end is None else d(end), items=items)
+        for start, end, items in expected
+    )
+
+
+def test_an_amendment_mid_period_bills_each_part_of_the_month_on_its_own() -> None:
     contract = terms(start="2024-01-01", phases=[("2024-01-01", None, (SEATS,))])
 
     amended = amend_terms(terms=contract, effective=d("2024-03-16"), items=[SEATS_V2])
 
-    assert amended.phases == (
-        Phase(start=d("2024-01-01"), end=d("2024-03-16"), items=(SEATS,)),
-        Phase(start=d("2024-03-16"), end=None, items=(SEATS_V2,)),
-    )
     assert schedule(amended, "2024-03-31")[-2:] == [
         ("2024-03-01", [("seats", P("2024-03-01", "2024-03-16", of=("2024-03-01", "2024-04-01")))]),
         ("2024-03-16", [("seats-v2", P("2024-03-16", "2024-04-01", of=("2024-03-01", "2024-04-01")))]),
     ]  # fmt: skip
 
 
-def test_amendment_keeps_later_ramp_phases() -> None:
-    contract = terms(
-        start="2024-01-01",
-        phases=[("2024-01-01", "2024-07-01", (SEATS,)), ("2024-07-01", None, (USAGE,))],
-    )
-
-    amended = amend_terms(terms=contract, effective=d("2024-02-10"), items=[SEATS_V2])
-
-    assert amended.phases == (
-        Phase(start=d("2024-01-01"), end=d("2024-02-10"), items=(SEATS,)),
-        Phase(start=d("2024-02-10"), end=d("2024-07-01"), items=(SEATS_V2,)),
-        Phase(start=d("2024-07-01"), end=None, items=(USAGE,)),
-    )
-
-
-def test_amendment_on_a_phase_start_replaces_its_items() -> None:
-    contract = terms(start="2024-01-01", phases=[("2024-01-01", None, (SEATS,))])
-
-    amended = amend_terms(terms=contract, effective=d("2024-01-01"), items=[SEATS_V2])
-
-    assert amended.phases == (Phase(start=d("2024-01-01"), end=None, items=(SEATS_V2,)),)
-
-
 # --- proration_share and split_period -----------------------------------------------
 
 
-def test_proration_share_counts_days_inside_the_period_over_the_full_period() -> None:
-    january = P("2024-01-01", "2024-02-01")
-
-    def share(period: Period, start: str, end: str) -> Fraction:
-        return proration_share(period=period, start=d(start), end=d(end))
-
-    assert share(january, "2024-01-15", "2024-03-01") == Fraction(17, 31)
-    assert share(january, "2023-12-01", "2024-01-01") == 0
-    assert share(january, "2023-12-01", "2024-03-01") == 1
-    # Of a stub, the denominator is still all of January: Jan 15..19 is 5 of 31 days.
-    stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
-    assert share(stub, "2024-01-01", "2024-01-20") == Fraction(5, 31)
+JANUARY = P("2024-01-01", "2024-02-01")
+JANUARY_FROM_15 = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
+MARCH = P("2024-03-01", "2024-04-01")
 
 
-def test_split_full_period_at_changes_shares_sum_to_one() -> None:
-    march = P("2024-03-01", "2024-04-01")
-
-    # Unsorted, repeated, and outside or on the edges: only Mar 10 and Mar 16 cut.
-    pieces = split_period(
-        period=march,
-        at=[d("2024-03-16"), d("2024-03-10"), d("2024-03-10"), d("2024-03-01"), d("2024-04-01"), d("2024-05-01")],
-    )  # fmt: skip
-
-    march_range = ("2024-03-01", "2024-04-01")
-    assert pieces == [
-        P("2024-03-01", "2024-03-10", of=march_range),
-        P("2024-03-10", "2024-03-16", of=march_range),
-        P("2024-03-16", "2024-04-01", of=march_range),
-    ]
-    assert [p.share for p in pieces] == [Fraction(9, 31), Fraction(6, 31), Fraction(16, 31)]
-    assert sum(p.share for p in pieces) == 1
+@pytest.mark.parametrize(
+    ("period", "start", "end", "expected"),
+    [
+        (JANUARY, "2024-01-15", "2024-03-01", Fraction(17, 31)),  # Jan 15..31: 17 of 31 days
+        (JANUARY, "2023-12-01", "2024-01-01", 0),  # all before January
+        (JANUARY, "2023-12-01", "2024-03-01", 1),  # all of January and more
+        # Of a stub, the denominator is still all of January: Jan 15..19 is 5 of 31 days.
+        (JANUARY_FROM_15, "2024-01-01", "2024-01-20", Fraction(5, 31)),
+    ],
+)
+def test_proration_share_counts_days_inside_the_period_over_the_full_period(
+    period: Period, start: str, end: str, expected: Fraction
+) -> None:
+    assert proration_share(period=period, start=d(start), end=d(end)) == expected
 
 
-def test_split_stub_shares_sum_to_the_stub_share() -> None:
-    stub = P("2024-01-15", "2024-02-01", of=("2024-01-01", "2024-02-01"))
+@pytest.mark.parametrize(
+    ("period", "at", "pieces", "shares", "total"),
+    [
+        pytest.param(
+            MARCH,
+            # Unsorted, repeated, and outside or on the edges: only Mar 10 and Mar 16 cut.
+            ["2024-03-16", "2024-03-10", "2024-03-10", "2024-03-01", "2024-04-01", "2024-05-01"],
+            [
+                P("2024-03-01", "2024-03-10", of=("2024-03-01", "2024-04-01")),
+                P("2024-03-10", "2024-03-16", of=("2024-03-01", "2024-04-01")),
+                P("2024-03-16", "2024-04-01", of=("2024-03-01", "2024-04-01")),
+            ],
+            # 9 + 6 + 16 days of March's 31: the whole month
+            [Fraction(9, 31), Fraction(6, 31), Fraction(16, 31)], 1,
+            id="a-full-period-at-changes-shares-sum-to-one",
+        ),
+        pytest.param(
+            JANUARY_FROM_15, ["2024-01-20"],
+            [
+                P("2024-01-15", "2024-01-20", of=("2024-01-01", "2024-02-01")),
+                P("2024-01-20", "2024-02-01", of=("2024-01-01", "2024-02-01")),
+            ],
+            # Jan 15..19 and Jan 20..31: 5 + 12 of January's 31 days, the stub's 17
+            [Fraction(5, 31), Fraction(12, 31)], Fraction(17, 31),
+            id="a-stubs-shares-sum-to-the-stubs-share",
+        ),
+        pytest.param(
+            JANUARY, [], [JANUARY], [1], 1,  # no cut: the period itself
+            id="without-cuts-the-period",
+        ),
+    ],
+)  # fmt: skip
+def test_split_period(
+    period: Period, at: list[str], pieces: list[Period], shares: list[Fraction], total: Fraction
+) -> None:
+    result = split_period(period=period, at=[d(day) for day in at])
 
-    pieces = split_period(period=stub, at=[d("2024-01-20")])
-
-    assert [p.share for p in pieces] == [Fraction(5, 31), Fraction(12, 31)]
-    assert sum(p.share for p in pieces) == Fraction(17, 31)
-
-
-def test_split_without_cuts_returns_the_period() -> None:
-    january = P("2024-01-01", "2024-02-01")
-
-    assert split_period(period=january, at=[]) == [january]
+    assert result == pieces
+    assert [p.share for p in result] == shares
+    assert sum(p.share for p in result) == total

@@ -1,11 +1,10 @@
 import pytest
 
+from tests.support import PASSWORD
 from zenskar.tenancy.models import ApiKey, Role
 from zenskar.tenancy.services import membership_upsert
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture

@@ -7,13 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import COMMITTING
-from tests.payments import conftest as payments_fixtures
-
-# The emulator, the tenant's gateway pointed at it and the API-driven scenario, from the
-# payments tests.
-stripe_gateway = payments_fixtures.stripe_gateway
-scenario = payments_fixtures.scenario
+from tests.support import COMMITTING
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 

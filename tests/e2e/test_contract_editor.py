@@ -8,23 +8,19 @@ from playwright.sync_api import expect
 
 from contracts import selectors, services
 from contracts.models import Contract
-from metering import services as metering
-from tests.browser import sign_in
-from tests.conftest import COMMITTING
-from tests.contracts.conftest import TWO_PHASES
+from tests.support import COMMITTING
+from tests.support.browser import sign_in
+from tests.support.contracts import TWO_PHASES
+from tests.support.factories import CustomerFactory, MeterFactory, ProductFactory
 
 pytestmark = [pytest.mark.browser, COMMITTING]
-
-PASSWORD = "s3cret-enough"
 
 
 @pytest.fixture
 def finance(live_server, page, tenant, make_user):
     """Products in the catalog, and a finance user signed in to the dashboard."""
-    with tenant.context():
-        for sku, name in (("PLATFORM", "Platform fee"), ("SEATS", "Seats")):
-            services.product_create(organization=tenant.organization, name=name, sku=sku,
-                                    kind="recurring", revenue_rule="ratable")
+    for sku, name in (("PLATFORM", "Platform fee"), ("SEATS", "Seats")):
+        ProductFactory(organization=tenant.organization, name=name, sku=sku)
     sign_in(page, live_server.url, tenant.organization, make_user)
     return page
 
@@ -134,9 +130,7 @@ def test_the_servers_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
     live_server, finance, tenant, artifacts
 ):
     page = finance
-    with tenant.context():
-        services.customer_create(organization=tenant.organization, external_id="initech-7",
-                                 name="Initech", currency="USD")
+    CustomerFactory(organization=tenant.organization, external_id="initech-7", name="Initech")
     page.goto(f"{live_server.url}/contracts/new/?customer=initech-7")
     fill_header(page)
     at(page, "phases[0].items[0].product").select_option("PLATFORM")
@@ -180,13 +174,14 @@ def test_a_draft_opens_in_the_editor_with_all_its_terms_and_saves_unchanged(
 ):
     """Tiers, meters, discounts and variables (which have no input of their own) survive
     a round trip through the editor."""
+    organization = tenant.organization
+    CustomerFactory(organization=organization, external_id="acme-42", name="Acme Corp",
+                    time_zone="America/New_York")
+    ProductFactory(organization=organization, name="API calls", sku="API", kind="usage",
+                   revenue_rule="as_used")
+    MeterFactory(organization=organization, key="api_calls", name="API calls",
+                 event_name="api_call")
     with tenant.context():
-        services.customer_create(organization=tenant.organization, external_id="acme-42",
-                                 name="Acme Corp", currency="USD", time_zone="America/New_York")
-        services.product_create(organization=tenant.organization, name="API calls", sku="API",
-                                kind="usage", revenue_rule="as_used")
-        metering.meter_create(organization=tenant.organization, key="api_calls",
-                              name="API calls", event_name="api_call", aggregation="count")
         contract = services.contract_create(organization=tenant.organization,
                                             document=TWO_PHASES)
         before = selectors.contract_document(contract=contract)

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import COMMITTING
+from tests.support import COMMITTING
 from zenskar.tenancy.models import Role
 from zenskar.tenancy.services import membership_upsert
 

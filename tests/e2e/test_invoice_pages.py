@@ -9,15 +9,13 @@ from playwright.sync_api import expect
 
 from invoicing.models import InvoiceTemplate
 from invoicing.rendering import default_template
-from tests.browser import sign_in
-from tests.conftest import COMMITTING
-from tests.invoicing.conftest import Scenario
-from tests.invoicing.test_scenarios import flat
+from tests.support import COMMITTING
+from tests.support.browser import sign_in
+from tests.support.scenario import Scenario, flat
 from zenskar.celery import app
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
-PASSWORD = "s3cret-enough"
 THANKS = '<p class="thanks">Thank you for your business!</p>'
 # Would mark the frame's page if it ran; the frame's sandbox has no allow-scripts.
 SCRIPT = "<script>document.body.insertAdjacentHTML('beforeend', '<p id=ran>ran</p>')</script>"

@@ -9,29 +9,28 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contracts import services as customers
 from metering import services
 from metering.models import Event, Meter
-from tests.browser import sign_in
-from tests.conftest import COMMITTING
-from tests.metering.test_dashboard_metering import (
+from tests.support import COMMITTING
+from tests.support.browser import sign_in
+from tests.support.factories import CustomerFactory
+from tests.support.metering import (
     SOURCE_PASSWORD,
+    rows_of_yesterday,
     source_form,
     warehouse_database,
 )
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
-PASSWORD = "s3cret-enough"
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
 def finance(live_server, page, tenant, make_user):
     """A customer billed in Paris, and a finance user signed in to the dashboard."""
-    with tenant.context():
-        customers.customer_create(organization=tenant.organization, external_id="acme-42",
-                                  name="Acme Corp", currency="EUR", time_zone="Europe/Paris")
+    CustomerFactory(organization=tenant.organization, external_id="acme-42", name="Acme Corp",
+                    currency="EUR", time_zone="Europe/Paris")
     sign_in(page, live_server.url, tenant.organization, make_user)
     return page
 
@@ -127,8 +126,9 @@ def test_a_meter_is_defined_and_a_customers_daily_usage_is_charted(
 
 @pytest.fixture
 def warehouse(settings):
+    """The tenant's warehouse, with yesterday's three rows (the last one refused)."""
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
-    with warehouse_database() as name:
+    with warehouse_database(*rows_of_yesterday()) as name:
         yield name
 
 

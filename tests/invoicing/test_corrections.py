@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.invoicing.test_scenarios import committed, flat, invoice_lines
+from tests.support.scenario import committed, flat, invoice_lines, prepaid
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,11 @@ def amend(scenario, contract, effective, items, **extra):
         "effective_date": effective,
         "phases": [{"start_date": effective, "end_date": "2027-01-01", "items": items}],
         **extra})
+
+
+def cancel(scenario, contract, effective):
+    return scenario.post(f"contracts/{contract['id']}/cancel", {"effective_date": effective},
+                         status=200)
 
 
 # --- 1. amendments and cancellations effective on dates already final --------------------------
@@ -79,8 +84,7 @@ def test_an_upgrade_to_another_product_credits_one_and_charges_the_other(scenari
 
 
 def test_a_cancellation_effective_on_a_final_billing_date_credits_it(scenario, billed_march):
-    scenario.post(f"contracts/{billed_march['id']}/cancel", {"effective_date": "2026-03-01"},
-                  status=200)
+    cancel(scenario, billed_march, "2026-03-01")
 
     scenario.run("2026-03-05")
 
@@ -118,8 +122,7 @@ def test_an_amendment_after_a_correction_was_billed_corrects_the_correction(scen
 
 
 def test_a_contract_cancelled_on_its_start_date_owes_nothing(scenario, billed_march):
-    scenario.post(f"contracts/{billed_march['id']}/cancel", {"effective_date": "2026-01-01"},
-                  status=200)
+    cancel(scenario, billed_march, "2026-01-01")
 
     scenario.run("2026-03-05")
 
@@ -141,8 +144,7 @@ def test_an_upgrade_on_the_start_date_replaces_the_plan_from_day_one(scenario, b
 
 
 def test_a_mid_period_cancellation_after_the_period_is_final(scenario, billed_march):
-    scenario.post(f"contracts/{billed_march['id']}/cancel", {"effective_date": "2026-03-11"},
-                  status=200)
+    cancel(scenario, billed_march, "2026-03-11")
 
     scenario.run("2026-03-12")
 
@@ -164,8 +166,7 @@ def test_a_credit_for_unused_time_carries_the_tax_that_was_charged(scenario):
     march = by_date(scenario, contract)["2026-03-01"]
     assert (march["subtotal"], march["tax_total"], march["total"]) == ("100.00", "20.00",
                                                                       "120.00")
-    scenario.post(f"contracts/{contract['id']}/cancel", {"effective_date": "2026-03-17"},
-                  status=200)
+    cancel(scenario, contract, "2026-03-17")
 
     scenario.run("2026-03-20")
 
@@ -263,12 +264,7 @@ def test_late_usage_under_a_commitment_already_trued_up_costs_nothing_more(scena
 
 
 def test_late_usage_beyond_a_prepaid_block_bills_the_overage_it_causes(scenario):
-    scenario.customer()
-    scenario.product("COMPUTE", kind="usage")
-    scenario.meter("hours", event_name="compute", aggregation="sum", value_property="$.hours")
-    contract = scenario.contract(items=[{
-        "product": "COMPUTE", "model": "prepaid_units", "timing": "arrears", "meter": "hours",
-        "pricing": {"units": "100", "price": "20.00", "overage_unit_price": "0.25"}}])
+    contract = prepaid(scenario)  # 100 hours for 20.00, then 0.25 an hour
     scenario.events(("h1", "acme", "compute", "2026-01-10T00:00:00Z", {"hours": 60}),
                     ("h2", "acme", "compute", "2026-02-10T00:00:00Z", {"hours": 70}))
     scenario.run("2026-03-01")  # Feb: 40 left, 70 used: 30 over x 0.25 = 7.50, final
@@ -287,12 +283,7 @@ def test_late_usage_beyond_a_prepaid_block_bills_the_overage_it_causes(scenario)
 
 def test_a_prepaid_block_is_invoiced_when_it_starts_and_later_periods_bill_the_overage(
         scenario):
-    scenario.customer()
-    scenario.product("COMPUTE", kind="usage")
-    scenario.meter("hours", event_name="compute", aggregation="sum", value_property="$.hours")
-    contract = scenario.contract(start="2026-03-01", items=[{
-        "product": "COMPUTE", "model": "prepaid_units", "timing": "arrears", "meter": "hours",
-        "pricing": {"units": "100", "price": "20.00", "overage_unit_price": "0.25"}}])
+    contract = prepaid(scenario, start="2026-03-01")  # 100 hours for 20.00, then 0.25 an hour
 
     scenario.run("2026-03-01")
 

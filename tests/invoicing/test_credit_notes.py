@@ -19,9 +19,8 @@ from pypdf import PdfReader
 from invoicing import rendering
 from invoicing.models import CreditNote, Invoice
 from payments.models import Payment, Refund
-from tests.invoicing.conftest import Scenario
-from tests.invoicing.test_email import smtp  # noqa: F401 - a real SMTP server on loopback
-from tests.payments.conftest import save_card, stripe_gateway  # noqa: F401 - fixtures
+from tests.support.payments import save_card
+from tests.support.scenario import Scenario
 from zenskar.celery import app
 from zenskar.webhooks.models import OutboxEvent
 
@@ -220,7 +219,7 @@ def eager(settings):
 
 
 def test_a_refund_note_on_a_card_payment_reaches_the_gateway_after_commit(
-    scenario, tenant, stripe_gateway, localstripe, eager,  # noqa: F811
+    scenario, tenant, stripe_gateway, localstripe, eager,
     django_capture_on_commit_callbacks,
 ):
     from contracts.models import Customer
@@ -317,7 +316,7 @@ def test_a_credit_note_is_a_pdf(scenario):
         assert CreditNote.objects.get(id=note["id"]).pdf is not None  # stored once
 
 
-def test_a_credit_note_is_emailed_with_its_pdf(scenario, tenant, smtp):  # noqa: F811
+def test_a_credit_note_is_emailed_with_its_pdf(scenario, tenant, smtp):
     from invoicing import tasks
 
     invoice = billed(scenario, "100.00")

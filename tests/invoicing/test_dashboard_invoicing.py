@@ -25,14 +25,11 @@ from invoicing.models import (
     InvoiceTemplate,
     TaxRate,
 )
+from tests.support.scenario import Scenario, flat
 from zenskar.tenancy.models import Role
-
-from .conftest import Scenario
-from .test_scenarios import flat
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery"
 ESCAPE = "{{ ''.__class__.__mro__ }}"
 
 

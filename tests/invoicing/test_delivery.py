@@ -4,9 +4,9 @@ once, and the invoice is e-mailed to the customer with it attached."""
 import pytest
 from django.core import mail
 
+from tests.support.invoices import pdf_text
+from tests.support.scenario import flat
 from zenskar.celery import app
-
-from .test_scenarios import flat
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,6 @@ def test_the_stored_pdf_and_the_e_mail_carry_the_same_pay_link(
     scenario, eager, django_capture_on_commit_callbacks, draft
 ):
     import re
-
-    from tests.invoicing.test_rendering import pdf_text
 
     draft_pdf = scenario.client.get(f"/api/v1/invoices/{draft['id']}/pdf").content
     assert "Pay online" not in pdf_text(draft_pdf)  # a draft is not owed yet

@@ -10,17 +10,12 @@ import pytest
 from pypdf import PdfReader
 
 from invoicing.emails import invoice_email_message, invoice_email_send
-from tests.invoicing.test_rendering import NUMBER, build_invoice, pdf_text
+from tests.support.invoices import NUMBER, build_invoice, pdf_text
+from tests.support.mail import body
 
 pytestmark = pytest.mark.django_db
 
 PAY = "https://pay.test/i/inv_8f2k3"
-
-
-@pytest.fixture
-def smtp(smtp, settings):
-    settings.DEFAULT_FROM_EMAIL = "billing@acme.test"
-    return smtp
 
 
 def test_the_finalized_invoice_arrives_with_its_pdf(tenant, smtp):
@@ -34,8 +29,7 @@ def test_the_finalized_invoice_arrives_with_its_pdf(tenant, smtp):
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     assert message["Subject"] == f"Invoice {NUMBER} from Acme"
     assert message["To"] == "ap@initech.test, cfo@initech.test"
-    body = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-    assert body == (
+    assert body(message) == (
         "Hello Initech LLC,\n\n"
         f"Please find attached invoice {NUMBER} from Acme.\n\n"
         "Amount due: $1,645.00\nDue date: March 31, 2026\n\n"

@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import date
@@ -32,7 +31,6 @@ from pathlib import Path
 
 import redis
 from django.conf import settings
-from django.db import connections
 
 from contracts import services as contracts
 from invoicing import tasks
@@ -40,8 +38,9 @@ from invoicing.bulk_usage import BulkUsage
 from invoicing.models import Invoice, InvoiceLine, InvoiceSettings
 from invoicing.services import invoice_settings, invoices_finalize_due, invoices_generate
 from metering import services as metering
-from tests.conftest import COMMITTING, owner_conninfo
-from zenskar.tenancy.context import tenant_context
+from tests.support import COMMITTING
+from tests.support.concurrency import at_once
+from zenskar.core.db import owner_conninfo
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 15)
@@ -118,34 +117,6 @@ def _numbers(invoices: list[Invoice]) -> list[int]:
     return sorted(int(i.number.rsplit("-", 1)[1]) for i in invoices)
 
 
-def _in_threads(organization, *bodies):
-    """Run each body at the same moment in a thread of its own (its own connection, as the
-    organization); return their results, re-raise their errors."""
-    start = threading.Barrier(len(bodies))
-    results: list = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def run(index, body):
-        try:
-            with tenant_context(organization):
-                start.wait(timeout=30)
-                results[index] = body()
-        except BaseException as error:  # handed to the test's thread
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(n, body)) for n, body in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-        assert not thread.is_alive(), "a generation thread did not finish in 5 minutes"
-    if errors:
-        raise errors[0]
-    return results
-
-
 @COMMITTING
 def test_two_runs_at_once_create_each_invoice_once_and_number_them_without_gaps(
         tenant, monkeypatch):
@@ -160,11 +131,11 @@ def test_two_runs_at_once_create_each_invoice_once_and_number_them_without_gaps(
                         lambda organization_id, invoice_id: queued.append(invoice_id))
 
     # One run asks PostgreSQL per customer, the other once per window for all customers.
-    direct, bulk = _in_threads(
-        organization,
+    direct, bulk = at_once(
         lambda: invoices_generate(organization=organization, today=TODAY),
         lambda: invoices_generate(organization=organization, today=TODAY,
                                   usage=BulkUsage(organization, bulk_after=0)),
+        organization=organization,
     )
 
     assert direct.created + bulk.created == 90  # each invoice created by exactly one run
@@ -173,8 +144,8 @@ def test_two_runs_at_once_create_each_invoice_once_and_number_them_without_gaps(
     assert {i.status for i in invoices} == {Invoice.Status.DRAFT}
 
     # Two finalization runs at once: each draft finalized once, numbers 1..90 in one sequence.
-    _in_threads(organization, lambda: invoices_finalize_due(organization=organization),
-                lambda: invoices_finalize_due(organization=organization))
+    at_once(lambda: invoices_finalize_due(organization=organization),
+            lambda: invoices_finalize_due(organization=organization), organization=organization)
 
     invoices = _invoices(tenant)
     assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}

@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from invoicing import services
 from invoicing.models import Invoice, InvoiceAudit
+from tests.support.scenario import flat, invoice_lines
 from zenskar.webhooks.models import OutboxEvent
-
-from .test_scenarios import flat, invoice_lines
 
 pytestmark = pytest.mark.django_db
 

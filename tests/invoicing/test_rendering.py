@@ -1,8 +1,9 @@
 """Invoice rendering: the documented context, the sandbox, the default template, the PDF.
 
-Every expected string is written by hand: 1,000.00 + 300.00 + 300.00 = 1,600.00 subtotal;
-10% of 1,300.00 = 130.00 and 5% of 300.00 = 15.00, so 145.00 tax and 1,745.00 total; minus
-100.00 credit leaves 1,645.00 due.
+The invoice is ``build_invoice``'s (tests/support/invoices.py). Every expected string is
+written by hand: 1,000.00 + 300.00 + 300.00 = 1,600.00 subtotal; 10% of 1,300.00 = 130.00 and
+5% of 300.00 = 15.00, so 145.00 tax and 1,745.00 total; minus 100.00 credit leaves 1,645.00
+due.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import datetime as dt
 import http.server
 import io
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
-from contracts.services import customer_create
-from invoicing.models import Invoice, InvoiceLine, InvoiceSettings, InvoiceTemplate, TaxRate
+from invoicing.models import InvoiceSettings, InvoiceTemplate
 from invoicing.rendering import (
     DataOnlyURLFetcher,
     TemplateError,
@@ -28,72 +27,9 @@ from invoicing.rendering import (
     render_invoice_pdf,
     template_check,
 )
+from tests.support.invoices import NUMBER, TIERS, build_invoice, pdf_text
 
 pytestmark = pytest.mark.django_db
-
-NUMBER = "ACME-2026-0007"
-TIERS = [  # graduated: 250,000 calls = 100,000 free + 150,000 x 0.002
-    {"kind": "tier", "description": "Tier 1 (up to 100000): 100000 units x 0",
-     "quantity": "100000", "unit_price": "0", "amount": "0"},
-    {"kind": "tier", "description": "Tier 2 (over 100000 up to 1000000): 150000 units x 0.002",
-     "quantity": "150000", "unit_price": "0.002", "amount": "300.000"},
-]
-
-
-def build_invoice(tenant, *, country="US", currency="USD", emails=("ap@initech.test",),
-                  **fields) -> Invoice:
-    """A finalized-looking invoice with three lines, written directly with the ORM. Call
-    inside ``tenant.context()``."""
-    organization = tenant.organization
-    if not InvoiceSettings.objects.filter(organization=organization).exists():
-        InvoiceSettings.objects.create(
-            organization=organization, number_prefix="ACME",
-            address="Acme Billing Inc.\n1 Main Street\nSpringfield, IL 62701",
-            footer="Bank: First Bank, account 1234 5678, routing 021000021",
-        )
-        TaxRate.objects.create(organization=organization, name="Sales tax", country="US",
-                               rate=Decimal("10"))
-    customer = customer_create(
-        organization=organization, external_id=f"initech-{uuid.uuid4().hex[:6]}",
-        name="Initech LLC", currency=currency, country=country, emails=list(emails),
-        address_line1="500 Technology Dr", city="Austin", region="TX", postal_code="78701",
-        tax_id="US-99-1234567",
-    )
-    invoice = Invoice.objects.create(**{
-        "organization": organization, "customer": customer, "currency": currency,
-        "billing_date": dt.date(2026, 3, 1), "status": Invoice.Status.FINALIZED,
-        "number": NUMBER, "issue_date": dt.date(2026, 3, 1), "due_date": dt.date(2026, 3, 31),
-        "period_start": dt.date(2026, 3, 1), "period_end": dt.date(2026, 4, 1),
-        "subtotal": Decimal("1600.00"), "tax_total": Decimal("145.00"),
-        "total": Decimal("1745.00"), "credit_applied": Decimal("100.00"),
-        "amount_due": Decimal("1645.00"), **fields,
-    })
-    march, february = (dt.date(2026, 3, 1), dt.date(2026, 4, 1)), (dt.date(2026, 2, 1),
-                                                                    dt.date(2026, 3, 1))
-    for position, (kind, description, period, quantity, unit_price, amount, rate, tax,
-                   derivation) in enumerate([
-        ("recurring", "Platform fee", march, "1", "1000.00", "1000.00", "10", "100.00",
-         {"steps": [{"kind": "flat", "description": "Flat fee", "quantity": None,
-                     "unit_price": None, "amount": "1000.00"}]}),
-        ("recurring", "Seats", march, "25", "12.00", "300.00", "10", "30.00",
-         {"steps": [{"kind": "units", "description": "25 units x 12.00", "quantity": "25",
-                     "unit_price": "12.00", "amount": "300.00"}]}),
-        ("usage", "API calls", february, "250000", None, "300.00", "5", "15.00",
-         {"steps": TIERS, "meter": "api_calls", "usage_quantity": "250000",
-          "usage_window": {"start": "2026-02-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}}),
-    ]):
-        InvoiceLine.objects.create(
-            organization=organization, invoice=invoice, position=position, kind=kind,
-            description=description, period_start=period[0], period_end=period[1],
-            quantity=Decimal(quantity), unit_price=unit_price and Decimal(unit_price),
-            amount=Decimal(amount), tax_rate=Decimal(rate), tax_amount=Decimal(tax),
-            derivation=derivation,
-        )
-    return invoice
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def render(tenant, html, **fields):

@@ -3,12 +3,9 @@ in the comment beside it."""
 
 import pytest
 
+from tests.support.scenario import committed, flat, invoice_lines, prepaid
+
 pytestmark = pytest.mark.django_db
-
-
-def flat(sku, amount, timing="advance", **extra):
-    return {"product": sku, "model": "flat_fee", "timing": timing,
-            "pricing": {"amount": amount}, **extra}
 
 
 def test_flat_fee_in_advance_catches_up_every_missed_month(scenario):
@@ -70,10 +67,6 @@ def test_usage_in_arrears_for_each_model(scenario, model, pricing, count, expect
     [line] = invoice_lines(scenario, invoice)
     assert line["derivation"]["usage_quantity"] == str(count)
     assert line["derivation"]["meter"] == "api_calls"
-
-
-def invoice_lines(scenario, invoice):
-    return scenario.invoice(invoice["id"])["lines"]
 
 
 def test_percentage_of_payment_volume_with_a_minimum(scenario):
@@ -198,20 +191,6 @@ def test_a_free_trial_phase_then_the_paid_plan(scenario):
     ]
 
 
-def committed(scenario, *, unit_price: str, minimum: str) -> dict:
-    """API calls at ``unit_price`` each in arrears, with a monthly minimum spend."""
-    scenario.customer()
-    scenario.product("API", kind="usage")
-    scenario.product("COMMIT", kind="usage")
-    scenario.meter("api_calls", event_name="api_call")
-    return scenario.contract(items=[
-        {"product": "API", "model": "per_unit", "timing": "arrears", "meter": "api_calls",
-         "pricing": {"unit_price": unit_price}},
-        {"product": "COMMIT", "model": "minimum_commitment", "timing": "arrears",
-         "pricing": {"amount": minimum}},
-    ])
-
-
 def test_a_minimum_commitment_is_trued_up_when_usage_falls_short(scenario):
     contract = committed(scenario, unit_price="1.00", minimum="100.00")
     scenario.events(*[(f"m{i}", "acme", "api_call", "2026-01-15T00:00:00Z", {})
@@ -224,12 +203,7 @@ def test_a_minimum_commitment_is_trued_up_when_usage_falls_short(scenario):
 
 
 def test_prepaid_units_are_drawn_down_then_overage_billed(scenario):
-    scenario.customer()
-    scenario.product("COMPUTE", kind="usage")
-    scenario.meter("hours", event_name="compute", aggregation="sum", value_property="$.hours")
-    contract = scenario.contract(items=[{
-        "product": "COMPUTE", "model": "prepaid_units", "timing": "arrears", "meter": "hours",
-        "pricing": {"units": "100", "price": "20.00", "overage_unit_price": "0.25"}}])
+    contract = prepaid(scenario)  # 100 hours for 20.00, then 0.25 an hour
     scenario.events(("h1", "acme", "compute", "2026-01-10T00:00:00Z", {"hours": 60}),
                     ("h2", "acme", "compute", "2026-02-10T00:00:00Z", {"hours": 70}))
     scenario.run("2026-03-01")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from invoicing import selectors, services
 from invoicing.models import CreditGrant, CustomerCredit, Invoice
-from tests.invoicing.conftest import Scenario
+from tests.support.scenario import Scenario
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from metering import sync
-from metering.models import DataSource, Event, SyncRun
-from tests.conftest import COMMITTING
+from metering.models import Event
+from tests.support import COMMITTING
+from tests.support.metering import counts, run_sync
 
 pytestmark = COMMITTING
 
@@ -100,17 +101,6 @@ def make_source(tenant, api, query: dict, *, token: str = TOKEN, cursor_field: s
             settings={"base_url": api.base_url, "headers": {"Authorization": token}},
             query=query, mapping=MAPPING, cursor_field=cursor_field, interval_minutes=15,
         )
-
-
-def run_sync(tenant, source: DataSource, **options) -> SyncRun:
-    with tenant.context():
-        run = sync.data_source_sync(source=source, **options)
-        source.refresh_from_db()
-        return run
-
-
-def counts(run: SyncRun) -> tuple:
-    return (run.status, run.rows_read, run.events_stored, run.duplicates, run.rejected)
 
 
 def stored(tenant) -> list[tuple]:

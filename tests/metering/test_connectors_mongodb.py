@@ -19,8 +19,9 @@ from mongomock.store import ServerStore
 
 from metering import sync
 from metering.connectors import mongodb
-from metering.models import DataSource, Event, SyncRun
-from tests.conftest import COMMITTING
+from metering.models import DataSource, Event
+from tests.support import COMMITTING
+from tests.support.metering import counts, run_sync
 
 pytestmark = COMMITTING
 
@@ -55,17 +56,6 @@ def make_source(tenant, uri: str = "mongodb://localhost:27017") -> DataSource:
             settings={"uri": uri, "database": "analytics"}, query=QUERY, mapping=MAPPING,
             cursor_field="at",
         )
-
-
-def run_sync(tenant, source: DataSource) -> SyncRun:
-    with tenant.context():
-        run = sync.data_source_sync(source=source)
-        source.refresh_from_db()
-        return run
-
-
-def counts(run: SyncRun) -> tuple:
-    return (run.status, run.rows_read, run.events_stored, run.duplicates, run.rejected)
 
 
 def doc(base, minutes: int, account: str | None = "acme-1", kind: str = "api_call", calls=1):

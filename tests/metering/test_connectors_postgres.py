@@ -4,20 +4,18 @@ wire protocol) and are tested against the same server with ``sslmode=disable``."
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from psycopg import sql
 
 from metering import sync
 from metering.models import DataSource, Event, SyncRun
-from tests.conftest import COMMITTING, owner_conninfo
+from tests.support import COMMITTING
+from tests.support.metering import counts, run_sync, warehouse_database, warehouse_insert
 from zenskar.crypto import decrypt_json
 
 pytestmark = COMMITTING
@@ -34,32 +32,18 @@ def _loopback_allowed(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # the "tenant's" database is local
 
 
+COLUMNS = "account text, calls int, region text, recorded_at timestamptz"
+
+
 @pytest.fixture
 def warehouse():
-    """A second database with a ``usage_rows`` table; dropped afterwards."""
-    name = f"zenskar_source_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(owner_conninfo(name), autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE usage_rows (id serial PRIMARY KEY, account text, calls int, "
-                "region text, recorded_at timestamptz)"
-            )
+    """The tenant's warehouse: an empty ``usage_rows`` table (``COLUMNS``)."""
+    with warehouse_database(columns=COLUMNS) as name:
         yield name
-    finally:
-        with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def insert(dbname: str, *rows: tuple) -> None:
-    with psycopg.connect(owner_conninfo(dbname), autocommit=True) as conn:
-        conn.cursor().executemany(
-            "INSERT INTO usage_rows (account, calls, region, recorded_at) VALUES (%s, %s, %s, %s)",
-            rows,
-        )
+    warehouse_insert(dbname, *rows, columns=COLUMNS)
 
 
 def pg_settings(dbname: str, **overrides) -> dict:
@@ -79,17 +63,6 @@ def make_source(tenant, dbname: str, *, kind: str = "postgres", name: str = "War
             settings=pg_settings(dbname, **overrides), query=QUERY, mapping=mapping,
             cursor_field=cursor_field,
         )
-
-
-def run_sync(tenant, source: DataSource, **options) -> SyncRun:
-    with tenant.context():
-        run = sync.data_source_sync(source=source, **options)
-        source.refresh_from_db()
-        return run
-
-
-def counts(run: SyncRun) -> tuple:
-    return (run.status, run.rows_read, run.events_stored, run.duplicates, run.rejected)
 
 
 def stored(tenant) -> list[tuple]:

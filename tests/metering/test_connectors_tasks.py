@@ -20,8 +20,9 @@ from pymongo.errors import ServerSelectionTimeoutError
 from metering import sync, tasks
 from metering.connectors import mongodb
 from metering.models import DataSource, Event, SyncRun
-from tests.conftest import COMMITTING, owner_conninfo
+from tests.support import COMMITTING
 from zenskar.celery import app as celery_app
+from zenskar.core.db import owner_conninfo
 
 pytestmark = COMMITTING
 

@@ -4,39 +4,34 @@ tenant's warehouse."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
-from psycopg import sql
 
-from contracts import services as customers
 from metering import services, sync
 from metering.models import DataSource, Event, Meter, SyncRun
-from zenskar.core.db import owner_conninfo
+from tests.support.factories import CustomerFactory
+from tests.support.metering import (
+    SOURCE_PASSWORD,
+    rows_of_yesterday,
+    source_form,
+    warehouse_database,
+)
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery"
-SOURCE_PASSWORD = "hunter2-Wh4rehouse-secret"
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
 def acme(tenant):
     """A customer of the contracts app, billed in New York's time zone."""
-    with tenant.context():
-        return customers.customer_create(
-            organization=tenant.organization, external_id="acme-42", name="Acme Corp",
-            currency="USD", time_zone="America/New_York",
-        )
+    return CustomerFactory(organization=tenant.organization, external_id="acme-42",
+                           name="Acme Corp", time_zone="America/New_York")
 
 
 @pytest.fixture
@@ -274,49 +269,12 @@ def test_the_live_tail_lists_the_newest_event_first_and_flags_late_ones(
 
 # --- Data sources -----------------------------------------------------------------------------
 
-MAPPING = ('{"event_id": "id", "customer": "account", "timestamp": "recorded_at", '
-           '"event_name_value": "api_call", "properties": {"calls": "calls"}}')
-
-
-@contextmanager
-def warehouse_database():
-    """A second database on the test server, with a ``usage_rows`` table of three rows: the
-    tenant's own warehouse. Dropped afterwards."""
-    name = f"zenskar_source_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(owner_conninfo(name), autocommit=True) as conn:
-            conn.execute("CREATE TABLE usage_rows (id serial PRIMARY KEY, account text, "
-                         "calls int, recorded_at timestamptz)")
-            at = timezone.now() - timedelta(days=1)
-            conn.cursor().executemany(
-                "INSERT INTO usage_rows (account, calls, recorded_at) VALUES (%s, %s, %s)",
-                [("acme-42", 10, at), ("acme-42", 5, at + timedelta(minutes=1)),
-                 ("", 7, at + timedelta(minutes=2))],  # no customer: refused
-            )
-        yield name
-    finally:
-        with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
-
-
 @pytest.fixture
 def warehouse(settings):
+    """The tenant's warehouse, with yesterday's three rows (the last one refused)."""
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
-    with warehouse_database() as name:
+    with warehouse_database(*rows_of_yesterday()) as name:
         yield name
-
-
-def source_form(dbname: str, **overrides) -> dict:
-    owner = django_settings.DATABASES["owner"]
-    settings = (f'{{"host": "{owner["HOST"]}", "port": {int(owner["PORT"] or 5432)}, '
-                f'"dbname": "{dbname}", "user": "{owner["USER"]}", '
-                f'"password": "{SOURCE_PASSWORD}"}}')
-    return {"name": "Warehouse", "kind": "postgres", "settings": settings,
-            "query": '{"sql": "SELECT id, account, calls, recorded_at FROM usage_rows"}',
-            "mapping": MAPPING, "cursor_field": "id", "interval_minutes": "30", **overrides}
 
 
 def make_source(tenant, dbname: str = "nowhere") -> DataSource:

@@ -4,24 +4,20 @@ warehouse, and another organization's sources are not found."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
-from psycopg import sql
 
 from metering.models import DataSource, Event, SyncRun
-from zenskar.core.db import owner_conninfo
+from tests.support.metering import SOURCE_PASSWORD, warehouse_database
 from zenskar.crypto import decrypt_json
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "hunter2-Wh4rehouse-secret"
 MAPPING = {"event_id": "id", "customer": "account", "timestamp": "recorded_at",
            "event_name_value": "api_call", "properties": {"calls": "calls"}}
 QUERY = {"sql": "SELECT id, account, calls, recorded_at FROM usage_rows"}
@@ -36,32 +32,17 @@ def base():
 
 @pytest.fixture
 def warehouse(settings, base):
-    """A second database on the test server with three usage rows: the tenant's warehouse.
-    Dropped afterwards."""
+    """The tenant's warehouse, with three usage rows a minute apart."""
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True  # it is on loopback
-    name = f"zenskar_source_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(owner_conninfo(name), autocommit=True) as conn:
-            conn.execute("CREATE TABLE usage_rows (id serial PRIMARY KEY, account text, "
-                         "calls int, recorded_at timestamptz)")
-            conn.cursor().executemany(
-                "INSERT INTO usage_rows (account, calls, recorded_at) VALUES (%s, %s, %s)",
-                [("acme-1", 10, base), ("acme-2", 20, base + timedelta(minutes=1)),
-                 ("acme-1", 5, base + timedelta(minutes=2))],
-            )
+    with warehouse_database(("acme-1", 10, base), ("acme-2", 20, base + timedelta(minutes=1)),
+                            ("acme-1", 5, base + timedelta(minutes=2))) as name:
         yield name
-    finally:
-        with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
 
 
 def body(dbname: str = "warehouse", **overrides) -> dict:
     owner = django_settings.DATABASES["owner"]
     settings = {"host": owner["HOST"], "port": int(owner["PORT"] or 5432), "dbname": dbname,
-                "user": owner["USER"], "password": PASSWORD}
+                "user": owner["USER"], "password": SOURCE_PASSWORD}
     return {"name": "Warehouse", "kind": "postgres", "settings": settings, "query": QUERY,
             "mapping": MAPPING, "cursor_field": "id", "interval_minutes": 30, **overrides}
 
@@ -105,7 +86,7 @@ def test_a_source_is_created_and_its_settings_never_come_back(tenant):
     for answer in answers:
         assert answer.status_code == 200 or answer is response
         text = answer.content.decode()
-        assert PASSWORD not in text and "an-0ther-Secret" not in text
+        assert SOURCE_PASSWORD not in text and "an-0ther-Secret" not in text
         assert '"settings"' not in text
     assert [s["id"] for s in answers[1].json()["results"]] == [source_id]
     assert set(answers[2].json()) == SHOWN
@@ -114,7 +95,7 @@ def test_a_source_is_created_and_its_settings_never_come_back(tenant):
         source = DataSource.objects.get(id=source_id, organization=tenant.organization)
     assert source.name == "Main"
     stored = bytes(source.encrypted_settings)
-    assert b"an-0ther-Secret" not in stored and PASSWORD.encode() not in stored
+    assert b"an-0ther-Secret" not in stored and SOURCE_PASSWORD.encode() not in stored
     assert b"warehouse" not in stored  # the whole document is encrypted, not just the password
     # the PATCH merged the new password into the stored settings
     assert decrypt_json(stored) == {**body()["settings"], "password": "an-0ther-Secret"}
@@ -225,7 +206,7 @@ def test_a_failing_connection_is_reported_without_the_password(tenant, warehouse
     owner = django_settings.DATABASES["owner"]
     source = create(tenant, warehouse, settings={
         "host": owner["HOST"], "port": int(owner["PORT"] or 5432), "dbname": warehouse,
-        "user": ghost, "password": PASSWORD,
+        "user": ghost, "password": SOURCE_PASSWORD,
     })
     sid = source["id"]
 
@@ -238,7 +219,7 @@ def test_a_failing_connection_is_reported_without_the_password(tenant, warehouse
     run = client.post(f"/api/v1/data-sources/{sid}/sync").json()
     assert run["status"] == "failed"
     for text in (test["message"], preview["message"], run["error"]):
-        assert PASSWORD not in text
+        assert SOURCE_PASSWORD not in text
     assert client.get(f"/api/v1/data-sources/{sid}").json()["failures"] == 1
     assert events(tenant) == []
 
@@ -260,7 +241,7 @@ def test_another_organizations_source_is_not_found_and_stays_as_it_was(
         response = client.post(f"/api/v1/data-sources/{sid}/{action}")
         assert response.status_code == 404, action
         assert response.json()["error"]["type"] == "not_found"
-        assert PASSWORD not in response.content.decode()
+        assert SOURCE_PASSWORD not in response.content.decode()
 
     with other_tenant.context():
         source = DataSource.objects.get(id=sid)

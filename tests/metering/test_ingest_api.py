@@ -1,15 +1,14 @@
 """Pushing usage: single and batch ingestion, per-event rejections, duplicates, isolation."""
 
-import threading
 from datetime import timedelta
 
 import orjson
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from metering.models import Event
-from tests.conftest import COMMITTING
+from tests.support import COMMITTING
+from tests.support.concurrency import at_once
 
 
 def _at(minutes_ago=10):
@@ -144,21 +143,11 @@ def test_a_viewer_key_cannot_send_events(tenant):
 def test_two_requests_sending_the_same_events_at_once_store_each_once(tenant):
     client = tenant.client()
     batch = {"events": [_event(f"c-{i}") for i in range(500)]}
-    barrier = threading.Barrier(2)
-    bodies = []
 
     def send():
-        try:
-            barrier.wait()
-            bodies.append(client.post("/api/v1/events/batch", batch, format="json").json())
-        finally:
-            connections.close_all()
+        return client.post("/api/v1/events/batch", batch, format="json").json()
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    bodies = at_once(send, send, timeout=60)
 
     assert sorted((b["accepted"], b["duplicates"]) for b in bodies) == [(0, 500), (500, 0)]
     with tenant.context():

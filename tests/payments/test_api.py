@@ -5,63 +5,35 @@ roles and tenant isolation. Amounts worked out by hand beside each assertion."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from contracts.models import Customer
-from invoicing.models import Invoice
 from payments import refunds, services
 from payments.models import GatewayAccount, Payment, PaymentMethod, Refund
-from tests.invoicing.conftest import Scenario
+from tests.support.payments import (
+    DECLINED,
+    GOOD,
+    WEBHOOK_SECRET,
+    bill,
+    confirm_card,
+    invoice_now,
+    offline,
+    save_card,
+)
+from tests.support.scenario import Scenario
 from zenskar.crypto import decrypt_json
-
-from .conftest import WEBHOOK_SECRET, save_card, stripe_client
 
 pytestmark = pytest.mark.django_db
 
-DECLINED = "4000000000000341"  # localstripe: the card attaches, every charge is declined
 SECRET_KEY = "sk_test_emulated"
-
-
-def bill(scenario: Scenario, external_id: str = "acme", amount: str = "100.00"):
-    """A finalized invoice of ``amount`` USD (January, billed in advance) and its customer."""
-    customer = scenario.customer(external_id)
-    scenario.product(f"PLATFORM-{external_id.upper()}")
-    contract = scenario.contract(customer=external_id, items=[
-        {"product": f"PLATFORM-{external_id.upper()}", "model": "flat_fee",
-         "pricing": {"amount": amount}}])
-    scenario.run("2026-01-05")
-    [invoice] = scenario.invoices(contract["id"])
-    with scenario.tenant.context():
-        return (Invoice.objects.get(id=invoice["id"]),
-                Customer.objects.get(id=customer["id"]))
-
-
-@pytest.fixture
-def billed(scenario, stripe_gateway):
-    return bill(scenario)
 
 
 @pytest.fixture
 def api(tenant):
     return tenant.client()
-
-
-def offline(tenant, invoice, amount="100.00", reference="TR-1"):
-    with tenant.context():
-        return services.payment_record_offline(
-            invoice=invoice, amount=Decimal(amount), method="bank_transfer",
-            reference=reference, received_on=date(2026, 1, 20), actor="ana@acme.test")
-
-
-def invoice_now(tenant, invoice):
-    with tenant.context():
-        invoice.refresh_from_db()
-    return invoice.status, invoice.amount_paid, invoice.amount_due
 
 
 # --- Gateway -----------------------------------------------------------------------------------
@@ -165,10 +137,7 @@ def test_a_card_is_saved_through_a_setup_intent(tenant, api, billed, localstripe
     assert setup["setup_intent"].startswith("seti_") and setup["client_secret"]
     assert (setup["publishable_key"], setup["js_url"]) == (
         "pk_test_emulated", f"{localstripe}/js.stripe.com/v3/")
-    # What Stripe.js does in the customer's browser:
-    stripe_client(localstripe).v1.setup_intents.confirm(setup["setup_intent"], params={
-        "payment_method_data": {"type": "card", "card": {
-            "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}})
+    confirm_card(localstripe, setup["setup_intent"], GOOD)  # Stripe.js, in the browser
 
     recorded = api.post(base, {"setup_intent": setup["setup_intent"]}, format="json")
     again = api.post(base, {"setup_intent": setup["setup_intent"]}, format="json")

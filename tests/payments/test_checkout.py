@@ -6,7 +6,6 @@ confirming the same SetupIntent with the same card details, as ``save_card`` doe
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -18,72 +17,30 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
-from contracts import services as contracts
 from invoicing import services as invoicing
-from invoicing.models import Invoice
 from payments import services
 from payments.checkout import links as checkout
 from payments.models import CheckoutSession, Payment, PaymentMethod
-
-from .conftest import stripe_client
+from tests.support.checkout import (
+    billed_with_checkout,
+    card_form,
+    confirm_in_browser,
+    page_path,
+    pay,
+    post_confirm,
+)
+from tests.support.factories import CustomerFactory
+from tests.support.payments import DECLINED, GOOD, stripe_client
 
 pytestmark = pytest.mark.django_db
-
-GOOD = "4242424242424242"
-DECLINED = "4000000000000341"  # localstripe: the card is saved, every charge is declined
 
 
 @pytest.fixture
 def billed(scenario, stripe_gateway):
     """A finalized January invoice of 100.00 (a flat platform fee, billed in advance; a US
-    customer with no tax rate: subtotal 100.00 + tax 0.00 = total 100.00, all of it due)."""
-    scenario.customer()
-    scenario.product("PLATFORM")
-    contract = scenario.contract(items=[{"product": "PLATFORM", "model": "flat_fee",
-                                         "pricing": {"amount": "100.00"}}])
-    scenario.run("2026-01-05")
-    [row] = scenario.invoices(contract["id"])
-    with scenario.tenant.context():
-        invoice = Invoice.objects.select_related("customer").get(id=row["id"])
-        session = checkout.checkout_for_invoice(invoice=invoice)
-    return invoice, session
-
-
-_tokens: dict = {}
-
-
-def page_path(session, page="checkout"):
-    """The session's page, always through the same link (a token carries its signing time)."""
-    token = _tokens.setdefault(session.id, checkout.signed_token(session))
-    return reverse(f"payments:{page}", args=[token])
-
-
-def card_form(response) -> dict:
-    """The card form's configuration the page hands to checkout.js."""
-    found = re.search(r'<script id="checkout-config" type="application/json">(.*?)</script>',
-                      response.content.decode(), re.S)
-    assert found, "the page has no card form"
-    return json.loads(found.group(1))
-
-
-def confirm_in_browser(localstripe, form: dict, number: str) -> str:
-    """What Stripe.js does on "Pay": confirm the SetupIntent with the typed card."""
-    stripe_client(localstripe).v1.setup_intents.confirm(form["setup_intent"], params={
-        "payment_method_data": {"type": "card", "card": {
-            "number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}})
-    return form["setup_intent"]
-
-
-def post_confirm(client, session, form: dict):
-    return client.post(page_path(session, "checkout-confirm"),
-                       {"setup_intent": form["setup_intent"], "signature": form["signature"]},
-                       content_type="application/json")
-
-
-def pay(client, localstripe, session, number=GOOD):
-    form = card_form(client.get(page_path(session)))
-    confirm_in_browser(localstripe, form, number)
-    return post_confirm(client, session, form)
+    customer with no tax rate: subtotal 100.00 + tax 0.00 = total 100.00, all of it due), and
+    its checkout session."""
+    return billed_with_checkout(scenario)
 
 
 def test_the_page_shows_who_is_owed_what_and_why(client, tenant, billed, scenario, localstripe):
@@ -285,10 +242,8 @@ def test_a_session_past_its_expiry_is_gone(client, tenant, billed):
 def test_another_organizations_session_is_not_found_through_a_link_of_mine(
         client, tenant, other_tenant, billed):
     """A validly signed token naming organization A with organization B's session id."""
+    customer = CustomerFactory(organization=other_tenant.organization, name="Globex buyer")
     with other_tenant.context():
-        customer = contracts.customer_create(organization=other_tenant.organization,
-                                             external_id="globex-1", name="Globex buyer",
-                                             currency="USD")
         theirs = checkout.checkout_for_prepaid(customer=customer, amount=Decimal("50.00"),
                                                description="Credit")
     token = signing.dumps({"o": str(tenant.organization.id), "s": str(theirs.id)},

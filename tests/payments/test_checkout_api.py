@@ -16,22 +16,18 @@ from invoicing import services as invoicing
 from payments import services
 from payments.checkout import links as checkout
 from payments.models import CheckoutSession
-
-from .test_checkout import GOOD, card_form, confirm_in_browser
+from tests.support.checkout import card_form, confirm_in_browser
+from tests.support.payments import GOOD
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def invoice(scenario, stripe_gateway):
-    """A finalized 100.00 January invoice (flat fee, no tax), all of it due."""
-    scenario.customer()
-    scenario.product("PLATFORM")
-    contract = scenario.contract(items=[{"product": "PLATFORM", "model": "flat_fee",
-                                         "pricing": {"amount": "100.00"}}])
-    scenario.run("2026-01-05")
-    [row] = scenario.invoices(contract["id"])
-    return row
+def invoice(scenario, billed):
+    """A finalized 100.00 January invoice (flat fee, no tax), all of it due, as the API
+    shows it."""
+    invoice, _ = billed
+    return scenario.invoice(str(invoice.id))
 
 
 def create(tenant, body, status=201, role="admin"):

@@ -8,36 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from invoicing import services as invoicing
-from invoicing.models import Invoice
 from payments import refunds, services
 from payments.models import ChargeSchedule, Payment
 from payments.tasks import auto_charge
-
-from .conftest import save_card
+from tests.support.payments import DECLINED, save_card
 
 pytestmark = pytest.mark.django_db
-
-DECLINED = "4000000000000341"  # localstripe: attaches, then every charge is declined
-
-
-@pytest.fixture
-def billed(scenario, stripe_gateway):
-    """A customer with a finalized 100.00 invoice (January, in advance)."""
-    customer = scenario.customer()
-    scenario.product("PLATFORM")
-    contract = scenario.contract(items=[{"product": "PLATFORM", "model": "flat_fee",
-                                         "pricing": {"amount": "100.00"}}])
-    scenario.run("2026-01-05")
-    [invoice] = scenario.invoices(contract["id"])
-    with scenario.tenant.context():
-        return (Invoice.objects.get(id=invoice["id"]),
-                invoice_customer(scenario, customer["id"]))
-
-
-def invoice_customer(scenario, customer_id):
-    from contracts.models import Customer
-
-    return Customer.objects.get(id=customer_id)
 
 
 def _run(tenant, invoice):

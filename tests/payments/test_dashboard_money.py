@@ -15,17 +15,11 @@ import pytest
 
 from invoicing.models import CreditGrant
 from payments.models import Payment, Refund
-from tests.browser import sign_in
-from tests.conftest import COMMITTING
-
-from .test_dashboard_payments import bill, collect_url, flashes, invoice_now, offline
+from tests.support import COMMITTING, PASSWORD
+from tests.support.browser import sign_in
+from tests.support.payments import bill, collect_url, flashes, invoice_now, offline
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def billed(scenario, stripe_gateway):
-    return bill(scenario)  # a finalized 100.00 USD invoice and its customer
 
 
 def text(response) -> str:
@@ -86,7 +80,6 @@ def test_the_credit_note_form_sends_the_money_where_the_user_says(
 
 def test_another_organizations_credit_note_pdf_is_404(client, scenario, billed, other_tenant,
                                                       make_user):
-    from tests.conftest import PASSWORD
     from zenskar.tenancy.services import membership_upsert
 
     invoice, _ = billed

@@ -12,62 +12,24 @@ from html import unescape
 
 import pytest
 
-from contracts.models import Customer
-from invoicing.models import Invoice
-from payments import refunds, services
+from payments import refunds
 from payments.checkout import links as checkout
 from payments.models import CheckoutSession, Payment, Refund
-from tests.browser import sign_in
-from tests.conftest import COMMITTING
-from tests.invoicing.conftest import Scenario
+from tests.support import COMMITTING
+from tests.support.browser import sign_in
+from tests.support.payments import (
+    DECLINED,
+    bill,
+    collect_url,
+    flashes,
+    invoice_now,
+    offline,
+    save_card,
+)
+from tests.support.scenario import Scenario
 from zenskar.tenancy.models import Role
 
-from .conftest import save_card
-
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
-DECLINED = "4000000000000341"  # localstripe: the card attaches, every charge is declined
-
-
-def bill(scenario: Scenario, external_id: str = "acme", **customer_fields):
-    """A finalized 100.00 USD invoice (January, billed in advance) and its customer."""
-    customer = scenario.customer(external_id, **customer_fields)
-    scenario.product(f"PLATFORM-{external_id.upper()}")
-    contract = scenario.contract(customer=external_id, items=[
-        {"product": f"PLATFORM-{external_id.upper()}", "model": "flat_fee",
-         "pricing": {"amount": "100.00"}}])
-    scenario.run("2026-01-05")
-    [invoice] = scenario.invoices(contract["id"])
-    with scenario.tenant.context():
-        return (Invoice.objects.get(id=invoice["id"]),
-                Customer.objects.get(id=customer["id"]))
-
-
-@pytest.fixture
-def billed(scenario, stripe_gateway):
-    return bill(scenario)
-
-
-def offline(tenant, invoice, amount="100.00", reference="TR-1"):
-    with tenant.context():
-        return services.payment_record_offline(
-            invoice=invoice, amount=Decimal(amount), method="bank_transfer",
-            reference=reference, received_on=date(2026, 1, 20), actor="ana@acme.test")
-
-
-def flashes(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]] if response.context else []
-
-
-def invoice_now(tenant, invoice):
-    with tenant.context():
-        invoice.refresh_from_db()
-    return invoice.status, invoice.amount_paid, invoice.amount_due
-
-
-def collect_url(invoice) -> str:
-    return f"/payments/invoices/{invoice.id}/"
 
 
 # --- The list ----------------------------------------------------------------------------------

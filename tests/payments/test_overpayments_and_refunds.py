@@ -15,12 +15,9 @@ import pytest
 from invoicing import selectors
 from invoicing.models import CreditGrant, Invoice
 from payments.models import Payment, Refund
-from tests.invoicing.conftest import Scenario
+from tests.support.payments import bill, deliver, event, save_card
+from tests.support.scenario import Scenario
 from zenskar.webhooks.models import OutboxEvent
-
-from .conftest import save_card
-from .test_api import bill
-from .test_webhooks import deliver, event
 
 pytestmark = pytest.mark.django_db
 

@@ -5,60 +5,20 @@ late events never undo a settled payment."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from contracts.models import Customer
 from invoicing.models import Invoice
 from payments import services
 from payments.models import GatewayEvent, Payment
+from tests.support.payments import REFERENCE, deliver, event, save_card, signed
 from zenskar.tenancy.context import tenant_context
 from zenskar.webhooks.models import OutboxEvent
 
-from .conftest import WEBHOOK_SECRET, save_card
-
 pytestmark = pytest.mark.django_db
-
-REFERENCE = "pi_known_reference"
-
-
-def signed(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
-    at = int(time.time()) if at is None else at
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
-def event(event_id: str, event_type: str, reference: str = REFERENCE, **intent) -> bytes:
-    body = {"id": event_id, "object": "event", "type": event_type, "created": 1767225600,
-            "data": {"object": {"id": reference, "object": "payment_intent", **intent}}}
-    return json.dumps(body, indent=2).encode()
-
-
-def deliver(client, organization_id, payload: bytes, signature: str | None = None):
-    headers = {} if signature == "" else {
-        "HTTP_STRIPE_SIGNATURE": signature or signed(payload)}
-    return client.post(f"/webhooks/stripe/{organization_id}", data=payload,
-                       content_type="application/json", **headers)
-
-
-@pytest.fixture
-def billed(scenario, stripe_gateway):
-    """A finalized 100.00 USD invoice (January, billed in advance) and its customer."""
-    customer = scenario.customer()
-    scenario.product("PLATFORM")
-    contract = scenario.contract(items=[{"product": "PLATFORM", "model": "flat_fee",
-                                         "pricing": {"amount": "100.00"}}])
-    scenario.run("2026-01-05")
-    [invoice] = scenario.invoices(contract["id"])
-    with scenario.tenant.context():
-        return (Invoice.objects.get(id=invoice["id"]),
-                Customer.objects.get(id=customer["id"]))
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from tests.conftest import COMMITTING, owner_conninfo
+from tests.support import COMMITTING
 from zenskar.api.models import IdempotencyKey
 from zenskar.api.tasks import purge_expired_idempotency_keys
+from zenskar.core.db import owner_conninfo
 from zenskar.tenancy.context import tenant_context
 
 ROOT = Path(__file__).resolve().parents[2]

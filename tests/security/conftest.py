@@ -3,18 +3,13 @@ owner (by API session), the API's rates, and a clock the rate limits read."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from rest_framework.test import APIClient
 
+from tests.support.mail import PUBLIC_URL
+from tests.support.world import SCHEMATHESIS_TALLY
 from zenskar.core import ratelimit
 from zenskar.tenancy.models import Membership, Role
-
-PUBLIC_URL = "https://billing.zenskar.test"
-
-# What test_schemathesis.py ran, printed at the end of the session.
-SCHEMATHESIS_TALLY: dict = {"operations": set(), "cases": 0, "examples_per_operation": 0}
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -27,22 +22,11 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture
 def smtp(smtp, settings):
-    """The session's SMTP server (tests/conftest.py), with this suite's sender and links."""
+    """The real SMTP server on loopback (tests.support.mail), with this suite's sender and
+    links."""
     settings.DEFAULT_FROM_EMAIL = "billing@zenskar.test"
     settings.PUBLIC_URL = PUBLIC_URL
     return smtp
-
-
-def body(message) -> str:
-    """The plain-text body of an e-mail, with Unix line ends."""
-    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-
-
-def link(message) -> str:
-    """The path of the first link to the platform in an e-mail."""
-    found = re.search(re.escape(PUBLIC_URL) + r"(/\S*)", body(message))
-    assert found, body(message)
-    return found.group(1)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from drf_spectacular.generators import SchemaGenerator
 from contracts.models import Contract, Customer
 from invoicing.models import CreditNote, TaxRate
 from metering.models import Event
-from tests.invoicing.conftest import Scenario
-from tests.security.world import FLAT, build_world
+from tests.support.scenario import Scenario
+from tests.support.world import FLAT, build_world
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db

@@ -7,14 +7,16 @@ import pytest
 
 from payments import services
 from payments.models import CheckoutSession
-from tests.payments import conftest as payments_fixtures
-from tests.payments.conftest import stripe_gateway  # noqa: F401
-from tests.payments.test_checkout import billed, card_form, confirm_in_browser, page_path, pay  # noqa: F401
+from tests.support.checkout import billed_with_checkout, card_form, page_path, pay
+from tests.support.payments import DECLINED
 
 pytestmark = pytest.mark.django_db
 
-DECLINED = "4000000000000341"
-scenario = payments_fixtures.scenario
+
+@pytest.fixture
+def billed(scenario, stripe_gateway):
+    """A finalized January invoice of 100.00 and its checkout session."""
+    return billed_with_checkout(scenario)
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def made(monkeypatch):
     return calls
 
 
-def test_opening_the_link_again_and_again_makes_one_setup_intent(client, billed, made):  # noqa: F811
+def test_opening_the_link_again_and_again_makes_one_setup_intent(client, billed, made):
     _, session = billed
 
     forms = [card_form(client.get(page_path(session))) for _ in range(5)]
@@ -41,7 +43,7 @@ def test_opening_the_link_again_and_again_makes_one_setup_intent(client, billed,
     assert len({form["client_secret"] for form in forms}) == 1
 
 
-def test_the_client_secret_is_stored_encrypted(client, tenant, billed, made):  # noqa: F811
+def test_the_client_secret_is_stored_encrypted(client, tenant, billed, made):
     _, session = billed
     form = card_form(client.get(page_path(session)))
 
@@ -51,8 +53,8 @@ def test_the_client_secret_is_stored_encrypted(client, tenant, billed, made):  #
     assert form["client_secret"].encode() not in bytes(stored.setup_intent_secret)
 
 
-def test_a_declined_card_gets_one_new_intent_for_the_next_try(  # noqa: F811
-        client, localstripe, billed, made):  # noqa: F811
+def test_a_declined_card_gets_one_new_intent_for_the_next_try(
+        client, localstripe, billed, made):
     _, session = billed
 
     declined = pay(client, localstripe, session, number=DECLINED)

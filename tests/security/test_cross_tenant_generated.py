@@ -5,7 +5,7 @@ names an object (``{customer_id}``, ``{invoice_id}``...) is called by Globex wit
 Acme's objects, with every method the schema lists. Each must answer 404 with the one error
 body, and Acme's rows must be exactly as they were. A route added later is in the schema and
 so in this test; a route whose kind of object the test cannot make fails here until
-``tests/security/world.py`` makes one, and an API route missing from the schema fails too.
+``tests/support/world.py`` makes one, and an API route missing from the schema fails too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.db import connections
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.security.world import build_world
+from tests.support.world import build_world
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Role, TenantModel
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.conftest import PASSWORD
-from tests.security.conftest import PUBLIC_URL, body, link
+from tests.support import PASSWORD
+from tests.support.mail import PUBLIC_URL, body, link
 from zenskar.tenancy import services
 from zenskar.tenancy.models import Role
 

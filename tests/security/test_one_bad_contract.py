@@ -32,18 +32,12 @@ from invoicing.tasks import deliver_invoice
 from payments.gateways import StripeGateway
 from payments.models import ChargeSchedule, Payment
 from payments.tasks import retry_due_charges
-from tests.invoicing import conftest as invoicing_fixtures
-from tests.invoicing.test_scenarios import flat
-from tests.payments import conftest as payments_fixtures
-from tests.payments.conftest import save_card
+from tests.support.payments import save_card
+from tests.support.scenario import flat
 from zenskar.celery import app as celery_app
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
-
-# The fixtures of the invoicing and payments tests: the API-driven scenario, a localstripe.
-scenario = invoicing_fixtures.scenario
-stripe_gateway = payments_fixtures.stripe_gateway
 
 HUGE = "1000000000"  # 10^9 seats at 10^9 each: 10^18, beyond numeric(20, 4)
 

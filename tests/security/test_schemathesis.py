@@ -21,8 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.security.conftest import SCHEMATHESIS_TALLY
-from tests.security.world import world, wsgi_calls  # noqa: F401 - fixtures
+from tests.support.world import SCHEMATHESIS_TALLY
 from zenskar.wsgi import application
 
 EXAMPLES_PER_OPERATION = 40
@@ -38,7 +37,7 @@ SCHEMATHESIS_TALLY["examples_per_operation"] = EXAMPLES_PER_OPERATION
           deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.generate])
 @pytest.mark.django_db
-def test_every_operation_answers_as_documented(case, tenant, world, wsgi_calls):  # noqa: F811
+def test_every_operation_answers_as_documented(case, tenant, world, wsgi_calls):
     for name in case.path_parameters or {}:
         if name in world:  # aim at a real object; "action" and such stay generated
             case.path_parameters[name] = world[name]

@@ -9,7 +9,8 @@ than ``RENDER_MEMORY_BYTES`` (512 MB). Either way the caller gets a ``TemplateEr
 message names the limit, within that limit, and the editor's preview shows it (never a 500).
 Only members who may save a template may preview one.
 
-The invoice is ``build_invoice``'s: number ACME-2026-0007 (14 characters), total $1,745.00.
+The invoice is ``build_invoice``'s (tests/support/invoices.py): number ACME-2026-0007 (14
+characters), total $1,745.00.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from invoicing.rendering import (
     render_invoice_html,
     render_invoice_pdf,
 )
-from tests.invoicing.test_rendering import NUMBER, build_invoice
+from tests.support.invoices import NUMBER, build_invoice
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 from zenskar.core.ratelimit import Rate, client_address, parse_rate
 from zenskar.tenancy.models import Role
 

@@ -10,10 +10,12 @@ from django.db import close_old_connections
 
 from invoicing.tasks import generate_invoices
 from payments import services as payments
-from tests.invoicing.conftest import Scenario
+from tests.support.scenario import Scenario, flat
 
-FLAT = {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
-        "pricing": {"amount": "100.00"}}
+FLAT = flat("PLATFORM", "100.00")
+
+# What test_schemathesis.py ran, printed at the end of the session (tests/security/conftest.py).
+SCHEMATHESIS_TALLY: dict = {"operations": set(), "cases": 0, "examples_per_operation": 0}
 
 
 def build_world(tenant) -> dict[str, str]:

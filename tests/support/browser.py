@@ -1,6 +1,7 @@
 """Playwright driving Debian's Chromium (Playwright's own browser download does not work on
 these machines): ``/usr/bin/chromium``, or CHROMIUM_PATH. Registered as a plugin by
-tests/conftest.py, so every test module shares the one browser of the session."""
+tests/conftest.py, so every test module shares the one browser of the session; ``sign_in``
+signs a new member in through the login page."""
 
 import os
 import shutil
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-results"
+from tests.support import PASSWORD
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
 def _chromium() -> str:
@@ -56,7 +59,6 @@ def artifacts():
 def sign_in(page, base_url: str, organization, make_user, *, role: str = "finance"):
     """A new member of ``organization`` with ``role`` signs in through the login page;
     returns the user once the dashboard shows."""
-    from tests.conftest import PASSWORD
     from zenskar.tenancy.services import membership_upsert
 
     user = make_user(f"{role}@acme.test", password=PASSWORD)

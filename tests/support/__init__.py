@@ -1,0 +1,40 @@
+"""What the tests share, in one place: helpers, factories and fixtures.
+
+A module under tests/ imports from the ``tests`` package only ``tests.support`` -- never a
+test module, never a conftest (``tests/test_layout.py`` fails the build when one does). The
+fixtures defined here reach every test through ``pytest_plugins`` in ``tests/conftest.py``.
+
+- ``scenario.py``: the API-driven billing scenario (fixture ``scenario``), ``flat`` price
+  items and the contracts several scenarios share;
+- ``factories.py``: factory_boy factories, every related object in one organization;
+- ``payments.py``: the Stripe emulator and a tenant's gateway on it (fixtures
+  ``localstripe``, ``stripe_gateway``), saved cards, invoices to collect, signed webhooks;
+- ``checkout.py``: the hosted checkout page, through the test client;
+- ``invoices.py``: a finalized invoice for the rendering tests, and PDF text;
+- ``mail.py``: a real SMTP server on loopback (fixture ``smtp``) and readers of its mail;
+- ``browser.py``: the session's Chromium (fixtures ``browser``, ``page``, ``artifacts``)
+  and signing in through the login page;
+- ``world.py``: an organization with one object of every kind the API addresses (fixtures
+  ``world``, ``wsgi_calls``), for the generated API tests;
+- ``contracts.py``, ``metering.py``, ``concurrency.py``: a contract document, a tenant's
+  warehouse and sync runs, and threads racing each other.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+PASSWORD = "correct-horse-battery"  # every test user's, unless a test gives another
+
+# Tests that commit (a worker process or a browser must see the rows) flush through the owner
+# alias: the application role may not TRUNCATE, and must not.
+COMMITTING = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
