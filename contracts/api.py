@@ -115,7 +115,7 @@ class CustomerListView(OrganizationAPIView):
         parameters=[OpenApiParameter("external_id", str), OpenApiParameter("search", str)],
     )
     def get(self, request):
-        customers = Customer.objects.filter(organization=self.organization)
+        customers = Customer.objects.for_organization(self.organization)
         if request.query_params.get("external_id"):
             customers = customers.filter(external_id=request.query_params["external_id"])
         if request.query_params.get("search"):
@@ -155,7 +155,7 @@ class CustomerDetailView(OrganizationAPIView):
 class ProductListView(OrganizationAPIView):
     @extend_schema(responses=ProductSerializer(many=True), summary="List products")
     def get(self, request):
-        return self.paginate(Product.objects.filter(organization=self.organization),
+        return self.paginate(Product.objects.for_organization(self.organization),
                              ProductSerializer)
 
     @extend_schema(request=ProductSerializer, responses={201: ProductSerializer})

@@ -3,8 +3,9 @@
 A contract is written, reviewed and versioned as this document; the API's contract endpoints,
 import and export all speak it. ``parse_contract_document`` checks the document's shape and
 rules and returns plain values; it raises :class:`DocumentError` naming every bad field by its
-path (``"phases[1].items[0].pricing.tiers[1].up_to"``). Looking up the customer, products and
-meters is the service's job (``contracts.services``).
+path (``"phases[1].items[0].pricing.tiers[1].up_to"``), each problem in words and as a machine
+code (``required``, ``invalid_date``... the API's ``codes``). Looking up the customer, products
+and meters is the service's job (``contracts.services``).
 
     {
       "customer": "acme-42",                   # the customer's external_id
@@ -35,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import available_timezones
 
 from contracts import price_config
@@ -51,11 +52,23 @@ METER_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
+class Problem(NamedTuple):
+    """One problem of one field: words for people, a code for machines (``required``)."""
+
+    message: str
+    code: str
+
+
+#: Problems by field path (``"phases[0].items[1].pricing.amount"``).
+Errors = dict[str, list[Problem]]
+
+
 class DocumentError(ValueError):
     """Every problem found in a document, by field path."""
 
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+    def __init__(self, errors: Errors):
+        super().__init__("; ".join(f"{k}: {' '.join(p.message for p in v)}"
+                                   for k, v in errors.items()))
         self.errors = errors
 
 
@@ -134,15 +147,16 @@ class ContractDoc:
 class _Reader:
     """Reads fields off an object, collecting errors by path instead of stopping."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: Errors):
         self.errors = errors
 
-    def error(self, path: str, message: str) -> None:
-        self.errors.setdefault(path, []).append(message)
+    def error(self, path: str, message: str, *, code: str) -> None:
+        """Record a problem of ``path``: ``message`` for people, ``code`` for machines."""
+        self.errors.setdefault(path, []).append(Problem(message, code))
 
     def obj(self, value: Any, path: str) -> Mapping | None:
         if not isinstance(value, Mapping):
-            self.error(path or "document", "must be an object")
+            self.error(path or "document", "must be an object", code="invalid_type")
             return None
         return value
 
@@ -151,16 +165,16 @@ class _Reader:
         value = data.get(key)
         if value is None or value == "":
             if required:
-                self.error(path + key, "is required")
+                self.error(path + key, "is required", code="required")
             return default
         if not isinstance(value, str):
-            self.error(path + key, "must be a string")
+            self.error(path + key, "must be a string", code="invalid_type")
             return default
         if len(value) > max_length:
-            self.error(path + key, f"must be at most {max_length} characters")
+            self.error(path + key, f"must be at most {max_length} characters", code="max_length")
         problem = bounds.text_problem(value)
         if problem:
-            self.error(path + key, problem)
+            self.error(path + key, problem, code="invalid_text")
             return default
         return value
 
@@ -169,7 +183,7 @@ class _Reader:
         if value is None or value == "":
             return default
         if value not in choices:
-            self.error(path + key, f"must be one of {', '.join(choices)}")
+            self.error(path + key, f"must be one of {', '.join(choices)}", code="invalid_choice")
             return default
         return value
 
@@ -177,25 +191,30 @@ class _Reader:
         value = data.get(key)
         if value is None:
             if required:
-                self.error(path + key, "is required")
+                self.error(path + key, "is required", code="required")
             return None
         try:
             day = date.fromisoformat(value) if isinstance(value, str) else _not_a_date()
         except (ValueError, TypeError):
-            self.error(path + key, "must be a date, YYYY-MM-DD")
+            self.error(path + key, "must be a date, YYYY-MM-DD", code="invalid_date")
             return None
         try:
             return bounds.date_in_bounds(day)
         except bounds.BoundError as error:
-            self.error(path + key, str(error))
+            self.error(path + key, str(error), code=error.code)
             return None
 
     def integer(self, data: Mapping, key: str, path: str, *, low=0, high=10_000) -> int | None:
         value = data.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.error(path + key, f"must be a whole number from {low} to {high}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(path + key, f"must be a whole number from {low} to {high}",
+                       code="invalid_type")
+            return None
+        if not low <= value <= high:
+            self.error(path + key, f"must be a whole number from {low} to {high}",
+                       code="out_of_bounds")
             return None
         return value
 
@@ -204,28 +223,31 @@ class _Reader:
         value = data.get(key)
         if value is None:
             if required:
-                self.error(path + key, "is required")
+                self.error(path + key, "is required", code="required")
             return None
         try:
             number = bounds.quantity(value)
         except bounds.BoundError as error:
-            self.error(path + key, str(error))
+            self.error(path + key, str(error), code=error.code)
             return None
-        if number < 0 or (positive and number == 0):
-            self.error(path + key, "must be a positive number" if positive else "must not be negative")
+        if positive and number <= 0:
+            self.error(path + key, "must be a positive number", code="not_positive")
+            return None
+        if number < 0:
+            self.error(path + key, "must not be negative", code="out_of_bounds")
             return None
         return number
 
     def boolean(self, data: Mapping, key: str, path: str) -> bool:
         value = data.get(key, False)
         if not isinstance(value, bool):
-            self.error(path + key, "must be true or false")
+            self.error(path + key, "must be true or false", code="invalid_type")
             return False
         return value
 
     def known(self, data: Mapping, path: str, allowed: set[str]) -> None:
         for key in sorted(set(data) - allowed):
-            self.error(path + key, "is not a field of this object")
+            self.error(path + key, "is not a field of this object", code="unknown_field")
 
 
 def _not_a_date():
@@ -250,10 +272,11 @@ DISCOUNT_FIELDS = {"description", "kind", "value", "periods", "starts_on", "ends
 
 def parse_contract_document(document: Any) -> ContractDoc:
     """Validate ``document``; return its values, or raise DocumentError with every problem."""
-    errors: dict[str, list[str]] = {}
-    problems = bounds.json_problems(document)  # a NUL, a lone surrogate, NaN, absurd nesting
+    errors: Errors = {}
+    problems = bounds.coded_json_problems(document)  # a NUL, a lone surrogate, NaN, nesting
     if problems:
-        raise DocumentError({path or "document": [why] for path, why in problems.items()})
+        raise DocumentError({path or "document": [Problem(why, code)]
+                             for path, (why, code) in problems.items()})
     r = _Reader(errors)
     data = r.obj(document, "")
     if data is None:
@@ -262,11 +285,13 @@ def parse_contract_document(document: Any) -> ContractDoc:
 
     currency = r.text(data, "currency", "", max_length=3) or None
     if currency is not None and not money.is_valid_currency(currency):
-        r.error("currency", f"{currency!r} is not an ISO 4217 currency code")
+        r.error("currency", f"{currency!r} is not an ISO 4217 currency code",
+                code="invalid_currency")
         currency = None
     time_zone = r.text(data, "time_zone", "", max_length=64) or None
     if time_zone is not None and time_zone not in available_timezones():
-        r.error("time_zone", f"{time_zone!r} is not an IANA time zone")
+        r.error("time_zone", f"{time_zone!r} is not an IANA time zone",
+                code="invalid_time_zone")
     doc = ContractDoc(
         customer=r.text(data, "customer", "", required=True, max_length=255),
         name=r.text(data, "name", "", required=True, max_length=200),
@@ -287,23 +312,25 @@ def parse_contract_document(document: Any) -> ContractDoc:
         phases=[],
     )
     if doc.start_date and doc.end_date and doc.end_date <= doc.start_date:
-        r.error("end_date", "must be after start_date")
+        r.error("end_date", "must be after start_date", code="invalid_period")
     if doc.cadence == "every_n_months" and doc.cadence_months is None:
-        r.error("cadence_months", "is required for every_n_months")
+        r.error("cadence_months", "is required for every_n_months", code="required")
     if doc.anchor == "day_of_month" and doc.anchor_day is None:
-        r.error("anchor_day", "is required for a day_of_month anchor")
+        r.error("anchor_day", "is required for a day_of_month anchor", code="required")
     if doc.auto_renew and doc.end_date is None:
-        r.error("auto_renew", "an evergreen contract (no end_date) does not renew")
+        r.error("auto_renew", "an evergreen contract (no end_date) does not renew",
+                code="invalid_document")
     if doc.auto_renew and doc.renewal_term_months is None:
-        r.error("renewal_term_months", "is required when auto_renew is true")
+        r.error("renewal_term_months", "is required when auto_renew is true", code="required")
 
     variables = data.get("variables") or {}
     if not isinstance(variables, Mapping):
-        r.error("variables", "must be an object of name: number")
+        r.error("variables", "must be an object of name: number", code="invalid_type")
     else:
         for name in variables:
             if not isinstance(name, str) or not VARIABLE_NAME.match(name):
-                r.error(f"variables.{name}", "must be a name like committed_seats")
+                r.error(f"variables.{name}", "must be a name like committed_seats",
+                        code="invalid_name")
                 continue
             number = r.decimal(variables, name, "variables.")
             if number is not None:
@@ -313,7 +340,8 @@ def parse_contract_document(document: Any) -> ContractDoc:
     doc.discounts = _discounts(r, data.get("discounts"), "discounts")
     raw_phases = data.get("phases")
     if not isinstance(raw_phases, list) or not raw_phases:
-        r.error("phases", "a contract needs at least one phase")
+        r.error("phases", "a contract needs at least one phase",
+                code="required" if raw_phases in (None, []) else "invalid_type")
     else:
         for index, raw in enumerate(raw_phases):
             phase = _phase(r, raw, f"phases[{index}]", currency_for_specs, doc.variables)
@@ -337,10 +365,10 @@ def _phase(r: _Reader, raw: Any, path: str, currency: str, variables) -> PhaseDo
         end_date=r.day(data, "end_date", path + "."),
     )
     if phase.start_date and phase.end_date and phase.end_date <= phase.start_date:
-        r.error(f"{path}.end_date", "must be after start_date")
+        r.error(f"{path}.end_date", "must be after start_date", code="invalid_period")
     items = data.get("items", [])
     if not isinstance(items, list):
-        r.error(f"{path}.items", "must be a list")
+        r.error(f"{path}.items", "must be a list", code="invalid_type")
         return phase
     for index, raw_item in enumerate(items):
         item = parse_item(r, raw_item, f"{path}.items[{index}]", currency, variables)
@@ -368,30 +396,33 @@ def parse_item(r: _Reader, raw: Any, path: str, currency: str, variables) -> Ite
         discounts=_discounts(r, data.get("discounts"), f"{path}.discounts"),
     )
     if not data.get("model"):
-        r.error(p + "model", "is required")
+        r.error(p + "model", "is required", code="required")
         return None
     if "pricing" in data and not isinstance(data["pricing"], Mapping):
-        r.error(p + "pricing", "must be an object")
+        r.error(p + "pricing", "must be an object", code="invalid_type")
         return None
     if item.meter and not METER_KEY.match(item.meter):
-        r.error(p + "meter", "must be a meter key: lower-case letters, digits, _ . -")
+        r.error(p + "meter", "must be a meter key: lower-case letters, digits, _ . -",
+                code="invalid_characters")
     if item.cadence == "every_n_months" and item.cadence_months is None:
-        r.error(p + "cadence_months", "is required for every_n_months")
+        r.error(p + "cadence_months", "is required for every_n_months", code="required")
     try:
         item.spec = price_config.spec_from_config(
             model=item.model, config=item.pricing, currency=currency, metered=bool(item.meter)
         )
     except PricingError as error:
         where = p + error.field if error.field in ("meter", "model") else f"{p}pricing.{error.field}"
-        r.error(where, error.message)
+        r.error(where, error.message, code=error.code)
         return None
     if item.model in price_config.QUANTITY_MODELS and item.model not in ("matrix", "two_dimensional"):
         if not item.meter and item.quantity is None:
-            r.error(p + "quantity", "give a fixed quantity (e.g. seats) or a meter")
+            r.error(p + "quantity", "give a fixed quantity (e.g. seats) or a meter",
+                    code="required")
     if item.model == "formula":
         unknown = sorted(set(item.spec.compiled.variables) - set(variables) - {"quantity"})
         for name in unknown:
-            r.error(p + "pricing.formula", f"uses {name!r}, which is not a contract variable")
+            r.error(p + "pricing.formula", f"uses {name!r}, which is not a contract variable",
+                    code="unknown_variable")
     item.pricing = price_config.normalized(item.pricing)
     return item
 
@@ -400,7 +431,7 @@ def _discounts(r: _Reader, raw: Any, path: str) -> list[DiscountDoc]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        r.error(path, "must be a list")
+        r.error(path, "must be a list", code="invalid_type")
         return []
     found = []
     for index, entry in enumerate(raw):
@@ -418,13 +449,14 @@ def _discounts(r: _Reader, raw: Any, path: str) -> list[DiscountDoc]:
             ends_on=r.day(data, "ends_on", here + "."),
         )
         if not data.get("kind"):
-            r.error(here + ".kind", "is required")
+            r.error(here + ".kind", "is required", code="required")
         if discount.kind == "percent" and discount.value is not None and discount.value > 100:
-            r.error(here + ".value", "a percentage must be at most 100")
+            r.error(here + ".value", "a percentage must be at most 100", code="out_of_bounds")
         if discount.periods is not None and (discount.starts_on or discount.ends_on):
-            r.error(here + ".periods", "give either periods or a date range, not both")
+            r.error(here + ".periods", "give either periods or a date range, not both",
+                    code="invalid_period")
         if discount.starts_on and discount.ends_on and discount.ends_on <= discount.starts_on:
-            r.error(here + ".ends_on", "must be after starts_on")
+            r.error(here + ".ends_on", "must be after starts_on", code="invalid_period")
         found.append(discount)
     return found
 
@@ -433,25 +465,30 @@ def _check_phases(r: _Reader, doc: ContractDoc) -> None:
     """Phases tile the contract's term in order: no gap, no overlap, none outside it."""
     phases = doc.phases
     if doc.start_date and phases[0].start_date and phases[0].start_date != doc.start_date:
-        r.error("phases[0].start_date", f"must be the contract's start_date ({doc.start_date})")
+        r.error("phases[0].start_date", f"must be the contract's start_date ({doc.start_date})",
+                code="invalid_period")
     for index in range(1, len(phases)):
         previous, current = phases[index - 1], phases[index]
         if previous.end_date is None:
-            r.error(f"phases[{index - 1}].end_date", "only the last phase may be open-ended")
+            r.error(f"phases[{index - 1}].end_date", "only the last phase may be open-ended",
+                    code="invalid_period")
         elif current.start_date and current.start_date < previous.end_date:
             r.error(
                 f"phases[{index}].start_date",
                 f"overlaps phase {index - 1}, which runs until {previous.end_date}",
+                code="invalid_period",
             )
         elif current.start_date and current.start_date > previous.end_date:
             r.error(
                 f"phases[{index}].start_date",
                 f"leaves a gap after phase {index - 1} (which ends {previous.end_date})",
+                code="invalid_period",
             )
     last = phases[-1]
     if last.end_date != doc.end_date:
         r.error(
             f"phases[{len(phases) - 1}].end_date",
             f"must be the contract's end_date ({doc.end_date or 'none: evergreen'})",
+            code="invalid_period",
         )
 

@@ -1,27 +1,39 @@
-"""Which meter keys exist: asked by contracts, answered by the metering app.
+"""The meters a contract's usage items name, checked by the app that keeps meters.
 
-Metering comes after contracts in the dependency order, so contracts cannot import it. The
-metering app registers a lookup at start-up (``register_meter_lookup`` in its
-``AppConfig.ready``); until one is registered, any well-formed key is accepted.
+Metering comes after contracts in the dependency order, so contracts neither imports it nor
+calls anything it registers. A service that writes usage items publishes the domain event
+``contract.meters_named`` in its transaction, with the keys each field of the document names;
+metering's in-transaction handler refuses the keys that name no meter of the organization by
+raising ``ValidationError`` keyed by those fields (``"No meter has key 'x'."``). With no
+handler (no metering app) any well-formed key is accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 
-# (organization, keys) -> the keys among them that name no meter of that organization
-MeterLookup = Callable[[object, set[str]], set[str]]
+from django.core.exceptions import ValidationError
 
-_lookup: MeterLookup | None = None
+from zenskar import events
+from zenskar.tenancy.models import Organization
 
-
-def register_meter_lookup(lookup: MeterLookup | None) -> None:
-    global _lookup
-    _lookup = lookup
+METERS_NAMED = "contract.meters_named"
 
 
-def unknown_meters(*, organization, keys: Iterable[str]) -> set[str]:
-    keys = {k for k in keys if k}
-    if not keys or _lookup is None:
-        return set()
-    return _lookup(organization, keys)
+def meter_errors(*, organization: Organization,
+                 meters: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """The errors of the meter keys a document names, by field: ``meters`` maps a field
+    (``phases[0].items[2].meter``) to the keys it names. Empty when every key names a meter
+    (or no one keeps meters); the caller reports them with its own errors."""
+    named = {field: sorted({key for key in keys if key}) for field, keys in meters.items()}
+    named = {field: keys for field, keys in named.items() if keys}
+    if not named:
+        return {}
+    try:
+        events.publish(events.DomainEvent(name=METERS_NAMED, organization_id=organization.id,
+                                          payload={"meters": named}))
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            return error.message_dict
+        return {field: error.messages for field in named}
+    return {}

@@ -2,7 +2,8 @@
 
 Pure: no Django. The JSON form is what the API, the contract document and the database hold;
 decimals are strings (``"0.002"``), never floats. ``spec_from_config`` validates and raises
-:class:`PricingError` whose ``field`` is the path inside the object (``"tiers[1].up_to"``).
+:class:`PricingError` whose ``field`` is the path inside the object (``"tiers[1].up_to"``)
+and whose ``code`` names the problem for machines (``required``, ``not_a_number``...).
 
 Parameters per model (``?`` optional; every scalar model also takes ``included_units?``,
 ``minimum?``, ``maximum?``):
@@ -58,31 +59,35 @@ Spec = Any  # a contracts.pricing spec (PriceItem, PrepaidUnits, PrepaidCredit, 
 def _decimal(config: Mapping, key: str, *, required: bool = True) -> Decimal | None:
     if key not in config or config[key] is None:
         if required:
-            raise PricingError(field=key, message="is required")
+            raise PricingError(field=key, message="is required", code="required")
         return None
     value = config[key]
     if isinstance(value, bool) or isinstance(value, float):
-        raise PricingError(field=key, message='must be a decimal string such as "0.002"')
+        raise PricingError(field=key, message='must be a decimal string such as "0.002"',
+                           code="not_a_number")
     if isinstance(value, str) and len(value) > bounds.MAX_NUMBER_TEXT:
         raise PricingError(field=key, message=f"must be at most {bounds.MAX_NUMBER_TEXT} "
-                                              "characters")
+                                              "characters", code="max_length")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise PricingError(field=key, message=f"{str(value)[:40]!r} is not a number") from None
+        raise PricingError(field=key, message=f"{str(value)[:40]!r} is not a number",
+                           code="not_a_number") from None
     if not number.is_finite():
-        raise PricingError(field=key, message="must be a finite number (not NaN or Infinity)")
+        raise PricingError(field=key, message="must be a finite number (not NaN or Infinity)",
+                           code="out_of_bounds")
     return number
 
 
 def _tiers(raw: object, *, path: str) -> tuple[p.Tier, ...]:
     if not isinstance(raw, list) or not raw:
-        raise PricingError(field=path, message="must be a non-empty list of tiers")
+        raise PricingError(field=path, message="must be a non-empty list of tiers",
+                           code="invalid_type")
     tiers = []
     for index, tier in enumerate(raw):
         here = f"{path}[{index}]"
         if not isinstance(tier, Mapping):
-            raise PricingError(field=here, message="must be an object")
+            raise PricingError(field=here, message="must be an object", code="invalid_type")
         try:
             tiers.append(
                 p.Tier(
@@ -102,6 +107,7 @@ def _check_keys(model: str, config: Mapping, allowed: set[str]) -> None:
         raise PricingError(
             field=unknown[0],
             message=f"is not a parameter of {model} (allowed: {', '.join(sorted(allowed))})",
+            code="unknown_field",
         )
 
 
@@ -114,11 +120,13 @@ def spec_from_config(
     included units and bounds scale), others recurring (prorated by the share).
     """
     if model not in ALL_MODELS:
-        raise PricingError(field="model", message=f"must be one of {', '.join(ALL_MODELS)}")
+        raise PricingError(field="model", message=f"must be one of {', '.join(ALL_MODELS)}",
+                           code="invalid_choice")
     if not isinstance(config, Mapping):
-        raise PricingError(field="pricing", message="must be an object")
+        raise PricingError(field="pricing", message="must be an object", code="invalid_type")
     if model in METERED_MODELS and not metered:
-        raise PricingError(field="meter", message=f"a {model} item is priced on a meter")
+        raise PricingError(field="meter", message=f"a {model} item is priced on a meter",
+                           code="required")
     charge_type = ChargeType.USAGE if metered else ChargeType.RECURRING
     bounds = {k: _decimal(config, k, required=False) for k in BOUND_KEYS}
     bounds = {k: v for k, v in bounds.items() if v is not None}
@@ -152,15 +160,18 @@ def spec_from_config(
         _check_keys(model, config, {"dimensions", "prices", *BOUND_KEYS})
         dimensions = config.get("dimensions")
         if not isinstance(dimensions, list):
-            raise PricingError(field="dimensions", message="must be a list of names")
+            raise PricingError(field="dimensions", message="must be a list of names",
+                               code="invalid_type")
         raw_prices = config.get("prices")
         if not isinstance(raw_prices, list):
-            raise PricingError(field="prices", message="must be a list of {values, unit_price}")
+            raise PricingError(field="prices", message="must be a list of {values, unit_price}",
+                               code="invalid_type")
         prices = {}
         for index, entry in enumerate(raw_prices):
             here = f"prices[{index}]"
             if not isinstance(entry, Mapping) or not isinstance(entry.get("values"), list):
-                raise PricingError(field=here, message="must be {values: [...], unit_price}")
+                raise PricingError(field=here, message="must be {values: [...], unit_price}",
+                                   code="invalid_type")
             try:
                 prices[tuple(str(v) for v in entry["values"])] = _decimal(entry, "unit_price")
             except PricingError as error:
@@ -173,15 +184,17 @@ def spec_from_config(
         _check_keys(model, config, {"dimensions", "tables", "mode", *BOUND_KEYS})
         dimensions = config.get("dimensions")
         if not isinstance(dimensions, list) or len(dimensions) != 2:
-            raise PricingError(field="dimensions", message="must be two names [a, b]")
+            raise PricingError(field="dimensions", message="must be two names [a, b]",
+                               code="invalid_dimensions")
         raw_tables = config.get("tables")
         if not isinstance(raw_tables, list) or not raw_tables:
-            raise PricingError(field="tables", message="must be a non-empty list")
+            raise PricingError(field="tables", message="must be a non-empty list",
+                               code="invalid_type")
         tables = []
         for index, table in enumerate(raw_tables):
             here = f"tables[{index}]"
             if not isinstance(table, Mapping):
-                raise PricingError(field=here, message="must be an object")
+                raise PricingError(field=here, message="must be an object", code="invalid_type")
             try:
                 up_to = _decimal(table, "up_to", required=False)
             except PricingError as error:
@@ -190,7 +203,8 @@ def spec_from_config(
                                                                   path=f"{here}.tiers")))
         mode = config.get("mode", "graduated")
         if mode not in ("graduated", "volume"):
-            raise PricingError(field="mode", message="must be graduated or volume")
+            raise PricingError(field="mode", message="must be graduated or volume",
+                               code="invalid_choice")
         return p.TwoDimensionalTiers(
             currency=currency, charge_type=charge_type, dimensions=tuple(dimensions),
             tables=tuple(tables), mode=p.TierMode(mode), **bounds,
@@ -199,7 +213,8 @@ def spec_from_config(
         _check_keys(model, config, {"formula", *BOUND_KEYS})
         formula = config.get("formula")
         if not isinstance(formula, str):
-            raise PricingError(field="formula", message="is required (a string)")
+            raise PricingError(field="formula", message="is required (a string)",
+                               code="required")
         return p.FormulaPrice(
             currency=currency, charge_type=charge_type, formula=formula, **bounds
         )
@@ -220,10 +235,11 @@ def spec_from_config(
     return p.MinimumCommitment(currency=currency, amount=_decimal(config, "amount"))
 
 
-def normalized(config: Mapping) -> dict:
-    """``config`` with every number as a decimal string, for storage and export."""
+def normalized(config: Any) -> Any:
+    """``config`` (a mapping, a list of them...) with every number as a decimal string, for
+    storage and export."""
 
-    def norm(value):
+    def norm(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {str(k): norm(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

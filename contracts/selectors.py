@@ -19,13 +19,14 @@ from zenskar.tenancy.models import Organization
 
 
 def contracts_list(*, organization: Organization) -> QuerySet[Contract]:
-    return Contract.objects.filter(organization=organization).select_related("customer")
+    return Contract.objects.for_organization(organization).select_related("customer")
 
 
 def contract_with_terms(*, organization: Organization, contract_id) -> Contract | None:
-    items = PriceItem.objects.select_related("product").prefetch_related("discounts")
+    items = PriceItem.objects.for_organization(organization).select_related(
+        "product").prefetch_related("discounts")
     return (
-        Contract.objects.filter(organization=organization, id=contract_id)
+        Contract.objects.for_organization(organization).filter(id=contract_id)
         .select_related("customer")
         .prefetch_related(
             Prefetch("phases", Phase.objects.prefetch_related(Prefetch("items", items))),
@@ -184,7 +185,8 @@ def billing_summary(*, contract: Contract, through: date | None = None, limit: i
         horizon = min(horizon, contract.end_date)
     items = {
         str(i.id): i
-        for i in PriceItem.objects.filter(phase__contract=contract).select_related("product")
+        for i in PriceItem.objects.for_organization(contract.organization_id).filter(
+            phase__contract=contract).select_related("product")
     }
     summary = []
     for billing in schedule.billing_dates(terms=contract_terms(contract=contract), through=horizon):

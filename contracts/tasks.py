@@ -11,8 +11,8 @@ def renew_or_end_contracts(organization) -> int:
     """Renew or end every active contract of the organization whose end date has come (in
     the contract's own time zone). Safe to run any number of times."""
     changed = 0
-    due = Contract.objects.filter(
-        organization=organization, status=Contract.Status.ACTIVE, end_date__isnull=False
+    due = Contract.objects.for_organization(organization).filter(
+        status=Contract.Status.ACTIVE, end_date__isnull=False
     )
     for contract in due:
         today = datetime.now(ZoneInfo(contract.time_zone)).date()

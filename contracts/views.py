@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import get_currency_symbol
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -23,31 +22,12 @@ from contracts.forms import CancelForm, CustomerForm, ProductForm, form_errors_f
 from contracts.models import Cadence, Contract, Customer, PriceItem, Product, Timing
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
-from zenskar import money
+from zenskar.dashboard import panels
 from zenskar.dashboard.views import member_required
+from zenskar.formatting import format_money, format_quantity
 from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", "draft", "active", "cancelled", "ended"]
-
-# Sections later apps add to the contract page (invoicing: what could not be billed), which
-# this app cannot import (an app never imports a later one): ``panel(request, contract)``
-# returns its HTML, or "" when it has nothing to say.
-_contract_panels: list = []
-
-
-def register_contract_panel(panel) -> None:
-    if panel not in _contract_panels:
-        _contract_panels.append(panel)
-
-
-# The same for the customer page (invoicing: the customer's balance and its movements):
-# ``panel(request, customer)`` returns its HTML, or "".
-_customer_panels: list = []
-
-
-def register_customer_panel(panel) -> None:
-    if panel not in _customer_panels:
-        _customer_panels.append(panel)
 
 
 # --- Customers --------------------------------------------------------------------------------
@@ -56,7 +36,7 @@ def register_customer_panel(panel) -> None:
 @member_required
 def customer_list(request):
     query = request.GET.get("q", "").strip()
-    customers = Customer.objects.filter(organization=request.organization).annotate(
+    customers = Customer.objects.for_organization(request.organization).annotate(
         contracts_count=Count("contracts")
     )
     if query:
@@ -87,15 +67,18 @@ def customer_create(request):
 
 @member_required
 def customer_detail(request, customer_id):
-    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
-    contracts = Contract.objects.filter(organization=request.organization, customer=customer)
+    customer = get_object_or_404(Customer.objects.for_organization(request.organization),
+                                 id=customer_id)
+    contracts = Contract.objects.for_organization(request.organization).filter(customer=customer)
     address = [customer.address_line1, customer.address_line2,
                " ".join(filter(None, [customer.postal_code, customer.city])),
                customer.region, customer.country]
     return render(request, "contracts/customer_detail.html", {
         "customer": customer, "contracts": contracts, "active": "customers",
         "address": [line for line in address if line],
-        "panels": [html for panel in _customer_panels if (html := panel(request, customer))],
+        # what later apps show of the customer (invoicing: its balance), the one extension
+        # point of the dashboard's pages
+        "panels": panels.render(panels.CUSTOMER_DETAIL, request, customer),
     })
 
 
@@ -104,7 +87,7 @@ def customer_detail(request, customer_id):
 
 @member_required
 def product_list(request):
-    products = Product.objects.filter(organization=request.organization)
+    products = Product.objects.for_organization(request.organization)
     return render(request, "contracts/product_list.html",
                   {"products": products, "active": "products"})
 
@@ -145,8 +128,8 @@ def contract_list(request):
 
 def _editor(request, *, contract: Contract | None):
     organization = request.organization
-    customers = Customer.objects.filter(organization=organization)
-    products = Product.objects.filter(organization=organization, active=True)
+    customers = Customer.objects.for_organization(organization)
+    products = Product.objects.for_organization(organization).filter(active=True)
     if contract is None:
         document = None
         preselected = request.GET.get("customer", "")
@@ -179,7 +162,8 @@ def contract_new(request):
 
 @member_required(roles=WRITE_ROLES)
 def contract_edit(request, contract_id):
-    contract = get_object_or_404(Contract, id=contract_id, organization=request.organization)
+    contract = get_object_or_404(Contract.objects.for_organization(request.organization),
+                                 id=contract_id)
     if contract.status != Contract.Status.DRAFT:
         messages.error(request, "Only a draft contract is edited; an active one is amended.")
         return redirect("contracts:contract-detail", contract_id=contract.id)
@@ -208,12 +192,12 @@ def contract_detail(request, contract_id):
     except (ScheduleError, PricingError) as error:
         summary, summary_error = [], str(error)
     billing = [
-        {"on": entry.on, "total": money.format_money(entry.known_total, currency),
+        {"on": entry.on, "total": format_money(entry.known_total, currency),
          "has_usage": entry.has_usage,
          "charges": [
              {"item": charge.item, "period_start": charge.period_start,
               "period_end": charge.period_end, "share": share_text(charge.share),
-              "amount": (money.format_money(charge.estimate.amount, currency)
+              "amount": (format_money(charge.estimate.amount, currency)
                          if charge.estimate else None)}
              for charge in entry.charges
          ]}
@@ -226,12 +210,14 @@ def contract_detail(request, contract_id):
         "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
         "amendments": contract.amendments.select_related("created_by"),
         "cancel_form": CancelForm(),
-        "panels": [html for panel in _contract_panels if (html := panel(request, contract))],
+        # what later apps show of the contract (invoicing: what could not be billed)
+        "panels": panels.render(panels.CONTRACT_DETAIL, request, contract),
     })
 
 
 def _contract_action(request, contract_id, action, done: str):
-    contract = get_object_or_404(Contract, id=contract_id, organization=request.organization)
+    contract = get_object_or_404(Contract.objects.for_organization(request.organization),
+                                 id=contract_id)
     try:
         action(contract)
     except ValidationError as error:
@@ -254,7 +240,7 @@ def contract_activate(request, contract_id):
 def contract_cancel(request, contract_id):
     form = CancelForm(request.POST)
     if not form.is_valid():
-        get_object_or_404(Contract, id=contract_id, organization=request.organization)
+        get_object_or_404(Contract.objects.for_organization(request.organization), id=contract_id)
         messages.error(request, "Give the date the contract stops, as YYYY-MM-DD.")
     else:
         effective = form.cleaned_data["effective_date"]
@@ -278,18 +264,19 @@ def contract_delete(request, contract_id):
 # --- Human text for prices --------------------------------------------------------------------
 
 
+def _decimal(value) -> Decimal:
+    # a price document's number: a decimal string, or a number written by hand in the JSON
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def price_text(value, currency: str) -> str:
     """A unit price with its full precision, never fewer than the currency's minor digits:
     ``$12.00``, ``$0.002``."""
-    number = Decimal(str(value))
-    digits = max(money.minor_units(currency), -number.normalize().as_tuple().exponent)
-    text = format(number.quantize(Decimal(1).scaleb(-digits)), ",f")
-    return f"{get_currency_symbol(currency, locale='en_US')}{text}"
+    return format_money(_decimal(value), currency, exact=True)
 
 
 def number_text(value) -> str:
-    number = Decimal(str(value)).normalize()
-    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
+    return format_quantity(_decimal(value))
 
 
 def _tier_text(tier: dict, currency: str, *, stair: bool) -> str:
@@ -366,6 +353,5 @@ def discount_text(discount, currency: str) -> str:
 def share_text(share) -> str:
     if share == 1:
         return "full period"
-    percent = (Decimal(share.numerator) * 100 / Decimal(share.denominator)).quantize(
-        Decimal("0.1"))
-    return f"{share.numerator}/{share.denominator} ({percent}%)"
+    percent = Decimal(share.numerator) * 100 / Decimal(share.denominator)
+    return f"{share.numerator}/{share.denominator} ({format_quantity(percent, max_decimals=1)}%)"

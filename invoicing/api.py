@@ -4,6 +4,7 @@ scheduled runs."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -27,7 +28,7 @@ from invoicing.models import (
     TaxRate,
 )
 from zenskar import bounds
-from zenskar.api.fields import AmountField, PercentInField, PriceNumberInField
+from zenskar.api.fields import AmountField, PriceNumberInField
 from zenskar.api.views import OrganizationAPIView
 
 AMOUNT = {"max_digits": 20, "decimal_places": 4}
@@ -81,12 +82,15 @@ class TaxRateSerializer(serializers.ModelSerializer):
 
 
 class TaxRateIn(serializers.Serializer):
-    """Shapes only: the rules (an ISO 3166-1 country, 0 to 100 percent) are the service's."""
+    """Shapes only: the rules (1 to 100 characters, an ISO 3166-1 country, 0 to 100 percent
+    with at most 4 decimals) are ``invoicing.taxes``' -- the dashboard's form asks the same."""
 
-    name = serializers.CharField(max_length=100)
-    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. DE.")
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    rate = PercentInField(help_text="Percent, 0 to 100, e.g. 19.")
+    name = serializers.CharField(allow_blank=True, help_text="1 to 100 characters, e.g. VAT.")
+    country = serializers.CharField(allow_blank=True, help_text="ISO 3166-1 alpha-2, e.g. DE.")
+    region = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="At most 100 characters; empty: the whole country.")
+    rate = serializers.DecimalField(max_digits=None, decimal_places=None,
+                                    help_text="Percent, 0 to 100, at most 4 decimals, e.g. 19.")
     inclusive = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False)
 
@@ -98,6 +102,28 @@ class SettingsSerializer(serializers.ModelSerializer):
                   "footer", "address", "logo_url"]
 
 
+class SettingsIn(serializers.Serializer):
+    """Shapes only: the rules are ``invoice_settings_update``'s -- the dashboard's form asks
+    the same. Fields left out keep their value."""
+
+    number_prefix = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="Up to 20 letters, digits, - and _ (stored upper-case): numbers read "
+                  "PREFIX-YEAR-000001.")
+    grace_period_hours = serializers.IntegerField(
+        required=False, help_text="0 to 87840: how long a draft waits for late usage.")
+    auto_finalize = serializers.BooleanField(required=False)
+    auto_send = serializers.BooleanField(required=False)
+    footer = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                   help_text="At most 2,000 characters.")
+    address = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                    help_text="At most 2,000 characters.")
+    logo_url = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="A data:image/... URI (at most 350,000 characters: an image of about 256 KB), "
+                  "or empty.")
+
+
 def _actor(request) -> str:
     access = request.auth
     if getattr(access, "user", None) is not None:
@@ -105,17 +131,65 @@ def _actor(request) -> str:
     return f"api key {access.api_key.prefix}"
 
 
+def _uuid_param(params, name: str, message: str) -> uuid.UUID | None:
+    if not params.get(name):
+        return None
+    try:
+        return uuid.UUID(params[name])
+    except ValueError:
+        raise ValidationError({name: [message]}) from None
+
+
+def _invoice_filters(params) -> dict:
+    """The invoice list's query string, checked and typed for ``selectors.invoices_list``."""
+    filters: dict = {}
+    if params.get("status"):
+        if params["status"] not in Invoice.Status.values:
+            raise ValidationError(
+                {"status": [f"Must be one of {', '.join(Invoice.Status.values)}."]})
+        filters["status"] = params["status"]
+    if params.get("customer"):
+        filters["customer"] = params["customer"]
+    filters["contract"] = _uuid_param(params, "contract", "Must be a contract id.")
+    for name in ("from", "to"):
+        if params.get(name):
+            try:
+                filters[f"date_{name}"] = date.fromisoformat(params[name])
+            except ValueError:
+                raise ValidationError({name: ["Must be a date, YYYY-MM-DD."]}) from None
+    if params.get("overdue") in ("true", "1"):
+        filters["overdue"] = True
+    return filters
+
+
+def _billing_failure_filters(params) -> dict:
+    """The billing failures list's query string, checked and typed: ``status`` (open by
+    default, or resolved), ``stage``, ``contract``."""
+    filters: dict = {"status": params.get("status") or "open"}
+    if filters["status"] not in selectors.FAILURE_STATUSES:
+        raise ValidationError(
+            {"status": [f"Must be one of {', '.join(selectors.FAILURE_STATUSES)}."]})
+    if params.get("stage"):
+        if params["stage"] not in BillingFailure.Stage.values:
+            raise ValidationError(
+                {"stage": [f"Must be one of {', '.join(BillingFailure.Stage.values)}."]})
+        filters["stage"] = params["stage"]
+    filters["contract"] = _uuid_param(params, "contract", "Must be a contract id.")
+    return filters
+
+
 class InvoiceListView(OrganizationAPIView):
     @extend_schema(
         responses=InvoiceSummarySerializer(many=True), summary="List invoices",
         parameters=[OpenApiParameter("status", str), OpenApiParameter("customer", str),
+                    OpenApiParameter("contract", OpenApiTypes.UUID),
                     OpenApiParameter("from", OpenApiTypes.DATE),
                     OpenApiParameter("to", OpenApiTypes.DATE),
                     OpenApiParameter("overdue", bool)],
     )
     def get(self, request):
         invoices = selectors.invoices_list(organization=self.organization,
-                                           **selectors.list_filters(request.query_params))
+                                           **_invoice_filters(request.query_params))
         return self.paginate(invoices, InvoiceSummarySerializer)
 
     class OneOffIn(serializers.Serializer):
@@ -128,8 +202,8 @@ class InvoiceListView(OrganizationAPIView):
     def post(self, request):
         data = self.OneOffIn(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = Customer.objects.filter(organization=self.organization,
-                                           external_id=data.validated_data["customer"]).first()
+        customer = Customer.objects.for_organization(self.organization).filter(
+            external_id=data.validated_data["customer"]).first()
         if customer is None:
             raise ValidationError({"customer": ["No customer has this external_id."]})
         lines = []
@@ -263,7 +337,8 @@ class CreditNotesView(OrganizationAPIView):
             for index, entry in enumerate(data.validated_data["lines"]):
                 line = None
                 if isinstance(entry.get("line"), str) and _is_uuid(entry["line"]):
-                    line = InvoiceLine.objects.filter(invoice=invoice, id=entry["line"]).first()
+                    line = InvoiceLine.objects.for_organization(self.organization).filter(
+                        invoice=invoice, id=entry["line"]).first()
                 if line is None:
                     raise ValidationError({f"lines[{index}].line": ["Not a line of this invoice."]})
                 try:
@@ -305,7 +380,7 @@ class UpcomingInvoiceView(OrganizationAPIView):
 class TaxRateListView(OrganizationAPIView):
     @extend_schema(responses=TaxRateSerializer(many=True))
     def get(self, request):
-        rates = TaxRate.objects.filter(organization=self.organization)
+        rates = TaxRate.objects.for_organization(self.organization)
         return Response({"results": TaxRateSerializer(rates, many=True).data})
 
     @extend_schema(request=TaxRateIn, responses={201: TaxRateSerializer})
@@ -337,13 +412,13 @@ class SettingsView(OrganizationAPIView):
         return Response(SettingsSerializer(
             services.invoice_settings(organization=self.organization)).data)
 
-    @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
+    @extend_schema(request=SettingsIn, responses=SettingsSerializer)
     def patch(self, request):
-        settings = services.invoice_settings(organization=self.organization)
-        data = SettingsSerializer(settings, data=request.data, partial=True)
+        data = SettingsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        data.save()
-        return Response(data.data)
+        settings = services.invoice_settings_update(organization=self.organization,
+                                                    **data.validated_data)
+        return Response(SettingsSerializer(settings).data)
 
 
 class BillingFailureSerializer(serializers.ModelSerializer):
@@ -396,5 +471,5 @@ class BillingFailureListView(OrganizationAPIView):
     def get(self, request):
         failures = selectors.billing_failures_list(
             organization=self.organization,
-            **selectors.billing_failure_filters(request.query_params))
+            **_billing_failure_filters(request.query_params))
         return self.paginate(failures, BillingFailureSerializer)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from contracts.models import Customer
 from invoicing import delivery, selectors, services
 from invoicing.models import CreditGrant, CreditNote, CreditNoteLine, CustomerCredit
-from zenskar.api.fields import AmountField, AmountInField, BoundedDateTimeField
+from zenskar.api.fields import AmountField, BoundedDateTimeField
 from zenskar.api.views import OrganizationAPIView
 from zenskar.money import is_valid_currency
 
@@ -62,6 +62,14 @@ class CreditNoteSerializer(serializers.ModelSerializer):
                   "created_at"]
 
 
+def _as_uuid(value: str | None) -> uuid.UUID | None:
+    """``value`` as an id, when it is one (a customer is named by its id or external id)."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 def _notes(organization):
     return selectors.credit_notes_list(organization=organization).prefetch_related("lines")
 
@@ -80,8 +88,10 @@ class CreditNoteListView(OrganizationAPIView):
                 invoice = uuid.UUID(params["invoice"])
             except ValueError:
                 raise ValidationError({"invoice": ["Must be an id (a UUID)."]}) from None
+        customer = params.get("customer") or None
         notes = selectors.credit_notes_list(organization=self.organization,
-                                            customer=params.get("customer") or None)
+                                            customer_external_id=customer,
+                                            customer_id=_as_uuid(customer))
         if invoice is not None:
             notes = notes.filter(invoice_id=invoice)
         return self.paginate(notes.prefetch_related("lines"), CreditNoteSerializer)
@@ -150,10 +160,12 @@ class GrantIn(serializers.Serializer):
     """Shapes only: the rules (bounds, the currency's digits, a future expiry, the products
     exist) are ``customer_credit_grant``'s."""
 
-    amount = AmountInField(help_text="In the currency's digits, e.g. \"50.00\".")
-    currency = serializers.CharField(required=False, max_length=3,
-                                     help_text="Omitted: the customer's currency.")
-    reason = serializers.CharField(max_length=300)
+    amount = serializers.DecimalField(
+        max_digits=None, decimal_places=None,
+        help_text="More than 0, at most 10^12, in the currency's digits, e.g. \"50.00\".")
+    currency = serializers.CharField(required=False, allow_blank=True,
+                                     help_text="ISO 4217. Omitted: the customer's currency.")
+    reason = serializers.CharField(allow_blank=True, help_text="1 to 300 characters.")
     expires_at = BoundedDateTimeField(required=False, allow_null=True,
                                       help_text="What is left then expires (a movement).")
     products = serializers.ListField(

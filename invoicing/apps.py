@@ -6,18 +6,21 @@ class InvoicingConfig(AppConfig):
     verbose_name = "Invoicing"
 
     def ready(self) -> None:
-        from contracts.views import register_contract_panel, register_customer_panel
         from invoicing import delivery, failures
         from invoicing.views import invoices, money
         from zenskar import events
+        from zenskar.dashboard import panels
 
-        # The contract page shows what of the contract could not be billed.
-        register_contract_panel(invoices.contract_billing_failures)
-        # The customer page shows the customer's balance, its movements and "Grant credit".
-        register_customer_panel(money.customer_balance_panel)
-        # A contract deleted (never invoiced) has nothing left to bill: its failure is over.
+        # Pages (the dashboard's panels): the contract page shows what of the contract could
+        # not be billed; the customer page its balance, its movements and "Grant credit".
+        panels.register(panels.CONTRACT_DETAIL, invoices.contract_billing_failures)
+        panels.register(panels.CUSTOMER_DETAIL, money.customer_balance_panel)
+
+        # Database work, in the publisher's transaction: a contract deleted (never invoiced)
+        # has nothing left to bill, so its failure is over.
         events.subscribe("contract.deleted", failures.on_contract_deleted)
-        # A finalized invoice is rendered and sent once the finalization commits.
+
+        # Work outside the database, after commit: a finalized invoice is rendered and sent,
+        # a credit note rendered and e-mailed (each a task).
         events.subscribe("invoice.finalized", delivery.on_invoice_finalized, phase="commit")
-        # A credit note is rendered and e-mailed once its issue commits.
         events.subscribe("credit_note.issued", delivery.on_credit_note_issued, phase="commit")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from invoicing import failures
 from invoicing.models import BillingFailure, CreditNote, Invoice
+from zenskar import events
 from zenskar.tenancy.models import Organization
 
 
@@ -26,19 +27,20 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     """The invoice's PDF: the stored one of a finalized invoice (rendered once, at
     finalization), or a fresh rendering of a draft (never stored: it still changes).
 
-    The pay link: one rule for the PDF and the e-mail. A finalized invoice with money due
-    carries its hosted payment link in both -- the same link, of the invoice's checkout
-    session -- so the stored PDF a customer forwards to their accounts-payable team can be
-    paid from. A draft has none (it is not owed yet)."""
+    The pay link: one rule for the PDF and the e-mail (``payment_url``). A finalized invoice
+    with money due carries its hosted payment link in both -- the same link, of the invoice's
+    checkout session, stored on the invoice when its first document went out -- so the
+    stored PDF a customer forwards to their accounts-payable team can be paid from. A draft
+    has none (it is not owed yet)."""
     from invoicing.rendering import render_invoice_pdf
 
     if invoice.pdf and invoice.status != Invoice.Status.DRAFT:
         return bytes(invoice.pdf)
-    link = payment_url(invoice) if invoice.status != Invoice.Status.DRAFT else None
+    link = _payment_link_attached(invoice) if invoice.status != Invoice.Status.DRAFT else None
     pdf = render_invoice_pdf(invoice, payment_url=link)
     if invoice.status != Invoice.Status.DRAFT:
-        Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(
-            pdf=pdf, pdf_rendered_at=timezone.now())
+        Invoice.objects.for_organization(invoice.organization_id).filter(
+            pk=invoice.pk, pdf__isnull=True).update(pdf=pdf, pdf_rendered_at=timezone.now())
     return pdf
 
 
@@ -50,10 +52,12 @@ def invoice_send(*, invoice: Invoice) -> Invoice:
     from invoicing.emails import invoice_email_send
 
     if invoice.status == Invoice.Status.DRAFT:
-        raise ValidationError({"status": ["Finalize the invoice before sending it."]})
+        raise ValidationError({"status": [ValidationError(
+            "Finalize the invoice before sending it.", code="not_finalized")]})
     invoice_pdf(invoice=invoice)
+    link = _payment_link_attached(invoice)
     invoice.refresh_from_db()
-    if invoice_email_send(invoice, payment_url=payment_url(invoice)):
+    if invoice_email_send(invoice, payment_url=link):
         invoice.sent_at = timezone.now()
         invoice.save(update_fields=["sent_at", "updated_at"])
     return invoice
@@ -92,8 +96,8 @@ def deliveries_retry(*, organization: Organization) -> int:
 
     stage = BillingFailure.Stage.DELIVERY
     failures.billing_failures_of_void_invoices_resolve(organization=organization, stage=stage)
-    invoice_ids = [str(pk) for pk in BillingFailure.objects.filter(
-        organization=organization, stage=stage, resolved_at__isnull=True,
+    invoice_ids = [str(pk) for pk in BillingFailure.objects.for_organization(organization).filter(
+        stage=stage, resolved_at__isnull=True,
     ).values_list("invoice_id", flat=True)]
     for invoice_id in invoice_ids:
         transaction.on_commit(
@@ -101,18 +105,31 @@ def deliveries_retry(*, organization: Organization) -> int:
     return len(invoice_ids)
 
 
+def _payment_link_attached(invoice: Invoice) -> str | None:
+    """Before a document of a finalized invoice goes out (its PDF, its e-mail): publish
+    ``invoice.delivering``, whose in-transaction handlers give it its pay link (payments:
+    through ``invoicing.services.invoice_payment_link_set``, only when it has none or it is
+    about to expire), then read the link from the invoice."""
+    with transaction.atomic():
+        events.publish(events.DomainEvent(name="invoice.delivering",
+                                          organization_id=invoice.organization_id,
+                                          payload={"invoice": str(invoice.id)}))
+    invoice.refresh_from_db(fields=["payment_url", "payment_url_expires_at"])
+    return payment_url(invoice)
+
+
 def payment_url(invoice: Invoice) -> str | None:
-    """The hosted payment page's link for the invoice; payments provide it when installed."""
-    return _payment_link(invoice) if _payment_link else None
+    """The pay link the invoice's PDF and e-mail carry: the hosted payment page's link
+    stored on the invoice (payments makes it, see ``invoicing.services.payment_links``),
+    while money is due on it and the link has not expired; else None."""
+    from invoicing.selectors import invoice_is_payable
 
-
-_payment_link = None
-
-
-def register_payment_link(function) -> None:
-    """Payments (a later app) registers how to make an invoice's signed payment link."""
-    global _payment_link
-    _payment_link = function
+    if not invoice.payment_url or not invoice_is_payable(invoice=invoice):
+        return None
+    expires_at = invoice.payment_url_expires_at
+    if expires_at is not None and expires_at <= timezone.now():
+        return None
+    return invoice.payment_url
 
 
 def on_invoice_finalized(event) -> None:
@@ -133,8 +150,8 @@ def credit_note_pdf(*, note: CreditNote) -> bytes:
     if note.pdf:
         return bytes(note.pdf)
     pdf = render_credit_note_pdf(note)
-    CreditNote.objects.filter(pk=note.pk, pdf__isnull=True).update(
-        pdf=pdf, pdf_rendered_at=timezone.now())
+    CreditNote.objects.for_organization(note.organization_id).filter(
+        pk=note.pk, pdf__isnull=True).update(pdf=pdf, pdf_rendered_at=timezone.now())
     return pdf
 
 
@@ -153,7 +170,8 @@ def credit_note_deliver(*, note: CreditNote) -> str:
         return "stored"
     if not credit_note_email_send(note):
         return "stored"
-    CreditNote.objects.filter(pk=note.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+    CreditNote.objects.for_organization(note.organization_id).filter(
+        pk=note.pk, sent_at__isnull=True).update(sent_at=timezone.now())
     return "sent"
 
 

@@ -1,5 +1,6 @@
-"""The invoice and credit note e-mails: a short text body, the PDF attached, to the customer's
-billing addresses, through Django's configured e-mail backend (``EMAIL_URL`` in the
+"""The invoice and credit note e-mails: a short text body (``invoicing/emails/*.txt``, on the
+project's e-mail base ``templates/emails/base.txt``), the PDF attached, to the customer's billing
+addresses, through Django's configured e-mail backend (``EMAIL_URL`` in the
 settings).
 
 These functions send and return; they write nothing. The caller (``invoicing.delivery``)
@@ -8,10 +9,10 @@ runs them after commit and records ``sent_at``.
 
 from __future__ import annotations
 
-from babel.dates import format_date
 from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
 
-from zenskar.money import format_money
+from zenskar.formatting import format_date, format_money
 
 from .models import CreditNote, Invoice
 from .rendering import customer_locale, render_invoice_pdf
@@ -29,21 +30,15 @@ def invoice_email_message(invoice: Invoice, *, payment_url: str | None = None) -
     organization = invoice.organization.name
     locale = customer_locale(customer)
     number = invoice.number or f"draft-{invoice.billing_date:%Y-%m-%d}"
-    amount_due = format_money(invoice.amount_due, invoice.currency, locale)
-    paragraphs = [
-        f"Hello {customer.name},",
-        f"Please find attached invoice {number} from {organization}.",
-        f"Amount due: {amount_due}" + (
-            f"\nDue date: {format_date(invoice.due_date, 'long', locale=locale)}"
-            if invoice.due_date else ""
-        ),
-    ]
-    if payment_url:
-        paragraphs.append(f"Pay online: {payment_url}")
-    paragraphs.append(f"Thank you,\n{organization}")
+    body = render_to_string("invoicing/emails/invoice.txt", {
+        "name": customer.name, "sender": organization, "number": number,
+        "amount_due": format_money(invoice.amount_due, invoice.currency, locale),
+        "due_date": format_date(invoice.due_date, locale=locale, style="long")
+        if invoice.due_date else "",
+        "payment_url": payment_url,
+    })
     message = EmailMessage(
-        subject=f"Invoice {number} from {organization}",
-        body="\n\n".join(paragraphs) + "\n",
+        subject=f"Invoice {number} from {organization}", body=body,
         to=list(customer.emails or []),
     )
     pdf = bytes(invoice.pdf) if invoice.pdf else render_invoice_pdf(
@@ -74,28 +69,18 @@ def credit_note_email_message(note: CreditNote) -> EmailMessage:
     locale = customer_locale(customer)
 
     def money(amount) -> str:
-        return format_money(amount, note.currency, locale)
+        return format_money(amount, note.currency, locale) if amount else ""
 
-    goes = []
-    if note.to_refund:
-        goes.append(f"{money(note.to_refund)} is refunded to your payment.")
-    elif note.amount_credited:
-        goes.append(f"{money(note.amount_credited)} is taken off what invoice "
-                    f"{invoice.number} owes.")
-    if note.to_customer_credit:
-        goes.append(f"{money(note.to_customer_credit)} is added to your credit balance and "
-                    "used by your next invoices.")
-    paragraphs = [
-        f"Hello {customer.name},",
-        f"Please find attached credit note {note.number} from {organization}, crediting "
-        f"{money(note.total)} on invoice {invoice.number}.",
-        f"Reason: {note.reason}",
-        " ".join(goes),
-        f"Thank you,\n{organization}",
-    ]
+    body = render_to_string("invoicing/emails/credit_note.txt", {
+        "name": customer.name, "sender": organization, "number": note.number,
+        "invoice_number": invoice.number, "reason": note.reason,
+        "total": format_money(note.total, note.currency, locale),
+        # where the money goes: refunded, or off what the invoice owes; the rest to credit
+        "to_refund": money(note.to_refund), "amount_credited": money(note.amount_credited),
+        "to_customer_credit": money(note.to_customer_credit),
+    })
     message = EmailMessage(subject=f"Credit note {note.number} from {organization}",
-                           body="\n\n".join(p for p in paragraphs if p) + "\n",
-                           to=list(customer.emails or []))
+                           body=body, to=list(customer.emails or []))
     message.attach(f"{note.number}.pdf", credit_note_pdf(note=note), "application/pdf")
     return message
 

@@ -91,13 +91,13 @@ def billing_failure_record(
         raise ValueError("A billing failure is about a contract or an invoice.")
     logger.error("%s failed for %s %s of organization %s", stage, type(subject).__name__,
                  subject.pk, organization.pk, exc_info=error)
-    if not type(subject).objects.filter(pk=subject.pk).exists():
+    if not type(subject).objects.for_organization(organization).filter(pk=subject.pk).exists():
         return None  # deleted while the run handled it: nothing is left to retry
     now = now or timezone.now()
     message = describe(error)
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"[:200]
-    open_rows = BillingFailure.objects.filter(organization=organization, stage=stage,
-                                              subject_id=subject.pk, resolved_at__isnull=True)
+    open_rows = BillingFailure.objects.for_organization(organization).filter(
+        stage=stage, subject_id=subject.pk, resolved_at__isnull=True)
     again = {"message": message, "error_type": error_type, "last_failed_at": now,
              "attempts": F("attempts") + 1}
     with transaction.atomic():
@@ -120,8 +120,8 @@ def billing_failure_resolve(*, organization: Organization | uuid.UUID, stage: st
                             subject_id: uuid.UUID, resolution: str) -> int:
     """Resolve the open failure of ``stage`` for one contract or invoice, if there is one.
     Returns how many were resolved (0 or 1)."""
-    return BillingFailure.objects.filter(
-        organization=organization, stage=stage, subject_id=subject_id, resolved_at__isnull=True,
+    return BillingFailure.objects.for_organization(organization).filter(
+        stage=stage, subject_id=subject_id, resolved_at__isnull=True,
     ).update(resolved_at=timezone.now(), resolution=resolution[:200])
 
 
@@ -130,8 +130,8 @@ def billing_failures_settle(*, organization: Organization, stage: str,
     """After a run that covered every subject of ``stage``: resolve the open failures of the
     subjects that did not fail this time (billed, finalized, or no longer due: cancelled,
     deleted, voided). Returns how many."""
-    return BillingFailure.objects.filter(
-        organization=organization, stage=stage, resolved_at__isnull=True,
+    return BillingFailure.objects.for_organization(organization).filter(
+        stage=stage, resolved_at__isnull=True,
     ).exclude(subject_id__in=list(failing)).update(resolved_at=timezone.now(),
                                                    resolution=resolution[:200])
 
@@ -140,8 +140,8 @@ def billing_failures_of_void_invoices_resolve(*, organization: Organization, sta
     """Resolve the open failures of ``stage`` whose invoice was voided or deleted since:
     nothing is left to do for them. Returns how many."""
     gone = Q(invoice__isnull=True) | Q(invoice__status=Invoice.Status.VOID)
-    return BillingFailure.objects.filter(
-        gone, organization=organization, stage=stage, resolved_at__isnull=True,
+    return BillingFailure.objects.for_organization(organization).filter(
+        gone, stage=stage, resolved_at__isnull=True,
     ).update(resolved_at=timezone.now(), resolution="The invoice was voided or deleted.")
 
 

@@ -1,19 +1,22 @@
 """Dashboard forms for invoices, the invoice template, invoicing settings and tax rates.
 
 The forms parse what a person typed; the services decide what is valid (a service's
-``ValidationError`` is put back on the field it names, :func:`errors_onto`). Settings and tax
-rates have no workflow: their forms save the row, as the REST API's serializers do.
+``ValidationError`` is put back on the field it names, :func:`errors_onto`), the same services
+the REST API calls, so both refuse a bad value with the same words. Settings, the template and
+tax rates too: ``invoice_settings_update``, ``invoice_template_save``, ``tax_rate_create``.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from invoicing.models import CreditNote, InvoiceLine, InvoiceSettings
-from zenskar.money import format_money, minor_units, round_money
+from zenskar.formatting import format_money
+from zenskar.money import round_money
 
 NUMBER = {"max_digits": 30, "decimal_places": 10}
 
@@ -42,7 +45,7 @@ class InvoiceFilterForm(forms.Form):
 
 class LineForm(forms.Form):
     description = forms.CharField(max_length=500)
-    quantity = forms.DecimalField(**NUMBER, initial=1, min_value=0)
+    quantity = forms.DecimalField(**NUMBER, initial=1)
     unit_price = forms.DecimalField(**NUMBER, label="Unit price",
                                     help_text="Negative for a one-off reduction.")
 
@@ -73,9 +76,10 @@ class CreditNoteForm(forms.Form):
         for line, left in lines:
             left = round_money(left, currency)
             self.left[str(line.id)] = format_money(left, currency)
-            self.fields[f"line_{line.id}"] = forms.DecimalField(
-                max_digits=20, decimal_places=minor_units(currency), required=False,
-                min_value=0, max_value=left, label=line.description)
+            # what may be credited (more than 0, at most what is left, in the currency's
+            # digits) is ``credit_note_create``'s to say: see ``errors_from``
+            self.fields[f"line_{line.id}"] = forms.DecimalField(required=False,
+                                                                label=line.description)
 
     def line_fields(self):
         """``(line, its amount field, what is left to credit on it)`` for the page."""
@@ -94,13 +98,27 @@ class CreditNoteForm(forms.Form):
         cleaned["destination"] = cleaned.get("destination") or None
         return cleaned
 
+    def errors_from(self, error: ValidationError) -> None:
+        """``credit_note_create``'s errors on the form: ``lines[i].amount`` (the i-th line
+        credited) under that line's field, the others as :func:`errors_onto` puts them."""
+        chosen = self.cleaned_data.get("credited_lines") or []
+        if hasattr(error, "error_dict"):
+            renamed: dict[str, list] = {}
+            for key, errors in error.error_dict.items():
+                match = re.fullmatch(r"lines\[(\d+)\]\.(amount|line)", key)
+                if match and int(match[1]) < len(chosen):
+                    key = f"line_{chosen[int(match[1])][0].id}"
+                renamed.setdefault(key, []).extend(errors)
+            error = ValidationError(renamed)
+        errors_onto(self, error)
+
 
 class CreditGrantForm(forms.Form):
     """Grant a customer credit. Fields only: ``customer_credit_grant`` holds the rules."""
 
-    amount = forms.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("0.0001"))
-    currency = forms.CharField(max_length=3)
-    reason = forms.CharField(max_length=300, help_text="Shown with the credit's movements.")
+    amount = forms.DecimalField()
+    currency = forms.CharField(required=False)
+    reason = forms.CharField(required=False, help_text="Shown with the credit's movements.")
     usable_through = forms.DateField(
         required=False, label="Usable through (optional)",
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -117,7 +135,10 @@ class CreditGrantForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    html = forms.CharField(strip=False, label="HTML (Jinja2)",
+    """Fields only: ``invoice_template_save`` refuses an empty template, or one that does not
+    compile or render."""
+
+    html = forms.CharField(strip=False, required=False, label="HTML (Jinja2)",
                            widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false",
                                                         "class": "code"}))
     css = forms.CharField(strip=False, required=False, label="CSS",
@@ -132,38 +153,39 @@ class TemplateForm(forms.Form):
         return self.cleaned_data["css"].replace("\r\n", "\n")
 
 
-class SettingsForm(forms.ModelForm):
-    class Meta:
-        model = InvoiceSettings
-        fields = ["number_prefix", "grace_period_hours", "auto_finalize", "auto_send",
-                  "address", "footer", "logo_url"]
-        labels = {"logo_url": "Logo URL", "grace_period_hours": "Grace period (hours)",
-                  "auto_finalize": "Finalize drafts automatically after the grace period",
-                  "auto_send": "E-mail invoices automatically once finalized"}
-        help_texts = {
-            "number_prefix": "Invoice numbers read PREFIX-YEAR-000001.",
-            "logo_url": "A data: URI (data:image/png;base64,...): the PDF fetches nothing "
-                        "from the network.",
-        }
-        widgets = {"address": forms.Textarea(attrs={"rows": 3}),
-                   "footer": forms.Textarea(attrs={"rows": 3})}
+class SettingsForm(forms.Form):
+    """Fields only: ``invoice_settings_update`` holds the rules (the prefix's characters, the
+    bounds); its errors are put back on these fields by :func:`errors_onto`."""
 
-    def clean_number_prefix(self) -> str:
-        prefix = self.cleaned_data["number_prefix"].strip().upper()
-        if not prefix or not all(ch.isalnum() or ch in "-_" for ch in prefix):
-            raise ValidationError("Letters, digits, - and _ only.")
-        return prefix
+    number_prefix = forms.CharField(required=False, help_text="Invoice numbers read "
+                                                              "PREFIX-YEAR-000001.")
+    grace_period_hours = forms.IntegerField(label="Grace period (hours)")
+    auto_finalize = forms.BooleanField(
+        required=False, label="Finalize drafts automatically after the grace period")
+    auto_send = forms.BooleanField(required=False,
+                                   label="E-mail invoices automatically once finalized")
+    address = forms.CharField(required=False, strip=False,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    footer = forms.CharField(required=False, strip=False,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+    logo_url = forms.CharField(
+        required=False, label="Logo URL",
+        help_text="A data: URI (data:image/png;base64,...): the PDF fetches nothing from the "
+                  "network.")
+
+    def __init__(self, data=None, *, settings: InvoiceSettings) -> None:
+        super().__init__(data, initial={name: getattr(settings, name)
+                                        for name in self.base_fields})
 
 
 class TaxRateForm(forms.Form):
     """Fields only: ``invoicing.taxes.tax_rate_create`` holds the rules (its errors are put
     back on these fields by :func:`errors_onto`)."""
 
-    name = forms.CharField(max_length=100)
-    country = forms.CharField(max_length=2, help_text="ISO 3166-1, e.g. US, FR, DE.")
-    region = forms.CharField(max_length=100, required=False,
-                             help_text="Empty: the whole country.")
-    rate = forms.DecimalField(label="Rate (%)", max_digits=7, decimal_places=4)
+    name = forms.CharField(required=False)
+    country = forms.CharField(required=False, help_text="ISO 3166-1, e.g. US, FR, DE.")
+    region = forms.CharField(required=False, help_text="Empty: the whole country.")
+    rate = forms.DecimalField(label="Rate (%)", help_text="0 to 100, e.g. 19.")
     inclusive = forms.BooleanField(label="Prices include it", required=False)
 
 

@@ -28,7 +28,7 @@ class InvoiceSettings(TenantModel):
     auto_send = models.BooleanField(default=True)
     footer = models.TextField(blank=True, help_text="Printed on every invoice (bank details).")
     address = models.TextField(blank=True, help_text="The organization's postal address.")
-    logo_url = models.CharField(max_length=500, blank=True)
+    logo_url = models.TextField(blank=True)  # a data: URI (bounded by the settings service)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -114,6 +114,11 @@ class Invoice(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     pdf = models.BinaryField(null=True, blank=True)
     pdf_rendered_at = models.DateTimeField(null=True, blank=True)
+    # The hosted payment page's signed link, which the PDF and the e-mail carry: made by
+    # payments when the first of them goes out (again when about to expire), stored through
+    # invoicing.services.invoice_payment_link_set.
+    payment_url = models.TextField(blank=True)
+    payment_url_expires_at = models.DateTimeField(null=True, blank=True)
     memo = models.TextField(blank=True)
     manual = models.BooleanField(default=False, help_text="A one-off invoice written by hand.")
     edited = models.BooleanField(

@@ -189,7 +189,8 @@ class ContractRater:
         self.phases = list(phases)
         self.items = {str(i.id): i for p in self.phases for i in p.items.all()}
         self.discounts = list(contract.discounts.all() if "discounts" in prefetched
-                              else Discount.objects.filter(contract=contract))
+                              else Discount.objects.for_organization(
+                                  contract.organization_id).filter(contract=contract))
         keys = {i.meter_key for i in self.items.values() if i.meter_key}
         for item in self.items.values():
             if item.model == "formula":

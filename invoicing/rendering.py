@@ -42,11 +42,12 @@ name              value
 ``locale``        the customer's locale, e.g. "en_US", "de_DE"
 ================  ========================================================================
 
-Filters, in the customer's locale: ``money(amount, currency=invoice.currency,
-exact=False)`` -> "$1,300.00", "1.300,00 €" (:func:`zenskar.money.format_money`; ``exact``
-keeps a unit price's digits: "$0.002"); ``date(value, format="medium")`` -> "Mar 1, 2026"
-("short", "long", "full" or a CLDR pattern); ``date_range(start, end)`` -> "Mar 1 – Apr 1,
-2026"; ``quantity`` -> "250,000", "0.002". None prints as "".
+Filters, in the customer's locale -- the platform's own formatters (:mod:`zenskar.formatting`),
+so a template writes a value as the dashboard, the e-mails and the checkout do: ``money(amount,
+currency=invoice.currency, exact=False)`` -> "$1,300.00", "1.300,00 €" (``exact`` keeps a unit
+price's digits: "$0.002"); ``date(value, format="medium")`` -> "Mar 1, 2026" ("iso", "short",
+"long", "full" or a CLDR pattern); ``date_range(start, end)`` -> "Mar 1 – Apr 1, 2026";
+``quantity`` -> "250,000", "0.002". None prints as "".
 """
 
 from __future__ import annotations

@@ -55,8 +55,6 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date, format_interval
-from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     StrictUndefined,
     TemplateRuntimeError,
@@ -79,7 +77,8 @@ from markupsafe import Markup
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from zenskar.money import as_decimal, format_money, round_money
+from zenskar import formatting
+from zenskar.money import as_decimal
 
 __all__ = ["DEFAULT_LOCALE", "MAX_JSON_INDENT", "MAX_OUTPUT", "MAX_POWER_BITS",
            "MAX_RENDER_SECONDS", "MAX_SEQUENCE", "MAX_SOURCE", "DataOnlyURLFetcher",
@@ -427,26 +426,24 @@ def _environment(locale: str, invoice_currency: str) -> _InvoiceSandbox:
         env.globals.pop(name, None)
     env.globals["range"] = _range
 
+    # The platform's formatters (zenskar.formatting), in the customer's locale.
     @_filter
     def money(amount: Any, currency: str | None = None, exact: bool = False) -> str:
-        value, currency = as_decimal(amount), str(currency or invoice_currency)
-        if exact and value != round_money(value, currency):  # a unit price: every digit
-            return format_currency(value, currency, locale=locale, decimal_quantization=False)
-        return format_money(value, currency, locale)
+        return formatting.format_money(as_decimal(amount), str(currency or invoice_currency),
+                                       locale, exact=exact)
 
     @_filter
     def date(value: Any, format: str = "medium") -> str:
-        return format_date(_as_date(value), format=format, locale=locale)
+        return formatting.format_date(_as_date(value), locale=locale, style=format)
 
     @_filter
     def date_range(start: Any, end: Any, skeleton: str = "yMMMd") -> str:
-        if end is None:
-            return date(start)
-        return format_interval(_as_date(start), _as_date(end), skeleton, locale=locale)
+        return formatting.format_period(_as_date(start), None if end is None else _as_date(end),
+                                        locale=locale, style=skeleton)
 
     @_filter
     def quantity(value: Any) -> str:
-        return format_decimal(plain_number(value), locale=locale, decimal_quantization=False)
+        return formatting.format_quantity(plain_number(value), locale)
 
     env.filters.update(_BOUNDED_FILTERS)
     env.filters.update({_LOOP_GUARD: _each_before_deadline, "money": money, "date": date,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -26,36 +25,15 @@ from invoicing.models import (
 )
 
 
-def list_filters(params) -> dict:
-    """The list filters of a query string, checked."""
-    filters: dict = {}
-    if params.get("status"):
-        if params["status"] not in Invoice.Status.values:
-            raise ValidationError({"status": [f"Must be one of {', '.join(Invoice.Status.values)}."]})
-        filters["status"] = params["status"]
-    if params.get("customer"):
-        filters["customer"] = params["customer"]
-    if params.get("contract"):
-        filters["contract"] = params["contract"]
-    for name in ("from", "to"):
-        if params.get(name):
-            try:
-                filters[f"date_{name}"] = date.fromisoformat(params[name])
-            except ValueError:
-                raise ValidationError({name: ["Must be a date, YYYY-MM-DD."]}) from None
-    if params.get("overdue") in ("true", "1"):
-        filters["overdue"] = True
-    return filters
-
-
 def invoices_list(
     *, organization, status: str | None = None, customer: str | None = None,
-    contract: str | None = None,
+    contract: uuid.UUID | None = None,
     date_from: date | None = None, date_to: date | None = None, overdue: bool = False,
 ) -> QuerySet[Invoice]:
-    """Invoices newest first. ``customer`` is an external id; dates bound the billing date;
-    ``overdue``: finalized, unpaid and past their due date."""
-    invoices = Invoice.objects.filter(organization=organization).select_related("customer")
+    """Invoices newest first. ``customer`` is an external id; dates bound the billing date
+    (``date_to`` exclusive); ``overdue``: finalized, unpaid and past their due date. Typed
+    arguments: the API and the pages parse their query strings."""
+    invoices = Invoice.objects.for_organization(organization).select_related("customer")
     if status:
         invoices = invoices.filter(status=status)
     if customer:
@@ -75,33 +53,15 @@ def invoices_list(
 FAILURE_STATUSES = ("open", "resolved")
 
 
-def billing_failure_filters(params) -> dict:
-    """The filters of the billing failures list, checked: ``status`` (open by default,
-    or resolved), ``stage``, ``contract``."""
-    filters: dict = {"status": params.get("status") or "open"}
-    if filters["status"] not in FAILURE_STATUSES:
-        raise ValidationError({"status": [f"Must be one of {', '.join(FAILURE_STATUSES)}."]})
-    if params.get("stage"):
-        if params["stage"] not in BillingFailure.Stage.values:
-            raise ValidationError(
-                {"stage": [f"Must be one of {', '.join(BillingFailure.Stage.values)}."]})
-        filters["stage"] = params["stage"]
-    if params.get("contract"):
-        try:
-            filters["contract"] = uuid.UUID(params["contract"])
-        except ValueError:
-            raise ValidationError({"contract": ["Must be a contract id."]}) from None
-    return filters
-
-
 def billing_failures_list(
-    *, organization, status: str = "open", stage: str | None = None, contract=None,
+    *, organization, status: str = "open", stage: str | None = None,
+    contract: uuid.UUID | None = None,
 ) -> QuerySet[BillingFailure]:
     """The contracts and invoices the scheduled runs could not handle, the latest failure
     first. ``open``: still failing, tried again by the next run; ``resolved``: since
     handled. ``contract``: its own failures and those of its invoices."""
-    failures = BillingFailure.objects.filter(
-        organization=organization, resolved_at__isnull=status == "open",
+    failures = BillingFailure.objects.for_organization(organization).filter(
+        resolved_at__isnull=status == "open",
     ).select_related("customer", "contract", "invoice")
     if stage:
         failures = failures.filter(stage=stage)
@@ -121,7 +81,7 @@ def billing_failures_open(*, organization, contract=None,
 
 def contract_invoiced(*, organization, contract) -> bool:
     """Whether any invoice was written for the contract (else it may still be deleted)."""
-    return Invoice.objects.filter(organization=organization, contract=contract).exists()
+    return Invoice.objects.for_organization(organization).filter(contract=contract).exists()
 
 
 # --- Money an invoice can take ----------------------------------------------------------------
@@ -167,7 +127,7 @@ def invoice_is_uncollectible(*, invoice: Invoice) -> bool:
 
 def invoices(*, organization) -> QuerySet[Invoice]:
     """The organization's invoices, for a lookup by id (``get_scoped``) in a later app."""
-    return Invoice.objects.filter(organization=organization).select_related("customer")
+    return Invoice.objects.for_organization(organization).select_related("customer")
 
 
 def invoice_get(*, organization, invoice_id) -> Invoice | None:
@@ -189,7 +149,7 @@ def invoice_amounts(*, invoice: Invoice) -> dict[str, Decimal]:
 def invoice_paid_by(*, invoice: Invoice, source: str) -> Decimal:
     """What the payment ``source`` (e.g. ``payment:<id>``) still pays of the invoice: what
     it applied less the refunds taken back from it."""
-    rows = InvoiceSettlement.objects.filter(organization=invoice.organization, invoice=invoice)
+    rows = InvoiceSettlement.objects.for_organization(invoice.organization).filter(invoice=invoice)
     paid = rows.filter(kind=InvoiceSettlement.Kind.PAYMENT, source=source).aggregate(
         total=Sum("amount"))["total"] or Decimal(0)
     back = rows.filter(kind=InvoiceSettlement.Kind.REFUND, reference=source).aggregate(
@@ -200,7 +160,7 @@ def invoice_paid_by(*, invoice: Invoice, source: str) -> Decimal:
 def invoice_payments_refundable(*, invoice: Invoice) -> list[tuple[str, Decimal]]:
     """``(payment source, what it still pays)`` of the invoice's payments, newest first: the
     order a credit note's refund takes them back in."""
-    rows = InvoiceSettlement.objects.filter(organization=invoice.organization, invoice=invoice)
+    rows = InvoiceSettlement.objects.for_organization(invoice.organization).filter(invoice=invoice)
     back: dict[str, Decimal] = {}
     for reference, amount in rows.filter(kind=InvoiceSettlement.Kind.REFUND).values_list(
             "reference", "amount"):
@@ -213,27 +173,27 @@ def invoice_payments_refundable(*, invoice: Invoice) -> list[tuple[str, Decimal]
 # --- Credit notes -----------------------------------------------------------------------------
 
 
-def credit_notes_list(*, organization, invoice=None, customer=None) -> QuerySet[CreditNote]:
-    """Credit notes, newest first; of one invoice or one customer (an id or external id)."""
-    notes = CreditNote.objects.filter(organization=organization).select_related(
+def credit_notes_list(*, organization, invoice=None, customer_external_id: str | None = None,
+                      customer_id: uuid.UUID | None = None) -> QuerySet[CreditNote]:
+    """Credit notes, newest first; of one invoice, or of the customer with this external id
+    or this id (either matches, when both are given)."""
+    notes = CreditNote.objects.for_organization(organization).select_related(
         "invoice", "invoice__customer")
     if invoice is not None:
         notes = notes.filter(invoice=invoice)
-    if customer:
-        match = Q(invoice__customer__external_id=customer)
-        try:
-            match |= Q(invoice__customer_id=uuid.UUID(str(customer)))
-        except ValueError:
-            pass
-        notes = notes.filter(match)
-    return notes
+    match = Q()
+    if customer_external_id:
+        match |= Q(invoice__customer__external_id=customer_external_id)
+    if customer_id is not None:
+        match |= Q(invoice__customer_id=customer_id)
+    return notes.filter(match) if match else notes
 
 
 def invoice_lines_credited(*, invoice: Invoice) -> dict:
     """Per invoice line id: ``(amount, tax)`` its credit notes credited so far."""
     credited: dict = {}
-    for line_id, amount, tax in CreditNoteLine.objects.filter(
-            organization=invoice.organization, credit_note__invoice=invoice).values_list(
+    for line_id, amount, tax in CreditNoteLine.objects.for_organization(
+            invoice.organization).filter(credit_note__invoice=invoice).values_list(
             "invoice_line_id", "amount", "tax_amount"):
         before = credited.get(line_id, (Decimal(0), Decimal(0)))
         credited[line_id] = (before[0] + amount, before[1] + tax)
@@ -243,7 +203,7 @@ def invoice_lines_credited(*, invoice: Invoice) -> dict:
 def invoice_lines_left(*, invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     """Each line of the invoice with what is left to credit on it."""
     credited = invoice_lines_credited(invoice=invoice)
-    lines = InvoiceLine.objects.filter(organization=invoice.organization, invoice=invoice)
+    lines = InvoiceLine.objects.for_organization(invoice.organization).filter(invoice=invoice)
     return [(line, line.amount - credited.get(line.id, (Decimal(0), 0))[0])
             for line in lines.select_related("product")]
 
@@ -254,8 +214,8 @@ def invoice_lines_left(*, invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]
 def customer_credit_balance(*, customer, currency: str) -> Decimal:
     """The customer's credit balance in ``currency``: the sum of its movements (equal to
     what is left of its lots)."""
-    total = CustomerCredit.objects.filter(
-        organization_id=customer.organization_id, customer=customer, currency=currency,
+    total = CustomerCredit.objects.for_organization(customer.organization_id).filter(
+        customer=customer, currency=currency,
     ).aggregate(total=Sum("amount"))["total"]
     return total or Decimal(0)
 
@@ -263,7 +223,7 @@ def customer_credit_balance(*, customer, currency: str) -> Decimal:
 def credit_left_from(*, organization, source: str) -> Decimal:
     """What is left of the credit lot ``source`` made (e.g. the excess of ``payment:<id>``
     kept as credit); 0 when it made none."""
-    grant = CreditGrant.objects.filter(organization=organization, source=source).first()
+    grant = CreditGrant.objects.for_organization(organization).filter(source=source).first()
     return grant.remaining if grant is not None else Decimal(0)
 
 
@@ -280,10 +240,10 @@ def customer_balance(*, organization, customer, today: date | None = None) -> li
     (finalized or uncollectible) still owe, and the part of that past its due date. The
     customer's own currency always comes first, zeros included."""
     today = today or timezone.now().date()
-    credit = dict(CustomerCredit.objects.filter(organization=organization, customer=customer)
+    credit = dict(CustomerCredit.objects.for_organization(organization).filter(customer=customer)
                   .order_by().values_list("currency").annotate(total=Sum("amount")))
-    open_invoices = Invoice.objects.filter(organization=organization, customer=customer,
-                                           status__in=PAYABLE, amount_due__gt=0).order_by()
+    open_invoices = Invoice.objects.for_organization(organization).filter(
+        customer=customer, status__in=PAYABLE, amount_due__gt=0).order_by()
     due = dict(open_invoices.values_list("currency").annotate(total=Sum("amount_due")))
     late = dict(open_invoices.filter(due_date__lt=today).values_list("currency")
                 .annotate(total=Sum("amount_due")))
@@ -295,7 +255,7 @@ def customer_balance(*, organization, customer, today: date | None = None) -> li
 
 def customer_credit_movements(*, organization, customer,
                               currency: str | None = None) -> QuerySet[CustomerCredit]:
-    movements = CustomerCredit.objects.filter(organization=organization, customer=customer)
+    movements = CustomerCredit.objects.for_organization(organization).filter(customer=customer)
     if currency:
         movements = movements.filter(currency=currency)
     return movements.select_related("grant", "invoice")
@@ -303,7 +263,7 @@ def customer_credit_movements(*, organization, customer,
 
 def customer_credit_grants(*, organization, customer, currency: str | None = None,
                            open_only: bool = False) -> QuerySet[CreditGrant]:
-    grants = CreditGrant.objects.filter(organization=organization, customer=customer)
+    grants = CreditGrant.objects.for_organization(organization).filter(customer=customer)
     if currency:
         grants = grants.filter(currency=currency)
     if open_only:
@@ -320,18 +280,18 @@ def reconciliation(*, organization) -> dict[str, dict[str, Decimal]]:
     is left of the lots. ``books == open_due`` and ``credit_movements == credit_lots``
     always hold (see README, "Reconciliation")."""
     live = ~Q(invoice__status__in=(Invoice.Status.DRAFT, Invoice.Status.VOID))
-    settled = InvoiceSettlement.objects.filter(live, organization=organization).order_by()
+    settled = InvoiceSettlement.objects.for_organization(organization).filter(live).order_by()
     by_kind: dict = {}
     for currency, kind, total in settled.values_list("currency", "kind").annotate(
             total=Sum("amount")):
         by_kind.setdefault(currency, {})[kind] = total
-    invoices_ = Invoice.objects.filter(organization=organization).exclude(
+    invoices_ = Invoice.objects.for_organization(organization).exclude(
         status__in=(Invoice.Status.DRAFT, Invoice.Status.VOID)).order_by()
     totals = dict(invoices_.values_list("currency").annotate(total=Sum("total")))
     due = dict(invoices_.values_list("currency").annotate(total=Sum("amount_due")))
-    movements = dict(CustomerCredit.objects.filter(organization=organization).order_by()
+    movements = dict(CustomerCredit.objects.for_organization(organization).order_by()
                      .values_list("currency").annotate(total=Sum("amount")))
-    lots = dict(CreditGrant.objects.filter(organization=organization).order_by()
+    lots = dict(CreditGrant.objects.for_organization(organization).order_by()
                 .values_list("currency").annotate(total=Sum("remaining")))
     result = {}
     for currency in set(totals) | set(movements) | set(lots):

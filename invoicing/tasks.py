@@ -34,7 +34,7 @@ def deliver_invoice(organization, invoice_id: str) -> str | None:
     automatically. Already sent: nothing to do. A mail server that cannot be reached is
     retried with back-off; after the last retry (or at once, for any other error) the
     failure is recorded on the invoice and the hourly run tries again."""
-    invoice = Invoice.objects.filter(organization=organization, id=invoice_id).first()
+    invoice = Invoice.objects.for_organization(organization).filter(id=invoice_id).first()
     if invoice is None or invoice.status == Invoice.Status.DRAFT:
         return None
     retries_left = deliver_invoice.request.retries < deliver_invoice.max_retries
@@ -47,7 +47,7 @@ def deliver_credit_note(organization, credit_note_id: str) -> str | None:
     """Render a credit note's PDF (stored once) and e-mail it when the organization sends
     automatically; sent before: nothing to do. A mail server that cannot be reached is
     retried with back-off."""
-    note = CreditNote.objects.filter(organization=organization, id=credit_note_id).first()
+    note = CreditNote.objects.for_organization(organization).filter(id=credit_note_id).first()
     if note is None:
         return None
     return delivery.credit_note_deliver(note=note)

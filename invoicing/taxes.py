@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +21,7 @@ from contracts.models import Customer
 from invoicing.models import Invoice, TaxRate
 from zenskar import bounds
 from zenskar.money import round_money
+from zenskar.tenancy.models import Organization
 
 
 @dataclass(frozen=True)
@@ -31,20 +33,20 @@ class TaxResult:
     per_line: list[tuple[Decimal | None, Decimal]]
 
 
-def rate_for(*, organization, customer: Customer) -> TaxRate | None:
+def rate_for(*, organization: Organization, customer: Customer) -> TaxRate | None:
     """The rate for the customer's country and region (a regional rate wins over the
     country's), or None: exempt, no country, or no rate defined."""
     if customer.tax_exempt or not customer.country:
         return None
-    rates = TaxRate.objects.filter(organization=organization, country=customer.country,
-                                   active=True)
+    rates = TaxRate.objects.for_organization(organization).filter(country=customer.country,
+                                                                  active=True)
     regional = [r for r in rates if r.region and r.region.lower() == customer.region.lower()]
     if regional:
         return regional[0]
     return next((r for r in rates if not r.region), None)
 
 
-def compute(*, lines: Iterable, rate: TaxRate | None, currency: str) -> TaxResult:
+def compute(*, lines: Iterable[Any], rate: TaxRate | None, currency: str) -> TaxResult:
     """The tax of an invoice's lines: on their sum (the base), rounded once; each line's own
     share for display. A negative base (an invoice of credits) has negative tax: a credit
     carries its share of the tax that was charged."""
@@ -55,8 +57,9 @@ def compute(*, lines: Iterable, rate: TaxRate | None, currency: str) -> TaxResul
     r = rate.rate / 100
     if rate.inclusive:
         total = round_money(base - base / (1 + r), currency)
-        per_line = [(rate.rate, round_money(line.amount - line.amount / (1 + r), currency))
-                    for line in lines]
+        per_line: list[tuple[Decimal | None, Decimal]] = [
+            (rate.rate, round_money(line.amount - line.amount / (1 + r), currency))
+            for line in lines]
     else:
         total = round_money(base * r, currency)
         per_line = [(rate.rate, round_money(line.amount * r, currency)) for line in lines]
@@ -73,34 +76,36 @@ TAX_RATE_FIELDS = ("name", "country", "region", "rate", "inclusive", "active")
 
 
 def _checked(rate: TaxRate) -> TaxRate:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     rate.name = str(rate.name or "").strip()
     if not rate.name or len(rate.name) > 100:
-        errors["name"] = ["A name of 1 to 100 characters, e.g. \"VAT\"."]
+        errors["name"] = [ValidationError("A name of 1 to 100 characters, e.g. \"VAT\".",
+                                          code="invalid_name")]
     try:
         rate.country = bounds.country_code(str(rate.country or ""))
         if not rate.country:
-            errors["country"] = ["Required: an ISO 3166-1 country code (e.g. US, FR, DE)."]
+            errors["country"] = [ValidationError(
+                "Required: an ISO 3166-1 country code (e.g. US, FR, DE).", code="required")]
     except bounds.BoundError as error:
-        errors["country"] = [str(error)]
+        errors["country"] = [ValidationError(str(error), code="invalid_country")]
     rate.region = str(rate.region or "").strip()
     if len(rate.region) > 100:
-        errors["region"] = ["At most 100 characters."]
+        errors["region"] = [ValidationError("At most 100 characters.", code="max_length")]
     try:
         rate.rate = bounds.percent(rate.rate)
     except bounds.BoundError as error:
-        errors["rate"] = [f"A percentage: {error}."]
+        errors["rate"] = [ValidationError(f"A percentage: {error}.", code="out_of_bounds")]
     for name in ("name", "region"):
         problem = bounds.text_problem(getattr(rate, name))
         if problem:
-            errors[name] = [problem]
+            errors[name] = [ValidationError(problem, code="invalid_text")]
     if errors:
         raise ValidationError(errors)
     return rate
 
 
 @transaction.atomic
-def tax_rate_create(*, organization, name: str, country: str, rate: Decimal,
+def tax_rate_create(*, organization: Organization, name: str, country: str, rate: Decimal,
                     region: str = "", inclusive: bool = False, active: bool = True) -> TaxRate:
     """A tax rate for a country (and region): 0 to 100 percent, an ISO 3166-1 country."""
     tax_rate = _checked(TaxRate(organization=organization, name=name, country=country,
@@ -110,11 +115,11 @@ def tax_rate_create(*, organization, name: str, country: str, rate: Decimal,
 
 
 @transaction.atomic
-def tax_rate_update(*, tax_rate: TaxRate, **fields) -> TaxRate:
+def tax_rate_update(*, tax_rate: TaxRate, **fields: Any) -> TaxRate:
     """Change a rate's fields (any of ``TAX_RATE_FIELDS``). Invoices already finalized keep the
     tax they were issued with."""
-    tax_rate = TaxRate.objects.select_for_update().get(pk=tax_rate.pk,
-                                                       organization=tax_rate.organization)
+    tax_rate = (TaxRate.objects.for_organization(tax_rate.organization).select_for_update()
+                .get(pk=tax_rate.pk))
     for name, value in fields.items():
         if name in TAX_RATE_FIELDS:
             setattr(tax_rate, name, value)
@@ -124,4 +129,4 @@ def tax_rate_update(*, tax_rate: TaxRate, **fields) -> TaxRate:
 
 @transaction.atomic
 def tax_rate_delete(*, tax_rate: TaxRate) -> None:
-    TaxRate.objects.filter(pk=tax_rate.pk, organization=tax_rate.organization).delete()
+    TaxRate.objects.for_organization(tax_rate.organization).filter(pk=tax_rate.pk).delete()

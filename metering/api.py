@@ -78,7 +78,7 @@ class EventView(OrganizationAPIView):
         parameters=[OpenApiParameter("customer", str), OpenApiParameter("event_name", str)],
     )
     def get(self, request):
-        events = Event.objects.filter(organization=self.organization)
+        events = Event.objects.for_organization(self.organization)
         for name in ("customer", "event_name"):
             if request.query_params.get(name):
                 events = events.filter(**{name: request.query_params[name]})
@@ -130,7 +130,7 @@ class MeterSerializer(serializers.ModelSerializer):
 class MeterListView(OrganizationAPIView):
     @extend_schema(responses=MeterSerializer(many=True), summary="List meters")
     def get(self, request):
-        return self.paginate(Meter.objects.filter(organization=self.organization), MeterSerializer)
+        return self.paginate(Meter.objects.for_organization(self.organization), MeterSerializer)
 
     @extend_schema(request=MeterSerializer, responses={201: MeterSerializer})
     def post(self, request):
@@ -181,8 +181,8 @@ class UsageView(OrganizationAPIView):
     )
     def get(self, request):
         params = request.query_params
-        meter = Meter.objects.filter(organization=self.organization,
-                                     key=params.get("meter", "")).first()
+        meter = Meter.objects.for_organization(self.organization).filter(
+            key=params.get("meter", "")).first()
         if meter is None:
             raise ValidationError({"meter": [f"No meter has key {params.get('meter', '')!r}."]})
         start, end = _moment(request, "start"), _moment(request, "end")
@@ -265,7 +265,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
 class DataSourceListView(OrganizationAPIView):
     @extend_schema(responses=DataSourceSerializer(many=True), summary="List data sources")
     def get(self, request):
-        return self.paginate(DataSource.objects.filter(organization=self.organization),
+        return self.paginate(DataSource.objects.for_organization(self.organization),
                              DataSourceSerializer)
 
     @extend_schema(request=DataSourceIn, responses={201: DataSourceSerializer},
@@ -295,7 +295,7 @@ class DataSourceDetailView(OrganizationAPIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, source_id):
-        self._source(source_id).delete()
+        sync.data_source_delete(source=self._source(source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

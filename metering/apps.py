@@ -6,8 +6,9 @@ class MeteringConfig(AppConfig):
     verbose_name = "Usage metering"
 
     def ready(self) -> None:
-        from contracts.meters import register_meter_lookup
-        from metering.selectors import unknown_meter_keys
+        from metering import selectors
+        from zenskar import events
 
-        # Contracts name meters by key; from now on an unknown key is refused when saved.
-        register_meter_lookup(unknown_meter_keys)
+        # Database work, in the publisher's transaction: a contract that names a meter key no
+        # meter of the organization has is refused (contracts.meters publishes the keys).
+        events.subscribe("contract.meters_named", selectors.contract_meters_check)

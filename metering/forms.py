@@ -158,8 +158,8 @@ class DataSourceForm(forms.Form):
         help_text="A column that only grows (an id, or an updated-at time): each sync reads "
         "the rows after the last value it saw.",
     )
-    interval_minutes = forms.IntegerField(
-        min_value=1, max_value=7 * 24 * 60, initial=60, label="Sync every (minutes)",
+    interval_minutes = forms.IntegerField(  # 1 to a week: the service's rule
+        initial=60, label="Sync every (minutes)", help_text="1 to 10080 (a week).",
     )
 
     def __init__(self, *args, source: DataSource | None = None, **kwargs):

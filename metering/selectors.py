@@ -9,15 +9,18 @@ the filters, the value's JSON path and the grouping become SQL, the rows never r
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import QuerySet
 
 from metering.models import Event, Meter, parse_path
+from zenskar.events import DomainEvent
 from zenskar.tenancy.models import Organization
 
 GRANULARITIES = {"hour", "day"}
@@ -159,22 +162,36 @@ def usage_by_customer(
 
 def events_tail(*, organization: Organization, limit: int = 50) -> QuerySet[Event]:
     """The last events received, newest first (the dashboard's live tail)."""
-    return Event.objects.filter(organization=organization).order_by("-created_at", "-id")[:limit]
+    return Event.objects.for_organization(organization).order_by("-created_at", "-id")[:limit]
 
 
-def unknown_meter_keys(organization: Organization, keys: set[str]) -> set[str]:
-    """The keys among ``keys`` that name no meter of the organization (for contracts)."""
-    known = set(
-        Meter.objects.filter(organization=organization, key__in=keys).values_list("key", flat=True)
-    )
+def unknown_meter_keys(*, organization: Organization | uuid.UUID,
+                       keys: set[str]) -> set[str]:
+    """The keys among ``keys`` that name no meter of the organization."""
+    known = set(Meter.objects.for_organization(organization).filter(key__in=keys)
+                .values_list("key", flat=True))
     return set(keys) - known
+
+
+def contract_meters_check(event: DomainEvent) -> None:
+    """``contract.meters_named``, in the contract's transaction (see ``contracts.meters``):
+    refuse the keys that name no meter of the organization -- a ``ValidationError`` keyed by
+    the document's fields that name them. A read: writes nothing."""
+    named: dict[str, list[str]] = event.payload["meters"]
+    unknown = unknown_meter_keys(organization=event.organization_id,
+                                 keys={key for keys in named.values() for key in keys})
+    errors = {field: [f"No meter has key {key!r}." for key in keys if key in unknown]
+              for field, keys in named.items()}
+    errors = {field: messages for field, messages in errors.items() if messages}
+    if errors:
+        raise ValidationError(errors)
 
 
 def meters_by_key(*, organization: Organization,
                   keys: set[str] | None = None) -> dict[str, Meter]:
     """The organization's meters by key (all of them, or those of ``keys``): what invoicing
     rates usage with, without reaching into this app's models."""
-    meters = Meter.objects.filter(organization=organization)
+    meters = Meter.objects.for_organization(organization)
     if keys is not None:
         meters = meters.filter(key__in=keys)
     return {meter.key: meter for meter in meters}
@@ -183,5 +200,5 @@ def meters_by_key(*, organization: Organization,
 def customers_with_late_events(*, organization: Organization) -> set[str]:
     """External ids of the customers with events that arrived after their period was
     invoiced (``needs_adjustment``): their closed periods must be re-rated."""
-    return set(Event.objects.filter(organization=organization, needs_adjustment=True)
+    return set(Event.objects.for_organization(organization).filter(needs_adjustment=True)
                .values_list("customer", flat=True).distinct())

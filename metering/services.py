@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from metering.models import BilledThrough, Meter, parse_path
@@ -23,7 +25,7 @@ class Rejection:
     event_id: str | None
     errors: dict[str, list[str]]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "event_id": self.event_id, "errors": self.errors}
 
 
@@ -34,7 +36,7 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
@@ -83,16 +85,18 @@ RETURNING event_id
 """
 
 
-def _insert_small(cursor, organization_id, source_id, now, valid: list[CheckedEvent]) -> None:
+def _insert_small(cursor: CursorWrapper, organization_id: UUID, source_id: UUID | None,
+                  now: datetime, valid: list[CheckedEvent]) -> None:
     rows = ", ".join(["(%s, %s, %s, %s::timestamptz, %s)"] * len(valid))
-    params: list = [organization_id, source_id, now]
+    params: list[Any] = [organization_id, source_id, now]
     for e in valid:
         params += [e.event_id, e.customer, e.event_name, e.timestamp, e.properties_json]
     params.append(organization_id)
     cursor.execute(_INSERT_VALUES.format(rows=rows), params)
 
 
-def _insert_staged(cursor, organization_id, source_id, now, valid: list[CheckedEvent]) -> None:
+def _insert_staged(cursor: CursorWrapper, organization_id: UUID, source_id: UUID | None,
+                   now: datetime, valid: list[CheckedEvent]) -> None:
     cursor.execute(_STAGING)
     with cursor.copy(
         'COPY metering_event_staging (event_id, customer, event_name, "timestamp", '
@@ -104,7 +108,7 @@ def _insert_staged(cursor, organization_id, source_id, now, valid: list[CheckedE
 
 
 def events_ingest(
-    *, organization: Organization, events: list[Any], source_id=None,
+    *, organization: Organization, events: list[Any], source_id: UUID | None = None,
     now: datetime | None = None,
 ) -> IngestResult:
     """Store the valid events of a batch; report the others by index, with reasons.
@@ -167,8 +171,8 @@ def events_adjusted(*, organization: Organization, customer: str, start: datetim
     rated keeps its flag, for the next correction."""
     from metering.models import Event
 
-    events = Event.objects.filter(
-        organization=organization, customer=customer, needs_adjustment=True,
+    events = Event.objects.for_organization(organization).filter(
+        customer=customer, needs_adjustment=True,
         timestamp__gte=start, timestamp__lt=end,
     )
     if received_before is not None:
@@ -183,44 +187,55 @@ METER_FIELDS = {"key", "name", "description", "event_name", "aggregation", "valu
 FILTER_OPS = {"equals", "in", "not_in"}
 
 
+def _coded(error: ValidationError, code: str) -> list[ValidationError]:
+    return [ValidationError(message, code=code) for message in error.messages]
+
+
 def _check_meter(meter: Meter) -> None:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     needs_value = meter.aggregation != Meter.Aggregation.COUNT
     if needs_value and not meter.value_property:
-        errors["value_property"] = [f"A {meter.aggregation} meter needs the value's property."]
+        errors["value_property"] = [ValidationError(
+            f"A {meter.aggregation} meter needs the value's property.", code="required")]
     if meter.value_property:
         try:
             parse_path(meter.value_property)
         except ValidationError as error:
-            errors["value_property"] = error.messages
+            errors["value_property"] = _coded(error, "invalid_path")
     if not isinstance(meter.filters, list):
-        errors["filters"] = ["Must be a list of {property, op, value}."]
+        errors["filters"] = [ValidationError("Must be a list of {property, op, value}.",
+                                             code="invalid_type")]
     else:
         for index, rule in enumerate(meter.filters):
             here = f"filters[{index}]"
             if not isinstance(rule, dict) or set(rule) != {"property", "op", "value"}:
-                errors[here] = ["Must be {property, op, value}."]
+                errors[here] = [ValidationError("Must be {property, op, value}.",
+                                                code="invalid_type")]
                 continue
             try:
                 parse_path(rule["property"])
             except ValidationError as error:
-                errors[f"{here}.property"] = error.messages
+                errors[f"{here}.property"] = _coded(error, "invalid_path")
             if rule["op"] not in FILTER_OPS:
-                errors[f"{here}.op"] = [f"Must be one of {', '.join(sorted(FILTER_OPS))}."]
+                errors[f"{here}.op"] = [ValidationError(
+                    f"Must be one of {', '.join(sorted(FILTER_OPS))}.", code="invalid_choice")]
             elif rule["op"] == "equals" and isinstance(rule["value"], list | dict):
-                errors[f"{here}.value"] = ["equals compares with one value."]
+                errors[f"{here}.value"] = [ValidationError("equals compares with one value.",
+                                                           code="invalid_value")]
             elif rule["op"] != "equals" and not (
                 isinstance(rule["value"], list) and rule["value"]
             ):
-                errors[f"{here}.value"] = [f"{rule['op']} needs a non-empty list of values."]
+                errors[f"{here}.value"] = [ValidationError(
+                    f"{rule['op']} needs a non-empty list of values.", code="invalid_value")]
     if not isinstance(meter.group_by, list):
-        errors["group_by"] = ["Must be a list of property paths."]
+        errors["group_by"] = [ValidationError("Must be a list of property paths.",
+                                              code="invalid_type")]
     else:
         for index, path in enumerate(meter.group_by):
             try:
                 parse_path(path)
             except ValidationError as error:
-                errors[f"group_by[{index}]"] = error.messages
+                errors[f"group_by[{index}]"] = _coded(error, "invalid_path")
     if errors:
         raise ValidationError(errors)
 
@@ -232,7 +247,8 @@ def _save_meter(meter: Meter) -> Meter:
         with transaction.atomic():
             meter.save()
     except IntegrityError:
-        raise ValidationError({"key": ["A meter with this key already exists."]}) from None
+        raise ValidationError({"key": [ValidationError("A meter with this key already exists.",
+                                                       code="unique")]}) from None
     return meter
 
 

@@ -68,7 +68,20 @@ def _check(
             or not 1 <= interval_minutes <= MAX_INTERVAL_MINUTES):
         errors["interval_minutes"] = [f"Must be a whole number from 1 to {MAX_INTERVAL_MINUTES}."]
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError({field: [ValidationError(m, code=_code(field)) for m in messages]
+                               for field, messages in errors.items()})
+
+
+# The machine code of a refusal, by the field refused (the API's ``codes``).
+_CODES = {"name": "invalid_name", "kind": "invalid_choice", "settings": "invalid_type",
+          "query": "invalid_type", "cursor_field": "required",
+          "interval_minutes": "out_of_bounds"}
+
+
+def _code(field: str) -> str:
+    if field in _CODES:
+        return _CODES[field]
+    return f"invalid_{field.split('.')[0]}"  # settings.host, query.sql, mapping.customer...
 
 
 @transaction.atomic
@@ -97,14 +110,15 @@ def data_source_update(*, source: DataSource, **fields: Any) -> DataSource:
     from a point (None: from the start)."""
     unknown = set(fields) - UPDATABLE
     if unknown:
-        raise ValidationError({key: ["Cannot be changed."] for key in sorted(unknown)})
-    source = DataSource.objects.select_for_update().get(
-        pk=source.pk, organization=source.organization
-    )
+        raise ValidationError({key: [ValidationError("Cannot be changed.", code="read_only")]
+                               for key in sorted(unknown)})
+    source = DataSource.objects.for_organization(source.organization).select_for_update().get(
+        pk=source.pk)
     settings = decrypt_json(source.encrypted_settings)
     if "settings" in fields:
         if not isinstance(fields["settings"], dict):
-            raise ValidationError({"settings": ["Must be an object."]})
+            raise ValidationError({"settings": [ValidationError("Must be an object.",
+                                                                code="invalid_type")]})
         settings = {k: v for k, v in {**settings, **fields["settings"]}.items() if v is not None}
     values = {
         key: fields.get(key, getattr(source, key))
@@ -130,6 +144,13 @@ def data_source_update(*, source: DataSource, **fields: Any) -> DataSource:
         source.next_run_at = latest
     source.save()
     return source
+
+
+@transaction.atomic
+def data_source_delete(*, source: DataSource) -> None:
+    """Delete a source and its sync runs. The events it stored stay: they are usage, billed
+    or to be billed, whoever sent them."""
+    DataSource.objects.for_organization(source.organization).filter(pk=source.pk).delete()
 
 
 # --- Talking to the source ---------------------------------------------------------------------
@@ -162,7 +183,8 @@ def data_source_test(*, source: DataSource) -> tuple[bool, str]:
     return True, f"Connected to {source.get_kind_display()}; the query works."
 
 
-def data_source_preview(*, source: DataSource, limit: int = 10) -> list[tuple[dict, dict]]:
+def data_source_preview(*, source: DataSource,
+                        limit: int = 10) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The first ``limit`` rows of the source (from the start, whatever the watermark), each
     with the event it maps to -- or ``{"errors": {...}}``, including the reasons ingestion
     would refuse it (too old, in the future). Stores nothing, moves nothing. A connection
@@ -174,7 +196,8 @@ def data_source_preview(*, source: DataSource, limit: int = 10) -> list[tuple[di
             connector.test_connection()
             rows = connector.fetch(None, limit)
     except Exception as error:  # every failure becomes a message
-        raise ValidationError({"connection": [_readable(error, secrets)]}) from None
+        raise ValidationError({"connection": [ValidationError(_readable(error, secrets),
+                                                              code="connection_failed")]}) from None
     now = timezone.now()
     window = timedelta(days=source.organization.usage_window_days)
     preview = []
@@ -195,10 +218,10 @@ def _claim(source: DataSource) -> tuple[DataSource, SyncRun, bool]:
     """Lock the source, retire runs that died, and start a run unless one is alive."""
     now = timezone.now()
     with transaction.atomic():
-        locked = DataSource.objects.select_for_update().get(
-            pk=source.pk, organization=source.organization
-        )
-        running = SyncRun.objects.filter(source=locked, status=SyncRun.Status.RUNNING)
+        locked = (DataSource.objects.for_organization(source.organization)
+                  .select_for_update().get(pk=source.pk))
+        running = SyncRun.objects.for_organization(locked.organization_id).filter(
+            source=locked, status=SyncRun.Status.RUNNING)
         running.filter(started_at__lt=now - RUN_LEASE).update(
             status=SyncRun.Status.FAILED, finished_at=now,
             error="Interrupted: the worker stopped before the run finished.",
@@ -221,7 +244,7 @@ def backoff(*, failures: int, interval_minutes: int) -> timedelta:
 
 
 def _store_page(
-    source: DataSource, run: SyncRun, connector: Connector, rows: list[dict], notes: list[str]
+    source: DataSource, run: SyncRun, connector: Connector, rows: list[dict[str, Any]], notes: list[str]
 ) -> None:
     """Map and store one page, then move the watermark past it -- in one transaction, so a
     crash leaves the watermark before rows that were not stored."""
@@ -247,8 +270,9 @@ def _store_page(
             "rejected": run.rejected + rejected + len(result.rejected),
             "cursor_after": cursor,
         }
-        SyncRun.objects.filter(pk=run.pk).update(**counts)
-        DataSource.objects.filter(pk=source.pk).update(watermark=cursor)
+        SyncRun.objects.for_organization(run.organization_id).filter(pk=run.pk).update(**counts)
+        DataSource.objects.for_organization(source.organization_id).filter(pk=source.pk).update(
+            watermark=cursor)
     # committed: now the objects may say so
     for name, value in counts.items():
         setattr(run, name, value)
@@ -258,7 +282,8 @@ def _store_page(
             notes.append(f"row at {where[rejection.index]!r}: {rejection.errors}")
 
 
-def _without_last_tie(connector: Connector, rows: list[dict]) -> list[dict]:
+def _without_last_tie(connector: Connector,
+                      rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A full page may end in the middle of rows sharing one cursor value; reading after that
     value would skip the rest. Hold those rows back for the next page."""
     last = connector.cursor_value(rows[-1])
@@ -342,12 +367,13 @@ def sources_due(*, organization: Organization, now: datetime | None = None) -> l
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
-            DataSource.objects.select_for_update(skip_locked=True)
-            .filter(organization=organization, enabled=True)
+            DataSource.objects.for_organization(organization).select_for_update(skip_locked=True)
+            .filter(enabled=True)
             .exclude(next_run_at__gt=now)
             .values_list("id", flat=True)
         )
-        DataSource.objects.filter(id__in=due).update(next_run_at=now + RUN_LEASE)
+        DataSource.objects.for_organization(organization).filter(id__in=due).update(
+            next_run_at=now + RUN_LEASE)
     return [str(source_id) for source_id in due]
 
 

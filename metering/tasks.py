@@ -30,9 +30,8 @@ def sync_source(organization: Organization, source_id: str) -> str | None:
     """Sync one source; returns the run's status. A failure is recorded on the run, not
     raised (nothing here is worth a Celery retry: the source's back-off schedules the next
     attempt). A source deleted or disabled since it was sent is skipped."""
-    source = DataSource.objects.filter(
-        organization=organization, id=source_id, enabled=True
-    ).first()
+    source = DataSource.objects.for_organization(organization).filter(
+        id=source_id, enabled=True).first()
     if source is None:
         return None
     return sync.data_source_sync(source=source).status

@@ -6,22 +6,18 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from invoicing import delivery
-        from payments.checkout.links import invoice_payment_link
+        from payments.checkout.links import invoice_payment_link_attach
+        from payments.refunds import on_credit_note_issued
+        from payments.tasks import charge_when_finalized
         from zenskar import events
 
-        # Invoices link to their payment page (e-mails, PDFs).
-        delivery.register_payment_link(invoice_payment_link)
-
-        def charge_when_finalized(event):
-            from payments.tasks import auto_charge
-
-            auto_charge.delay(str(event.organization_id), event.payload["invoice"])
-
-        events.subscribe("invoice.finalized", charge_when_finalized, phase="commit")
-
-        # A credit note whose money goes back to the invoice's payments: the refunds are
-        # written in the note's transaction, sent to the gateway after it commits.
-        from payments.refunds import on_credit_note_issued
-
+        # Database work, in the publisher's transaction:
+        # - an invoice whose PDF or e-mail goes out gets its pay link (a checkout session),
+        #   stored on the invoice through invoicing's services; renewed when about to expire;
+        events.subscribe("invoice.delivering", invoice_payment_link_attach)
+        # - a credit note whose money goes back to the invoice's payments: the refunds are
+        #   written in the note's transaction (sent to the gateway after it commits).
         events.subscribe("credit_note.issued", on_credit_note_issued)
+
+        # Work outside the database, after commit: the automatic charge (a task).
+        events.subscribe("invoice.finalized", charge_when_finalized, phase="commit")

@@ -1,7 +1,9 @@
 """Dashboard forms for collecting an invoice and refunding a payment.
 
-The forms parse what a person typed; the services decide what is valid (a service's
-``ValidationError`` is put back on the field it names, :func:`errors_onto`).
+The forms parse what a person typed; the services decide what is valid -- an amount more than
+zero, in the currency's digits, within what is due or left -- the same services the API calls,
+so both refuse a bad value with the same words (a service's ``ValidationError`` is put back on
+the field it names, :func:`errors_onto`).
 """
 
 from __future__ import annotations
@@ -12,32 +14,23 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from payments.models import Payment
-from zenskar.money import minor_units, round_money
 
-AMOUNT = {"max_digits": 20, "decimal_places": 4, "min_value": Decimal("0.0001")}
 OFFLINE_METHODS = [(value, label) for value, label in Payment.Method.choices
                    if value != Payment.Method.CARD]
 
 
 class _InCurrency(forms.Form):
-    """An ``amount`` in ``currency``: no more decimals than the currency has."""
+    """An ``amount`` in ``currency`` (its label says which)."""
 
     def __init__(self, *args, currency: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
         self.fields["amount"].label = f"Amount ({currency})"
 
-    def clean_amount(self):
-        amount = self.cleaned_data.get("amount")
-        if amount is not None and round_money(amount, self.currency) != amount:
-            raise ValidationError(
-                f"At most {minor_units(self.currency)} decimals in {self.currency}.")
-        return amount
-
 
 class OfflinePaymentForm(_InCurrency):
     method = forms.ChoiceField(choices=OFFLINE_METHODS, initial=Payment.Method.BANK_TRANSFER)
-    amount = forms.DecimalField(**AMOUNT)
+    amount = forms.DecimalField()
     reference = forms.CharField(max_length=200, required=False,
                                 help_text="The transfer or cheque reference.")
     received_on = forms.DateField(label="Received on",
@@ -47,7 +40,7 @@ class OfflinePaymentForm(_InCurrency):
 
 
 class ChargeForm(_InCurrency):
-    amount = forms.DecimalField(**AMOUNT, required=False)
+    amount = forms.DecimalField(required=False)
 
     def __init__(self, *args, due: Decimal | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -61,7 +54,7 @@ REFUND_FROM = [("", "Unapplied credit first, then the invoice"),
 
 
 class RefundForm(_InCurrency):
-    amount = forms.DecimalField(**AMOUNT)
+    amount = forms.DecimalField()
     reason = forms.CharField(max_length=300)
     take_from = forms.ChoiceField(choices=REFUND_FROM, required=False, label="From")
 

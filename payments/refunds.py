@@ -17,8 +17,11 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import logging
 from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,8 +32,12 @@ from invoicing import services as invoicing
 from payments.gateways import GatewayError, gateway_for
 from payments.models import Payment, Refund
 from payments.services import _source, gateway_account
-from zenskar.money import format_money, round_money
+from zenskar import bounds, events
+from zenskar.money import format_money, minor_units, round_money
 from zenskar.webhooks.outbox import outbox_write
+
+if TYPE_CHECKING:
+    from zenskar.tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -49,26 +56,44 @@ def _split(payment: Payment, amount: Decimal, take_from: str | None) -> tuple[De
     money = payment.currency
     if take_from == "credit":
         if amount > credit:
-            raise ValidationError({"from": [
+            raise ValidationError({"from": [ValidationError(
                 f"{format_money(credit, money)} of this payment is unapplied credit: "
-                "refund at most that from credit."]})
+                "refund at most that from credit.", code="more_than_credit")]})
         return amount, Decimal(0)
     if take_from == "invoice":
         if amount > on_invoice:
-            raise ValidationError({"from": [
+            raise ValidationError({"from": [ValidationError(
                 f"This payment pays {format_money(on_invoice, money)} of its invoice: refund "
-                "at most that from the invoice."]})
+                "at most that from the invoice.", code="more_than_paid")]})
         return Decimal(0), amount
     from_credit = min(amount, credit)
     if amount - from_credit > on_invoice:
-        raise ValidationError({"amount": [
+        raise ValidationError({"amount": [ValidationError(
             f"At most {format_money(credit + on_invoice, money)} can be refunded now: "
             f"{format_money(credit, money)} of unapplied credit and "
-            f"{format_money(on_invoice, money)} paid on the invoice."]})
+            f"{format_money(on_invoice, money)} paid on the invoice.",
+            code="more_than_refundable")]})
     return from_credit, amount - from_credit
 
 
 REFUND_FROM = ("credit", "invoice")
+
+
+def _check_amount(amount: Decimal, currency: str) -> None:
+    """An amount asked for is refused, never rounded: more than zero, in the currency's
+    digits (10.005 USD is refused), within the bounds of money (``zenskar.bounds``)."""
+    try:
+        bounds.amount(amount)
+    except bounds.BoundError as error:
+        raise ValidationError({"amount": [ValidationError(
+            f"{str(error)[0].upper()}{str(error)[1:]}.", code="out_of_bounds")]}) from None
+    if amount <= 0:
+        raise ValidationError({"amount": [ValidationError("Must be more than zero.",
+                                                          code="not_positive")]})
+    if round_money(amount, currency) != amount:
+        raise ValidationError({"amount": [ValidationError(
+            f"At most {minor_units(currency)} decimals in {currency}.",
+            code="too_many_decimals")]})
 
 
 @transaction.atomic
@@ -79,18 +104,23 @@ def refund_create(*, payment: Payment, amount: Decimal | None, reason: str, acto
     it paid: the invoice owes it again), or None -- the unapplied credit first, then the
     invoice. ``amount`` None: all that can be refunded now. Invoicing moves its rows first;
     a card is refunded through the gateway last (an error rolls everything back)."""
-    payment = Payment.objects.select_for_update().get(pk=payment.pk,
-                                                      organization=payment.organization)
+    payment = (Payment.objects.for_organization(payment.organization).select_for_update()
+               .get(pk=payment.pk))
     if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED):
-        raise ValidationError({"payment": ["Only a succeeded payment is refunded."]})
+        raise ValidationError({"payment": [ValidationError(
+            "Only a succeeded payment is refunded.", code="not_refundable")]})
     if take_from not in (None, "", *REFUND_FROM):
-        raise ValidationError({"from": ["credit or invoice."]})
+        raise ValidationError({"from": [ValidationError("credit or invoice.",
+                                                        code="invalid_choice")]})
     left = round_money(payment.amount - payment.refunded_amount, payment.currency)
-    if amount is None:
+    if amount is not None:
+        _check_amount(amount, payment.currency)
+    else:
         amount = min(left, sum(refund_sources(payment), Decimal(0)))
     amount = round_money(amount, payment.currency)
     if amount <= 0 or amount > left:
-        raise ValidationError({"amount": [f"Must be more than 0 and at most {left}."]})
+        raise ValidationError({"amount": [ValidationError(
+            f"Must be more than 0 and at most {left}.", code="more_than_left")]})
     from_credit, from_invoice = _split(payment, amount, take_from or None)
     refund = Refund.objects.create(organization=payment.organization, payment=payment,
                                    amount=amount, from_credit=from_credit,
@@ -102,7 +132,7 @@ def refund_create(*, payment: Payment, amount: Decimal | None, reason: str, acto
             amount=from_credit, source=f"refund:{refund.id}",
             description=f"Refunded from payment {payment.reference or payment.id}"
                         + (f": {reason[:200]}" if reason else ""))
-    if from_invoice:
+    if from_invoice and payment.invoice is not None:
         invoicing.payment_refund(invoice=payment.invoice, payment_source=_source(payment),
                                  amount=from_invoice, source=f"refund:{refund.id}")
     _refunded(payment, refund)
@@ -113,7 +143,8 @@ def refund_create(*, payment: Payment, amount: Decimal | None, reason: str, acto
                                               currency=payment.currency,
                                               idempotency_key=f"refund:{refund.id}")
         except GatewayError as error:
-            raise ValidationError({"payment": [str(error)]}) from None
+            raise ValidationError({"payment": [ValidationError(
+                str(error), code="gateway_error")]}) from None
         refund.save(update_fields=["reference"])
     return refund
 
@@ -136,15 +167,15 @@ def _refunded(payment: Payment, refund: Refund) -> None:
 # --- Refunds a credit note asked for ----------------------------------------------------------
 
 
-def on_credit_note_issued(event) -> None:
+def on_credit_note_issued(event: events.DomainEvent) -> None:
     """``credit_note.issued`` (in the note's transaction): a note whose money goes back to
     the invoice's payments (``destination: refund``) names each payment and its part;
     invoicing has already taken it off the invoice. Each part becomes a Refund row now, and
     a card's is sent to the gateway once the note commits."""
     refunds = event.payload.get("refunds") or []
     for part in refunds:
-        payment = Payment.objects.select_for_update().get(
-            organization_id=event.organization_id, id=part["payment"])
+        payment = (Payment.objects.for_organization(event.organization_id).select_for_update()
+                   .get(id=part["payment"]))
         refund, created = Refund.objects.get_or_create(
             organization_id=event.organization_id, payment=payment,
             credit_note_id=event.payload["credit_note"],
@@ -157,15 +188,15 @@ def on_credit_note_issued(event) -> None:
             continue
         _refunded(payment, refund)
         if refund.status == Refund.Status.PENDING:
-            organization_id, refund_id = event.organization_id, refund.id
-            transaction.on_commit(lambda o=organization_id, r=refund_id: _send_later(o, r))
+            transaction.on_commit(functools.partial(_send_later, event.organization_id,
+                                                    refund.id))
 
 
-def _send_later(organization_id, refund_id) -> None:
+def _send_later(organization_id: UUID, refund_id: UUID) -> None:
     from zenskar.tenancy.context import tenant_context
 
     with tenant_context(organization_id):
-        refund = Refund.objects.filter(organization_id=organization_id, id=refund_id).first()
+        refund = Refund.objects.for_organization(organization_id).filter(id=refund_id).first()
         if refund is not None:
             refund_send(refund=refund)
 
@@ -175,8 +206,8 @@ def refund_send(*, refund: Refund) -> Refund:
     refunds once) and record how it went. A failure is kept on the row, shown to the finance
     team, and sent again by the retry run."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment").get(
-            pk=refund.pk, organization=refund.organization)
+        refund = (Refund.objects.for_organization(refund.organization).select_for_update()
+                  .select_related("payment").get(pk=refund.pk))
         if refund.status == Refund.Status.SUCCEEDED:
             return refund
     payment = refund.payment
@@ -186,19 +217,19 @@ def refund_send(*, refund: Refund) -> Refund:
                                    currency=payment.currency,
                                    idempotency_key=f"refund:{refund.id}")
     except GatewayError as error:
-        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.FAILED,
-                                                   failure_reason=str(error)[:500])
+        Refund.objects.for_organization(refund.organization_id).filter(pk=refund.pk).update(
+            status=Refund.Status.FAILED, failure_reason=str(error)[:500])
     else:
-        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.SUCCEEDED,
-                                                   reference=reference, failure_reason="")
+        Refund.objects.for_organization(refund.organization_id).filter(pk=refund.pk).update(
+            status=Refund.Status.SUCCEEDED, reference=reference, failure_reason="")
     refund.refresh_from_db()
     return refund
 
 
-def refunds_send_pending(*, organization) -> int:
+def refunds_send_pending(*, organization: Organization) -> int:
     """Send every refund a credit note asked for that has not reached the gateway yet (or
     failed): each on its own. Returns how many were sent."""
-    pending = Refund.objects.filter(organization=organization, status__in=(
+    pending = Refund.objects.for_organization(organization).filter(status__in=(
         Refund.Status.PENDING, Refund.Status.FAILED))
     sent = 0
     for refund in pending:
@@ -210,6 +241,6 @@ def refunds_send_pending(*, organization) -> int:
                 raise
             logger.exception("refund %s of organization %s could not be sent", refund.id,
                              organization.id)
-            Refund.objects.filter(pk=refund.pk).update(
+            Refund.objects.for_organization(organization).filter(pk=refund.pk).update(
                 status=Refund.Status.FAILED, failure_reason=failures.describe(error)[:500])
     return sent

@@ -21,8 +21,9 @@ Guarantees:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -43,6 +44,10 @@ from payments.models import (
 from zenskar.crypto import encrypt_json
 from zenskar.webhooks.outbox import outbox_write
 
+if TYPE_CHECKING:
+    from invoicing.models import Invoice
+    from zenskar.tenancy.models import Organization
+
 DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
 
 
@@ -50,22 +55,25 @@ DEFAULT_RETRY_DAYS = [1, 3, 5, 7]
 
 
 @transaction.atomic
-def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_key: str = "",
+def gateway_account_set(*, organization: Organization, kind: str, mode: str = "test", secret_key: str = "",
                         publishable_key: str = "", webhook_secret: str = "",
                         retry_days: list[int] | None = None) -> GatewayAccount:
     """Create or replace the organization's gateway. Credentials are stored encrypted."""
-    errors = {}
+    errors: dict[str, list[ValidationError]] = {}
     if kind not in GatewayAccount.Kind.values:
-        errors["kind"] = [f"Must be one of {', '.join(GatewayAccount.Kind.values)}."]
+        errors["kind"] = [ValidationError(
+            f"Must be one of {', '.join(GatewayAccount.Kind.values)}.", code="invalid_choice")]
     if kind == GatewayAccount.Kind.STRIPE and not secret_key:
-        errors["secret_key"] = ["Stripe needs its secret key."]
+        errors["secret_key"] = [ValidationError("Stripe needs its secret key.",
+                                                code="required")]
     days = retry_days if retry_days is not None else DEFAULT_RETRY_DAYS
     if not isinstance(days, list) or not all(isinstance(d, int) and 0 < d <= 60 for d in days) \
             or days != sorted(days):
-        errors["retry_days"] = ["Ascending whole days between 1 and 60, e.g. [1, 3, 5, 7]."]
+        errors["retry_days"] = [ValidationError(
+            "Ascending whole days between 1 and 60, e.g. [1, 3, 5, 7].", code="invalid_schedule")]
     if errors:
         raise ValidationError(errors)
-    account = GatewayAccount.objects.filter(organization=organization).first() or \
+    account = GatewayAccount.objects.for_organization(organization).first() or \
         GatewayAccount(organization=organization)
     account.kind, account.mode = kind, mode
     account.publishable_key = publishable_key
@@ -76,8 +84,8 @@ def gateway_account_set(*, organization, kind: str, mode: str = "test", secret_k
     return account
 
 
-def gateway_account(*, organization) -> GatewayAccount | None:
-    return GatewayAccount.objects.filter(organization=organization).first()
+def gateway_account(*, organization: Organization) -> GatewayAccount | None:
+    return GatewayAccount.objects.for_organization(organization).first()
 
 
 # --- Customers and cards ----------------------------------------------------------------------
@@ -85,8 +93,8 @@ def gateway_account(*, organization) -> GatewayAccount | None:
 
 def gateway_customer_id(*, customer: Customer) -> str:
     """The customer's id at the gateway, created once (unique per customer)."""
-    found = GatewayCustomer.objects.filter(organization=customer.organization,
-                                           customer=customer).first()
+    found = GatewayCustomer.objects.for_organization(customer.organization).filter(
+        customer=customer).first()
     if found:
         return found.gateway_id
     gateway = gateway_for(gateway_account(organization=customer.organization))
@@ -98,17 +106,19 @@ def gateway_customer_id(*, customer: Customer) -> str:
             GatewayCustomer.objects.create(organization=customer.organization,
                                            customer=customer, gateway_id=gateway_id)
     except IntegrityError:
-        return GatewayCustomer.objects.get(organization=customer.organization,
-                                           customer=customer).gateway_id
+        return GatewayCustomer.objects.for_organization(customer.organization).get(
+            customer=customer).gateway_id
     return gateway_id
 
 
-def card_setup_start(*, customer: Customer) -> dict:
+def card_setup_start(*, customer: Customer) -> dict[str, str]:
     """Start saving a card (a SetupIntent): what the card form needs."""
     account = gateway_account(organization=customer.organization)
     gateway = gateway_for(account)
     intent_id, client_secret = gateway.create_setup_intent(
         customer_id=gateway_customer_id(customer=customer))
+    if account is None:  # not reached: the manual gateway (no account) saves no cards
+        raise GatewayError("No card gateway is set up.")
     return {"setup_intent": intent_id, "client_secret": client_secret,
             "publishable_key": account.publishable_key, "js_url": gateway.js_url}
 
@@ -120,19 +130,22 @@ def card_setup_complete(*, customer: Customer, setup_intent_id: str) -> PaymentM
     gateway = gateway_for(gateway_account(organization=customer.organization))
     card = gateway.setup_intent_method(setup_intent_id=setup_intent_id)
     if card.customer_id and card.customer_id != gateway_customer_id(customer=customer):
-        raise ValidationError({"setup_intent": ["This card setup belongs to another customer."]})
+        raise ValidationError({"setup_intent": [ValidationError(
+            "This card setup belongs to another customer.", code="other_customer")]})
     method, created = PaymentMethod.objects.get_or_create(
         organization=customer.organization, gateway_id=card.gateway_id,
         defaults={"customer": customer, "brand": card.brand, "last4": card.last4,
                   "exp_month": card.exp_month, "exp_year": card.exp_year})
-    if created and not PaymentMethod.objects.filter(customer=customer, is_default=True).exists():
+    if created and not PaymentMethod.objects.for_organization(customer.organization_id).filter(
+            customer=customer, is_default=True).exists():
         method.is_default = True
         method.save(update_fields=["is_default"])
     return method
 
 
 def default_method(*, customer: Customer) -> PaymentMethod | None:
-    return PaymentMethod.objects.filter(customer=customer, is_default=True).first()
+    return PaymentMethod.objects.for_organization(customer.organization_id).filter(
+        customer=customer, is_default=True).first()
 
 
 # --- Money onto invoices ----------------------------------------------------------------------
@@ -154,11 +167,11 @@ def _apply(payment: Payment, *, keep_excess_as_credit: bool) -> None:
         reference=payment.reference)
     payment.applied_amount = applied.applied
     payment.save(update_fields=["applied_amount"])
-    if payment.invoice_id is not None:
+    if payment.invoice is not None:
         payment.invoice.refresh_from_db()
         if not invoicing_selectors.invoice_is_payable(invoice=payment.invoice):
-            ChargeSchedule.objects.filter(invoice_id=payment.invoice_id, stopped=False).update(
-                stopped=True)
+            ChargeSchedule.objects.for_organization(payment.organization_id).filter(
+                invoice=payment.invoice, stopped=False).update(stopped=True)
 
 
 def _succeeded(payment: Payment, reference: str, *, keep_excess_as_credit: bool = True) -> None:
@@ -182,22 +195,23 @@ def _failed(payment: Payment, reason: str, reference: str = "") -> None:
                  subject_id=payment.id, payload=_payload(payment))
 
 
-def _payload(payment: Payment) -> dict:
+def _payload(payment: Payment) -> dict[str, str]:
     return {"payment": str(payment.id), "invoice": str(payment.invoice_id or ""),
             "amount": str(payment.amount), "currency": payment.currency,
             "status": payment.status, "reference": payment.reference}
 
 
 @transaction.atomic
-def payment_record_offline(*, invoice, amount: Decimal | None, method: str, reference: str,
-                           received_on, actor: str,
+def payment_record_offline(*, invoice: Invoice, amount: Decimal | None, method: str,
+                           reference: str, received_on: date | None, actor: str,
                            keep_excess_as_credit: bool = False) -> Payment:
     """A payment received outside the gateway (transfer, cheque, cash): ``amount`` (the
     amount due when None), at most what is due unless ``keep_excess_as_credit`` (the excess
     then becomes the customer's credit). Idempotent for the same reference on the same
     invoice."""
     if method not in Payment.Method.values or method == Payment.Method.CARD:
-        raise ValidationError({"method": ["bank_transfer, cheque, cash or other."]})
+        raise ValidationError({"method": [ValidationError("bank_transfer, cheque, cash or other.",
+                                                          code="invalid_choice")]})
     amount = invoicing.payment_amount_check(invoice=invoice, amount=amount,
                                             keep_excess_as_credit=keep_excess_as_credit)
     key = f"offline:{invoice.id}:{reference.strip() or timezone.now().isoformat()}"
@@ -211,7 +225,7 @@ def payment_record_offline(*, invoice, amount: Decimal | None, method: str, refe
     return payment
 
 
-def next_attempt(invoice) -> int:
+def next_attempt(invoice: Invoice) -> int:
     """The next charge attempt number of an invoice, handed out under the row lock of its
     charge schedule: automatic retries and staff charges never share a number."""
     with transaction.atomic():
@@ -222,7 +236,7 @@ def next_attempt(invoice) -> int:
         return schedule.attempts
 
 
-def invoice_charge(*, invoice, initiated_by: str, attempt: int | None = None,
+def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None = None,
                    amount: Decimal | None = None, keep_excess_as_credit: bool = False) -> Payment:
     """Charge the customer's default card for the invoice (or ``amount`` of it: at most what
     is due unless ``keep_excess_as_credit``). Checked before the card is touched; once the
@@ -234,10 +248,11 @@ def invoice_charge(*, invoice, initiated_by: str, attempt: int | None = None,
     ``attempt`` (a person charging now) a new attempt number is taken."""
     refusal = invoicing_selectors.invoice_payable_refusal(invoice=invoice)
     if refusal:
-        raise ValidationError({"invoice": [refusal]})
+        raise ValidationError({"invoice": [ValidationError(refusal, code="not_payable")]})
     method = default_method(customer=invoice.customer)
     if method is None:
-        raise ValidationError({"payment_method": ["The customer has no saved card."]})
+        raise ValidationError({"payment_method": [ValidationError(
+            "The customer has no saved card.", code="no_saved_card")]})
     amount = invoicing.payment_amount_check(invoice=invoice, amount=amount,
                                             keep_excess_as_credit=keep_excess_as_credit)
     if attempt is None:
@@ -260,10 +275,12 @@ def invoice_charge(*, invoice, initiated_by: str, attempt: int | None = None,
             description=f"Invoice {invoice.number}")
     except GatewayError as error:
         with transaction.atomic():
-            _failed(Payment.objects.select_for_update().get(pk=payment.pk), str(error))
+            _failed(Payment.objects.for_organization(payment.organization_id)
+                    .select_for_update().get(pk=payment.pk), str(error))
         return payment
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = (Payment.objects.for_organization(payment.organization_id)
+                   .select_for_update().get(pk=payment.pk))
         if payment.status == Payment.Status.PENDING:
             if result.succeeded:
                 _succeeded(payment, result.reference)
@@ -272,7 +289,7 @@ def invoice_charge(*, invoice, initiated_by: str, attempt: int | None = None,
     return payment
 
 
-def auto_charge(*, invoice) -> Payment | None:
+def auto_charge(*, invoice: Invoice) -> Payment | None:
     """One attempt of automatic collection of a payable invoice (not one given up as
     uncollectible); on failure schedules the next per the organization's retry days, then
     stops (dunning takes over)."""
@@ -285,32 +302,37 @@ def auto_charge(*, invoice) -> Payment | None:
         return None
     if default_method(customer=invoice.customer) is None:
         return None
-    if GatewayCustomer.objects.filter(customer=invoice.customer, auto_collect=False).exists():
+    if GatewayCustomer.objects.for_organization(invoice.organization_id).filter(
+            customer=invoice.customer, auto_collect=False).exists():
         return None
     with transaction.atomic():
         schedule, _ = ChargeSchedule.objects.select_for_update().get_or_create(
             organization=invoice.organization, invoice=invoice)
         if schedule.stopped:
             return None
-        cut_short = Payment.objects.filter(invoice=invoice, initiated_by="auto",
-                                           status=Payment.Status.PENDING).order_by("-attempt")
-        if cut_short.exists():  # an attempt that raised before its result was recorded
-            attempt = cut_short.first().attempt  # again, under the same idempotency key
+        cut_short = Payment.objects.for_organization(invoice.organization_id).filter(
+            invoice=invoice, initiated_by="auto", status=Payment.Status.PENDING,
+        ).order_by("-attempt")
+        pending = cut_short.first()
+        if pending is not None:  # an attempt that raised before its result was recorded
+            attempt = pending.attempt  # again, under the same idempotency key
         else:
             schedule.attempts += 1
             attempt = schedule.attempts
         schedule.next_attempt_at = None
         schedule.save()
-    automatic = Payment.objects.filter(invoice=invoice, initiated_by="auto").exclude(
-        attempt=attempt).count()
+    automatic = Payment.objects.for_organization(invoice.organization_id).filter(
+        invoice=invoice, initiated_by="auto").exclude(attempt=attempt).count()
     payment = invoice_charge(invoice=invoice, initiated_by="auto", attempt=attempt)
     with transaction.atomic():
-        schedule = ChargeSchedule.objects.select_for_update().get(pk=schedule.pk)
+        schedule = (ChargeSchedule.objects.for_organization(schedule.organization_id)
+                    .select_for_update().get(pk=schedule.pk))
         if payment.status == Payment.Status.SUCCEEDED:
             schedule.stopped = True
         else:
             days = account.retry_days or []
             schedule.last_error = payment.failure_reason
+            assert invoice.finalized_at is not None  # only final invoices are charged
             if automatic < len(days):  # the n-th automatic attempt failed: wait days[n-1]
                 schedule.next_attempt_at = invoice.finalized_at + timedelta(days=days[automatic])
             else:
@@ -319,7 +341,7 @@ def auto_charge(*, invoice) -> Payment | None:
     return payment
 
 
-def invoice_collect(*, invoice) -> str | None:
+def invoice_collect(*, invoice: Invoice) -> str | None:
     """One automatic collection attempt (``auto_charge``), on its own. An error is logged,
     recorded as a billing failure of the invoice (shown to the finance team) and the invoice
     stays due for the next retry run; it is not raised. A later attempt that runs resolves
@@ -340,7 +362,7 @@ def invoice_collect(*, invoice) -> str | None:
     return payment.status if payment else None
 
 
-def _keep_due(invoice) -> None:
+def _keep_due(invoice: Invoice) -> None:
     """After an error, the invoice's automatic collection is due now (the next run), unless
     it was stopped."""
     with transaction.atomic():
@@ -357,12 +379,12 @@ class RetryResult:
     failed: int = 0  # invoices recorded as billing failures
 
 
-def charges_retry_due(*, organization, now: datetime | None = None) -> RetryResult:
+def charges_retry_due(*, organization: Organization, now: datetime | None = None) -> RetryResult:
     """The retry run: one automatic attempt for every invoice whose next attempt is due, each
     on its own (``invoice_collect``): one that raises is recorded and stays due, the others
     are charged."""
-    due = ChargeSchedule.objects.filter(organization=organization, stopped=False,
-                                        next_attempt_at__lte=now or timezone.now())
+    due = ChargeSchedule.objects.for_organization(organization).filter(
+        stopped=False, next_attempt_at__lte=now or timezone.now())
     result = RetryResult()
     for schedule in due.select_related("invoice").order_by("next_attempt_at"):
         result.attempted += 1

@@ -19,6 +19,12 @@ def auto_charge(organization, invoice_id: str) -> str | None:
     return services.invoice_collect(invoice=invoice)
 
 
+def charge_when_finalized(event) -> None:
+    """``invoice.finalized``, after commit: queue the automatic charge (a gateway call: never
+    inside the finalization's transaction)."""
+    auto_charge.delay(str(event.organization_id), event.payload["invoice"])
+
+
 @tenant_task(name="payments.retry_due_charges", time_limit=600)
 def retry_due_charges(organization) -> dict:
     """Every due retry, each invoice on its own: one that fails is recorded, the others go

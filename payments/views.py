@@ -10,6 +10,7 @@ link). Writes need a writing role: a viewer gets a 403 and nothing changes.
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from django.core.mail import EmailMessage
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -30,16 +32,13 @@ from payments.checkout import links as checkout
 from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm, errors_onto
 from payments.models import GatewayAccount, Payment, PaymentMethod
 from zenskar.dashboard.views import member_required
-from zenskar.money import format_money, round_money
+from zenskar.formatting import format_money
+from zenskar.money import round_money
 from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", *Payment.Status.values]
 PAGE_SIZE = 50
 REFUNDABLE = (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED)
-
-
-def _money(amount, currency: str) -> str:
-    return format_money(Decimal(amount), currency)
 
 
 def _actor(request) -> str:
@@ -63,13 +62,13 @@ def _refund_form(payment: Payment, data=None) -> RefundForm:
 def _row(payment: Payment) -> dict:
     refundable = payment.status in REFUNDABLE
     credit, on_invoice = refunds.refund_sources(payment) if refundable else (0, 0)
-    return {"payment": payment, "amount": _money(payment.amount, payment.currency),
-            "refunded": _money(payment.refunded_amount, payment.currency)
+    return {"payment": payment, "amount": format_money(payment.amount, payment.currency),
+            "refunded": format_money(payment.refunded_amount, payment.currency)
             if payment.refunded_amount else "",
             "refundable": refundable,
             # where a refund's money comes from, shown in the refund dialog
-            "sources": {"credit": _money(credit, payment.currency),
-                        "invoice": _money(on_invoice, payment.currency),
+            "sources": {"credit": format_money(credit, payment.currency),
+                        "invoice": format_money(on_invoice, payment.currency),
                         "has_credit": credit > 0} if refundable else None,
             "refund_form": _refund_form(payment) if refundable else None}
 
@@ -80,7 +79,7 @@ def _row(payment: Payment) -> dict:
 @member_required
 def payment_list(request):
     organization = request.organization
-    payments = Payment.objects.filter(organization=organization)
+    payments = Payment.objects.for_organization(organization)
     counts = dict(payments.order_by().values_list("status").annotate(n=Count("id")))
     counts["all"] = sum(counts.values())
     status = request.GET.get("status", "all")
@@ -101,8 +100,8 @@ def payment_list(request):
 
 
 def _payment(request, payment_id) -> Payment:
-    return get_object_or_404(Payment.objects.select_related("customer", "invoice"),
-                             id=payment_id, organization=request.organization)
+    return get_object_or_404(Payment.objects.for_organization(request.organization)
+                             .select_related("customer", "invoice"), id=payment_id)
 
 
 @member_required
@@ -110,14 +109,14 @@ def payment_detail(request, payment_id):
     payment = _payment(request, payment_id)
     return render(request, "payments/dashboard/payment_detail.html", {
         **_row(payment), "active": "payments",
-        "refunds": [{"refund": refund, "amount": _money(refund.amount, payment.currency),
-                     "from_credit": _money(refund.from_credit, payment.currency)
+        "refunds": [{"refund": refund, "amount": format_money(refund.amount, payment.currency),
+                     "from_credit": format_money(refund.from_credit, payment.currency)
                      if refund.from_credit else "",
-                     "from_invoice": _money(refund.from_invoice, payment.currency)
+                     "from_invoice": format_money(refund.from_invoice, payment.currency)
                      if refund.from_invoice else ""}
-                    for refund in payment.refunds.filter(organization=request.organization)],
-        "left": _money(_left(payment), payment.currency),
-        "applied": _money(payment.applied_amount, payment.currency),
+                    for refund in payment.refunds.for_organization(request.organization)],
+        "left": format_money(_left(payment), payment.currency),
+        "applied": format_money(payment.applied_amount, payment.currency),
     })
 
 
@@ -141,7 +140,7 @@ def payment_refund(request, payment_id):
         except ValidationError as error:
             errors_onto(form, error)
         else:
-            messages.success(request, f"Refunded {_money(refund.amount, payment.currency)}.")
+            messages.success(request, f"Refunded {format_money(refund.amount, payment.currency)}.")
             return redirect(back)
     problems = [str(message) for messages_ in form.errors.values() for message in messages_]
     messages.error(request, "No refund: " + " ".join(problems))
@@ -160,10 +159,10 @@ def _collect_page(request, invoice, *, offline_form=None, status=200, excess=Non
     organization, currency = request.organization, invoice.currency
     customer = invoice.customer
     account = services.gateway_account(organization=organization)
-    cards = PaymentMethod.objects.filter(organization=organization, customer=customer)
+    cards = PaymentMethod.objects.for_organization(organization).filter(customer=customer)
     default_card = next((card for card in cards if card.is_default), None)
     collectable = invoicing.invoice_is_payable(invoice=invoice)
-    payments = Payment.objects.filter(organization=organization, invoice=invoice)
+    payments = Payment.objects.for_organization(organization).filter(invoice=invoice)
     payment_link = None
     if collectable and request.membership.role in WRITE_ROLES:
         from payments.checkout.links import checkout_for_invoice, link
@@ -172,7 +171,7 @@ def _collect_page(request, invoice, *, offline_form=None, status=200, excess=Non
     return render(request, "payments/dashboard/collect.html", {
         "payment_link": payment_link,
         "invoice": invoice, "customer": customer, "active": "payments",
-        "amounts": {name: _money(amount, currency) for name, amount in
+        "amounts": {name: format_money(amount, currency) for name, amount in
                     invoicing.invoice_amounts(invoice=invoice).items()},
         "shown": {name: amount != 0 for name, amount in
                   invoicing.invoice_amounts(invoice=invoice).items()},
@@ -206,8 +205,8 @@ def collect_offline(request, invoice_id):
             # more than is due: say so, and record it only once confirmed
             currency = invoice.currency
             return _collect_page(request, invoice, offline_form=form, excess={
-                "amount": _money(amount, currency), "due": _money(due, currency),
-                "excess": _money(amount - due, currency),
+                "amount": format_money(amount, currency), "due": format_money(due, currency),
+                "excess": format_money(amount - due, currency),
                 "fields": {name: form.cleaned_data[name] for name in
                            ("method", "amount", "reference", "received_on")}})
         try:
@@ -217,9 +216,9 @@ def collect_offline(request, invoice_id):
             errors_onto(form, error)
         else:
             kept = payment.amount - payment.applied_amount
-            messages.success(request, f"Recorded {_money(payment.amount, payment.currency)} "
+            messages.success(request, f"Recorded {format_money(payment.amount, payment.currency)} "
                                       f"by {payment.get_method_display().lower()}" + (
-                                          f"; {_money(kept, payment.currency)} kept as the "
+                                          f"; {format_money(kept, payment.currency)} kept as the "
                                           "customer's credit." if kept else "."))
             return redirect("payments_dashboard:collect", invoice_id=invoice.id)
     messages.error(request, "The payment was not recorded: see the form below.")
@@ -240,7 +239,7 @@ def collect_charge(request, invoice_id):
     except ValidationError as error:
         messages.error(request, "No charge: " + " ".join(error.messages))
     else:
-        amount = _money(payment.amount, payment.currency)
+        amount = format_money(payment.amount, payment.currency)
         if payment.status == Payment.Status.SUCCEEDED:
             messages.success(request, f"Charged {amount} to the saved card.")
         elif payment.status == Payment.Status.FAILED:
@@ -254,14 +253,11 @@ def collect_charge(request, invoice_id):
 def payment_link_email(invoice, url: str) -> EmailMessage:
     """A short e-mail with the invoice's hosted payment link, to its billing addresses."""
     customer, organization = invoice.customer, invoice.organization.name
-    due = _money(invoice.amount_due, invoice.currency)
-    body = "\n\n".join([
-        f"Hello {customer.name},",
-        f"Invoice {invoice.number} from {organization} has {due} left to pay.",
-        f"You can pay it by card on this page:\n{url}",
-        f"The link is valid for {checkout.LINK_DAYS} days.",
-        f"Thank you,\n{organization}",
-    ]) + "\n"
+    body = render_to_string("payments/emails/payment_link.txt", {
+        "name": customer.name, "sender": organization, "number": invoice.number,
+        "amount_due": format_money(invoice.amount_due, invoice.currency), "url": url,
+        "valid_for": timedelta(days=checkout.LINK_DAYS),
+    })
     return EmailMessage(subject=f"Pay invoice {invoice.number} from {organization}",
                         body=body, to=list(customer.emails))
 

@@ -22,7 +22,7 @@ request bodies         ``API_MAX_BODY_BYTES`` (1 MiB), usage-event batches ``EVE
 =====================  ===========================================================================
 
 Pure: no Django. Each check returns the clean value or raises :class:`BoundError` with words
-for people.
+for people and a machine code (``out_of_bounds`` unless a more precise one fits).
 """
 
 from __future__ import annotations
@@ -44,7 +44,12 @@ MAX_NUMBER_TEXT = 60  # characters of one number written as text
 
 
 class BoundError(ValueError):
-    """A value outside its documented bound; ``str()`` says which bound."""
+    """A value outside its documented bound; ``str()`` says which bound, ``code`` names the
+    kind of problem for machines (the API's ``codes``)."""
+
+    def __init__(self, message: str, *, code: str = "out_of_bounds") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def decimal_in_bounds(value: Any, *, maximum: Decimal, decimals: int, minimum: Decimal = Decimal(0),
@@ -53,20 +58,21 @@ def decimal_in_bounds(value: Any, *, maximum: Decimal, decimals: int, minimum: D
     [``minimum`` (or -``maximum`` when negatives are allowed), ``maximum``] with at most
     ``decimals`` places."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise BoundError('must be a decimal string such as "12.50"')
+        raise BoundError('must be a decimal string such as "12.50"', code="not_a_number")
     if isinstance(value, str) and len(value) > MAX_NUMBER_TEXT:
-        raise BoundError(f"must be a number of at most {MAX_NUMBER_TEXT} characters")
+        raise BoundError(f"must be a number of at most {MAX_NUMBER_TEXT} characters",
+                         code="max_length")
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise BoundError(f"{str(value)[:40]!r} is not a number") from None
+        raise BoundError(f"{str(value)[:40]!r} is not a number", code="not_a_number") from None
     if not number.is_finite():
         raise BoundError("must be a finite number (not NaN or Infinity)")
     low = -maximum if allow_negative else minimum
     if number < low or number > maximum:
         raise BoundError(f"must be between {_plain(low)} and {_plain(maximum)}")
     if number != number.quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_DOWN"):
-        raise BoundError(f"must have at most {decimals} decimal places")
+        raise BoundError(f"must have at most {decimals} decimal places", code="too_many_decimals")
     return number
 
 
@@ -143,7 +149,8 @@ def country_code(value: str) -> str:
     """``value`` as an upper-case ISO 3166-1 alpha-2 code ("" stays ""), or BoundError."""
     code = (value or "").strip().upper()
     if code and code not in country_codes():
-        raise BoundError(f"{value[:10]!r} is not an ISO 3166-1 country code (e.g. US, FR, DE)")
+        raise BoundError(f"{value[:10]!r} is not an ISO 3166-1 country code (e.g. US, FR, DE)",
+                         code="invalid_country")
     return code
 
 
@@ -161,25 +168,32 @@ def text_problem(value: str) -> str | None:
 def json_problems(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, str]:
     """Every place in a parsed JSON document that breaks the bounds: ``{"a.b[2]": why}``
     (the root is ``""``). Walks iteratively: a deep document cannot exhaust the stack."""
-    problems: dict[str, str] = {}
+    return {path: why for path, (why, _) in coded_json_problems(value, max_depth=max_depth).items()}
+
+
+def coded_json_problems(value: Any, *,
+                        max_depth: int = MAX_JSON_DEPTH) -> dict[str, tuple[str, str]]:
+    """:func:`json_problems` with each problem's machine code: ``{"a.b[2]": (why, code)}``,
+    the code ``invalid_text`` (a NUL, a lone surrogate) or ``out_of_bounds`` (NaN, nesting)."""
+    problems: dict[str, tuple[str, str]] = {}
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack and len(problems) < 20:
         item, path, depth = stack.pop()
         if depth > max_depth:
-            problems[path] = f"is nested deeper than {max_depth} levels"
+            problems[path] = (f"is nested deeper than {max_depth} levels", "out_of_bounds")
             continue
         if isinstance(item, str):
             why = text_problem(item)
             if why:
-                problems[path] = why
+                problems[path] = (why, "invalid_text")
         elif isinstance(item, Decimal) and not item.is_finite():
-            problems[path] = "must be a finite number (not NaN or Infinity)"
+            problems[path] = ("must be a finite number (not NaN or Infinity)", "out_of_bounds")
         elif isinstance(item, dict):
             for key, child in item.items():
                 child_path = f"{path}.{key}" if path else str(key)
                 why = text_problem(str(key))
                 if why:
-                    problems[path or "(body)"] = f"a key {why}"
+                    problems[path or "(body)"] = (f"a key {why}", "invalid_text")
                     continue
                 stack.append((child, child_path, depth + 1))
         elif isinstance(item, list):

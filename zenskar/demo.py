@@ -223,8 +223,8 @@ def _seed_gateway(organization: Organization) -> None:
     account = payments.gateway_account(organization=organization)
     if settings.STRIPE_API_BASE:
         if os.environ.get("DEMO_STRIPE_FROM_SCRATCH"):
-            GatewayCustomer.objects.filter(organization=organization).delete()
-            PaymentMethod.objects.filter(organization=organization).delete()
+            GatewayCustomer.objects.for_organization(organization).delete()
+            PaymentMethod.objects.for_organization(organization).delete()
         if account is None or account.kind != "stripe":
             payments.gateway_account_set(
                 organization=organization, kind="stripe", mode="test",
@@ -278,20 +278,20 @@ def _seed_invoices(organization: Organization) -> None:
 
 def _seed_catalog(organization: Organization) -> None:
     for key, name, event_name, aggregation, value_property, group_by in METERS:
-        if not Meter.objects.filter(organization=organization, key=key).exists():
+        if not Meter.objects.for_organization(organization).filter(key=key).exists():
             metering.meter_create(
                 organization=organization, key=key, name=name, event_name=event_name,
                 aggregation=aggregation, value_property=value_property, group_by=group_by,
             )
     for sku, name, kind, rule, ssp in PRODUCTS:
-        if not Product.objects.filter(organization=organization, sku=sku).exists():
+        if not Product.objects.for_organization(organization).filter(sku=sku).exists():
             contracts.product_create(
                 organization=organization, sku=sku, name=name, kind=kind, revenue_rule=rule,
                 standalone_selling_price=Decimal(ssp) if ssp else None,
             )
     for external_id, name, country, city, terms, segment in CUSTOMERS:
-        if not Customer.objects.filter(organization=organization,
-                                       external_id=external_id).exists():
+        if not Customer.objects.for_organization(organization).filter(
+                external_id=external_id).exists():
             contracts.customer_create(
                 organization=organization, external_id=external_id, name=name,
                 country=country, city=city, payment_terms_days=terms,
@@ -299,5 +299,6 @@ def _seed_catalog(organization: Organization) -> None:
                 attributes={"segment": segment},
             )
     for document in _contract_documents():
-        if not Contract.objects.filter(organization=organization, name=document["name"]).exists():
+        if not Contract.objects.for_organization(organization).filter(
+                name=document["name"]).exists():
             contracts.contract_create(organization=organization, document=document)

@@ -1,12 +1,41 @@
 """Domain events between apps: the one way an earlier app lets a later one react.
 
-An app never imports a later one (see DESIGN.md). Instead the earlier app ``publish``es an
-event and the later app ``subscribe``s a handler in its ``AppConfig.ready``:
+An app never imports a later one (see DESIGN.md), and no app registers a function with an
+earlier one for it to call. Instead the earlier app ``publish``es an event from the service
+that made the change (or is about to), and the later app ``subscribe``s a handler in its
+``AppConfig.ready``.
 
-- ``phase="transaction"`` handlers run at once, inside the publisher's transaction, so their
-  writes commit or roll back with it (ledger postings);
-- ``phase="commit"`` handlers run after the transaction commits, and never if it rolls back
-  (work outside the database goes through the outbox from such a handler).
+Two channels, one per kind of reaction -- pick by where the work lands:
+
+- **Database work: ``phase="transaction"``.** The handler runs at once, inside the
+  publisher's transaction, so its writes commit or roll back with the publisher's: ledger
+  postings; refund rows of a credit note; payments opening an invoice's checkout session and
+  handing the pay link to invoicing's service, which stores it on the invoice. A handler may
+  refuse the change by raising ``ValidationError``: it aborts the publisher's transaction, or
+  the publisher catches it and reports it with its own errors (metering refusing a contract
+  that names unknown meters). Such a handler reads and writes the database, nothing else: no
+  e-mail, no HTTP, no task.
+- **Everything outside the database: after commit.** E-mail, outbound webhooks, gateway calls
+  and Celery tasks happen once the change is committed, and never if it rolls back: an outbox
+  row written in the publisher's transaction (``zenskar.webhooks.outbox``: the tenants'
+  webhooks), or a ``phase="commit"`` handler that queues an idempotent task (rendering and
+  mailing an invoice, an automatic charge). A failing commit handler is logged; it never
+  undoes the committed change.
+
+The events and their subscribers (in-transaction / after commit):
+
+- ``contract.meters_named`` (contracts, before writing usage items): metering refuses the
+  keys that name no meter / --
+- ``contract.deleted``: invoicing resolves the contract's billing failures / --
+- ``invoice.finalized``: -- / invoicing renders and mails it, payments charges it
+- ``invoice.delivering`` (invoicing, before an invoice's PDF or e-mail goes out): payments
+  gives it its pay link (a checkout session), stored on the invoice / --
+- ``credit_note.issued``: payments writes the refunds / invoicing renders and mails the note
+- ``payment.applied``, ``payment.refunded``, ``credit.*``, ... (invoicing's settlement and
+  wallet): for the ledger, receivables and entitlements / the outbox (webhooks)
+
+What later apps *show* on an earlier app's page is no reaction: that is the dashboard's panel
+registry (``zenskar.dashboard.panels``).
 """
 
 from __future__ import annotations

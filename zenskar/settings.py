@@ -91,6 +91,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "zenskar.tenancy.middleware.organization_context",
             ],
+            # The page kit -- formatting filters and partials -- in every template, unloaded.
+            "builtins": ["zenskar.dashboard.templatetags.kit"],
         },
     },
 ]

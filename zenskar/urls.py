@@ -28,6 +28,8 @@ urlpatterns = [
     path("", include("zenskar.dashboard.urls")),
 ]
 
+# Under /api/ the API's JSON error body; elsewhere the styled pages of templates/.
 handler400 = "zenskar.core.views.bad_request"
+handler403 = "zenskar.core.views.permission_denied"
 handler404 = "zenskar.core.views.page_not_found"
 handler500 = "zenskar.core.views.server_error"

@@ -27,16 +27,16 @@ def decimal_value(value: object, *, field: str, positive: bool = False) -> Decim
         )
     number = Decimal(value)
     if not number.is_finite():
-        raise PricingError(field=field, message="must be a finite number")
+        raise PricingError(field=field, message="must be a finite number", code="out_of_bounds")
     try:  # every number of a price fits the price columns (zenskar/bounds.py)
         bounds.decimal_in_bounds(number, maximum=bounds.MAX_PRICE_NUMBER,
                                  decimals=bounds.PRICE_DECIMALS, allow_negative=True)
     except bounds.BoundError as error:
-        raise PricingError(field=field, message=str(error)) from None
+        raise PricingError(field=field, message=str(error), code=error.code) from None
     if positive and number <= 0:
-        raise PricingError(field=field, message="must be greater than 0")
+        raise PricingError(field=field, message="must be greater than 0", code="not_positive")
     if number < 0:
-        raise PricingError(field=field, message="must not be negative")
+        raise PricingError(field=field, message="must not be negative", code="out_of_bounds")
     return number
 
 
@@ -48,7 +48,8 @@ def optional_decimal(value: object, *, field: str, positive: bool = False) -> De
 def currency_code(code: object, *, field: str = "currency") -> str:
     """``code`` if it is an upper-case ISO 4217 code."""
     if not isinstance(code, str) or not is_valid_currency(code):
-        raise PricingError(field=field, message=f"unknown currency code {code!r}")
+        raise PricingError(field=field, message=f"unknown currency code {code!r}",
+                           code="invalid_currency")
     return code
 
 
@@ -60,7 +61,8 @@ def share_value(share: object, *, field: str = "share") -> Fraction:
         )
     value = Fraction(share)
     if not 0 <= value <= 1:
-        raise PricingError(field=field, message="must be between 0 and 1 (1 = the whole period)")
+        raise PricingError(field=field, message="must be between 0 and 1 (1 = the whole period)",
+                           code="out_of_bounds")
     return value
 
 

@@ -55,29 +55,35 @@ class Discount:
     def __post_init__(self) -> None:
         currency_code(self.currency)
         if not isinstance(self.kind, DiscountKind):
-            raise PricingError(field="kind", message="must be a DiscountKind")
+            raise PricingError(field="kind", message="must be a DiscountKind", code="invalid_type")
         if not isinstance(self.scope, DiscountScope):
-            raise PricingError(field="scope", message="must be a DiscountScope")
+            raise PricingError(field="scope", message="must be a DiscountScope",
+                               code="invalid_type")
         value = decimal_value(self.value, field="value", positive=True)
         if self.kind is DiscountKind.PERCENTAGE and value > 100:
-            raise PricingError(field="value", message="a percentage must be between 0 and 100")
+            raise PricingError(field="value", message="a percentage must be between 0 and 100",
+                               code="out_of_bounds")
         set_attr(self, "value", value)
         if self.periods is not None and (
             isinstance(self.periods, bool) or not isinstance(self.periods, int) or self.periods < 1
         ):
-            raise PricingError(field="periods", message="must be a whole number of at least 1")
+            raise PricingError(field="periods", message="must be a whole number of at least 1",
+                               code="out_of_bounds")
         has_dates = self.starts_on is not None or self.ends_on is not None
         if self.periods is not None and has_dates:
             raise PricingError(
-                field="periods", message="give either periods or a date range, not both"
+                field="periods", message="give either periods or a date range, not both",
+                code="invalid_period",
             )
         for name in ("starts_on", "ends_on"):
             bound = getattr(self, name)
             # A datetime is a date subclass but cannot be compared with one: refuse it here.
             if bound is not None and type(bound) is not date:
-                raise PricingError(field=name, message="must be a date (not a datetime)")
+                raise PricingError(field=name, message="must be a date (not a datetime)",
+                                   code="invalid_date")
         if self.starts_on and self.ends_on and self.ends_on <= self.starts_on:
-            raise PricingError(field="ends_on", message="must be after starts_on")
+            raise PricingError(field="ends_on", message="must be after starts_on",
+                               code="invalid_period")
 
 
 def discount_is_active(discount: Discount, *, period_index: int, period_start: date) -> bool:

@@ -85,25 +85,28 @@ def check_tiers(
     last tier open-ended (``None``) -- and it must be, so every quantity has a price.
     """
     if not isinstance(tiers, tuple | list) or not tiers:
-        raise PricingError(field=path, message=f"at least one {noun} is required")
+        raise PricingError(field=path, message=f"at least one {noun} is required", code="required")
     checked: list[Tier] = []
     previous = Decimal(0)
     for index, tier in enumerate(tiers):
         here = f"{path}[{index}]"
         if not isinstance(tier, Tier):
-            raise PricingError(field=here, message="must be a Tier")
+            raise PricingError(field=here, message="must be a Tier", code="invalid_type")
         up_to = optional_decimal(tier.up_to, field=f"{here}.up_to", positive=True)
         is_last = index == len(tiers) - 1
         if up_to is None and not is_last:
-            raise PricingError(field=f"{here}.up_to", message=f"only the last {noun} may be open")
+            raise PricingError(field=f"{here}.up_to", message=f"only the last {noun} may be open",
+                               code="invalid_tiers")
         if up_to is not None and is_last:
             raise PricingError(
                 field=f"{here}.up_to",
                 message=f"the last {noun} must be open (up_to=None) so every quantity has a price",
+                code="invalid_tiers",
             )
         if up_to is not None and up_to <= previous:
             raise PricingError(
-                field=f"{here}.up_to", message=f"{noun}s must ascend: up_to must exceed {previous}"
+                field=f"{here}.up_to", message=f"{noun}s must ascend: up_to must exceed {previous}",
+                code="invalid_tiers",
             )
         unit_price = decimal_value(tier.unit_price, field=f"{here}.unit_price")
         flat_fee = decimal_value(tier.flat_fee, field=f"{here}.flat_fee")
@@ -111,6 +114,7 @@ def check_tiers(
             raise PricingError(
                 field=f"{here}.unit_price",
                 message="a stair-step band has a fixed price only; put it in flat_fee",
+                code="invalid_tiers",
             )
         checked.append(Tier(up_to=up_to, unit_price=unit_price, flat_fee=flat_fee))
         previous = up_to if up_to is not None else previous
@@ -152,11 +156,13 @@ class _Bounded(_Item):
 
     def __post_init__(self) -> None:
         if not isinstance(self.charge_type, ChargeType):
-            raise PricingError(field="charge_type", message="must be a ChargeType")
+            raise PricingError(field="charge_type", message="must be a ChargeType",
+                               code="invalid_type")
         minimum = optional_decimal(self.minimum, field="minimum")
         maximum = optional_decimal(self.maximum, field="maximum")
         if minimum is not None and maximum is not None and maximum < minimum:
-            raise PricingError(field="maximum", message="must not be less than minimum")
+            raise PricingError(field="maximum", message="must not be less than minimum",
+                               code="out_of_bounds")
         set_attr(self, "minimum", minimum)
         set_attr(self, "maximum", maximum)
         super().__post_init__()
@@ -192,10 +198,12 @@ class Percentage(_Scalar):
     def _validate(self) -> None:
         percent = decimal_value(self.percent, field="percent")
         if percent > 100:
-            raise PricingError(field="percent", message="must be between 0 and 100")
+            raise PricingError(field="percent", message="must be between 0 and 100",
+                               code="out_of_bounds")
         if self.charge_type is not ChargeType.USAGE:
             raise PricingError(
-                field="charge_type", message="a percentage is of a metered amount: use USAGE"
+                field="charge_type", message="a percentage is of a metered amount: use USAGE",
+                code="invalid_choice",
             )
         set_attr(self, "percent", percent)
 
@@ -267,14 +275,17 @@ class Matrix(_Bounded):
             or not valid_names
             or len(set(dims)) != len(dims)
         ):
-            raise PricingError(field="dimensions", message="must be a tuple of distinct names")
+            raise PricingError(field="dimensions", message="must be a tuple of distinct names",
+                               code="invalid_dimensions")
         if not isinstance(self.prices, Mapping) or not self.prices:
-            raise PricingError(field="prices", message="at least one price is required")
+            raise PricingError(field="prices", message="at least one price is required",
+                               code="required")
         prices: dict[tuple[str, ...], Decimal] = {}
         for key, unit_price in self.prices.items():
             here = f"prices[{key!r}]"
             if not isinstance(key, tuple) or len(key) != len(dims):
-                raise PricingError(field=here, message=f"key must be a tuple of {len(dims)} values")
+                raise PricingError(field=here, message=f"key must be a tuple of {len(dims)} values",
+                                   code="invalid_dimensions")
             prices[key] = decimal_value(unit_price, field=here)
         # A private copy: the caller mutating its dict later must not change this price.
         set_attr(self, "prices", prices)
@@ -302,14 +313,17 @@ class TwoDimensionalTiers(_Bounded):
             or not all(isinstance(name, str) and name for name in dims)
             or dims[0] == dims[1]
         ):
-            raise PricingError(field="dimensions", message="must be two distinct names (a, b)")
+            raise PricingError(field="dimensions", message="must be two distinct names (a, b)",
+                               code="invalid_dimensions")
         if not isinstance(self.mode, TierMode):
-            raise PricingError(field="mode", message="must be a TierMode")
+            raise PricingError(field="mode", message="must be a TierMode", code="invalid_type")
         if not isinstance(self.tables, tuple | list) or not self.tables:
-            raise PricingError(field="tables", message="at least one table is required")
+            raise PricingError(field="tables", message="at least one table is required",
+                               code="required")
         for index, table in enumerate(self.tables):
             if not isinstance(table, TierTable):
-                raise PricingError(field=f"tables[{index}]", message="must be a TierTable")
+                raise PricingError(field=f"tables[{index}]", message="must be a TierTable",
+                                   code="invalid_type")
         # The tables' bounds on dimension A obey the same rules as tier bounds: reuse that check.
         bounds = check_tiers(
             [Tier(up_to=table.up_to) for table in self.tables], path="tables", noun="table"
@@ -330,11 +344,12 @@ class FormulaPrice(_Bounded):
 
     def _validate(self) -> None:
         if not isinstance(self.formula, str):
-            raise PricingError(field="formula", message="must be a string")
+            raise PricingError(field="formula", message="must be a string", code="invalid_type")
         try:
             set_attr(self, "compiled", compile_formula(self.formula))
         except FormulaError as error:
-            raise PricingError(field="formula", message=str(error)) from None
+            raise PricingError(field="formula", message=str(error),
+                                   code="invalid_formula") from None
 
 
 #: Every spec :func:`contracts.pricing.engine.price` accepts.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts import documents, price_config
-from contracts.documents import ContractDoc, DocumentError, ItemDoc, PhaseDoc
-from contracts.meters import unknown_meters
+from contracts.documents import ContractDoc, DiscountDoc, DocumentError, ItemDoc, PhaseDoc
+from contracts.meters import meter_errors
 from contracts.models import (
     CADENCE_MONTHS,
     Amendment,
@@ -29,41 +29,47 @@ from contracts.models import (
     Product,
 )
 from contracts.selectors import contract_document
-from contracts.services.common import _check_date
+from contracts.services.common import _check_date, _document_refusal, _refusal
 from zenskar import events
 from zenskar.tenancy.models import Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, dict[str, Product]]:
     """Look up what the document names; raise ValidationError naming every unknown."""
-    errors: dict[str, list[str]] = {}
-    customer = Customer.objects.filter(organization=organization, external_id=doc.customer).first()
+    errors: dict[str, list[ValidationError]] = {}
+    customer = Customer.objects.for_organization(organization).filter(
+        external_id=doc.customer).first()
     if customer is None:
-        errors["customer"] = [f"No customer has external_id {doc.customer!r}."]
+        errors["customer"] = [ValidationError(f"No customer has external_id {doc.customer!r}.",
+                                              code="unknown_customer")]
     else:
         doc.currency = doc.currency or customer.currency
         doc.time_zone = doc.time_zone or customer.time_zone
         if doc.payment_terms_days is None:
             doc.payment_terms_days = customer.payment_terms_days
         if doc.currency != customer.currency:
-            errors["currency"] = [
+            errors["currency"] = [ValidationError(
                 f"The contract is in {doc.currency} but its customer is billed in "
-                f"{customer.currency}."
-            ]
+                f"{customer.currency}.", code="currency_mismatch")]
     products = {
-        p.sku: p for p in Product.objects.filter(organization=organization, sku__in=doc.products)
+        p.sku: p
+        for p in Product.objects.for_organization(organization).filter(sku__in=doc.products)
     }
-    unknown = unknown_meters(organization=organization, keys=doc.meters)
+    meters: dict[str, set[str]] = {}
     for pi, phase in enumerate(doc.phases):
         for ii, item in enumerate(phase.items):
             path = f"phases[{pi}].items[{ii}]"
             if item.product not in products:
-                errors.setdefault(f"{path}.product", []).append(
-                    f"No product has SKU {item.product!r}."
-                )
-            for key in sorted(item.meters & unknown):
-                errors.setdefault(f"{path}.meter", []).append(f"No meter has key {key!r}.")
-    if errors:
+                errors.setdefault(f"{path}.product", []).append(ValidationError(
+                    f"No product has SKU {item.product!r}.", code="unknown_product"))
+            meters[f"{path}.meter"] = item.meters
+    for field, messages in meter_errors(organization=organization, meters=meters).items():
+        errors.setdefault(field, []).extend(ValidationError(m, code="unknown_meter")
+                                            for m in messages)
+    if errors or customer is None:
         raise ValidationError(errors)
     return customer, products
 
@@ -71,7 +77,7 @@ def _parse(document: Any) -> ContractDoc:
     try:
         return documents.parse_contract_document(document)
     except DocumentError as error:
-        raise ValidationError(error.errors) from None
+        raise _document_refusal(error.errors) from None
 
 def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
     return {
@@ -84,7 +90,8 @@ def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
         "variables": {k: str(v) for k, v in doc.variables.items()},
     }
 
-def _write_phases(contract: Contract, phases: list[PhaseDoc], products: dict[str, Product]):
+def _write_phases(contract: Contract, phases: list[PhaseDoc],
+                  products: dict[str, Product]) -> None:
     for phase_doc in phases:
         phase = Phase.objects.create(
             organization=contract.organization, contract=contract, name=phase_doc.name,
@@ -105,7 +112,8 @@ def _write_item(phase: Phase, item_doc: ItemDoc, product: Product, position: int
         _write_discount(phase.contract, discount, price_item=item)
     return item
 
-def _write_discount(contract: Contract, doc, *, price_item: PriceItem | None = None) -> Discount:
+def _write_discount(contract: Contract, doc: DiscountDoc, *,
+                    price_item: PriceItem | None = None) -> Discount:
     return Discount.objects.create(
         organization=contract.organization, contract=contract, price_item=price_item,
         description=doc.description, kind=doc.kind, value=doc.value, periods=doc.periods,
@@ -130,7 +138,8 @@ def contract_create(*, organization: Organization, document: Any) -> Contract:
     return contract
 
 def _locked(contract: Contract) -> Contract:
-    return Contract.objects.select_for_update().get(pk=contract.pk, organization=contract.organization)
+    return (Contract.objects.for_organization(contract.organization).select_for_update()
+            .get(pk=contract.pk))
 
 @transaction.atomic
 def contract_update(*, contract: Contract, document: Any) -> Contract:
@@ -138,9 +147,8 @@ def contract_update(*, contract: Contract, document: Any) -> Contract:
     amendment (see ``contract_amend``)."""
     contract = _locked(contract)
     if contract.status != Contract.Status.DRAFT:
-        raise ValidationError(
-            {"status": ["Only a draft contract is edited directly; amend an active one."]}
-        )
+        raise _refusal("status", "Only a draft contract is edited directly; amend an active one.",
+                       "not_draft")
     doc = _parse(document)
     customer, products = _resolve(contract.organization, doc)
     contract.customer = customer
@@ -165,7 +173,8 @@ def contract_activate(*, contract: Contract) -> Contract:
     if contract.status == Contract.Status.ACTIVE:
         return contract
     if contract.status != Contract.Status.DRAFT:
-        raise ValidationError({"status": [f"A {contract.status} contract cannot be activated."]})
+        raise _refusal("status", f"A {contract.status} contract cannot be activated.",
+                       "invalid_status")
     doc = _parse(contract_document(contract=contract))
     _resolve(contract.organization, doc)
     contract.status = Contract.Status.ACTIVE
@@ -194,17 +203,18 @@ def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
             or (effective_date <= contract.start_date and not contract.phases.exists())):
         return contract
     if contract.status not in (Contract.Status.ACTIVE, Contract.Status.DRAFT):
-        raise ValidationError({"status": [f"A {contract.status} contract cannot be cancelled."]})
+        raise _refusal("status", f"A {contract.status} contract cannot be cancelled.",
+                       "invalid_status")
     _check_date("effective_date", effective_date)
     if effective_date <= contract.start_date:
         if contract.status == Contract.Status.ACTIVE and effective_date < contract.start_date:
-            raise ValidationError(
-                {"effective_date": ["Must not be before the contract's start_date."]}
-            )
+            raise _refusal("effective_date", "Must not be before the contract's start_date.",
+                           "before_start")
         # from its start: nothing is owed (invoicing credits what was billed already)
         effective_date = contract.start_date
     if contract.end_date is not None and effective_date > contract.end_date:
-        raise ValidationError({"effective_date": ["Must not be after the contract's end_date."]})
+        raise _refusal("effective_date", "Must not be after the contract's end_date.",
+                       "after_end")
     if effective_date > contract.start_date:
         _truncate_at(contract, effective_date)
         contract.end_date = effective_date
@@ -223,8 +233,8 @@ def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
 
 @transaction.atomic
 def contract_amend(
-    *, contract: Contract, effective_date: date, phases: list[dict], end_date: Any = ...,
-    description: str = "", created_by=None,
+    *, contract: Contract, effective_date: date, phases: list[dict[str, Any]],
+    end_date: Any = ..., description: str = "", created_by: User | None = None,
 ) -> Amendment:
     """Change an active contract from ``effective_date`` on.
 
@@ -235,17 +245,17 @@ def contract_amend(
     """
     contract = _locked(contract)
     if contract.status != Contract.Status.ACTIVE:
-        raise ValidationError({"status": ["Only an active contract is amended."]})
+        raise _refusal("status", "Only an active contract is amended.", "not_active")
     _check_date("effective_date", effective_date)
     if effective_date < contract.start_date:
         # on the start date itself the new terms replace the plan from day one
-        raise ValidationError({"effective_date": ["Must not be before the start_date."]})
+        raise _refusal("effective_date", "Must not be before the start_date.", "before_start")
     new_end = contract.end_date if end_date is ... else end_date
     if isinstance(new_end, str):
         new_end = date.fromisoformat(new_end)
     before = contract_document(contract=contract)
     if new_end is not None and new_end <= effective_date:
-        raise ValidationError({"end_date": ["Must be after the effective_date."]})
+        raise _refusal("end_date", "Must be after the effective_date.", "invalid_period")
     kept = [
         copy.deepcopy(p) for p in before["phases"]
         if date.fromisoformat(p["start_date"]) < effective_date
@@ -262,7 +272,7 @@ def contract_amend(
     except DocumentError as error:
         # Report the new phases' errors by their index in the amendment, not the document.
         offset = len(kept)
-        raise ValidationError(_reindex(error.errors, offset)) from None
+        raise _document_refusal(_reindex(error.errors, offset)) from None
     _, products = _resolve(contract.organization, doc)
     _truncate_at(contract, effective_date)
     _write_phases(contract, doc.phases[len(kept):], products)
@@ -278,8 +288,8 @@ def contract_amend(
         created_by=created_by,
     )
 
-def _reindex(errors: dict[str, list[str]], offset: int) -> dict[str, list[str]]:
-    def shift(match):
+def _reindex(errors: documents.Errors, offset: int) -> documents.Errors:
+    def shift(match: re.Match[str]) -> str:
         index = int(match.group(1)) - offset
         return f"phases[{index}]" if index >= 0 else match.group(0)
 
@@ -298,7 +308,7 @@ def contract_delete(*, contract: Contract) -> None:
     transaction (invoicing resolves the contract's billing failures)."""
     contract = _locked(contract)
     if _invoiced(contract):
-        raise ValidationError({"status": ["This contract has invoices: cancel it instead."]})
+        raise _refusal("status", "This contract has invoices: cancel it instead.", "invoiced")
     contract_id = contract.id
     contract.delete()
     events.publish(events.DomainEvent(name="contract.deleted",
@@ -309,7 +319,8 @@ def cadence_months(cadence: str, months: int | None) -> int | None:
     """Months per period for a cadence choice; None for one-time."""
     if cadence == "one_time":
         return None
-    return CADENCE_MONTHS.get(cadence, months)
+    known = {str(choice): count for choice, count in CADENCE_MONTHS.items()}
+    return known.get(cadence, months)
 
 @transaction.atomic
 def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:
@@ -328,8 +339,9 @@ def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:
         old_end = contract.end_date
         new_end = old_end + relativedelta(months=contract.renewal_term_months)
         last = contract.phases.order_by("-start_date").first()
-        last.end_date = new_end
-        last.save(update_fields=["end_date"])
+        if last is not None:  # a contract with no phase left bills nothing: its end moves
+            last.end_date = new_end
+            last.save(update_fields=["end_date"])
         contract.end_date = new_end
         contract.save(update_fields=["end_date", "updated_at"])
         Amendment.objects.create(

@@ -6,13 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contracts.models import (
     Customer,
 )
-from contracts.services.common import _save
+from contracts.services.common import _refusal, _save
 from zenskar import bounds
 from zenskar.tenancy.models import Organization
 
@@ -39,7 +38,7 @@ def _normalize_customer(customer: Customer) -> None:
     try:
         customer.country = bounds.country_code(customer.country or "")
     except bounds.BoundError as error:
-        raise ValidationError({"country": [str(error)]}) from None
+        raise _refusal("country", str(error), "invalid_country") from None
     customer.currency = (customer.currency or "").upper()
     _check_attributes(customer.attributes)
 
@@ -54,9 +53,8 @@ def customer_update(*, customer: Customer, **fields: Any) -> Customer:
             setattr(customer, name, value)
     _normalize_customer(customer)
     if "currency" in fields and customer.contracts.exclude(currency=customer.currency).exists():
-        raise ValidationError(
-            {"currency": ["The customer has contracts in another currency."]}
-        )
+        raise _refusal("currency", "The customer has contracts in another currency.",
+                       "currency_in_use")
     _save_customer(customer)
     return customer
 
@@ -67,16 +65,16 @@ def _check_attributes(attributes: Any) -> None:
         isinstance(k, str) and isinstance(v, str | int | bool | Decimal)
         for k, v in attributes.items()
     ):
-        raise ValidationError(
-            {"attributes": ["Must be an object of name: text, number or true/false."]}
-        )
+        raise _refusal("attributes", "Must be an object of name: text, number or true/false.",
+                       "invalid_attributes")
     if len(attributes) > MAX_ATTRIBUTES or any(
             len(k) > 64 or not k.strip() or (isinstance(v, str) and len(v) > 500)
             or (isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**15)
             for k, v in attributes.items()):
-        raise ValidationError({"attributes": [
-            f"At most {MAX_ATTRIBUTES} attributes; names of 1 to 64 characters, text values "
-            "up to 500 characters, numbers below 10^15."]})
+        raise _refusal("attributes",
+                       f"At most {MAX_ATTRIBUTES} attributes; names of 1 to 64 characters, "
+                       "text values up to 500 characters, numbers below 10^15.",
+                       "out_of_bounds")
 
 def _plain_attributes(attributes: Any) -> Any:
     if isinstance(attributes, dict):
@@ -86,5 +84,6 @@ def _plain_attributes(attributes: Any) -> Any:
 @transaction.atomic
 def customer_delete(*, customer: Customer) -> None:
     if customer.contracts.exists():
-        raise ValidationError({"customer": ["A customer with contracts cannot be deleted."]})
+        raise _refusal("customer", "A customer with contracts cannot be deleted.",
+                       "has_contracts")
     customer.delete()

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contracts import documents
 from contracts.documents import ItemDoc
-from contracts.meters import unknown_meters
+from contracts.meters import meter_errors
 from contracts.models import (
     Contract,
     Phase,
@@ -20,31 +21,36 @@ from contracts.models import (
     Product,
 )
 from contracts.selectors import contract_document
+from contracts.services.common import _document_refusal, _refusal
 from contracts.services.contracts import _locked, _write_discount, _write_item
 
 
 def _draft(contract: Contract) -> Contract:
     contract = _locked(contract)
     if contract.status != Contract.Status.DRAFT:
-        raise ValidationError(
-            {"status": ["Only a draft contract is edited directly; amend an active one."]}
-        )
+        raise _refusal("status", "Only a draft contract is edited directly; amend an active one.",
+                       "not_draft")
     return contract
 
-def _check_phase_range(contract: Contract, start: date, end: date | None, *, exclude=None):
-    errors = {}
+def _check_phase_range(contract: Contract, start: date, end: date | None, *,
+                       exclude: UUID | None = None) -> None:
+    errors: dict[str, list[ValidationError]] = {}
     if start < contract.start_date:
-        errors["start_date"] = [f"Must not be before the contract's start ({contract.start_date})."]
+        errors["start_date"] = [ValidationError(
+            f"Must not be before the contract's start ({contract.start_date}).",
+            code="before_start")]
     if contract.end_date and (end is None or end > contract.end_date):
-        errors["end_date"] = [f"Must not be after the contract's end ({contract.end_date})."]
+        errors["end_date"] = [ValidationError(
+            f"Must not be after the contract's end ({contract.end_date}).", code="after_end")]
     if end is not None and end <= start:
-        errors["end_date"] = ["Must be after start_date."]
+        errors["end_date"] = [ValidationError("Must be after start_date.",
+                                              code="invalid_period")]
     others = contract.phases.exclude(pk=exclude) if exclude else contract.phases.all()
     for other in others:
         if (other.end_date is None or start < other.end_date) and (end is None or other.start_date < end):
-            errors.setdefault("start_date", []).append(
-                f"Overlaps the phase {other.start_date} - {other.end_date or 'open'}."
-            )
+            errors.setdefault("start_date", []).append(ValidationError(
+                f"Overlaps the phase {other.start_date} - {other.end_date or 'open'}.",
+                code="overlap"))
     if errors:
         raise ValidationError(errors)
 
@@ -73,32 +79,38 @@ def phase_delete(*, phase: Phase) -> None:
     _draft(phase.contract)
     phase.delete()
 
-def _item_doc(contract: Contract, data: dict) -> tuple[ItemDoc, Product]:
-    errors: dict[str, list[str]] = {}
+def _item_doc(contract: Contract, data: dict[str, Any]) -> tuple[ItemDoc, Product]:
+    errors: documents.Errors = {}
     reader = documents._Reader(errors)
     variables = {k: Decimal(str(v)) for k, v in (contract.variables or {}).items()}
     item = documents.parse_item(reader, data, "", contract.currency, variables)
     errors = {k.lstrip("."): v for k, v in errors.items()}
     if item is None or errors:
-        raise ValidationError(errors or {"item": ["Invalid price item."]})
-    product = Product.objects.filter(organization=contract.organization, sku=item.product).first()
+        raise _document_refusal(
+            errors or {"item": [documents.Problem("Invalid price item.", "invalid_document")]})
+    product = Product.objects.for_organization(contract.organization).filter(
+        sku=item.product).first()
+    refused: dict[str, list[ValidationError]] = {}
     if product is None:
-        errors["product"] = [f"No product has SKU {item.product!r}."]
-    for key in sorted(unknown_meters(organization=contract.organization, keys=item.meters)):
-        errors.setdefault("meter", []).append(f"No meter has key {key!r}.")
-    if errors:
-        raise ValidationError(errors)
+        refused["product"] = [ValidationError(f"No product has SKU {item.product!r}.",
+                                              code="unknown_product")]
+    for field, messages in meter_errors(organization=contract.organization,
+                                        meters={"meter": item.meters}).items():
+        refused.setdefault(field, []).extend(ValidationError(m, code="unknown_meter")
+                                             for m in messages)
+    if refused or product is None:
+        raise ValidationError(refused)
     return item, product
 
 @transaction.atomic
-def price_item_create(*, phase: Phase, data: dict) -> PriceItem:
+def price_item_create(*, phase: Phase, data: dict[str, Any]) -> PriceItem:
     """Add a price item to a draft's phase. ``data`` is the item as in the document."""
     _draft(phase.contract)
     item_doc, product = _item_doc(phase.contract, data)
     return _write_item(phase, item_doc, product, position=phase.items.count())
 
 @transaction.atomic
-def price_item_update(*, item: PriceItem, data: dict) -> PriceItem:
+def price_item_update(*, item: PriceItem, data: dict[str, Any]) -> PriceItem:
     """Replace a draft's price item with ``data`` (the item as in the document)."""
     contract = _draft(item.phase.contract)
     current = contract_document(contract=contract)

@@ -2,9 +2,10 @@
 rated from contracts and usage), ``edits`` (hand edits, one-off invoices), ``finalization``
 (numbers, taxes, credit; void, uncollectible), ``corrections`` (credit notes and where their
 money goes), ``settlement`` (payments applied to invoices and refunded: the invoice's amounts
-and status), ``wallet`` (the customer's credit balance: grants, application, expiry);
-``drafts`` holds what they share. Every write of an invoice's rows is one of these functions;
-callers import them from here."""
+and status), ``wallet`` (the customer's credit balance: grants, application, expiry); ``settings`` (the
+organization's invoicing settings) and ``templates`` (its invoice template); ``drafts`` holds
+what they share. Every write of an invoice's rows, of the settings and of the template is one
+of these functions, for the API and the dashboard alike; callers import them from here."""
 
 from invoicing.selectors import customer_credit_balance  # a read, kept here for callers
 from invoicing.services.corrections import credit_note_create
@@ -27,11 +28,19 @@ from invoicing.services.generation import (
     invoices_generate_for_contract,
     upcoming_invoice,
 )
+from invoicing.services.payment_links import invoice_payment_link_set
+from invoicing.services.settings import invoice_settings_update
 from invoicing.services.settlement import (
     PaymentApplication,
     payment_amount_check,
     payment_apply,
     payment_refund,
+)
+from invoicing.services.templates import (
+    TemplateRefused,
+    invoice_template_check,
+    invoice_template_reset,
+    invoice_template_save,
 )
 from invoicing.services.wallet import (
     credits_expire_due,
@@ -40,11 +49,13 @@ from invoicing.services.wallet import (
 )
 
 __all__ = [
-    "BILLABLE", "FinalizationResult", "GenerationResult", "PaymentApplication",
+    "BILLABLE", "FinalizationResult", "GenerationResult", "PaymentApplication", "TemplateRefused",
     "credit_note_create", "credits_expire_due", "customer_credit_balance",
     "customer_credit_grant", "customer_credit_refund", "invoice_add_line",
     "invoice_create_one_off", "payment_amount_check", "payment_apply", "payment_refund",
     "invoice_finalize", "invoice_mark_uncollectible", "invoice_override_quantity",
-    "invoice_settings", "invoice_void", "invoices_finalize_due", "invoices_generate",
-    "invoices_generate_for_contract", "upcoming_invoice",
+    "invoice_payment_link_set",
+    "invoice_settings", "invoice_settings_update", "invoice_template_check",
+    "invoice_template_reset", "invoice_template_save", "invoice_void", "invoices_finalize_due",
+    "invoices_generate", "invoices_generate_for_contract", "upcoming_invoice",
 ]

@@ -19,7 +19,10 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -36,6 +39,8 @@ from invoicing.models import (
 from invoicing.services.drafts import _next_number, invoice_settings
 from invoicing.services.settlement import Kind, amount_text, announce, locked, save, settle
 from zenskar.money import format_money, minor_units, round_money
+
+Credited = dict[UUID, tuple[Decimal, Decimal]]  # line id -> (amount, tax) credited so far
 
 Destination = CreditNote.Destination
 CREDITABLE = (Invoice.Status.FINALIZED, Invoice.Status.PAID, Invoice.Status.UNCOLLECTIBLE)
@@ -58,41 +63,47 @@ def line_tax(line: InvoiceLine, *, credited: Decimal, tax_credited: Decimal,
     return min(Decimal(0), max(tax, left))
 
 
-def _wanted(invoice: Invoice, lines, credited: dict) -> list[tuple[InvoiceLine, Decimal]]:
+def _wanted(invoice: Invoice, lines: list[tuple[InvoiceLine, Decimal]] | None,
+            credited: Credited) -> list[tuple[InvoiceLine, Decimal]]:
     """The (line, amount) pairs to credit: those asked for, checked; or -- a full credit --
     what is left of every line (credits and discounts included: a full credit is what is left
     of the invoice)."""
     invoice_lines = {line.id: line for line in invoice.lines.all()}
     if lines is None:
-        return [(line, line.amount - credited.get(line.id, (Decimal(0), 0))[0])
+        return [(line, line.amount - credited.get(line.id, (Decimal(0), Decimal(0)))[0])
                 for line in invoice_lines.values()
-                if line.amount - credited.get(line.id, (Decimal(0), 0))[0] != 0]
+                if line.amount - credited.get(line.id, (Decimal(0), Decimal(0)))[0] != 0]
     errors = {}
     for index, (line, amount) in enumerate(lines):
         if line.id not in invoice_lines:
-            errors[f"lines[{index}].line"] = ["Not a line of this invoice."]
+            errors[f"lines[{index}].line"] = [ValidationError("Not a line of this invoice.",
+                                                              code="not_found")]
             continue
-        left = line.amount - credited.get(line.id, (Decimal(0), 0))[0]
+        left = line.amount - credited.get(line.id, (Decimal(0), Decimal(0)))[0]
         if not amount.is_finite() or amount <= 0 or amount > left:
-            errors[f"lines[{index}].amount"] = [
-                f"Must be more than 0 and at most {max(left, Decimal(0))}."]
+            errors[f"lines[{index}].amount"] = [ValidationError(
+                "Must be more than 0 and at most "
+                f"{round_money(max(left, Decimal(0)), invoice.currency)}.",
+                code="out_of_bounds")]
         elif amount != round_money(amount, invoice.currency):
-            errors[f"lines[{index}].amount"] = [
+            errors[f"lines[{index}].amount"] = [ValidationError(
                 f"Must have at most {minor_units(invoice.currency)} decimal places in "
-                f"{invoice.currency}."]
+                f"{invoice.currency}.", code="too_many_decimals")]
     ids = [line.id for line, _ in lines]
     if not errors and len(set(ids)) != len(ids):
-        errors["lines"] = ["Each line at most once in a credit note."]
+        errors["lines"] = [ValidationError("Each line at most once in a credit note.",
+                                           code="duplicate")]
     if errors:
         raise ValidationError(errors)
     return list(lines)
 
 
-def _taxes(invoice: Invoice, wanted, credited: dict) -> list[Decimal]:
+def _taxes(invoice: Invoice, wanted: list[tuple[InvoiceLine, Decimal]],
+           credited: Credited) -> list[Decimal]:
     """Each note line's tax (see :func:`line_tax`), then held to the invoice's own tax: the
     notes of an invoice never credit more tax than it carried."""
     amounts = [line_tax(line, credited=credited.get(line.id, (Decimal(0), 0))[0],
-                        tax_credited=credited.get(line.id, (0, Decimal(0)))[1], amount=amount,
+                        tax_credited=credited.get(line.id, (Decimal(0), Decimal(0)))[1], amount=amount,
                         currency=invoice.currency) for line, amount in wanted]
     if invoice.tax_total <= 0:
         return amounts
@@ -117,14 +128,16 @@ def credit_note_create(*, invoice: Invoice, reason: str,
     field."""
     invoice = locked(invoice)
     if invoice.status not in CREDITABLE:
-        raise ValidationError({"invoice": ["Only a finalized, paid or uncollectible invoice "
-                                           "is credited."]})
+        raise ValidationError({"invoice": [ValidationError(
+            "Only a finalized, paid or uncollectible invoice is credited.",
+            code="invalid_status")]})
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["Say why."]})
+        raise ValidationError({"reason": [ValidationError("Say why.", code="required")]})
     destination = destination or (Destination.REDUCE_DUE if invoice.amount_due > 0
                                   else Destination.CUSTOMER_CREDIT)
     if destination not in Destination.values:
-        raise ValidationError({"destination": [f"One of {', '.join(Destination.values)}."]})
+        raise ValidationError({"destination": [ValidationError(
+            f"One of {', '.join(Destination.values)}.", code="invalid_choice")]})
     credited = selectors.invoice_lines_credited(invoice=invoice)
     wanted = _wanted(invoice, lines, credited)
     tax = _taxes(invoice, wanted, credited)
@@ -133,7 +146,8 @@ def credit_note_create(*, invoice: Invoice, reason: str,
     total = subtotal + (Decimal(0) if inclusive else sum(tax, Decimal(0)))
     if not wanted or subtotal <= 0 or total <= 0:
         # a note crediting nothing would still take a number of the gapless sequence
-        raise ValidationError({"lines": ["Nothing is left to credit on this invoice."]})
+        raise ValidationError({"lines": [ValidationError(
+            "Nothing is left to credit on this invoice.", code="nothing_to_credit")]})
     refunds = _refunds(invoice, total) if destination == Destination.REFUND else []
     settings = invoice_settings(organization=invoice.organization)
     note = CreditNote.objects.create(
@@ -157,9 +171,9 @@ def _refunds(invoice: Invoice, total: Decimal) -> list[tuple[str, Decimal]]:
     available = sum((amount for _, amount in paying), Decimal(0))
     if available < total:
         money = format_money(available, invoice.currency)
-        raise ValidationError({"destination": [
+        raise ValidationError({"destination": [ValidationError(
             f"The invoice's payments pay {money} of it: a refund gives back at most that. "
-            "Choose reduce_due or customer_credit, or credit less."]})
+            "Choose reduce_due or customer_credit, or credit less.", code="more_than_paid")]})
     split, rest = [], total
     for source, amount in paying:
         if rest <= 0:
@@ -206,7 +220,8 @@ def _move_money(invoice: Invoice, note: CreditNote, refunds: list[tuple[str, Dec
              payload=credit_note_payload(note, refunds))
 
 
-def credit_note_payload(note: CreditNote, refunds=()) -> dict:
+def credit_note_payload(note: CreditNote,
+                        refunds: Sequence[tuple[str, Decimal]] = ()) -> dict[str, Any]:
     invoice = note.invoice
     return {
         "credit_note": str(note.id), "number": note.number, "invoice": str(invoice.id),

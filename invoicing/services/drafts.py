@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceSettings,
     NumberSequence,
+    TaxRate,
 )
 from invoicing.rating import LineDraft
 from zenskar import bounds
@@ -43,11 +45,13 @@ def _today(tz: str) -> date:
     return timezone.now().astimezone(ZoneInfo(tz)).date()
 
 
-def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict, *,
-                 new: bool = False, rate=None) -> list[InvoiceLine]:
+def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict[str, str], *,
+                 new: bool = False, rate: TaxRate | None = None) -> list[InvoiceLine]:
     if not new:
-        InvoiceLine.objects.filter(invoice=invoice).exclude(kind="manual").delete()
-    manual = 0 if new else InvoiceLine.objects.filter(invoice=invoice, kind="manual").count()
+        InvoiceLine.objects.for_organization(invoice.organization_id).filter(
+            invoice=invoice).exclude(kind="manual").delete()
+    manual = 0 if new else InvoiceLine.objects.for_organization(invoice.organization_id).filter(
+        invoice=invoice, kind="manual").count()
     rows = _line_rows(invoice, drafts, overrides, manual)
     if new:  # the whole invoice is these lines: tax them before the one insert
         tax = taxes.compute(lines=rows, rate=rate, currency=invoice.currency)
@@ -57,7 +61,7 @@ def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict, *,
     return rows
 
 
-def _line_rows(invoice: Invoice, drafts: list[LineDraft], overrides: dict,
+def _line_rows(invoice: Invoice, drafts: list[LineDraft], overrides: dict[str, str],
                manual: int) -> list[InvoiceLine]:
     rows = []
     for position, draft in enumerate(drafts):
@@ -87,12 +91,12 @@ _UNSET = object()
 
 
 def _totals(invoice: Invoice, customer: Customer, *, lines: list[InvoiceLine] | None = None,
-            rate=_UNSET, fresh: bool = False) -> None:
+            rate: TaxRate | None | object = _UNSET, fresh: bool = False) -> None:
     """``fresh``: ``lines`` are not written yet: their tax is set on them, not saved."""
     fresh = fresh or lines is not None
     lines = list(invoice.lines.all()) if lines is None else lines
     subtotal = sum((line.amount for line in lines), Decimal(0))
-    if rate is _UNSET:
+    if not isinstance(rate, TaxRate | None):  # not given: the customer's rate now
         rate = taxes.rate_for(organization=invoice.organization, customer=customer)
     tax = taxes.compute(lines=lines, rate=rate, currency=invoice.currency)
     for line, (line_rate, line_tax) in zip(lines, tax.per_line, strict=True):
@@ -104,18 +108,20 @@ def _totals(invoice: Invoice, customer: Customer, *, lines: list[InvoiceLine] | 
     invoice.tax_total = tax.total
     invoice.total = subtotal + (Decimal(0) if tax.inclusive else tax.total)
     invoice.amount_due = invoice.total - invoice.credit_applied - invoice.amount_paid
-    periods = [(line.period_start, line.period_end) for line in lines if line.period_start]
+    periods = [(line.period_start, line.period_end) for line in lines
+               if line.period_start is not None and line.period_end is not None]
     if periods:
         invoice.period_start = min(p[0] for p in periods)
         invoice.period_end = max(p[1] for p in periods)
 
 
 def _draft_locked(invoice: Invoice) -> Invoice:
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
-                                                      organization=invoice.organization)
+    invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
+               .get(pk=invoice.pk))
     if invoice.status != Invoice.Status.DRAFT:
-        raise ValidationError({"status": ["A finalized invoice never changes; issue a credit "
-                                          "note instead."]})
+        raise ValidationError({"status": [ValidationError(
+            "A finalized invoice never changes; issue a credit note instead.",
+            code="not_draft")]})
     return invoice
 
 
@@ -124,15 +130,15 @@ def _next_number(organization: Organization, kind: str, year: int, prefix: str) 
         [NumberSequence(organization=organization, kind=kind, year=year)],
         ignore_conflicts=True,
     )
-    sequence = NumberSequence.objects.select_for_update().get(
-        organization=organization, kind=kind, year=year)
+    sequence = NumberSequence.objects.for_organization(organization).select_for_update().get(
+        kind=kind, year=year)
     sequence.last_value += 1
     sequence.save(update_fields=["last_value"])
     label = "" if kind == "invoice" else "CN-"
     return f"{prefix}-{label}{year}-{sequence.last_value:06d}"
 
 
-def _event_payload(invoice: Invoice) -> dict:
+def _event_payload(invoice: Invoice) -> dict[str, Any]:
     return {
         "invoice": str(invoice.id), "number": invoice.number, "status": invoice.status,
         "customer": invoice.customer.external_id if invoice.customer_id else None,

@@ -4,6 +4,7 @@ kept across recomputations. Every input is held to ``zenskar.bounds``."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,19 +28,21 @@ def invoice_add_line(*, invoice: Invoice, description: str, quantity: Decimal,
     """Add a one-off line to a draft (kept across recomputations), with an audit entry."""
     invoice = _draft_locked(invoice)
     if not description.strip():
-        raise ValidationError({"description": ["A line needs a description."]})
+        raise ValidationError({"description": [ValidationError("A line needs a description.",
+                                                               code="required")]})
     errors = {}
     for name, value in (("quantity", quantity), ("unit_price", unit_price)):
         try:
             bounds.price_number(value, allow_negative=True)
         except bounds.BoundError as error:
-            errors[name] = [str(error)]
+            errors[name] = [ValidationError(str(error), code="out_of_bounds")]
     if errors:
         raise ValidationError(errors)
     try:
         amount = round_money(bounds.line_amount(quantity, unit_price), invoice.currency)
     except bounds.BoundError as error:
-        raise ValidationError({"unit_price": [str(error)]}) from None
+        raise ValidationError({"unit_price": [ValidationError(str(error),
+                                                              code="out_of_bounds")]}) from None
     line = InvoiceLine.objects.create(
         organization=invoice.organization, invoice=invoice, kind="manual",
         description=description.strip()[:500], quantity=quantity, unit_price=unit_price,
@@ -61,9 +64,15 @@ def invoice_override_quantity(*, line: InvoiceLine, quantity: Decimal, actor: st
     """Set a draft line's quantity by hand. Recomputations keep the override (by the line's
     key); the computed quantity stays in the derivation and the audit trail."""
     invoice = _draft_locked(line.invoice)
+    try:
+        bounds.quantity(quantity)
+    except bounds.BoundError as error:
+        raise ValidationError({"quantity": [ValidationError(str(error),
+                                                            code="out_of_bounds")]}) from None
     if line.unit_price is None:
-        raise ValidationError({"quantity": ["This line's amount is not quantity x price "
-                                            "(tiers or a formula): add a manual line instead."]})
+        raise ValidationError({"quantity": [ValidationError(
+            "This line's amount is not quantity x price (tiers or a formula): add a manual "
+            "line instead.", code="not_per_unit")]})
     key = line.derivation.get("key")
     InvoiceAudit.objects.create(organization=invoice.organization, invoice=invoice, actor=actor,
                                 action="quantity_override", details={
@@ -83,10 +92,11 @@ def invoice_override_quantity(*, line: InvoiceLine, quantity: Decimal, actor: st
 
 @transaction.atomic
 def invoice_create_one_off(*, organization: Organization, customer: Customer,
-                           lines: list[dict], memo: str = "", actor: str = "") -> Invoice:
+                           lines: list[dict[str, Any]], memo: str = "", actor: str = "") -> Invoice:
     """A one-off draft invoice with manual lines ({description, quantity, unit_price})."""
     if not lines:
-        raise ValidationError({"lines": ["At least one line."]})
+        raise ValidationError({"lines": [ValidationError("At least one line.",
+                                                         code="required")]})
     invoice = Invoice.objects.create(
         organization=organization, customer=customer, contract=None,
         billing_date=_today(customer.time_zone), currency=customer.currency, memo=memo,

@@ -40,24 +40,24 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     gapless number, set issue and due dates, apply the customer's credit balance, write the
     outbox event. Idempotent: an invoice already finalized is returned as it is."""
     now = now or timezone.now()
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
-                                                      organization=invoice.organization)
+    invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
+               .get(pk=invoice.pk))
     if invoice.status != Invoice.Status.DRAFT:
         return invoice
     customer = invoice.customer
     rated_at = timezone.now()
+    rerated = False  # whether this draft re-rated the contract's closed dates
     if recompute and invoice.contract_id:
-        draft_recompute(invoice)  # the latest open draft also re-rates the closed dates
+        rerated = draft_recompute(invoice)  # the latest open draft re-rates the closed dates
     else:
         _totals(invoice, customer)
     organization = invoice.organization
     settings = invoice_settings(organization=organization)
-    tz = invoice.contract.time_zone if invoice.contract_id else customer.time_zone
-    issue = now.astimezone(ZoneInfo(tz)).date()
+    terms_of = invoice.contract or customer  # a one-off invoice: the customer's own terms
+    issue = now.astimezone(ZoneInfo(terms_of.time_zone)).date()
     invoice.number = _next_number(organization, "invoice", issue.year, settings.number_prefix)
     invoice.issue_date = issue
-    terms = invoice.contract.payment_terms_days if invoice.contract_id else \
-        customer.payment_terms_days
+    terms = terms_of.payment_terms_days
     invoice.due_date = issue + timedelta(days=terms)
     # the customer's credit balance pays it (an invoice of credits adds to it): the wallet
     # writes the movements and the settlement rows, in this transaction
@@ -65,14 +65,13 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     invoice.amount_due = invoice.total - invoice.credit_applied - invoice.amount_paid
     invoice.status = Invoice.Status.PAID if invoice.amount_due <= 0 else Invoice.Status.FINALIZED
     invoice.finalized_at = now
-    if getattr(invoice, "rerated", False):
+    if rerated:
         invoice.rerated_at = rated_at
     invoice.save()
     failures.billing_failure_resolve(organization=organization,
                                      stage=BillingFailure.Stage.FINALIZATION,
                                      subject_id=invoice.id, resolution="Finalized.")
-    _mark_usage_billed(invoice, rerated_at=rated_at if getattr(invoice, "rerated", False)
-                       else None)
+    _mark_usage_billed(invoice, rerated_at=rated_at if rerated else None)
     outbox_write(organization=organization, event_type="invoice.finalized",
                  subject_id=invoice.id, payload=_event_payload(invoice))
     events.publish(events.DomainEvent(name="invoice.finalized",
@@ -114,8 +113,8 @@ def invoices_finalize_due(*, organization: Organization,
     result = FinalizationResult()
     if not invoice_settings(organization=organization).auto_finalize:
         return result
-    due = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
-                                 finalize_after__lte=now).order_by("billing_date", "created_at")
+    due = Invoice.objects.for_organization(organization).filter(
+        status=Invoice.Status.DRAFT, finalize_after__lte=now).order_by("billing_date", "created_at")
     failed = set()
     for invoice in due:
         try:
@@ -140,14 +139,15 @@ def invoices_finalize_due(*, organization: Organization,
 def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
     """Void a finalized invoice before any payment. Idempotent. The contract's billing date
     stays taken: a voided period is re-billed by a one-off invoice if need be."""
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
-                                                      organization=invoice.organization)
+    invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
+               .get(pk=invoice.pk))
     if invoice.status == Invoice.Status.VOID:
         return invoice
     if invoice.status not in (Invoice.Status.FINALIZED, Invoice.Status.DRAFT) or \
             invoice.amount_paid > 0:
-        raise ValidationError({"status": ["Only an unpaid invoice can be voided; issue a "
-                                          "credit note instead."]})
+        raise ValidationError({"status": [ValidationError(
+            "Only an unpaid invoice can be voided; issue a credit note instead.",
+            code="invalid_status")]})
     if invoice.credit_applied > 0:
         wallet.invoice_credit_return(invoice=invoice)
     invoice.status = Invoice.Status.VOID
@@ -161,10 +161,11 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
 
 @transaction.atomic
 def invoice_mark_uncollectible(*, invoice: Invoice) -> Invoice:
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk,
-                                                      organization=invoice.organization)
+    invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
+               .get(pk=invoice.pk))
     if invoice.status != Invoice.Status.FINALIZED:
-        raise ValidationError({"status": ["Only a finalized, unpaid invoice."]})
+        raise ValidationError({"status": [ValidationError("Only a finalized, unpaid invoice.",
+                                                          code="invalid_status")]})
     invoice.status = Invoice.Status.UNCOLLECTIBLE
     invoice.save(update_fields=["status", "updated_at"])
     return invoice

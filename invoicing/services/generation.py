@@ -13,27 +13,33 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
+from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
 from contracts.models import Amendment, Contract, Customer
+from contracts.schedule import Charge
 from invoicing import failures, taxes
 from invoicing.models import (
     BillingFailure,
     Invoice,
     InvoiceLine,
+    TaxRate,
 )
 from invoicing.rating import (
     Billed,
     ContractRater,
     DirectUsage,
     LineDraft,
+    PeriodIndex,
     UsageSource,
     billing_key,
     period_counter,
@@ -53,6 +59,8 @@ from zenskar.webhooks.outbox import outbox_write, outbox_write_many
 
 logger = logging.getLogger(__name__)
 
+Prepared = tuple[Invoice, list[InvoiceLine]]  # a new draft and its lines, not yet written
+
 @dataclass
 class GenerationResult:
     created: int = 0
@@ -65,8 +73,8 @@ class GenerationResult:
 CLOSED = (Invoice.Status.FINALIZED, Invoice.Status.PAID, Invoice.Status.UNCOLLECTIBLE)
 
 
-def _lines_for(rater: ContractRater, on: date, charges, index,
-               corrections: list[LineDraft] = ()) -> list[LineDraft]:
+def _lines_for(rater: ContractRater, on: date, charges: Sequence[Charge], index: PeriodIndex,
+               corrections: Sequence[LineDraft] = ()) -> list[LineDraft]:
     from contracts import schedule
 
     lines = rater.rate_date(schedule.BillingDate(on=on, charges=tuple(charges)),
@@ -78,8 +86,8 @@ def _billed(contract: Contract) -> list[Billed]:
     """Every line of the contract's final invoices, as corrections count them (hand-added
     lines are the team's own, never re-rated). Lines written before billing keys (late-usage
     adjustments, unused-time credits) count for the line they adjusted."""
-    rows = list(InvoiceLine.objects.filter(invoice__contract=contract,
-                                           invoice__status__in=CLOSED)
+    rows = list(InvoiceLine.objects.for_organization(contract.organization_id)
+                .filter(invoice__contract=contract, invoice__status__in=CLOSED)
                 .exclude(kind=InvoiceLine.Kind.MANUAL)
                 .only("id", "product_id", "kind", "amount", "description", "derivation",
                       "period_start", "period_end"))
@@ -101,7 +109,8 @@ def _overrides(invoice: Invoice) -> dict[str, str]:
 
 
 def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoice | None,
-                          late: set[str], amended_at, run: _Run | None = None) -> bool:
+                          late: set[str], amended_at: datetime | None,
+                          run: _Run | None = None) -> bool:
     """Whether anything that decides the closed dates' amounts can have changed since they
     were billed: late usage, terms changed (an amendment, a cancellation) after the last
     finalization, or corrections already waiting on the open draft (kept up to date).
@@ -119,25 +128,29 @@ def _may_need_corrections(contract: Contract, closed: list[Invoice], host: Invoi
         return False
     if run is not None:
         return host.id in run.corrected_drafts
-    return InvoiceLine.objects.filter(invoice=host, derivation__has_key="corrects").exists()
+    return InvoiceLine.objects.for_organization(host.organization_id).filter(
+        invoice=host, derivation__has_key="corrects").exists()
 
 
-def _corrected_drafts(contract_ids) -> set:
+def _corrected_drafts(organization: Organization, contract_ids: Iterable[UUID]) -> set[UUID]:
     """The drafts of these contracts that carry corrections (kept up to date each run)."""
-    return set(InvoiceLine.objects.filter(
+    return set(InvoiceLine.objects.for_organization(organization).filter(
         invoice__contract_id__in=list(contract_ids), invoice__status=Invoice.Status.DRAFT,
         derivation__has_key="corrects").values_list("invoice_id", flat=True).distinct())
 
 
-def _amended_at(contract_ids) -> dict:
+def _amended_at(organization: Organization | UUID,
+                contract_ids: Iterable[UUID]) -> dict[UUID, datetime]:
     """When each of these contracts was last amended."""
-    return dict(Amendment.objects.filter(contract_id__in=list(contract_ids))
+    return dict(Amendment.objects.for_organization(organization)
+                .filter(contract_id__in=list(contract_ids))
                 .values("contract_id").annotate(latest=Max("created_at"))
                 .values_list("contract_id", "latest"))
 
 
-def _corrections(contract: Contract, rater: ContractRater, existing: dict,
-                 corrective: list[Invoice], index, today: date, *, host: Invoice | None,
+def _corrections(contract: Contract, rater: ContractRater, existing: dict[date, Invoice],
+                 corrective: list[Invoice], index: PeriodIndex, today: date, *,
+                 host: Invoice | None,
                  late: set[str] | None, force: bool = False,
                  run: _Run | None = None) -> list[LineDraft]:
     """What the contract's final invoices must be corrected by now (see ``rating``):
@@ -150,7 +163,7 @@ def _corrections(contract: Contract, rater: ContractRater, existing: dict,
         return []
     if late is None:
         late = customers_with_late_events(organization=contract.organization)
-    amended_at = (run.amended if run is not None else _amended_at([contract.id])) \
+    amended_at = (run.amended if run is not None else _amended_at(contract.organization_id, [contract.id])) \
         .get(contract.id) if not force else None
     if not force and not _may_need_corrections(contract, final, host, late, amended_at, run):
         return []
@@ -160,9 +173,9 @@ def _corrections(contract: Contract, rater: ContractRater, existing: dict,
                              period_index=index)
 
 
-def _settle_draft(invoice: Invoice, rater: ContractRater, charges, index,
-                  run: _Run | None = None, *, new: bool = False,
-                  corrections: list[LineDraft] = ()) -> bool:
+def _settle_draft(invoice: Invoice, rater: ContractRater, charges: Sequence[Charge],
+                  index: PeriodIndex, run: _Run | None = None, *, new: bool = False,
+                  corrections: Sequence[LineDraft] = ()) -> bool:
     """(Re)write the draft's lines and totals; False when nothing is due (no line)."""
     drafts = _lines_for(rater, invoice.billing_date, charges, index, corrections)
     if new:  # nothing written yet: no overrides, no old lines, no manual lines
@@ -184,7 +197,7 @@ INVOICE_FIELDS = ("id", "contract_id", "billing_date", "status", "edited", "fina
                   "rerated_at", "corrections_only")
 
 
-def _invoices_of(invoices) -> tuple[dict[date, Invoice], list[Invoice]]:
+def _invoices_of(invoices: QuerySet[Invoice]) -> tuple[dict[date, Invoice], list[Invoice]]:
     """A contract's invoices: those of its schedule by billing date, and those of
     corrections alone."""
     schedule: dict[date, Invoice] = {}
@@ -200,16 +213,19 @@ def _invoices_of(invoices) -> tuple[dict[date, Invoice], list[Invoice]]:
 def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     """Rate a contract's draft again from current facts, as finalization does before it
     fixes the amounts. The contract's latest open draft also carries the corrections of its
-    final invoices (always re-rated here). Call with the draft locked. Returns whether the
-    draft has lines."""
+    final invoices (always re-rated here). Call with the draft locked. Returns whether it
+    re-rated the contract's closed dates (its finalization then settles the late-usage
+    flags)."""
     contract = invoice.contract
+    assert contract is not None, "only a contract's draft is rated"
     rater = ContractRater(contract, DirectUsage(contract.organization))
     index = period_counter(rater)
-    existing, corrective = _invoices_of(Invoice.objects.filter(contract=contract))
+    existing, corrective = _invoices_of(
+        Invoice.objects.for_organization(contract.organization_id).filter(contract=contract))
     today = today or _today(contract.time_zone)
+    charges: Sequence[Charge] = ()
     if invoice.corrections_only:  # the host only while no draft of the schedule is open
         host = not any(inv.status == "draft" for inv in existing.values())
-        charges = ()
     else:
         host = not any(inv.billing_date > invoice.billing_date and inv.status == "draft"
                        for inv in existing.values())
@@ -218,8 +234,8 @@ def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     corrections = _corrections(
         contract, rater, existing, corrective, index, max(today, invoice.billing_date),
         host=invoice, late=None, force=True) if host else []
-    invoice.rerated = host  # its finalization settles the late-usage flags
-    return _settle_draft(invoice, rater, charges, index, corrections=corrections)
+    _settle_draft(invoice, rater, charges, index, corrections=corrections)
+    return host
 
 
 class _Run:
@@ -230,11 +246,11 @@ class _Run:
         self.settings = invoice_settings(organization=organization)
         self.meters = meters_by_key(organization=organization)
         self.late_customers = customers_with_late_events(organization=organization)
-        self.amended: dict = {}  # contract id -> last amended, for the chunk being rated
-        self.corrected_drafts: set = set()  # drafts of the chunk that carry corrections
-        self._rates: dict = {}
+        self.amended: dict[UUID, datetime] = {}  # contract id -> last amended (the chunk)
+        self.corrected_drafts: set[UUID] = set()  # drafts of the chunk that carry corrections
+        self._rates: dict[tuple[bool, str, str], TaxRate | None] = {}
 
-    def tax_rate(self, customer: Customer):
+    def tax_rate(self, customer: Customer) -> TaxRate | None:
         key = (customer.tax_exempt, customer.country, customer.region.lower())
         if key not in self._rates:
             self._rates[key] = taxes.rate_for(organization=self.organization, customer=customer)
@@ -256,8 +272,8 @@ def invoices_generate_for_contract(
 
 
 def _generate_for_contract(contract: Contract, today: date | None, usage: UsageSource | None,
-                           run: _Run | None, existing: dict | None,
-                           pending: list | None = None,
+                           run: _Run | None, existing: dict[date, Invoice] | None,
+                           pending: list[Prepared] | None = None,
                            corrective: list[Invoice] | None = None) -> GenerationResult:
     """``pending`` (a run's batch): new drafts are rated and appended there, for
     :func:`_insert_new` to write with the batch's; existing drafts are recomputed here.
@@ -267,7 +283,8 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     if contract.status not in BILLABLE:
         return result
     if existing is None or corrective is None:
-        existing, corrective = _invoices_of(Invoice.objects.filter(contract=contract))
+        existing, corrective = _invoices_of(
+            Invoice.objects.for_organization(contract.organization_id).filter(contract=contract))
     if not contract.phases.all() and not existing and not corrective:
         return result  # cancelled from its start (or never given a phase): nothing owed
     today = today or _today(contract.time_zone)
@@ -290,16 +307,16 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     host = existing.get(host_on) if host_on else next(iter(open_corrective), None)
     corrections = _corrections(contract, rater, existing, corrective, index, today,
                                host=host, late=run.late_customers if run else None, run=run)
-    batched = pending is not None and not corrections
+    batch = pending if run is not None and not corrections else None  # new drafts: batched
     for on in sorted(dates):
         invoice = existing.get(on)
         if invoice is not None and invoice.status != Invoice.Status.DRAFT:
             result.skipped += 1
             continue
-        if invoice is None and batched:
+        if invoice is None and batch is not None and run is not None:
             prepared = _prepare_new(contract, rater, on, dates[on], index, run, grace)
             if prepared is not None:
-                pending.append(prepared)
+                batch.append(prepared)
             continue
         extra = corrections if on == host_on else ()
         _settle(contract, invoice, on, rater, dates[on], index, run, grace, extra, result)
@@ -316,7 +333,8 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
 
 
 def _settle(contract: Contract, invoice: Invoice | None, on: date, rater: ContractRater,
-            charges, index, run: _Run | None, grace: timedelta, corrections, result,
+            charges: Sequence[Charge], index: PeriodIndex, run: _Run | None,
+            grace: timedelta, corrections: Sequence[LineDraft], result: GenerationResult,
             *, corrections_only: bool = False) -> None:
     """Create (``invoice`` None) or recompute one draft, in its own savepoint; a draft left
     with nothing due is removed."""
@@ -329,7 +347,8 @@ def _settle(contract: Contract, invoice: Invoice | None, on: date, rater: Contra
                 return
             created = True
         else:
-            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            invoice = (Invoice.objects.for_organization(contract.organization_id)
+                       .select_for_update().get(pk=invoice.pk))
             if invoice.status != Invoice.Status.DRAFT:
                 result.skipped += 1
                 return
@@ -345,7 +364,9 @@ def _settle(contract: Contract, invoice: Invoice | None, on: date, rater: Contra
             result.recomputed += 1
 
 
-def _prepare_new(contract, rater, on, charges, index, run, grace):
+def _prepare_new(contract: Contract, rater: ContractRater, on: date,
+                 charges: Sequence[Charge], index: PeriodIndex, run: _Run,
+                 grace: timedelta) -> Prepared | None:
     """A new draft and its lines, rated and taxed, not written; None when nothing is due."""
     local_midnight = datetime.combine(on, datetime.min.time(), ZoneInfo(contract.time_zone))
     invoice = Invoice(organization=contract.organization, customer=contract.customer,
@@ -360,8 +381,8 @@ def _prepare_new(contract, rater, on, charges, index, run, grace):
     return invoice, rows
 
 
-def _insert_new(organization: Organization, pending: list,
-                failed: set) -> tuple[int, int]:
+def _insert_new(organization: Organization, pending: list[Prepared],
+                failed: set[UUID]) -> tuple[int, int]:
     """Write a batch of new drafts in one transaction; (created, skipped). The unique
     constraint decides, row by row, which of two runs creates an invoice: the insert skips
     the (contract, billing date) another run holds (after waiting for it to commit), and
@@ -393,6 +414,7 @@ def _insert_new(organization: Organization, pending: list,
             if not failures.isolated(error):
                 raise
             contract = drafts[0][0].contract
+            assert contract is not None  # drafts of the schedule: each has its contract
             failures.billing_failure_record(organization=organization,
                                             stage=BillingFailure.Stage.GENERATION,
                                             contract=contract, error=error)
@@ -403,10 +425,10 @@ def _insert_new(organization: Organization, pending: list,
     return created, skipped
 
 
-def _write_new(organization: Organization, pending: list) -> tuple[int, int]:
+def _write_new(organization: Organization, pending: list[Prepared]) -> tuple[int, int]:
     Invoice.objects.bulk_create([invoice for invoice, _ in pending], ignore_conflicts=True)
-    won = set(Invoice.objects.filter(
-        organization=organization, id__in=[invoice.id for invoice, _ in pending],
+    won = set(Invoice.objects.for_organization(organization).filter(
+        id__in=[invoice.id for invoice, _ in pending],
     ).values_list("id", flat=True))
     InvoiceLine.objects.bulk_create(
         [row for invoice, rows in pending if invoice.id in won for row in rows],
@@ -445,27 +467,28 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
     from contracts.models import Phase
 
     total = GenerationResult()
-    failed: set = set()
+    failed: set[UUID] = set()
     run = _Run(organization)
-    contracts = Contract.objects.filter(organization=organization, status__in=BILLABLE)
+    contracts = Contract.objects.for_organization(organization).filter(status__in=BILLABLE)
     ids = list(contracts.order_by("id").values_list("id", flat=True))
     for at in range(0, len(ids), 100):  # bounded memory: 100 contracts, prefetched, at once
         chunk = ids[at:at + 100]
-        existing: dict = {contract_id: {} for contract_id in chunk}
-        corrective: dict = {contract_id: [] for contract_id in chunk}
-        for inv in Invoice.objects.filter(organization=organization, contract_id__in=chunk) \
+        existing: dict[UUID, dict[date, Invoice]] = {contract_id: {} for contract_id in chunk}
+        corrective: dict[UUID, list[Invoice]] = {contract_id: [] for contract_id in chunk}
+        for inv in Invoice.objects.for_organization(organization).filter(contract_id__in=chunk) \
                 .only(*INVOICE_FIELDS):
+            assert inv.contract_id is not None  # filtered by contract
             if inv.corrections_only:
                 corrective[inv.contract_id].append(inv)
             else:
                 existing[inv.contract_id][inv.billing_date] = inv
-        run.amended = _amended_at(chunk)
-        run.corrected_drafts = _corrected_drafts(chunk)
+        run.amended = _amended_at(organization, chunk)
+        run.corrected_drafts = _corrected_drafts(organization, chunk)
         batch = contracts.filter(id__in=chunk).order_by("id") \
             .select_related("customer", "organization") \
             .prefetch_related(Prefetch("phases", Phase.objects.prefetch_related("items__product")),
                               "discounts")
-        pending: list = []
+        pending: list[Prepared] = []
         for contract in batch:
             mark = len(pending)
             try:
@@ -495,16 +518,20 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
     return total
 
 
-def upcoming_invoice(*, customer: Customer, today: date | None = None) -> dict | None:
+def upcoming_invoice(*, customer: Customer,
+                     today: date | None = None) -> dict[str, Any] | None:
     """What the customer's next invoice will be right now: the earliest billing date, today
     or later, of the customer's active contracts that has no finalized invoice yet, rated on
     current usage. Computed, never saved."""
-    best = None
-    for contract in Contract.objects.filter(customer=customer, status=Contract.Status.ACTIVE):
+    best: dict[str, Any] | None = None
+    contracts = Contract.objects.for_organization(customer.organization_id).filter(
+        customer=customer, status=Contract.Status.ACTIVE)
+    for contract in contracts:
         local_today = today or _today(contract.time_zone)
         rater = ContractRater(contract, DirectUsage(contract.organization))
-        final = set(Invoice.objects.filter(contract=contract).exclude(
-            status=Invoice.Status.DRAFT).values_list("billing_date", flat=True))
+        final = set(Invoice.objects.for_organization(contract.organization_id).filter(
+            contract=contract).exclude(status=Invoice.Status.DRAFT)
+            .values_list("billing_date", flat=True))
         upcoming = next((b for b in rater.billing_dates(local_today + timedelta(days=400))
                          if b.on >= local_today and b.on not in final), None)
         if upcoming is None or (best is not None and upcoming.on >= best["billing_date"]):

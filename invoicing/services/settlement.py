@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,7 +40,8 @@ Kind = InvoiceSettlement.Kind
 RECEIVES_MONEY = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE, Invoice.Status.PAID)
 
 
-def announce(*, organization: Organization, name: str, subject_id, payload: dict) -> None:
+def announce(*, organization: Organization, name: str, subject_id: UUID | str,
+             payload: dict[str, Any]) -> None:
     """A money event: to the outbox (webhooks, after commit) and to the domain-event
     subscribers (the ledger, in this transaction)."""
     outbox_write(organization=organization, event_type=name, subject_id=subject_id,
@@ -53,18 +56,17 @@ def amount_text(amount: Decimal, currency: str) -> str:
 
 
 def locked(invoice: Invoice) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=invoice.pk,
-                                                   organization_id=invoice.organization_id)
+    return (Invoice.objects.for_organization(invoice.organization_id).select_for_update()
+            .get(pk=invoice.pk))
 
 
 def _status_after(invoice: Invoice) -> str:
     if invoice.amount_due <= 0 and invoice.status in selectors.PAYABLE:
         return Invoice.Status.PAID
     if invoice.amount_due > 0 and invoice.status == Invoice.Status.PAID:
-        paid_by = InvoiceSettlement.objects.filter(
-            organization_id=invoice.organization_id, invoice=invoice,
-            status_after=Invoice.Status.PAID).exclude(status_before=Invoice.Status.PAID) \
-            .order_by("-created_at", "-id").first()
+        paid_by = InvoiceSettlement.objects.for_organization(invoice.organization_id).filter(
+            invoice=invoice, status_after=Invoice.Status.PAID,
+        ).exclude(status_before=Invoice.Status.PAID).order_by("-created_at", "-id").first()
         if paid_by is not None and paid_by.status_before == Invoice.Status.UNCOLLECTIBLE:
             return Invoice.Status.UNCOLLECTIBLE
         return Invoice.Status.FINALIZED
@@ -122,21 +124,23 @@ def payment_amount_check(*, invoice: Invoice, amount: Decimal | None,
     unless the excess is kept as customer credit. Raises ValidationError naming ``invoice``
     or ``amount``."""
     if invoice.status not in RECEIVES_MONEY:
-        raise ValidationError({"invoice": [selectors.invoice_payable_refusal(invoice=invoice)
-                                           or "Only a finalized invoice receives payments."]})
+        raise ValidationError({"invoice": [ValidationError(
+            selectors.invoice_payable_refusal(invoice=invoice)
+            or "Only a finalized invoice receives payments.", code="not_payable")]})
     due = max(invoice.amount_due, Decimal(0)) if invoice.status in selectors.PAYABLE \
         else Decimal(0)
     if amount is None:
         if due <= 0:
-            raise ValidationError({"amount": ["Nothing is due on this invoice: say how much."]})
+            raise ValidationError({"amount": [ValidationError(
+                "Nothing is due on this invoice: say how much.", code="nothing_due")]})
         return due
     _check_money(amount, invoice.currency)
     if amount > due and not keep_excess_as_credit:
-        raise ValidationError({"amount": [
+        raise ValidationError({"amount": [ValidationError(
             f"{_money(amount, invoice.currency)} is more than the "
             f"{_money(due, invoice.currency)} due; to keep the excess of "
             f"{_money(amount - due, invoice.currency)} as the customer's credit, say so "
-            "(keep_excess_as_credit)."]})
+            "(keep_excess_as_credit).", code="more_than_due")]})
     return amount
 
 
@@ -150,12 +154,15 @@ def _check_money(amount: Decimal, currency: str, field: str = "amount") -> None:
     try:
         bounds.amount(amount)
     except bounds.BoundError as error:
-        raise ValidationError({field: [_sentence(error)]}) from None
+        raise ValidationError({field: [ValidationError(_sentence(error),
+                                                       code="out_of_bounds")]}) from None
     if amount <= 0:
-        raise ValidationError({field: ["Must be more than zero."]})
+        raise ValidationError({field: [ValidationError("Must be more than zero.",
+                                                       code="not_positive")]})
     if round_money(amount, currency) != amount:
-        raise ValidationError({field: [f"At most {minor_units(currency)} decimals in "
-                                       f"{currency}."]})
+        raise ValidationError({field: [ValidationError(
+            f"At most {minor_units(currency)} decimals in {currency}.",
+            code="too_many_decimals")]})
 
 
 @dataclass(frozen=True)
@@ -169,8 +176,8 @@ class PaymentApplication:
 
 
 def _existing(organization: Organization, source: str) -> PaymentApplication | None:
-    row = InvoiceSettlement.objects.filter(organization=organization, source=source).first()
-    grant = CreditGrant.objects.filter(organization=organization, source=source).first()
+    row = InvoiceSettlement.objects.for_organization(organization).filter(source=source).first()
+    grant = CreditGrant.objects.for_organization(organization).filter(source=source).first()
     if row is None and grant is None:
         return None
     return PaymentApplication(row.amount if row else Decimal(0),
@@ -202,9 +209,11 @@ def payment_apply(*, organization: Organization, customer: Customer, currency: s
         return PaymentApplication(Decimal(0), amount, None, grant)
     invoice = locked(invoice)
     if invoice.currency != currency:
-        raise ValidationError({"currency": [f"The invoice is in {invoice.currency}."]})
+        raise ValidationError({"currency": [ValidationError(
+            f"The invoice is in {invoice.currency}.", code="currency_mismatch")]})
     if invoice.status == Invoice.Status.DRAFT:
-        raise ValidationError({"invoice": [selectors.invoice_payable_refusal(invoice=invoice)]})
+        raise ValidationError({"invoice": [ValidationError(
+            selectors.invoice_payable_refusal(invoice=invoice) or "", code="not_payable")]})
     due = max(invoice.amount_due, Decimal(0)) if invoice.status in selectors.PAYABLE \
         else Decimal(0)
     applied = min(amount, due)
@@ -216,18 +225,20 @@ def payment_apply(*, organization: Organization, customer: Customer, currency: s
         row = settle(invoice, kind=Kind.PAYMENT, amount=applied, source=source,
                      description=f"Payment {label}")
         save(invoice)
-    grant = None
+    to_credit: CreditGrant | None = None
     if excess > 0:
-        grant = wallet.grant_create(
+        to_credit = wallet.grant_create(
             organization=organization, customer=invoice.customer, currency=currency,
             amount=excess, kind=CreditGrant.Kind.OVERPAYMENT, source=source, invoice=invoice,
             reason=f"Overpayment of invoice {invoice.number} ({label})")
     _announce_payment(organization, source, invoice, invoice.customer, currency, applied,
                       excess)
-    return PaymentApplication(applied, excess, row, grant)
+    return PaymentApplication(applied, excess, row, to_credit)
 
 
-def _announce_payment(organization, source, invoice, customer, currency, applied, to_credit):
+def _announce_payment(organization: Organization, source: str, invoice: Invoice | None,
+                      customer: Customer, currency: str, applied: Decimal,
+                      to_credit: Decimal) -> None:
     announce(organization=organization, name="payment.applied", subject_id=source[:64],
              payload={"source": source, "invoice": str(invoice.id) if invoice else None,
                       "invoice_number": invoice.number if invoice else None,
@@ -247,16 +258,18 @@ def payment_refund(*, invoice: Invoice, payment_source: str, amount: Decimal,
     of it (else a ValidationError on ``from``). Idempotent by ``source``; locks the
     invoice."""
     organization = invoice.organization
-    existing = InvoiceSettlement.objects.filter(organization=organization, source=source).first()
+    existing = InvoiceSettlement.objects.for_organization(organization).filter(
+        source=source).first()
     if existing is not None:
         return existing
     _check_money(amount, invoice.currency)
     invoice = locked(invoice)
     paying = selectors.invoice_paid_by(invoice=invoice, source=payment_source)
     if amount > paying:
-        raise ValidationError({"from": [
+        raise ValidationError({"from": [ValidationError(
             f"This payment pays {_money(paying, invoice.currency)} of invoice "
-            f"{invoice.number}: at most that is refunded from the invoice."]})
+            f"{invoice.number}: at most that is refunded from the invoice.",
+            code="more_than_paid")]})
     row = settle(invoice, kind=Kind.REFUND, amount=amount, source=source,
                  reference=payment_source, description=f"Refund of {payment_source}")
     save(invoice)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,7 +46,7 @@ logger = logging.getLogger(__name__)
 MAX_PRODUCTS = 100
 
 
-def _payload(grant: CreditGrant, movement: CustomerCredit) -> dict:
+def _payload(grant: CreditGrant, movement: CustomerCredit) -> dict[str, Any]:
     return {"movement": str(movement.id), "grant": str(grant.id), "kind": movement.kind,
             "grant_kind": grant.kind, "customer": grant.customer.external_id,
             "currency": grant.currency, "amount": amount_text(movement.amount, grant.currency),
@@ -58,9 +60,9 @@ def _move(grant: CreditGrant, *, amount: Decimal, kind: str, source: str, descri
     """One movement of a lot (locked by the caller): ``remaining`` changes by ``amount``."""
     grant.remaining += amount
     if grant.remaining < 0:
-        raise ValidationError({"amount": [
+        raise ValidationError({"amount": [ValidationError(
             f"Only {format_money(grant.remaining - amount, grant.currency)} is left of "
-            "this credit."]})
+            "this credit.", code="more_than_left")]})
     grant.save(update_fields=["remaining", "expired_at"])
     movement = CustomerCredit.objects.create(
         organization_id=grant.organization_id, customer_id=grant.customer_id,
@@ -74,12 +76,12 @@ def _move(grant: CreditGrant, *, amount: Decimal, kind: str, source: str, descri
 
 def grant_create(*, organization: Organization, customer: Customer, currency: str,
                  amount: Decimal, kind: str, source: str, reason: str,
-                 expires_at: datetime | None = None, product_ids=(),
+                 expires_at: datetime | None = None, product_ids: Iterable[uuid.UUID] = (),
                  invoice: Invoice | None = None, granted_by: str = "") -> CreditGrant:
     """A lot of ``amount`` credit and its ``granted`` movement, once per ``source`` (the same
     lot again for a source seen before). No checks: the callers' own (see
     :func:`customer_credit_grant` for a grant by a person)."""
-    existing = CreditGrant.objects.filter(organization=organization, source=source).first()
+    existing = CreditGrant.objects.for_organization(organization).filter(source=source).first()
     if existing is not None:
         return existing
     grant = CreditGrant.objects.create(
@@ -92,26 +94,27 @@ def grant_create(*, organization: Organization, customer: Customer, currency: st
     return grant
 
 
-def _products(organization: Organization, products) -> list[uuid.UUID]:
+def _products(organization: Organization, products: object) -> list[uuid.UUID]:
     """The ids of ``products`` (ids or SKUs of the organization's products)."""
     if products is None:
         return []
     if not isinstance(products, list | tuple) or len(products) > MAX_PRODUCTS:
-        raise ValidationError({"products": [f"A list of at most {MAX_PRODUCTS} product ids "
-                                            "or SKUs."]})
+        raise ValidationError({"products": [ValidationError(
+            f"A list of at most {MAX_PRODUCTS} product ids or SKUs.", code="invalid_type")]})
     found, missing = [], []
     for index, ref in enumerate(products):
         ref = str(ref).strip()
         product = None
         try:
-            product = Product.objects.filter(organization=organization,
-                                             id=uuid.UUID(ref)).first()
+            product = Product.objects.for_organization(organization).filter(
+                id=uuid.UUID(ref)).first()
         except ValueError:
             pass
         if product is None and ref and len(ref) <= 100 and not bounds.text_problem(ref):
-            product = Product.objects.filter(organization=organization, sku=ref).first()
+            product = Product.objects.for_organization(organization).filter(sku=ref).first()
         if product is None:
-            missing.append(f"[{index}] {ref[:40]!r} is not a product id or SKU.")
+            missing.append(ValidationError(f"[{index}] {ref[:40]!r} is not a product id or SKU.",
+                                           code="unknown_product"))
         elif product.id not in found:
             found.append(product.id)
     if missing:
@@ -122,43 +125,48 @@ def _products(organization: Organization, products) -> list[uuid.UUID]:
 @transaction.atomic
 def customer_credit_grant(*, organization: Organization, customer: Customer, amount: Decimal,
                           reason: str, currency: str | None = None,
-                          expires_at: datetime | None = None, products=None,
+                          expires_at: datetime | None = None, products: object = None,
                           granted_by: str = "") -> CreditGrant:
     """Grant the customer credit, with a reason; optionally until ``expires_at`` (a future
     instant) and only for invoice lines of ``products`` (ids or SKUs). ``currency``: the
     customer's when omitted. Every rule is checked here (API and dashboard alike); a
     ValidationError names the field."""
     currency = (currency or customer.currency or "").strip().upper()
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
+
+    def refuse(field: str, message: str, code: str) -> None:
+        errors[field] = [ValidationError(message, code=code)]
+
     if customer.organization_id != organization.id:
-        errors["customer"] = ["No such customer."]
+        refuse("customer", "No such customer.", "not_found")
     if not is_valid_currency(currency):
-        errors["currency"] = ["An ISO 4217 currency code, e.g. USD."]
+        refuse("currency", "An ISO 4217 currency code, e.g. USD.", "invalid_currency")
     try:
         amount = bounds.amount(amount)
         if amount <= 0:
-            errors["amount"] = ["Must be more than zero."]
+            refuse("amount", "Must be more than zero.", "not_positive")
         elif "currency" not in errors and round_money(amount, currency) != amount:
-            errors["amount"] = [f"At most {minor_units(currency)} decimals in {currency}."]
+            refuse("amount", f"At most {minor_units(currency)} decimals in {currency}.",
+                   "too_many_decimals")
     except bounds.BoundError as error:
-        errors["amount"] = [_sentence(error)]
+        refuse("amount", _sentence(error), "out_of_bounds")
     reason = (reason or "").strip()
     if not reason or len(reason) > 300 or bounds.text_problem(reason):
-        errors["reason"] = ["Say why: 1 to 300 characters."]
+        refuse("reason", "Say why: 1 to 300 characters.", "invalid_reason")
     if expires_at is not None:
         if timezone.is_naive(expires_at):
-            errors["expires_at"] = ["An instant with its time zone."]
+            refuse("expires_at", "An instant with its time zone.", "naive_datetime")
         elif expires_at <= timezone.now():
-            errors["expires_at"] = ["Must be in the future."]
+            refuse("expires_at", "Must be in the future.", "in_the_past")
         else:
             try:
                 bounds.date_in_bounds(expires_at)
             except bounds.BoundError as error:
-                errors["expires_at"] = [_sentence(error)]
+                refuse("expires_at", _sentence(error), "out_of_bounds")
     try:
         product_ids = _products(organization, products)
     except ValidationError as error:
-        errors.update(error.message_dict)
+        errors.update(error.error_dict)
         product_ids = []
     if errors:
         raise ValidationError(errors)
@@ -171,7 +179,7 @@ def customer_credit_grant(*, organization: Organization, customer: Customer, amo
 # --- Applied at finalization ------------------------------------------------------------------
 
 
-def _order(grant: CreditGrant) -> tuple:
+def _order(grant: CreditGrant) -> tuple[bool, datetime, datetime, str]:
     """Restricted first, earliest expiry first (never last), oldest first."""
     never = datetime.max.replace(tzinfo=UTC)
     return (not grant.product_ids, grant.expires_at or never, grant.created_at, str(grant.id))
@@ -198,18 +206,20 @@ def invoice_credit_settle(*, invoice: Invoice, now: datetime | None = None) -> D
     left = invoice.total - invoice.amount_paid
     if left <= 0:
         return Decimal(0)
-    grants = list(CreditGrant.objects.select_for_update().filter(
-        organization=invoice.organization, customer=invoice.customer,
-        currency=invoice.currency, remaining__gt=0).order_by("id"))
+    grants = list(CreditGrant.objects.for_organization(invoice.organization)
+                  .select_for_update().filter(customer=invoice.customer,
+                                              currency=invoice.currency, remaining__gt=0)
+                  .order_by("id"))
     grants = sorted((g for g in grants if g.expires_at is None or g.expires_at > now),
                     key=_order)
     if not grants:
         return Decimal(0)
     inclusive = taxes.is_inclusive(invoice)
-    line_left = {line.id: (line.product_id, max(line.amount + (Decimal(0) if inclusive
-                                                               else line.tax_amount), 0))
-                 for line in InvoiceLine.objects.filter(organization=invoice.organization,
-                                                        invoice=invoice)}
+    line_left: dict[uuid.UUID, tuple[uuid.UUID | None, Decimal]] = {
+        line.id: (line.product_id, max(line.amount + (Decimal(0) if inclusive
+                                                      else line.tax_amount), Decimal(0)))
+                 for line in InvoiceLine.objects.for_organization(invoice.organization).filter(
+                     invoice=invoice)}
     for grant in grants:
         if left <= 0:
             break
@@ -232,7 +242,8 @@ def invoice_credit_settle(*, invoice: Invoice, now: datetime | None = None) -> D
     return invoice.credit_applied
 
 
-def _use_lines(line_left: dict, allowed: set, amount: Decimal) -> None:
+def _use_lines(line_left: dict[uuid.UUID, tuple[uuid.UUID | None, Decimal]],
+               allowed: set[uuid.UUID], amount: Decimal) -> None:
     for line_id, (product, rest) in line_left.items():
         if amount <= 0:
             return
@@ -248,14 +259,16 @@ def invoice_credit_return(*, invoice: Invoice, now: datetime | None = None) -> D
     Returns how much came back."""
     now = now or timezone.now()
     back = Decimal(0)
-    applied = CustomerCredit.objects.filter(
-        organization=invoice.organization, invoice=invoice, kind=Movement.APPLIED,
-        grant__isnull=False).order_by("id")
+    applied = CustomerCredit.objects.for_organization(invoice.organization).filter(
+        invoice=invoice, kind=Movement.APPLIED, grant__isnull=False).order_by("id")
     for movement in applied:
-        grant = CreditGrant.objects.select_for_update().get(pk=movement.grant_id)
+        if movement.grant_id is None:  # filtered out above
+            continue
+        grant = (CreditGrant.objects.for_organization(invoice.organization_id)
+                 .select_for_update().get(pk=movement.grant_id))
         source = f"void:{invoice.id}:{grant.id}"
-        if CustomerCredit.objects.filter(organization=invoice.organization,
-                                         source=source).exists():
+        if CustomerCredit.objects.for_organization(invoice.organization).filter(
+                source=source).exists():
             continue
         _move(grant, amount=-movement.amount, kind=Movement.RETURNED, invoice=invoice,
               source=source, description=f"Credit returned by voiding {invoice}",
@@ -282,8 +295,8 @@ def credits_expire_due(*, organization: Organization, now: datetime | None = Non
     Idempotent: a lot's expiry is one movement (unique by its source), and an expired lot has
     nothing left. Returns how many lots expired."""
     now = now or timezone.now()
-    due = CreditGrant.objects.filter(organization=organization, remaining__gt=0,
-                                     expires_at__lte=now).values_list("id", flat=True)
+    due = CreditGrant.objects.for_organization(organization).filter(
+        remaining__gt=0, expires_at__lte=now).values_list("id", flat=True)
     expired = 0
     for grant_id in list(due):
         try:
@@ -297,14 +310,14 @@ def credits_expire_due(*, organization: Organization, now: datetime | None = Non
 
 
 @transaction.atomic
-def _expire_one(organization: Organization, grant_id, now: datetime) -> int:
-    grant = CreditGrant.objects.select_for_update().get(pk=grant_id, organization=organization)
+def _expire_one(organization: Organization, grant_id: uuid.UUID, now: datetime) -> int:
+    grant = CreditGrant.objects.for_organization(organization).select_for_update().get(pk=grant_id)
     if grant.expires_at is None or grant.expires_at > now or grant.remaining <= 0:
         return 0
     # the lot's first expiry, or its n-th (credit returned to it since): under the lot's
     # lock, and unique -- a run at the same time fails rather than expire twice
-    before = CustomerCredit.objects.filter(organization=organization, grant=grant,
-                                           kind=Movement.EXPIRED).count()
+    before = CustomerCredit.objects.for_organization(organization).filter(
+        grant=grant, kind=Movement.EXPIRED).count()
     source = f"expiry:{grant.id}" + (f":{before}" if before else "")
     return 1 if _expire(grant, source=source, now=now) is not None else 0
 
@@ -315,16 +328,17 @@ def customer_credit_refund(*, organization: Organization, grant_source: str, amo
     """A refund paid out of the credit lot ``grant_source`` made (the excess of a payment
     kept as credit, a prepaid purchase): the balance goes down by ``amount``, at most what is
     left of that lot (else a ValidationError on ``from``). Idempotent by ``source``."""
-    existing = CustomerCredit.objects.filter(organization=organization, source=source).first()
+    existing = CustomerCredit.objects.for_organization(organization).filter(source=source).first()
     if existing is not None:
         return existing
-    grant = CreditGrant.objects.select_for_update().filter(
-        organization=organization, source=grant_source).first()
+    grant = CreditGrant.objects.for_organization(organization).select_for_update().filter(
+        source=grant_source).first()
     if grant is None or grant.remaining < amount:
         left = grant.remaining if grant else Decimal(0)
         currency = grant.currency if grant else "USD"
-        raise ValidationError({"from": [
-            f"Only {format_money(left, currency)} of this payment is unapplied credit."]})
+        raise ValidationError({"from": [ValidationError(
+            f"Only {format_money(left, currency)} of this payment is unapplied credit.",
+            code="more_than_credit")]})
     movement = _move(grant, amount=-amount, kind=Movement.REFUNDED, source=source,
                      description=description or f"Refunded ({source})")
     announce(organization=organization, name="payment.refunded", subject_id=movement.id,

@@ -43,13 +43,13 @@ from invoicing.rendering import TemplateError
 from invoicing.views.text import (
     KIND_LABELS,
     _detail,
-    _money,
-    _number,
-    _plain,
-    _price,
     derivation_view,
+    input_number,
+    price_text,
+    quantity_text,
 )
 from zenskar.dashboard.views import member_required
+from zenskar.formatting import format_money
 from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", *Invoice.Status.values, "overdue"]
@@ -59,13 +59,13 @@ PAGE_SIZE = 50
 def _sums(invoices) -> list[str]:
     """Amounts due per currency (two currencies are never added)."""
     rows = invoices.order_by().values("currency").annotate(due=Sum("amount_due"))
-    return [_money(row["due"], row["currency"]) for row in sorted(rows, key=lambda r: r["currency"])
+    return [format_money(row["due"], row["currency"]) for row in sorted(rows, key=lambda r: r["currency"])
             if row["due"]]
 
 @member_required
 def invoice_list(request):
     organization = request.organization
-    customers = list(Customer.objects.filter(organization=organization).only(
+    customers = list(Customer.objects.for_organization(organization).only(
         "id", "external_id", "name").order_by("name"))
     form = InvoiceFilterForm(request.GET, customers=customers)
     form.is_valid()  # a bad filter is shown on its field and not applied
@@ -92,13 +92,12 @@ def invoice_list(request):
     for tab in STATUS_TABS:
         query.setlist("status", [] if tab == "all" else [tab])
         tabs.append({"name": tab, "count": counts.get(tab, 0), "query": query.urlencode()})
-    query.setlist("status", [] if status == "all" else [status])
     failures, failing = selectors.billing_failures_open(organization=organization)
     return render(request, "invoicing/invoice_list.html", {
         "failures": failures, "failing": failing,
-        "form": form, "status": status, "tabs": tabs, "page": page, "query": query.urlencode(),
-        "rows": [{"invoice": invoice, "total": _money(invoice.total, invoice.currency),
-                  "amount_due": _money(invoice.amount_due, invoice.currency),
+        "form": form, "status": status, "tabs": tabs, "page": page,
+        "rows": [{"invoice": invoice, "total": format_money(invoice.total, invoice.currency),
+                  "amount_due": format_money(invoice.amount_due, invoice.currency),
                   "overdue": invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
                   and invoice.due_date is not None and invoice.due_date < today}
                  for invoice in page],
@@ -110,8 +109,9 @@ def invoice_list(request):
     })
 
 def contract_billing_failures(request, contract) -> str:
-    """The contract page's "Could not be billed" section (registered with ``contracts.views``):
-    the open failures of the contract and of its invoices; "" when there are none."""
+    """The contract page's "Could not be billed" section (a dashboard panel of the slot
+    ``CONTRACT_DETAIL``, see ``zenskar.dashboard.panels``): the open failures of the contract
+    and of its invoices; "" when there are none."""
     failures, failing = selectors.billing_failures_open(organization=request.organization,
                                                         contract=contract)
     if not failures:
@@ -123,18 +123,18 @@ def contract_billing_failures(request, contract) -> str:
     }, request=request)
 
 def _invoice(request, invoice_id) -> Invoice:
-    return get_object_or_404(Invoice.objects.select_related("customer", "contract"),
-                             id=invoice_id, organization=request.organization)
+    return get_object_or_404(Invoice.objects.for_organization(request.organization)
+                             .select_related("customer", "contract"), id=invoice_id)
 
 def _actor(request) -> str:
     return request.user.email or request.user.get_username()
 
 def _lines_left(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     """Each line of the invoice with what is left to credit on it."""
-    credited = dict(CreditNoteLine.objects.filter(
-        organization=invoice.organization, credit_note__invoice=invoice,
+    credited = dict(CreditNoteLine.objects.for_organization(invoice.organization).filter(
+        credit_note__invoice=invoice,
     ).order_by().values_list("invoice_line").annotate(total=Sum("amount")))
-    lines = InvoiceLine.objects.filter(organization=invoice.organization, invoice=invoice)
+    lines = InvoiceLine.objects.for_organization(invoice.organization).filter(invoice=invoice)
     return [(line, line.amount - credited.get(line.id, Decimal(0)))
             for line in lines.select_related("product")]
 
@@ -147,38 +147,38 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         rendered, render_error = rendering.render_invoice_html(invoice), None
     except TemplateError as error:
         rendered, render_error = "", error
-    notes = CreditNote.objects.filter(organization=organization, invoice=invoice)
+    notes = CreditNote.objects.for_organization(organization).filter(invoice=invoice)
     return render(request, "invoicing/invoice_detail.html", {
         "invoice": invoice, "active": "invoices",
-        "amounts": {**{name: _money(getattr(invoice, name), currency)
+        "amounts": {**{name: format_money(getattr(invoice, name), currency)
                        for name in ("subtotal", "tax_total")},
-                    **{name: _money(amount, currency) for name, amount in
+                    **{name: format_money(amount, currency) for name, amount in
                        selectors.invoice_amounts(invoice=invoice).items()}},
         "shown": {name: amount != 0 for name, amount in
                   selectors.invoice_amounts(invoice=invoice).items()},
-        "lines": [{"line": line, "quantity": _number(line.quantity),
-                   "quantity_input": "" if line.quantity is None else _plain(line.quantity),
-                   "unit_price": _price(line.unit_price, currency),
-                   "amount": _money(line.amount, currency),
-                   "tax": _money(line.tax_amount, currency) if line.tax_amount else "",
-                   "credited": _money(line.amount - left, currency) if left != line.amount
+        "lines": [{"line": line, "quantity": quantity_text(line.quantity),
+                   "quantity_input": "" if line.quantity is None else input_number(line.quantity),
+                   "unit_price": price_text(line.unit_price, currency),
+                   "amount": format_money(line.amount, currency),
+                   "tax": format_money(line.tax_amount, currency) if line.tax_amount else "",
+                   "credited": format_money(line.amount - left, currency) if left != line.amount
                    else "",
                    "derivation": derivation_view(line.derivation, currency)}
                   for line, left in lines],
-        "credit_notes": [{"note": note, "total": _money(note.total, currency),
-                          "to_credit": _money(note.to_customer_credit, currency)
+        "credit_notes": [{"note": note, "total": format_money(note.total, currency),
+                          "to_credit": format_money(note.to_customer_credit, currency)
                           if note.to_customer_credit else "",
-                          "to_refund": _money(note.to_refund, currency)
+                          "to_refund": format_money(note.to_refund, currency)
                           if note.to_refund else "",
-                          "lines": [(cl.description, _money(cl.amount, currency))
+                          "lines": [(cl.description, format_money(cl.amount, currency))
                                     for cl in note.lines.all()]}
                          for note in notes.prefetch_related("lines")],
         "audit": [{"entry": entry, "action": entry.action.replace("_", " ").capitalize(),
                    "details": [(name, _detail(value)) for name, value in entry.details.items()
                                if name != "key"]}
-                  for entry in InvoiceAudit.objects.filter(organization=organization,
-                                                           invoice=invoice)],
-        "credit_balance": _money(services.customer_credit_balance(
+                  for entry in InvoiceAudit.objects.for_organization(organization).filter(
+                      invoice=invoice)],
+        "credit_balance": format_money(services.customer_credit_balance(
             customer=invoice.customer, currency=currency), currency),
         "line_form": line_form or LineForm(),
         "credit_form": credit_form or CreditNoteForm(
@@ -279,8 +279,8 @@ def line_add(request, invoice_id):
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def line_quantity(request, line_id):
-    line = get_object_or_404(InvoiceLine.objects.select_related("invoice"), id=line_id,
-                             organization=request.organization)
+    line = get_object_or_404(InvoiceLine.objects.for_organization(request.organization)
+                             .select_related("invoice"), id=line_id)
     form = QuantityForm(request.POST)
     if not form.is_valid():
         messages.error(request, "The quantity must be a number, 0 or more.")
@@ -292,7 +292,7 @@ def line_quantity(request, line_id):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"“{line.description}” is now "
-                             f"{_number(line.quantity)} x {_price(line.unit_price, line.invoice.currency)}.")
+                             f"{quantity_text(line.quantity)} x {price_text(line.unit_price, line.invoice.currency)}.")
     return redirect("invoicing:invoice-detail", invoice_id=line.invoice_id)
 
 @member_required(roles=WRITE_ROLES)
@@ -307,10 +307,10 @@ def credit_note_create(request, invoice_id):
                                                lines=form.cleaned_data["credited_lines"],
                                                destination=form.cleaned_data["destination"])
         except ValidationError as error:
-            errors_onto(form, error)
+            form.errors_from(error)
         else:
             messages.success(request, f"Credit note {note.number} of "
-                             f"{_money(note.total, note.currency)} issued.")
+                             f"{format_money(note.total, note.currency)} issued.")
             return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
     invoice.refresh_from_db()
     return _detail_page(request, invoice, credit_form=form)
@@ -319,7 +319,8 @@ def credit_note_create(request, invoice_id):
 def upcoming_invoice(request, customer_id):
     """What the customer's next invoice would be now, computed in a transaction that is
     rolled back: nothing is saved."""
-    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
+    customer = get_object_or_404(Customer.objects.for_organization(request.organization),
+                                 id=customer_id)
     error = ""
     with transaction.atomic():
         try:
@@ -333,10 +334,10 @@ def upcoming_invoice(request, customer_id):
         currency = upcoming["currency"]
         context["lines"] = [
             {"line": line, "kind": KIND_LABELS.get(line.kind, line.kind),
-             "quantity": _number(line.quantity), "unit_price": _price(line.unit_price, currency),
-             "amount": _money(line.amount, currency),
+             "quantity": quantity_text(line.quantity), "unit_price": price_text(line.unit_price, currency),
+             "amount": format_money(line.amount, currency),
              "derivation": derivation_view(line.derivation, currency)}
             for line in upcoming["lines"]]
-        context["amounts"] = {name: _money(upcoming[name], currency)
+        context["amounts"] = {name: format_money(upcoming[name], currency)
                               for name in ("subtotal", "tax_total", "total")}
     return render(request, "invoicing/upcoming.html", context)

@@ -1,7 +1,7 @@
 """Dashboard pages for money after the invoice: the credit notes (a list, each note's PDF) and
-the customer's balance -- a panel on the customer page (registered with ``contracts.views``,
-an earlier app) with the credit per currency, open and overdue amounts, the movements, the
-lots and a "Grant credit" form.
+the customer's balance -- a panel on the customer page (a ``zenskar.dashboard.panels`` panel of
+the slot ``CUSTOMER_DETAIL``: the page belongs to contracts, an earlier app) with the credit per
+currency, open and overdue amounts, the movements, the lots and a "Grant credit" form.
 
 Thin adapters: reads through ``invoicing.selectors``, writes through ``invoicing.services``;
 every read is filtered by ``request.organization``.
@@ -9,8 +9,8 @@ every read is filtered by ``request.organization``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -27,16 +27,12 @@ from invoicing import delivery, selectors, services
 from invoicing.forms import CreditGrantForm, errors_onto
 from invoicing.models import CreditNote
 from invoicing.sandbox import TemplateError
-from zenskar import money
 from zenskar.dashboard.views import member_required
+from zenskar.formatting import format_money
 from zenskar.tenancy.models import WRITE_ROLES
 
 PAGE_SIZE = 50
 MOVEMENTS_SHOWN = 20
-
-
-def _money(amount, currency: str) -> str:
-    return money.format_money(Decimal(amount), currency)
 
 
 # --- Credit notes -----------------------------------------------------------------------------
@@ -44,22 +40,27 @@ def _money(amount, currency: str) -> str:
 
 @member_required
 def credit_note_list(request):
+    customer = request.GET.get("customer") or None  # the customer's id or external id
+    try:
+        customer_id = uuid.UUID(customer) if customer else None
+    except ValueError:
+        customer_id = None
     notes = selectors.credit_notes_list(organization=request.organization,
-                                        customer=request.GET.get("customer") or None)
+                                        customer_external_id=customer, customer_id=customer_id)
     page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "invoicing/credit_note_list.html", {
         "page": page, "active": "invoices", "customer": request.GET.get("customer", ""),
-        "rows": [{"note": note, "total": _money(note.total, note.currency),
-                  "credited": _money(note.amount_credited, note.currency),
-                  "to_credit": _money(note.to_customer_credit, note.currency),
-                  "to_refund": _money(note.to_refund, note.currency)} for note in page],
+        "rows": [{"note": note, "total": format_money(note.total, note.currency),
+                  "credited": format_money(note.amount_credited, note.currency),
+                  "to_credit": format_money(note.to_customer_credit, note.currency),
+                  "to_refund": format_money(note.to_refund, note.currency)} for note in page],
     })
 
 
 @member_required
 def credit_note_pdf(request, credit_note_id):
-    note = get_object_or_404(CreditNote.objects.select_related("invoice__customer"),
-                             id=credit_note_id, organization=request.organization)
+    note = get_object_or_404(CreditNote.objects.for_organization(request.organization)
+                             .select_related("invoice__customer"), id=credit_note_id)
     try:
         pdf = delivery.credit_note_pdf(note=note)
     except TemplateError as error:
@@ -74,13 +75,13 @@ def credit_note_pdf(request, credit_note_id):
 
 
 def _grant_form(request, customer: Customer, data=None) -> CreditGrantForm:
-    products = Product.objects.filter(organization=request.organization).order_by("name")
+    products = Product.objects.for_organization(request.organization).order_by("name")
     return CreditGrantForm(data, products=products, currency=customer.currency,
                            auto_id="grant-%s")
 
 
 def customer_balance_panel(request, customer: Customer) -> str:
-    """The customer page's "Balance" section (registered with ``contracts.views``)."""
+    """The customer page's "Balance" section (the dashboard panel of ``CUSTOMER_DETAIL``)."""
     organization = request.organization
     balances = selectors.customer_balance(organization=organization, customer=customer)
     movements = selectors.customer_credit_movements(organization=organization,
@@ -88,18 +89,18 @@ def customer_balance_panel(request, customer: Customer) -> str:
         "-created_at", "-id")[:MOVEMENTS_SHOWN]
     grants = selectors.customer_credit_grants(organization=organization, customer=customer,
                                               open_only=True).order_by("expires_at", "id")
-    products = dict(Product.objects.filter(organization=organization).values_list("id", "sku"))
+    products = dict(Product.objects.for_organization(organization).values_list("id", "sku"))
     return render_to_string("invoicing/_customer_balance.html", {
         "customer": customer,
         "balances": [{"currency": b.currency,
-                      "credit": _money(b.credit_balance, b.currency),
-                      "open": _money(b.open_amount_due, b.currency),
-                      "overdue": _money(b.overdue, b.currency), "late": b.overdue > 0}
+                      "credit": format_money(b.credit_balance, b.currency),
+                      "open": format_money(b.open_amount_due, b.currency),
+                      "overdue": format_money(b.overdue, b.currency), "late": b.overdue > 0}
                      for b in balances],
-        "movements": [{"movement": m, "amount": _money(m.amount, m.currency),
+        "movements": [{"movement": m, "amount": format_money(m.amount, m.currency),
                        "kind": m.get_kind_display()} for m in movements],
-        "grants": [{"grant": g, "remaining": _money(g.remaining, g.currency),
-                    "amount": _money(g.amount, g.currency),
+        "grants": [{"grant": g, "remaining": format_money(g.remaining, g.currency),
+                    "amount": format_money(g.amount, g.currency),
                     "products": [products.get(p, "?") for p in g.product_ids]}
                    for g in grants],
         "form": _grant_form(request, customer),
@@ -119,7 +120,8 @@ def _usable_through(request, day) -> datetime | None:
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def customer_credit_grant(request, customer_id):
-    customer = get_object_or_404(Customer, id=customer_id, organization=request.organization)
+    customer = get_object_or_404(Customer.objects.for_organization(request.organization),
+                                 id=customer_id)
     form = _grant_form(request, customer, request.POST)
     back = reverse("contracts:customer-detail", args=[customer.id]) + "#balance"
     if form.is_valid():
@@ -134,7 +136,7 @@ def customer_credit_grant(request, customer_id):
         except ValidationError as error:
             errors_onto(form, error)
         else:
-            messages.success(request, f"Granted {_money(grant.amount, grant.currency)} of "
+            messages.success(request, f"Granted {format_money(grant.amount, grant.currency)} of "
                                       f"credit to {customer.name}.")
             return redirect(back)
     problems = [f"{'' if name == '__all__' else name.replace('_', ' ') + ': '}{message}"

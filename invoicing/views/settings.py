@@ -17,7 +17,7 @@ from invoicing.forms import (
 from invoicing.models import (
     TaxRate,
 )
-from invoicing.views.text import _number
+from invoicing.views.text import quantity_text
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
 
@@ -25,13 +25,13 @@ from zenskar.tenancy.models import WRITE_ROLES
 def _settings_page(request, settings_form=None, rate_form=None):
     organization = request.organization
     settings_form = settings_form or SettingsForm(
-        instance=services.invoice_settings(organization=organization))
+        settings=services.invoice_settings(organization=organization))
     if request.membership.role not in WRITE_ROLES:
         for field in settings_form.fields.values():
             field.disabled = True
     return render(request, "invoicing/settings.html", {
         "form": settings_form, "rate_form": rate_form or TaxRateForm(),
-        "rates": [(rate, _number(rate.rate))
+        "rates": [(rate, quantity_text(rate.rate))
                   for rate in TaxRate.objects.filter(organization=organization)],
         "active": "invoices",
     })
@@ -43,11 +43,15 @@ def settings_page(request):
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def settings_save(request):
-    form = SettingsForm(request.POST,
-                        instance=services.invoice_settings(organization=request.organization))
+    organization = request.organization
+    form = SettingsForm(request.POST, settings=services.invoice_settings(organization=organization))
     if not form.is_valid():
         return _settings_page(request, settings_form=form)
-    form.save()
+    try:
+        services.invoice_settings_update(organization=organization, **form.cleaned_data)
+    except ValidationError as error:
+        errors_onto(form, error)
+        return _settings_page(request, settings_form=form)
     messages.success(request, "Invoicing settings saved.")
     return redirect("invoicing:settings")
 
@@ -62,7 +66,7 @@ def tax_rate_create(request):
     except ValidationError as error:
         errors_onto(form, error)
         return _settings_page(request, rate_form=form)
-    messages.success(request, f"Tax rate {rate.name} ({_number(rate.rate)}%) added.")
+    messages.success(request, f"Tax rate {rate.name} ({quantity_text(rate.rate)}%) added.")
     return redirect("invoicing:settings")
 
 @member_required(roles=WRITE_ROLES)

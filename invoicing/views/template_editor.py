@@ -6,21 +6,22 @@ the dashboard."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from invoicing import rendering
+from invoicing import rendering, services
 from invoicing.forms import (
     TemplateForm,
+    errors_onto,
 )
 from invoicing.models import (
     Invoice,
     InvoiceTemplate,
 )
 from invoicing.rendering import TemplateError
+from invoicing.services.templates import EMPTY_HTML
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
 
@@ -49,10 +50,11 @@ def _preview(invoice: Invoice | None, html: str, css: str) -> dict:
     except TemplateError as error:
         return _error(error, html)
 
-def _error(error: TemplateError, html: str) -> dict:
+def _error(error: TemplateError | services.TemplateRefused, html: str) -> dict:
     source = html.splitlines()
     line = error.line
-    return {"error": error.message, "line": line,
+    message = error.reason if isinstance(error, services.TemplateRefused) else error.message
+    return {"error": message, "line": line,
             "source": source[line - 1].strip() if line and line <= len(source) else ""}
 
 def _editor_page(request, form, invoices, chosen, preview, template=None):
@@ -80,10 +82,10 @@ def template_preview(request):
     form = TemplateForm(request.POST)
     invoices = _recent_invoices(request.organization)
     chosen = _chosen(invoices, request.POST.get("invoice"))
-    if form.is_valid():
+    if form.is_valid() and form.cleaned_data["html"].strip():
         preview = _preview(chosen, form.cleaned_data["html"], form.cleaned_data["css"])
     else:
-        preview = {"error": "The HTML template is empty.", "line": None}
+        preview = {"error": EMPTY_HTML, "line": None}
     if request.headers.get("HX-Request"):
         return render(request, "invoicing/_template_preview.html", {"preview": preview})
     return _editor_page(request, form, invoices, chosen, preview)
@@ -91,30 +93,27 @@ def template_preview(request):
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def template_save(request):
-    """Save the organization's template, only once it parses and renders a real invoice."""
+    """Save the organization's template, only once it parses and renders a real invoice
+    (``invoice_template_save`` decides; a refusal is shown in the preview pane)."""
     organization = request.organization
     form = TemplateForm(request.POST)
     invoices = _recent_invoices(organization)
     chosen = _chosen(invoices, request.POST.get("invoice"))
+    if form.is_valid():
+        try:
+            services.invoice_template_save(organization=organization,
+                                           html=form.cleaned_data["html"],
+                                           css=form.cleaned_data["css"], invoice=chosen)
+        except services.TemplateRefused as error:
+            messages.error(request, "Not saved: the template does not render.")
+            return _editor_page(request, form, invoices, chosen,
+                                _error(error, form.cleaned_data["html"]))
+        except ValidationError as error:
+            errors_onto(form, error)
     if not form.is_valid():
-        return _editor_page(request, form, invoices, chosen, {"error": "The HTML is empty."})
-    html, css = form.cleaned_data["html"], form.cleaned_data["css"]
-    try:
-        rendering.template_check(html)
-    except TemplateError as error:
-        preview = _error(error, html)
-    else:
-        preview = _preview(chosen, html, css)  # the trial render
-    if "error" in preview:
-        messages.error(request, "Not saved: the template does not render.")
-        return _editor_page(request, form, invoices, chosen, preview)
-    with transaction.atomic():
-        template = _active_template(organization)
-        if template is None:
-            InvoiceTemplate.objects.create(organization=organization, html=html, css=css)
-        else:
-            template.html, template.css = html, css
-            template.save(update_fields=["html", "css", "updated_at"])
+        problems = [str(m) for errors in form.errors.values() for m in errors]
+        return _editor_page(request, form, invoices, chosen,
+                            {"error": " ".join(problems), "line": None})
     messages.success(request, "Template saved: invoices render with it from now on"
                      + ("." if chosen else " (checked for syntax only: no invoice to try it on)."))
     url = reverse("invoicing:template-editor")
@@ -124,7 +123,6 @@ def template_save(request):
 @require_POST
 def template_reset(request):
     """Back to the shipped template; the organization's own stays stored, inactive."""
-    InvoiceTemplate.objects.filter(organization=request.organization, active=True).update(
-        active=False, updated_at=timezone.now())
+    services.invoice_template_reset(organization=request.organization)
     messages.success(request, "Invoices use the default template again.")
     return redirect("invoicing:template-editor")

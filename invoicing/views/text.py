@@ -8,46 +8,44 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from babel.numbers import format_currency
-
 from invoicing.models import (
     InvoiceLine,
 )
 from zenskar import money
+from zenskar.formatting import format_datetime, format_money, format_quantity
 
 KIND_LABELS = dict(InvoiceLine.Kind.choices)
+NOTHING = "—"
 
 
-def _money(amount, currency: str) -> str:
-    return money.format_money(Decimal(amount), currency)
+def _decimal(value) -> Decimal:
+    """A number as stored: a Decimal column, or a derivation's JSON value (a decimal string;
+    a number written by hand reads as its shortest text)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
-def _number(value) -> str:
+def quantity_text(value) -> str:
     """``"25.0000000000"`` -> ``25``, ``"1234.5"`` -> ``1,234.5``; None -> ``—``."""
-    if value is None or value == "":
-        return "—"
-    number = Decimal(str(value)).normalize()
-    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, ",f")
+    return NOTHING if value is None or value == "" else format_quantity(_decimal(value))
 
-def _plain(value: Decimal) -> str:
-    """For an input: ``25.0000000000`` -> ``25``, never an exponent."""
-    number = value.normalize()
-    return format(number.quantize(Decimal(1)) if number == number.to_integral() else number, "f")
+def input_number(value: Decimal) -> str:
+    """For an input: ``25.0000000000`` -> ``25``, never an exponent nor a separator."""
+    return format_quantity(value, grouping=False)
 
 def _detail(value) -> str:
     """An audit detail: a decimal without its trailing zeros, anything else as it is."""
     if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d+", value):
-        return _plain(Decimal(value))
+        return input_number(Decimal(value))
     return str(value)
 
-def _price(value, currency: str) -> str:
+def price_text(value, currency: str) -> str:
     """A unit price with every digit it has, never fewer than the currency's: ``$0.002``."""
     if value is None or value == "":
-        return "—"
-    return format_currency(Decimal(str(value)).normalize(), currency, locale="en_US",
-                           decimal_quantization=False)
+        return NOTHING
+    return format_money(_decimal(value), currency, exact=True)
 
 def _instant(text: str) -> str:
-    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    moment = datetime.fromisoformat(text)
+    return format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 _SHOWN = {"steps", "meter", "usage_window", "usage_quantity", "share", "override", "model",
           "nominal_start", "nominal_end", "key", "manual", "by", "unrounded_amount"}
@@ -64,22 +62,22 @@ def derivation_view(derivation, currency: str) -> dict:
     unrounded = Decimal(str(d["unrounded_amount"])) if d.get("unrounded_amount") else None
     return {
         "steps": [{"description": step.get("description", ""),
-                   "quantity": _number(step.get("quantity")),
-                   "unit_price": _price(step.get("unit_price"), currency),
-                   "amount": _price(step.get("amount"), currency)}
+                   "quantity": quantity_text(step.get("quantity")),
+                   "unit_price": price_text(step.get("unit_price"), currency),
+                   "amount": price_text(step.get("amount"), currency)}
                   for step in d.get("steps") or [] if isinstance(step, dict)],
         "model": (d.get("model") or "").replace("_", " "),
         "meter": d.get("meter"),
         "usage_window": f"{_instant(window[0])} → {_instant(window[1])} UTC" if window else "",
-        "usage_quantity": _number(d["usage_quantity"]) if "usage_quantity" in d else "",
+        "usage_quantity": quantity_text(d["usage_quantity"]) if "usage_quantity" in d else "",
         "share": "" if share in ("", "1") else f"{share} of the period "
                  f"{d.get('nominal_start', '')} → {d.get('nominal_end', '')}",
-        "unrounded": _price(unrounded, currency) if unrounded is not None
+        "unrounded": price_text(unrounded, currency) if unrounded is not None
         and unrounded != money.round_money(unrounded, currency) else "",
         "override": override and {
-            "quantity": _number(override.get("quantity")),
-            "computed_quantity": _number(override.get("computed_quantity")),
-            "computed_amount": _price(override.get("computed_amount"), currency)},
+            "quantity": quantity_text(override.get("quantity")),
+            "computed_quantity": quantity_text(override.get("computed_quantity")),
+            "computed_amount": price_text(override.get("computed_amount"), currency)},
         "manual_by": d.get("by", "") if d.get("manual") else "",
         "other": [(name.replace("_", " "), value if isinstance(value, str) else
                    json.dumps(value, ensure_ascii=False))

@@ -51,7 +51,7 @@ def meter_create(request):
 
 @member_required(roles=WRITE_ROLES)
 def meter_edit(request, meter_id):
-    meter = get_object_or_404(Meter, id=meter_id, organization=request.organization)
+    meter = get_object_or_404(Meter.objects.for_organization(request.organization), id=meter_id)
     form = MeterForm(request.POST or None, meter=meter)
     if request.method == "POST" and form.is_valid():
         try:
@@ -96,7 +96,7 @@ def _window(params, today: date) -> Window:
 def _customer_choices(organization, meter: Meter, start: datetime, end: datetime):
     """Customers with usage of the meter in the window first, then the organization's other
     customers: ``(with_usage, others, known)`` where ``known`` maps external id -> Customer."""
-    known = {c.external_id: c for c in Customer.objects.filter(organization=organization)
+    known = {c.external_id: c for c in Customer.objects.for_organization(organization)
              .only("external_id", "name", "time_zone")}
     used = [row.customer for row in selectors.usage_by_customer(
         organization=organization, meter=meter, start=start, end=end)]
@@ -107,9 +107,9 @@ def _customer_choices(organization, meter: Meter, start: datetime, end: datetime
 @member_required
 def meter_detail(request, meter_id):
     organization = request.organization
-    meter = get_object_or_404(Meter, id=meter_id, organization=organization)
+    meter = get_object_or_404(Meter.objects.for_organization(organization), id=meter_id)
     chosen = request.GET.get("customer", "").strip() or None
-    customer = (Customer.objects.filter(organization=organization, external_id=chosen).first()
+    customer = (Customer.objects.for_organization(organization).filter(external_id=chosen).first()
                 if chosen else None)
     zone_name = customer.time_zone if customer is not None else "UTC"
     zone = ZoneInfo(zone_name)

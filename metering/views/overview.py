@@ -23,12 +23,12 @@ def _tail(organization) -> list[dict]:
 
 def _received_last_day(organization) -> int:
     since = timezone.now() - timedelta(hours=24)
-    return Event.objects.filter(organization=organization, created_at__gte=since).count()
+    return Event.objects.for_organization(organization).filter(created_at__gte=since).count()
 
 @member_required
 def overview(request):
     organization = request.organization
-    meters = Meter.objects.filter(organization=organization)
+    meters = Meter.objects.for_organization(organization)
     tail = _tail(organization)
     return render(request, "metering/overview.html", {
         "meters": [
@@ -37,9 +37,9 @@ def overview(request):
         ],
         "tail": tail,
         "events_24h": _received_last_day(organization),
-        "sources_count": DataSource.objects.filter(organization=organization).count(),
-        "failing_count": DataSource.objects.filter(organization=organization,
-                                                   failures__gt=0).count(),
+        "sources_count": DataSource.objects.for_organization(organization).count(),
+        "failing_count": DataSource.objects.for_organization(organization).filter(
+            failures__gt=0).count(),
         "events_url": request.build_absolute_uri(reverse("api:events")),
         "example_time": timezone.now().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "active": "metering",

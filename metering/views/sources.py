@@ -24,10 +24,14 @@ RUNS_SHOWN = 50
 # larger backlog continues at the next scheduled run.
 DASHBOARD_SYNC_ROWS = 20_000
 
+def _source(request, source_id) -> DataSource:
+    return get_object_or_404(DataSource.objects.for_organization(request.organization),
+                             id=source_id)
+
 def _sources(organization):
-    latest = SyncRun.objects.filter(organization=organization,
-                                    source=OuterRef("pk")).order_by("-started_at")
-    return DataSource.objects.filter(organization=organization).annotate(
+    latest = SyncRun.objects.for_organization(organization).filter(
+        source=OuterRef("pk")).order_by("-started_at")
+    return DataSource.objects.for_organization(organization).annotate(
         last_status=Subquery(latest.values("status")[:1]),
         last_started_at=Subquery(latest.values("started_at")[:1]),
     )
@@ -63,7 +67,7 @@ def source_create(request):
 
 @member_required(roles=WRITE_ROLES)
 def source_edit(request, source_id):
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     form = DataSourceForm(request.POST or None, source=source)
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,8 +88,8 @@ def _source_page(request, source: DataSource, **result):
     (an htmx request gets only that part)."""
     if request.headers.get("HX-Request") and result:
         return render(request, "metering/_source_result.html", result)
-    runs = SyncRun.objects.filter(organization=request.organization,
-                                  source=source)[:RUNS_SHOWN]
+    runs = SyncRun.objects.for_organization(request.organization).filter(
+        source=source)[:RUNS_SHOWN]
     runs = [{"run": run, "before": _cursor_text(run.cursor_before),
              "after": _cursor_text(run.cursor_after)} for run in runs]
     return render(request, "metering/source_detail.html", {
@@ -97,13 +101,13 @@ def _source_page(request, source: DataSource, **result):
 
 @member_required
 def source_detail(request, source_id):
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     return _source_page(request, source)
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def source_test(request, source_id):
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     ok, message = sync.data_source_test(source=source)
     return _source_page(request, source, test={"ok": ok, "message": message})
 
@@ -111,7 +115,7 @@ def source_test(request, source_id):
 @require_POST
 def source_preview(request, source_id):
     """The first rows and the events they map to. Stores nothing."""
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     try:
         rows = sync.data_source_preview(source=source)
     except ValidationError as error:
@@ -128,7 +132,7 @@ def source_preview(request, source_id):
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def source_sync(request, source_id):
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     run = sync.data_source_sync(source=source, max_rows=DASHBOARD_SYNC_ROWS)
     summary = (f"read {run.rows_read} rows, stored {run.events_stored} events, "
                f"{run.duplicates} duplicates, {run.rejected} rejected")
@@ -143,7 +147,7 @@ def source_sync(request, source_id):
 @member_required(roles=WRITE_ROLES)
 @require_POST
 def source_toggle(request, source_id):
-    source = get_object_or_404(DataSource, id=source_id, organization=request.organization)
+    source = _source(request, source_id)
     # The wanted state travels with the form, so a second click changes nothing.
     try:
         source = sync.data_source_update(source=source,

@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 from metering.models import Meter
+from zenskar.formatting import format_quantity
 
 # Aggregations whose value over no events is 0 (the others have no value).
 ZERO_WHEN_EMPTY = {Meter.Aggregation.COUNT, Meter.Aggregation.SUM,
@@ -14,14 +15,7 @@ ZERO_WHEN_EMPTY = {Meter.Aggregation.COUNT, Meter.Aggregation.SUM,
 
 def quantity_text(value: Decimal | None) -> str:
     """``Decimal("1234.5000")`` -> ``1,234.5``; at most 6 decimals (averages); None -> ``—``."""
-    if value is None:
-        return "—"
-    number = value.normalize()
-    if number.as_tuple().exponent < -6:
-        number = number.quantize(Decimal("0.000001")).normalize()
-    if number == number.to_integral():
-        number = number.quantize(Decimal(1))
-    return format(number, ",f")
+    return "—" if value is None else format_quantity(value, max_decimals=6)
 
 def filter_text(rule: dict) -> str:
     op = {"equals": "=", "in": "in", "not_in": "not in"}.get(rule.get("op"), rule.get("op"))

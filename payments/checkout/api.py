@@ -73,8 +73,8 @@ class CheckoutSessionListView(OrganizationAPIView):
     @extend_schema(responses=CheckoutSessionSerializer(many=True),
                    summary="List checkout sessions")
     def get(self, request):
-        sessions = CheckoutSession.objects.filter(
-            organization=self.organization).select_related("customer", "invoice")
+        sessions = CheckoutSession.objects.for_organization(self.organization).select_related(
+            "customer", "invoice")
         return self.paginate(sessions, CheckoutSessionSerializer)
 
     @extend_schema(request=CheckoutSessionIn, responses={201: CheckoutSessionSerializer},
@@ -91,8 +91,8 @@ class CheckoutSessionListView(OrganizationAPIView):
             session = checkout_services.checkout_session_for_invoice(
                 organization=self.organization, invoice=invoice, **urls)
         else:
-            customer = Customer.objects.filter(organization=self.organization,
-                                               external_id=fields["customer"]).first()
+            customer = Customer.objects.for_organization(self.organization).filter(
+                external_id=fields["customer"]).first()
             if customer is None:
                 raise ValidationError({"customer": ["No customer has this external_id."]})
             session = checkout_services.checkout_session_for_prepaid(

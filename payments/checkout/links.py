@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoicing import selectors as invoicing
+from invoicing import services as invoicing_services
 from payments.models import CheckoutSession
 
 SALT = "zenskar.checkout"
@@ -30,8 +31,8 @@ def checkout_for_invoice(*, invoice, success_url: str = "", cancel_url: str = ""
                          days: int = LINK_DAYS) -> CheckoutSession:
     """The open checkout session of an invoice (one per invoice and return addresses)."""
     with transaction.atomic():
-        session = CheckoutSession.objects.filter(
-            organization=invoice.organization, invoice=invoice, kind="invoice",
+        session = CheckoutSession.objects.for_organization(invoice.organization).filter(
+            invoice=invoice, kind="invoice",
             status=CheckoutSession.Status.OPEN, success_url=success_url,
             cancel_url=cancel_url, expires_at__gt=timezone.now() + timedelta(days=1),
         ).first()
@@ -72,8 +73,21 @@ def read_token(token: str) -> tuple[str, str]:
     return data["o"], data["s"]
 
 
-def invoice_payment_link(invoice) -> str | None:
-    """For invoicing's e-mails and PDFs: the invoice's payment page, when money is owed."""
-    if not invoicing.invoice_is_payable(invoice=invoice):
-        return None
-    return link(checkout_for_invoice(invoice=invoice))
+def invoice_payment_link_attach(event) -> None:
+    """``invoice.delivering``, in the publisher's transaction (its PDF or e-mail is about to
+    go out): give a payable invoice its pay link -- the open checkout session (made, or
+    reused) and its signed link -- and hand it to invoicing, which stores it on the invoice
+    for the PDF and the e-mail (``invoicing.services.invoice_payment_link_set``). A link that
+    stays valid for more than a day is kept as it is (the stored PDF and the e-mail carry the
+    same one); an invoice with nothing due gets none. Database work only: no gateway call."""
+    invoice_id = event.payload.get("invoice")
+    invoice = invoicing.invoice_get(organization=event.organization_id,
+                                    invoice_id=invoice_id) if invoice_id else None
+    if invoice is None or not invoicing.invoice_is_payable(invoice=invoice):
+        return
+    if invoice.payment_url and invoice.payment_url_expires_at is not None and \
+            invoice.payment_url_expires_at > timezone.now() + timedelta(days=1):
+        return
+    session = checkout_for_invoice(invoice=invoice)
+    invoicing_services.invoice_payment_link_set(invoice=invoice, url=link(session),
+                                                expires_at=session.expires_at)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from contracts.models import Customer
 from invoicing import selectors as invoicing
@@ -32,6 +34,10 @@ from payments.gateways import ChargeResult, GatewayError, gateway_for
 from payments.models import CheckoutSession, GatewayAccount, Payment, PaymentMethod
 from zenskar.crypto import decrypt_json, encrypt_json
 from zenskar.money import minor_units, round_money
+
+if TYPE_CHECKING:
+    from invoicing.models import Invoice
+    from zenskar.tenancy.models import Organization
 
 INTENT_SALT = "zenskar.checkout.intent"
 
@@ -59,35 +65,40 @@ class CardForm:
 # --- Opening a session (the API) --------------------------------------------------------------
 
 
-def checkout_session_for_invoice(*, organization, invoice, success_url: str = "",
+def checkout_session_for_invoice(*, organization: Organization, invoice: Invoice, success_url: str = "",
                                  cancel_url: str = "") -> CheckoutSession:
     """The open checkout session of a finalized invoice with money due; the same one again
     for the same return addresses (see ``payments.checkout.links.checkout_for_invoice``)."""
     if invoice.organization_id != organization.id:
-        raise ValidationError({"invoice": ["No such invoice."]})
+        raise ValidationError({"invoice": [ValidationError("No such invoice.",
+                                                           code="not_found")]})
     refusal = invoicing.invoice_payable_refusal(invoice=invoice)
     if refusal:
-        raise ValidationError({"invoice": [refusal]})
+        raise ValidationError({"invoice": [ValidationError(refusal, code="not_payable")]})
     return checkout.checkout_for_invoice(invoice=invoice, success_url=success_url,
                                          cancel_url=cancel_url)
 
 
-def checkout_session_for_prepaid(*, organization, customer: Customer, amount: Decimal,
+def checkout_session_for_prepaid(*, organization: Organization, customer: Customer, amount: Decimal,
                                  description: str, success_url: str = "",
                                  cancel_url: str = "") -> CheckoutSession:
     """A page on which the customer buys ``amount`` of prepaid credit (in the customer's
     currency) by card. Needs a card gateway: the credit is granted when the card pays."""
     if customer.organization_id != organization.id:
-        raise ValidationError({"customer": ["No customer has this external_id."]})
-    errors: dict[str, list[str]] = {}
+        raise ValidationError({"customer": [ValidationError("No customer has this external_id.",
+                                                            code="not_found")]})
+    errors: dict[str, list[ValidationError]] = {}
     digits = minor_units(customer.currency)
     if amount <= 0:
-        errors["amount"] = ["Must be more than zero."]
+        errors["amount"] = [ValidationError("Must be more than zero.", code="not_positive")]
     elif round_money(amount, customer.currency) != amount:
-        errors["amount"] = [f"At most {digits} decimal places in {customer.currency}."]
+        errors["amount"] = [ValidationError(
+            f"At most {digits} decimal places in {customer.currency}.",
+            code="too_many_decimals")]
     account = services.gateway_account(organization=organization)
     if account is None or account.kind != GatewayAccount.Kind.STRIPE:
-        errors["customer"] = ["Prepaid purchases are paid by card: connect a card gateway."]
+        errors["customer"] = [ValidationError(
+            "Prepaid purchases are paid by card: connect a card gateway.", code="no_card_gateway")]
     if errors:
         raise ValidationError(errors)
     return checkout.checkout_for_prepaid(
@@ -130,8 +141,8 @@ def checkout_card_form(*, session: CheckoutSession) -> CardForm | None:
             not account.publishable_key:
         return None
     with transaction.atomic():
-        locked = CheckoutSession.objects.select_for_update().get(
-            pk=session.pk, organization=session.organization)
+        locked = (CheckoutSession.objects.for_organization(session.organization)
+                  .select_for_update().get(pk=session.pk))
         if locked.setup_intent_id and locked.setup_intent_secret:
             intent_id = locked.setup_intent_id
             client_secret = decrypt_json(bytes(locked.setup_intent_secret))["client_secret"]
@@ -150,9 +161,9 @@ def checkout_card_form(*, session: CheckoutSession) -> CardForm | None:
 
 def _forget_intent(session: CheckoutSession, setup_intent_id: str) -> None:
     """The intent was confirmed (a card is saved with it): the next visit gets a new one."""
-    CheckoutSession.objects.filter(pk=session.pk, organization=session.organization,
-                                   setup_intent_id=setup_intent_id).update(
-        setup_intent_id="", setup_intent_secret=None)
+    CheckoutSession.objects.for_organization(session.organization).filter(
+        pk=session.pk, setup_intent_id=setup_intent_id,
+    ).update(setup_intent_id="", setup_intent_secret=None)
 
 
 def _intent_signature(session: CheckoutSession, setup_intent_id: str) -> str:
@@ -161,7 +172,7 @@ def _intent_signature(session: CheckoutSession, setup_intent_id: str) -> str:
 
 def _intent_is_ours(session: CheckoutSession, setup_intent_id: str, signature: str) -> bool:
     expected = _intent_signature(session, setup_intent_id)
-    return signing.constant_time_compare(expected, signature or "")
+    return constant_time_compare(expected, signature or "")
 
 
 # --- Paying -----------------------------------------------------------------------------------
@@ -171,7 +182,7 @@ def _key(session: CheckoutSession, setup_intent_id: str) -> str:
     return f"checkout:{session.id}:{setup_intent_id}"
 
 
-def _refusal(session: CheckoutSession, invoice) -> str | None:
+def _refusal(session: CheckoutSession, invoice: Invoice | None) -> str | None:
     """Why the session cannot take money now (for the customer), or None."""
     if session.status == CheckoutSession.Status.COMPLETE:
         return "This payment has already been made."
@@ -186,19 +197,19 @@ def _open_attempt(session: CheckoutSession, key: str) -> Payment:
     """Under the session's lock: refuse when the session cannot take money, else the
     attempt's Payment row (created now, or the same attempt's row again)."""
     organization = session.organization
-    locked = CheckoutSession.objects.select_for_update().get(pk=session.pk,
-                                                             organization=organization)
+    locked = (CheckoutSession.objects.for_organization(organization).select_for_update()
+              .get(pk=session.pk))
     invoice = None
-    if locked.kind == CheckoutSession.Kind.INVOICE:
+    if locked.kind == CheckoutSession.Kind.INVOICE and locked.invoice_id is not None:
         invoice = invoicing.invoices(organization=organization).get(pk=locked.invoice_id)
-    existing = Payment.objects.filter(organization=organization, idempotency_key=key).first()
+    existing = Payment.objects.for_organization(organization).filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     refusal = _refusal(locked, invoice)
     if refusal:
         raise CheckoutRefused(refusal)
-    attempts = Payment.objects.filter(organization=organization,
-                                      idempotency_key__startswith=f"checkout:{session.id}:")
+    attempts = Payment.objects.for_organization(organization).filter(
+        idempotency_key__startswith=f"checkout:{session.id}:")
     if attempts.filter(status=Payment.Status.PENDING).exists():
         raise CheckoutRefused("A payment for this page is already being processed.")
     if invoice is not None:
@@ -220,10 +231,11 @@ def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: s
     CheckoutRefused when the session cannot take money (paid, expired, nothing due), and
     ValidationError for a setup intent this page did not issue or a card not saved."""
     if not setup_intent_id or not _intent_is_ours(session, setup_intent_id, signature):
-        raise ValidationError({"setup_intent": ["This card form has expired; reload the page."]})
+        raise ValidationError({"setup_intent": [ValidationError(
+            "This card form has expired; reload the page.", code="expired")]})
     key = _key(session, setup_intent_id)
-    if not Payment.objects.filter(organization=session.organization,
-                                  idempotency_key=key).exists():
+    if not Payment.objects.for_organization(session.organization).filter(
+            idempotency_key=key).exists():
         refusal = _refusal(session, session.invoice)  # before touching the card at all
         if refusal:
             raise CheckoutRefused(refusal)
@@ -231,7 +243,8 @@ def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: s
         method = services.card_setup_complete(customer=session.customer,
                                                setup_intent_id=setup_intent_id)
     except GatewayError as error:
-        raise ValidationError({"card": [str(error)]}) from None
+        raise ValidationError({"card": [ValidationError(str(error),
+                                                        code="card_declined")]}) from None
     _forget_intent(session, setup_intent_id)
     with transaction.atomic():
         payment = _open_attempt(session, key)
@@ -247,9 +260,10 @@ def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: s
     except GatewayError as error:
         result = ChargeResult(False, "", str(error))
     with transaction.atomic():
-        locked = CheckoutSession.objects.select_for_update().get(
-            pk=session.pk, organization=session.organization)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        locked = (CheckoutSession.objects.for_organization(session.organization)
+                  .select_for_update().get(pk=session.pk))
+        payment = (Payment.objects.for_organization(session.organization_id)
+                   .select_for_update().get(pk=payment.pk))
         if payment.status == Payment.Status.PENDING:
             if result.succeeded:
                 services._succeeded(payment, result.reference)
@@ -267,4 +281,5 @@ def _not_default_after_decline(method: PaymentMethod) -> None:
     """A card declined at checkout does not stay the default for automatic collection. (It
     is the default only when it was the customer's first card: a later card never is.)"""
     if method.is_default:
-        PaymentMethod.objects.filter(pk=method.pk).update(is_default=False)
+        PaymentMethod.objects.for_organization(method.organization_id).filter(
+            pk=method.pk).update(is_default=False)

@@ -1,11 +1,23 @@
 """The hosted checkout pages: what a tenant's customer sees when they open a payment link.
 
-No one is signed in here. The link's signed token names the organization and the session;
-every page resolves the session *with* that organization, under that organization's tenant
-context, and answers a tampered, expired or unknown link with a friendly page (404/410),
-never a 500. The card form is Stripe.js (the one external script, from the gateway's own
-address) confirming a SetupIntent in the browser; our server then records the card and charges
-it once (``payments.checkout.services``).
+Public entry points -- they bypass the signed-in organization (no session, no API key) and are
+the only views here, each named ``public_...``:
+
+- ``public_checkout_page``     GET  /pay/<token>/         the invoice or purchase, the card form
+- ``public_checkout_confirm``  POST /pay/<token>/confirm  the confirmed card: charge it once
+- ``public_checkout_done``     GET  /pay/<token>/done     the outcome
+- ``public_checkout_pdf``      GET  /pay/<token>/pdf      the invoice's PDF
+
+How they find the organization: from the link's token alone (``links.read_token``: signed
+with the installation's secret, timestamped). It names the organization and the checkout
+session; ``public_checkout`` (the decorator of all four) resolves the session *with* that
+organization -- ``CheckoutSession.objects.for_organization(organization)`` -- under that
+organization's row-level security, and answers a tampered, expired or unknown link with a
+friendly page (404/410), never a 500.
+
+The card form is Stripe.js (the one external script, from the gateway's own address)
+confirming a SetupIntent in the browser; our server then records the card and charges it once
+(``payments.checkout.services``).
 """
 
 from __future__ import annotations
@@ -16,7 +28,6 @@ import uuid
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from babel.dates import format_date, format_interval
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -32,7 +43,7 @@ from payments.checkout import links as checkout
 from payments.checkout import services as checkout_services
 from payments.gateways import GatewayError, stripe_api_base
 from payments.models import CheckoutSession, GatewayAccount, Payment
-from zenskar.money import format_money
+from zenskar.formatting import format_date, format_money, format_period, format_quantity
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Organization
 
@@ -88,9 +99,9 @@ def public_checkout(view):
         try:
             organization, session_id = _resolve(token)
             with tenant_context(organization):
-                session = CheckoutSession.objects.select_related(
+                session = CheckoutSession.objects.for_organization(organization).select_related(
                     "organization", "customer", "invoice", "payment",
-                ).filter(organization=organization, id=session_id).first()
+                ).filter(id=session_id).first()
                 if session is None:
                     raise _not_found()
                 if checkout_services.checkout_expired(session):
@@ -171,19 +182,15 @@ def _invoice_view(invoice, locale: str) -> dict:
         return format_money(amount, currency, locale)
 
     def period(start, end) -> str:
-        if start is None:
-            return ""
-        if end is None:
-            return format_date(start, "medium", locale=locale)
-        return format_interval(start, end, "yMMMd", locale=locale)
+        return "" if start is None else format_period(start, end, locale=locale)
 
     facts = context["invoice"]
     return {
         "number": invoice.number, "status": invoice.status,
         "status_label": facts["status_label"],
-        "issue_date": format_date(invoice.issue_date, "long", locale=locale)
+        "issue_date": format_date(invoice.issue_date, locale=locale, style="long")
         if invoice.issue_date else "",
-        "due_date": format_date(invoice.due_date, "long", locale=locale)
+        "due_date": format_date(invoice.due_date, locale=locale, style="long")
         if invoice.due_date else "",
         "period": period(invoice.period_start, invoice.period_end),
         "lines": [{"description": line["description"],
@@ -191,7 +198,8 @@ def _invoice_view(invoice, locale: str) -> dict:
                    "quantity": line["quantity"], "amount": money(line["amount"])}
                   for line in context["lines"]],
         "subtotal": money(facts["subtotal"]),
-        "taxes": [{"label": f"{tax['name']} ({tax['rate']}%)", "amount": money(tax["amount"])}
+        "taxes": [{"label": f"{tax['name']} ({format_quantity(tax['rate'], locale)}%)",
+                   "amount": money(tax["amount"])}
                   for tax in context["taxes"]],
         "tax_total": money(facts["tax_total"]), "has_tax": facts["tax_total"] != 0,
         "total": money(facts["total"]),
@@ -310,7 +318,7 @@ def public_checkout_done(request, session: CheckoutSession, token: str):
     if payment is not None:
         context["payment"] = {
             "amount": format_money(payment.amount, payment.currency, context["locale"]),
-            "date": format_date(payment.created_at.date(), "long", locale=context["locale"]),
+            "date": format_date(payment.created_at.date(), locale=context["locale"], style="long"),
             "reference": payment.reference,
         }
     return render(request, "payments/checkout_done.html", context)

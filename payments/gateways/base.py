@@ -33,6 +33,7 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 class Gateway:
     kind = "base"
+    js_url = ""  # the gateway's card form script (none for gateways that process no cards)
 
     def test_connection(self) -> tuple[bool, str]:
         raise GatewayError("This gateway processes no cards.")

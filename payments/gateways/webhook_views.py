@@ -1,10 +1,14 @@
-"""The gateway's webhook endpoint: ``POST /webhooks/stripe/<organization id>``, a public entry
-point (``public_...``): it takes its organization from the path, not from a credential.
+"""The gateway's webhook endpoint, a public entry point that bypasses the signed-in
+organization (the one view here, named ``public_...``):
 
-No session, no API key, no CSRF token: the ``Stripe-Signature`` header, checked against the
-organization's own webhook secret, is the authentication. A forged or stale signature is a
-400 and nothing is stored; a delivery seen before is a 200 (the gateway stops retrying);
-processing runs under the organization's row-level security.
+- ``public_stripe_webhook``  POST /webhooks/stripe/<organization id>
+
+How it finds the organization: the path names it, and the organization's gateway account
+proves it -- the ``Stripe-Signature`` header must verify against that account's own webhook
+secret (``payments.gateways.webhooks.webhook_receive``). No session, no API key, no CSRF
+token: the signature is the authentication. A forged or stale signature is a 400 and nothing
+is stored; a delivery seen before is a 200 (the gateway stops retrying); processing runs under
+the organization's row-level security.
 """
 
 from __future__ import annotations

@@ -45,8 +45,8 @@ def _apply(organization, event: dict) -> None:
     reference = intent.get("id")
     if not reference:
         return
-    payment = Payment.objects.select_for_update().filter(
-        organization=organization, reference=reference).first()
+    payment = Payment.objects.for_organization(organization).select_for_update().filter(
+        reference=reference).first()
     if payment is None:
         return  # not a payment of ours
     # Money taken is final: nothing moves a payment back from succeeded. A failed payment

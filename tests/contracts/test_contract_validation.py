@@ -183,3 +183,25 @@ def test_customer_validation_names_fields(tenant, catalog):
         format="json",
     )
     assert set(bad.json()["error"]["fields"]) == {"currency", "time_zone"}
+
+
+def test_contracts_asks_for_its_meters_through_a_domain_event(tenant, catalog, document):
+    """Contracts publishes the keys each field names (``contract.meters_named``) in its
+    transaction; metering's handler refuses those that name no meter. With no such handler,
+    any well-formed key is accepted: contracts itself knows no meter."""
+    from metering.selectors import contract_meters_check
+    from zenskar import events
+
+    published = []
+    events.subscribe("contract.meters_named", published.append)
+    events.unsubscribe("contract.meters_named", contract_meters_check)
+    try:
+        document["phases"][0]["items"][2]["meter"] = "gpu_hours"
+        response = tenant.client().post("/api/v1/contracts", document, format="json")
+    finally:
+        events.subscribe("contract.meters_named", contract_meters_check)
+        events.unsubscribe("contract.meters_named", published.append)
+    assert response.status_code == 201, response.json()
+    [event] = published
+    assert event.organization_id == tenant.organization.id
+    assert event.payload["meters"]["phases[0].items[2].meter"] == ["gpu_hours"]

@@ -157,7 +157,7 @@ def test_a_new_product_is_added_to_the_catalog(client, tenant, signed_in):
     page = response.content.decode()
     assert "Product Support plan (SUPPORT) created." in page
     assert "<code>SUPPORT</code>" in page
-    assert "250 USD" in page
+    assert "$250.00" in page
 
 
 def test_a_duplicate_sku_is_refused(client, catalog, signed_in):

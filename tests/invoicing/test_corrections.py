@@ -121,6 +121,26 @@ def test_an_amendment_after_a_correction_was_billed_corrects_the_correction(scen
     assert lines_of(scenario, second) == [("credit", "-150.00")]
 
 
+def test_two_corrections_on_one_day_each_get_an_invoice_and_no_billing_date_is_taken(
+        scenario, billed_march):
+    amend(scenario, billed_march, "2026-03-01", [flat("PLATFORM", "600.00")])
+    scenario.run("2026-03-05")  # +300.00 on an invoice of corrections alone, final
+    amend(scenario, billed_march, "2026-03-01", [flat("PLATFORM", "450.00")])
+
+    scenario.run("2026-03-05")  # the same day again
+    scenario.run("2026-04-01")
+
+    invoices = scenario.invoices(billed_march["id"])
+    corrections = [i for i in invoices if i["corrections_only"]]
+    # March: 300.00 billed, then 600.00 - 300.00 = +300.00, then 450.00 - 600.00 = -150.00
+    assert sorted(i["total"] for i in corrections) == ["-150.00", "300.00"]
+    assert all(i["billing_date"] == "2026-03-05" for i in corrections)
+    schedule = {i["billing_date"]: i["total"] for i in invoices if not i["corrections_only"]}
+    # every billing date of the schedule keeps its own invoice; April on the latest terms
+    assert schedule == {"2026-01-01": "300.00", "2026-02-01": "300.00",
+                        "2026-03-01": "300.00", "2026-04-01": "450.00"}
+
+
 def test_a_contract_cancelled_on_its_start_date_owes_nothing(scenario, billed_march):
     cancel(scenario, billed_march, "2026-01-01")
 

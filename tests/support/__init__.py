@@ -17,7 +17,9 @@ fixtures defined here reach every test through ``pytest_plugins`` in ``tests/con
 - ``world.py``: an organization with one object of every kind the API addresses (fixtures
   ``world``, ``wsgi_calls``), for the generated API tests;
 - ``contracts.py``, ``metering.py``, ``concurrency.py``: a contract document, a tenant's
-  warehouse and sync runs, and threads racing each other.
+  warehouse and sync runs, and threads racing each other;
+- ``error_urls.py``: the project's URL table plus a page and an API path that fail with a
+  bug, for the error-page tests (``@pytest.mark.urls``).
 """
 
 from __future__ import annotations

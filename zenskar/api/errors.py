@@ -1,10 +1,15 @@
 """One error body for every 4xx and 5xx under /api/:
 
-    {"error": {"type": "invalid_request", "message": "...", "fields": {"currency": ["..."]}}}
+    {"error": {"type": "invalid_request", "message": "...",
+               "fields": {"currency": ["An ISO 4217 currency code, e.g. USD."]},
+               "codes": {"currency": ["invalid_currency"]}}}
 
 ``type`` is stable and machine-readable; ``message`` is for people; ``fields`` (validation errors
-only) maps each bad field, nested as the request was, to its reasons; ``retry_after`` (429 only)
-is the whole seconds to wait, as in the ``Retry-After`` header.
+only) maps each bad field, nested as the request was, to its reasons; ``codes`` has the same
+keys, nesting and order as ``fields``, with a machine code for each reason (the service's
+``ValidationError.code``, DRF's own codes such as ``required`` or ``max_length``; ``invalid``
+where none was given); ``retry_after`` (429 only) is the whole seconds to wait, as in the
+``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -47,11 +53,26 @@ _TYPES: list[tuple[type[Exception], str]] = [
 ]
 
 
-def error_body(error_type: str, message: str, fields: dict | None = None) -> dict:
+FALLBACK_CODE = "invalid"  # a reason raised without a code of its own
+
+
+def error_body(error_type: str, message: str, fields: dict | None = None,
+               codes: dict | None = None) -> dict:
+    """The body; ``codes`` defaults to ``invalid`` for each reason in ``fields``."""
     body: dict = {"type": error_type, "message": message}
     if fields:
         body["fields"] = fields
+        body["codes"] = _codes(_shape(fields) if codes is None else codes)
     return {"error": body}
+
+
+def _shape(fields):
+    """``fields`` with no code in each reason's place."""
+    if isinstance(fields, dict):
+        return {k: _shape(v) for k, v in fields.items()}
+    if isinstance(fields, list | tuple):
+        return [_shape(v) for v in fields]
+    return None
 
 
 def _first_message(detail) -> str:
@@ -72,11 +93,27 @@ def _plain(detail):
     return str(detail)
 
 
+def _codes(codes):
+    """``exc.get_codes()`` with ``invalid`` wherever a reason came without a code."""
+    if isinstance(codes, dict):
+        return {str(k): _codes(v) for k, v in codes.items()}
+    if isinstance(codes, list | tuple):
+        return [_codes(v) for v in codes]
+    return str(codes) if codes else FALLBACK_CODE
+
+
+def _details(errors: list[DjangoValidationError]) -> list[ErrorDetail]:
+    """Django's reasons as DRF's, each keeping its message (with its params) and its code."""
+    return [ErrorDetail(message, code=error.code or FALLBACK_CODE)
+            for error in errors for message in error]
+
+
 def _to_drf(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            return exceptions.ValidationError(exc.message_dict)
-        return exceptions.ValidationError({"non_field_errors": exc.messages})
+            return exceptions.ValidationError(
+                {field: _details(errors) for field, errors in exc.error_dict.items()})
+        return exceptions.ValidationError({"non_field_errors": _details(exc.error_list)})
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -91,9 +128,13 @@ def exception_handler(exc: Exception, context: dict):
         return None  # a bug: Django's handler500 answers in the same shape
     error_type = next((t for cls, t in _TYPES if isinstance(exc, cls)), "api_error")
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        detail, codes = exc.detail, exc.get_codes()
+        if not isinstance(detail, dict):
+            detail, codes = {"non_field_errors": detail}, {"non_field_errors": codes}
         fields = {k: v for k, v in _plain(detail).items() if k != "non_field_errors"}
-        response.data = error_body(error_type, _first_message(detail), fields or None)
+        field_codes = {k: v for k, v in _codes(codes).items() if k != "non_field_errors"}
+        response.data = error_body(error_type, _first_message(detail), fields or None,
+                                   field_codes)
     elif isinstance(exc, exceptions.Throttled) and exc.wait:
         # Retry-After (set by DRF) says the same, for machines.
         wait = int(exc.wait)

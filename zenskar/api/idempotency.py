@@ -73,9 +73,8 @@ def idempotent(
                 ],
                 ignore_conflicts=True,
             )
-            record = IdempotencyKey.objects.select_for_update().get(
-                organization=organization, key=key
-            )
+            record = (IdempotencyKey.objects.for_organization(organization)
+                      .select_for_update().get(key=key))
             if record.request_hash != fingerprint:
                 raise IdempotencyConflict(
                     f"Idempotency-Key {key!r} was already used with a different request."
@@ -112,7 +111,6 @@ def _redacted(content: bytes, fields: tuple[str, ...]) -> bytes:
 def purge_expired(*, organization: Organization) -> int:
     """Delete this organization's keys older than the TTL. Returns how many."""
     cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    deleted, _ = IdempotencyKey.objects.filter(
-        organization=organization, created_at__lt=cutoff
-    ).delete()
+    deleted, _ = IdempotencyKey.objects.for_organization(organization).filter(
+        created_at__lt=cutoff).delete()
     return deleted

@@ -42,7 +42,18 @@ ERROR_SCHEMA = {
                 "fields": {
                     "type": "object", "additionalProperties": True,
                     "description": "Validation errors only: each bad field (nested as the "
-                                   "request was) with its reasons.",
+                                   "request was) with its reasons, for people.",
+                    "example": {"country": ["'XX' is not an ISO 3166-1 country code "
+                                            "(e.g. US, FR, DE)"]},
+                },
+                "codes": {
+                    "type": "object", "additionalProperties": True,
+                    "description": "With `fields`, for machines: the same keys, nesting and "
+                                   "order, each reason's stable code in its place (e.g. "
+                                   "`required`, `max_length`, `invalid_country`, "
+                                   "`out_of_bounds`, `not_draft`); `invalid` where a reason "
+                                   "has no more specific code.",
+                    "example": {"country": ["invalid_country"]},
                 },
                 "retry_after": {"type": "integer",
                                 "description": "429 only: seconds to wait, as Retry-After."},

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from zenskar.api import idempotency
 from zenskar.tenancy.context import tenant_context
-from zenskar.tenancy.models import Organization
+from zenskar.tenancy.models import Organization, TenantQuerySet
 
 
 class OrganizationAPIView(APIView):
@@ -78,10 +78,10 @@ class OrganizationAPIView(APIView):
             redact=self.idempotency_redact,
         )
 
-    def get_scoped(self, queryset: models.QuerySet, **lookup):
+    def get_scoped(self, queryset: TenantQuerySet | models.Manager, **lookup):
         """The object of this organization matching ``lookup``, or 404 -- never another
         organization's object, and never a 403 that would confirm it exists."""
-        return get_object_or_404(queryset, organization=self.organization, **lookup)
+        return get_object_or_404(queryset.for_organization(self.organization), **lookup)
 
     def paginate(self, queryset, serializer_class):
         paginator = self.pagination_class()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 
 from django import forms
 from django.contrib import messages
@@ -128,9 +129,11 @@ def section(request, slug: str):
 @login_required
 @require_POST
 def switch_organization(request):
-    membership = selectors.membership_for(
-        user=request.user, organization_id=request.POST.get("organization")
-    )
+    try:
+        organization_id = uuid.UUID(request.POST.get("organization", ""))
+    except ValueError:
+        raise Http404("No such organization.") from None
+    membership = selectors.membership_for(user=request.user, organization_id=organization_id)
     if membership is None:
         raise Http404("No such organization.")
     request.session[SESSION_KEY] = str(membership.organization_id)
@@ -142,7 +145,7 @@ def switch_organization(request):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(required=False)  # its rules are api_key_create's
     role = forms.ChoiceField(
         choices=[(r.value, r.label) for r in (Role.ADMIN, Role.FINANCE, Role.VIEWER)]
     )
@@ -175,22 +178,26 @@ def settings_page(request):
 @require_POST
 def api_key_create(request):
     form = ApiKeyForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid():
+        messages.error(request, "Give the key a name and a role.")
+        return redirect("dashboard:settings")
+    try:
         _, secret = services.api_key_create(
             organization=request.organization, created_by=request.user, **form.cleaned_data
         )
+    except ValidationError as exc:
+        messages.error(request, _reason(exc))
+    else:
         # Shown on the next page load only, then gone from the session.
         request.session["created_api_key_secret"] = secret
         messages.success(request, "API key created. Copy it now: it will not be shown again.")
-    else:
-        messages.error(request, "Give the key a name and a role.")
     return redirect("dashboard:settings")
 
 
 @member_required(roles=MANAGE_ROLES)
 @require_POST
 def api_key_revoke(request, key_id):
-    key = get_object_or_404(ApiKey, id=key_id, organization=request.organization)
+    key = get_object_or_404(ApiKey.objects.for_organization(request.organization), id=key_id)
     services.api_key_revoke(api_key=key)
     messages.success(request, f"Key {key.name} revoked.")
     return redirect("dashboard:settings")
@@ -223,7 +230,7 @@ def member_add(request):
 @require_POST
 def member_remove(request, membership_id):
     membership = get_object_or_404(
-        Membership, id=membership_id, organization=request.organization
+        Membership.objects.for_organization(request.organization), id=membership_id
     )
     try:
         revoked = services.membership_remove(

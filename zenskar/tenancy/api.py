@@ -41,7 +41,9 @@ class ApiKeyCreatedOut(ApiKeyOut):
 
 
 class ApiKeyIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    """Shapes only: the rules are ``api_key_create``'s (the dashboard's form asks the same)."""
+
+    name = serializers.CharField(allow_blank=True, help_text="1 to 100 characters.")
     role = serializers.ChoiceField(
         choices=[Role.ADMIN, Role.FINANCE, Role.VIEWER], default=Role.ADMIN
     )

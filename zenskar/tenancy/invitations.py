@@ -13,10 +13,12 @@ named.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -28,45 +30,26 @@ __all__ = ["invitation_message", "invitation_send"]
 logger = logging.getLogger(__name__)
 
 
-def _validity() -> str:
-    seconds = settings.PASSWORD_RESET_TIMEOUT
-    if seconds >= 86400 and seconds % 86400 == 0:
-        days = seconds // 86400
-        return f"{days} day{'s' if days != 1 else ''}"
-    hours = max(1, seconds // 3600)
-    return f"{hours} hour{'s' if hours != 1 else ''}"
-
-
 def invitation_message(membership: Membership) -> EmailMessage:
     """The e-mail to ``membership``'s user: subject "You have been added to {organization}",
     the role, and the link (to set a password, or to sign in)."""
     user = membership.user
     organization = membership.organization.name
-    paragraphs = [
-        "Hello,",
-        f"You have been added to {organization} on Zenskar billing, as "
-        f"{membership.get_role_display()}.",
-    ]
+    context = {"organization": organization, "role": membership.get_role_display()}
     if user.has_usable_password():
-        login = settings.PUBLIC_URL + reverse("dashboard:login")
-        paragraphs.append(f"Sign in with your e-mail address and your password:\n{login}")
+        context["login_url"] = settings.PUBLIC_URL + reverse("dashboard:login")
     else:
-        link = settings.PUBLIC_URL + reverse(
+        context["password_url"] = settings.PUBLIC_URL + reverse(
             "dashboard:password-reset-confirm",
             kwargs={
                 "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
                 "token": default_token_generator.make_token(user),
             },
         )
-        paragraphs.append(
-            f"Choose your password to sign in:\n{link}\n\n"
-            f"The link works once, for {_validity()}. After that, ask for a new one with "
-            '"Forgot your password?" on the sign-in page.'
-        )
-    paragraphs.append("If you did not expect this e-mail, you can ignore it.")
+        context["valid_for"] = timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
     return EmailMessage(
         subject=f"You have been added to {organization}",
-        body="\n\n".join(paragraphs) + "\n",
+        body=render_to_string("tenancy/emails/invitation.txt", context),
         to=[user.email],
     )
 

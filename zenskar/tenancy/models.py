@@ -3,12 +3,14 @@ tenant-owned model.
 
 The three platform tables here are not under row-level security: they are how a request finds
 its organization in the first place. Every other table a tenant owns inherits
-:class:`TenantModel` and is.
+:class:`TenantModel` and is. Every table with an organization (members and API keys too) is
+read through :class:`TenantQuerySet`: ``Model.objects.for_organization(organization)``.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Self, TypeVar
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -16,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from zenskar import money
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 def validate_currency(value: str) -> None:
@@ -60,6 +64,26 @@ class Organization(models.Model):
         return self.name
 
 
+class TenantQuerySet(models.QuerySet[_M]):
+    """The queryset of every table an organization owns: THE way to read tenant rows.
+
+    ``Model.objects.for_organization(organization)`` -- then ``.filter``, ``.get``,
+    ``select_for_update`` as usual -- is the one idiom of a tenant read in selectors, services
+    and views. Not a ``.filter(organization=...)``, nor a bare ``Model.objects.filter(...)``
+    that leans on row-level security alone (``tests/tenancy/test_scoping.py`` reads the
+    source for them): row-level security is the second wall, not the first. The deliberate
+    entry points that find their organization another way (a signed checkout link, a gateway
+    webhook's path and signature) are named ``public_...``.
+    """
+
+    def for_organization(self, organization: Organization | uuid.UUID) -> Self:
+        """The rows of ``organization`` (the organization, or its id: what a domain event
+        carries)."""
+        if isinstance(organization, Organization):
+            return self.filter(organization=organization)
+        return self.filter(organization_id=organization)
+
+
 class Membership(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -70,6 +94,8 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -103,6 +129,8 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -119,11 +147,6 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
-class TenantQuerySet(models.QuerySet):
-    def for_organization(self, organization: Organization) -> TenantQuerySet:
-        return self.filter(organization=organization)
-
-
 class TenantModel(models.Model):
     """Base of every tenant-owned table.
 
@@ -138,6 +161,8 @@ class TenantModel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # Every subclass reads through it (``objects.for_organization``); a subclass that needs a
+    # manager of its own builds it from ``TenantQuerySet`` too (a test checks every one).
     objects = TenantQuerySet.as_manager()
 
     class Meta:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,7 +31,7 @@ def hash_secret(secret: str) -> str:
 
 @transaction.atomic
 def organization_create(
-    *, name: str, owner, slug: str | None = None, default_currency: str = "USD",
+    *, name: str, owner: User, slug: str | None = None, default_currency: str = "USD",
     time_zone: str = "UTC",
 ) -> Organization:
     """Create an organization with ``owner`` as its first member (role owner)."""
@@ -62,7 +63,8 @@ def membership_upsert(
       password, or to sign in for a user who has one); a role change sends nothing.
     """
     if role not in Role.values:
-        raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
+        raise ValidationError({"role": [ValidationError(
+            f"Must be one of {', '.join(Role.values)}.", code="invalid_choice")]})
     if role == Role.OWNER:
         _ensure_owner_acts(actor_role, "Only an owner can make someone an owner.")
     User = get_user_model()
@@ -73,8 +75,8 @@ def membership_upsert(
         user.set_unusable_password()
         user.save()
     membership = (
-        Membership.objects.select_for_update()
-        .filter(organization=organization, user=user)
+        Membership.objects.for_organization(organization).select_for_update()
+        .filter(user=user)
         .first()
     )
     if membership is None:
@@ -101,8 +103,10 @@ def membership_update(*, membership: Membership, role: str, actor_role: str | No
     while it changes.
     """
     if role not in Role.values:
-        raise ValidationError({"role": [f"Must be one of {', '.join(Role.values)}."]})
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        raise ValidationError({"role": [ValidationError(
+            f"Must be one of {', '.join(Role.values)}.", code="invalid_choice")]})
+    membership = (Membership.objects.for_organization(membership.organization_id)
+                  .select_for_update().get(pk=membership.pk))
     if role == Role.OWNER:
         _ensure_owner_acts(actor_role, "Only an owner can make someone an owner.")
     if membership.role == Role.OWNER:
@@ -126,13 +130,13 @@ def membership_remove(*, membership: Membership, actor_role: str | None) -> int:
       Keys with no creator (``created_by`` NULL, such as the demo key) belong to the
       organization and stay. Returns how many keys were revoked.
     """
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = (Membership.objects.for_organization(membership.organization_id)
+                  .select_for_update().get(pk=membership.pk))
     if membership.role == Role.OWNER:
         _ensure_owner_acts(actor_role, "Only an owner can remove an owner.")
         _ensure_another_owner(organization=membership.organization, membership=membership)
-    revoked = ApiKey.objects.filter(
-        organization=membership.organization, created_by=membership.user_id,
-        revoked_at__isnull=True,
+    revoked = ApiKey.objects.for_organization(membership.organization).filter(
+        created_by=membership.user_id, revoked_at__isnull=True,
     ).update(revoked_at=timezone.now())
     membership.delete()
     return revoked
@@ -146,25 +150,31 @@ def _ensure_owner_acts(actor_role: str | None, message: str) -> None:
 def _ensure_another_owner(*, organization: Organization, membership: Membership) -> None:
     # Lock the owners so two concurrent demotions cannot both pass this check.
     owners = list(
-        Membership.objects.select_for_update()
-        .filter(organization=organization, role=Role.OWNER)
+        Membership.objects.for_organization(organization).select_for_update()
+        .filter(role=Role.OWNER)
         .exclude(pk=membership.pk)
     )
     if not owners:
-        raise ValidationError({"role": ["An organization keeps at least one owner."]})
+        raise ValidationError({"role": [ValidationError("An organization keeps at least one owner.",
+                                                        code="last_owner")]})
 
 
 @transaction.atomic
 def api_key_create(
-    *, organization: Organization, name: str, role: str = Role.ADMIN, created_by=None,
+    *, organization: Organization, name: str, role: str = Role.ADMIN,
+    created_by: User | None = None,
     secret: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret. The secret is not stored and cannot be
     shown again. ``secret`` may be given (the demo seed derives its key), else it is random."""
     if role not in (Role.ADMIN, Role.FINANCE, Role.VIEWER):
-        raise ValidationError({"role": ["An API key's role is admin, finance or viewer."]})
+        raise ValidationError({"role": [ValidationError(
+            "An API key's role is admin, finance or viewer.", code="invalid_choice")]})
     if not name.strip():
-        raise ValidationError({"name": ["A key needs a name."]})
+        raise ValidationError({"name": [ValidationError("A key needs a name.", code="required")]})
+    if len(name.strip()) > 100:
+        raise ValidationError({"name": [ValidationError("A key's name is at most 100 characters.",
+                                                        code="max_length")]})
     secret = secret or API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         organization=organization,
@@ -180,7 +190,8 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing."""
-    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    api_key = (ApiKey.objects.for_organization(api_key.organization_id).select_for_update()
+               .get(pk=api_key.pk))
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])

@@ -20,9 +20,8 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"No organization {options['organization']!r}.")
         with tenant_context(organization):
-            contract = Contract.objects.filter(
-                organization=organization, id=options["contract"]
-            ).first()
+            contract = Contract.objects.for_organization(organization).filter(
+                id=options["contract"]).first()
             if contract is None:
                 raise CommandError(f"No contract {options['contract']!r} in {organization}.")
             self.stdout.write(json.dumps(contract_document(contract=contract), indent=2))
