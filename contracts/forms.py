@@ -1,7 +1,7 @@
 """Dashboard forms for customers, products and contract actions.
 
 The forms only parse what a person typed; the services decide what is valid. A service's
-``ValidationError`` is put back on the form field it names (``form_errors_from``).
+``ValidationError`` is put back on the form field it names (``zenskar.dashboard.forms.errors_onto``).
 """
 
 from __future__ import annotations
@@ -80,9 +80,3 @@ class CancelForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The first day no longer covered.",
     )
-
-
-def form_errors_from(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's errors on the form: on the field they name, else at the top."""
-    for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)

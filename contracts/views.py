@@ -18,11 +18,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contracts import selectors, services
-from contracts.forms import CancelForm, CustomerForm, ProductForm, form_errors_from
+from contracts.forms import CancelForm, CustomerForm, ProductForm
 from contracts.models import Cadence, Contract, Customer, PriceItem, Product, Timing
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
 from zenskar.dashboard import panels
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money, format_quantity
 from zenskar.tenancy.models import WRITE_ROLES
@@ -55,7 +56,7 @@ def customer_create(request):
                 customer = services.customer_create(organization=organization,
                                                     **form.cleaned_data)
             except ValidationError as error:
-                form_errors_from(form, error)
+                errors_onto(form, error)
             else:
                 messages.success(request, f"Customer {customer.name} created.")
                 return redirect("contracts:customer-detail", customer_id=customer.id)
@@ -100,7 +101,7 @@ def product_create(request):
             product = services.product_create(organization=request.organization,
                                               **form.cleaned_data)
         except ValidationError as error:
-            form_errors_from(form, error)
+            errors_onto(form, error)
         else:
             messages.success(request, f"Product {product.name} ({product.sku}) created.")
             return redirect("contracts:product-list")

@@ -34,13 +34,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from invoicing import render_worker
-from invoicing.models import CreditNote, InvoiceSettings
+from invoicing.models import CreditNote
 from invoicing.rendering import (
     PDF_TIMEOUT_SECONDS,
     RENDER_MEMORY_BYTES,
     RENDER_TIMEOUT_SECONDS,
     TEMPLATE_DIR,
     _customer,
+    _organization,
     customer_locale,
 )
 from invoicing.sandbox import MAX_RENDER_SECONDS
@@ -57,17 +58,10 @@ def credit_note_context(note: CreditNote, *, locale: str | None = None) -> dict[
     invoice, organization = note.invoice, note.organization
     customer = invoice.customer
     locale = locale or customer_locale(customer)
-    settings = InvoiceSettings.objects.for_organization(organization).first()
     currency = str(note.currency)
-    address = settings.address.strip() if settings else ""
     issued = note.created_at.astimezone(ZoneInfo(organization.time_zone)).date()
     return {
-        "organization": {
-            "name": organization.name, "address": address,
-            "address_lines": [line.strip() for line in address.splitlines() if line.strip()],
-            "logo_url": settings.logo_url if settings else "",
-            "footer": settings.footer if settings else "",
-        },
+        "organization": _organization(organization),
         "customer": _customer(customer, locale),
         "credit_note": {
             "number": note.number, "issue_date": issued, "reason": note.reason,

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from invoicing.models import CreditNote, InvoiceLine, InvoiceSettings
+from zenskar.dashboard.forms import errors_onto
 from zenskar.formatting import format_money
 from zenskar.money import round_money
 
@@ -187,12 +188,3 @@ class TaxRateForm(forms.Form):
     region = forms.CharField(required=False, help_text="Empty: the whole country.")
     rate = forms.DecimalField(label="Rate (%)", help_text="0 to 100, e.g. 19.")
     inclusive = forms.BooleanField(label="Prices include it", required=False)
-
-
-def errors_onto(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's errors on the form: on the field they name, else at the top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)

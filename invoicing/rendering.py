@@ -104,17 +104,10 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
     only; call inside the invoice's tenant context."""
     organization, customer = invoice.organization, invoice.customer
     locale = locale or customer_locale(customer)
-    settings = InvoiceSettings.objects.for_organization(organization).first()
     currency = str(invoice.currency)
     lines = list(InvoiceLine.objects.for_organization(organization).filter(invoice=invoice))
-    org_address = settings.address.strip() if settings else ""
     return {
-        "organization": {
-            "name": organization.name, "address": org_address,
-            "address_lines": [line.strip() for line in org_address.splitlines() if line.strip()],
-            "logo_url": settings.logo_url if settings else "",
-            "footer": settings.footer if settings else "",
-        },
+        "organization": _organization(organization),
         "customer": _customer(customer, locale),
         "invoice": {
             "number": str(invoice.number),
@@ -134,6 +127,19 @@ def invoice_context(invoice: Invoice, *, payment_url: str | None = None,
         "taxes": _taxes(lines, invoice, currency),
         "payment_url": payment_url or None,
         "locale": locale,
+    }
+
+
+def _organization(organization: Any) -> dict[str, Any]:
+    """The sender, as every document shows it: name, address, logo and footer (the invoice
+    settings')."""
+    settings = InvoiceSettings.objects.for_organization(organization).first()
+    address = settings.address.strip() if settings else ""
+    return {
+        "name": organization.name, "address": address,
+        "address_lines": [line.strip() for line in address.splitlines() if line.strip()],
+        "logo_url": settings.logo_url if settings else "",
+        "footer": settings.footer if settings else "",
     }
 
 

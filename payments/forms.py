@@ -3,7 +3,7 @@
 The forms parse what a person typed; the services decide what is valid -- an amount more than
 zero, in the currency's digits, within what is due or left -- the same services the API calls,
 so both refuse a bad value with the same words (a service's ``ValidationError`` is put back on
-the field it names, :func:`errors_onto`).
+the field it names, :func:`zenskar.dashboard.forms.errors_onto`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from payments.models import Payment
 
@@ -60,12 +59,3 @@ class RefundForm(_InCurrency):
 
     def clean_take_from(self) -> str | None:
         return self.cleaned_data.get("take_from") or None
-
-
-def errors_onto(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's errors on the form: on the field they name, else at the top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)

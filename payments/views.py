@@ -29,8 +29,9 @@ from django.views.decorators.http import require_POST
 from invoicing import selectors as invoicing
 from payments import refunds, services
 from payments.checkout import links as checkout
-from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm, errors_onto
+from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm
 from payments.models import GatewayAccount, Payment, PaymentMethod
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
 from zenskar.money import round_money

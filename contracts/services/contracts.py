@@ -127,6 +127,13 @@ def contract_create(*, organization: Organization, document: Any) -> Contract:
     doc = _parse(document)
     customer, products = _resolve(organization, doc)
     contract = Contract(organization=organization, customer=customer, **_contract_fields(doc))
+    _write_terms(contract, doc, products)
+    return contract
+
+
+def _write_terms(contract: Contract, doc: ContractDoc, products: dict[str, Product]) -> None:
+    """Save the contract row, then its phases, prices and discounts as ``doc`` says (the old
+    ones already deleted), and activate it when the document asks."""
     contract.full_clean(validate_unique=False, validate_constraints=False)
     contract.save()
     _write_phases(contract, doc.phases, products)
@@ -135,7 +142,7 @@ def contract_create(*, organization: Organization, document: Any) -> Contract:
     if doc.status == "active":
         contract.status = Contract.Status.ACTIVE
         contract.save(update_fields=["status"])
-    return contract
+
 
 def _locked(contract: Contract) -> Contract:
     return (Contract.objects.for_organization(contract.organization).select_for_update()
@@ -154,16 +161,9 @@ def contract_update(*, contract: Contract, document: Any) -> Contract:
     contract.customer = customer
     for name, value in _contract_fields(doc).items():
         setattr(contract, name, value)
-    contract.full_clean(validate_unique=False, validate_constraints=False)
-    contract.save()
     contract.discounts.all().delete()
     contract.phases.all().delete()
-    _write_phases(contract, doc.phases, products)
-    for discount in doc.discounts:
-        _write_discount(contract, discount)
-    if doc.status == "active":
-        contract.status = Contract.Status.ACTIVE
-        contract.save(update_fields=["status"])
+    _write_terms(contract, doc, products)
     return contract
 
 @transaction.atomic

@@ -30,7 +30,6 @@ from invoicing.forms import (
     InvoiceFilterForm,
     LineForm,
     QuantityForm,
-    errors_onto,
 )
 from invoicing.models import (
     CreditNote,
@@ -48,6 +47,7 @@ from invoicing.views.text import (
     price_text,
     quantity_text,
 )
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
 from zenskar.tenancy.models import WRITE_ROLES

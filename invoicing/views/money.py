@@ -24,9 +24,10 @@ from django.views.decorators.http import require_POST
 
 from contracts.models import Customer, Product
 from invoicing import delivery, selectors, services
-from invoicing.forms import CreditGrantForm, errors_onto
+from invoicing.forms import CreditGrantForm
 from invoicing.models import CreditNote
 from invoicing.sandbox import TemplateError
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
 from zenskar.tenancy.models import WRITE_ROLES

@@ -12,12 +12,12 @@ from invoicing import services, taxes
 from invoicing.forms import (
     SettingsForm,
     TaxRateForm,
-    errors_onto,
 )
 from invoicing.models import (
     TaxRate,
 )
 from invoicing.views.text import quantity_text
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
 

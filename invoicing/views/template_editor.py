@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from invoicing import rendering, services
 from invoicing.forms import (
     TemplateForm,
-    errors_onto,
 )
 from invoicing.models import (
     Invoice,
@@ -22,6 +21,7 @@ from invoicing.models import (
 )
 from invoicing.rendering import TemplateError
 from invoicing.services.templates import EMPTY_HTML
+from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.tenancy.models import WRITE_ROLES
 
