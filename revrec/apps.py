@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class RevrecConfig(AppConfig):
     name = "revrec"
     verbose_name = "Revenue recognition"
+
+    def ready(self) -> None:
+        from revrec import postings
+        from zenskar import events
+
+        # Database work, in the publisher's transaction: the ledger posts with the billing
+        # event that causes it, or not at all (an entry is unique per source event, so a
+        # retried event posts once).
+        events.subscribe(postings.FINALIZED, postings.on_invoice_finalized)
+        events.subscribe(postings.VOIDED, postings.on_invoice_voided)
+        events.subscribe(postings.PAYMENT_APPLIED, postings.on_payment_applied)

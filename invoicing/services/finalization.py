@@ -138,7 +138,8 @@ def invoices_finalize_due(*, organization: Organization,
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
     """Void a finalized invoice before any payment. Idempotent. The contract's billing date
-    stays taken: a voided period is re-billed by a one-off invoice if need be."""
+    stays taken: a voided period is re-billed by a one-off invoice if need be. Publishes
+    ``invoice.voided`` in this transaction (the ledger reverses the finalization entry)."""
     invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
                .get(pk=invoice.pk))
     if invoice.status == Invoice.Status.VOID:
@@ -156,6 +157,9 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
     invoice.save()
     outbox_write(organization=invoice.organization, event_type="invoice.voided",
                  subject_id=invoice.id, payload=_event_payload(invoice))
+    events.publish(events.DomainEvent(name="invoice.voided",
+                                      organization_id=invoice.organization_id,
+                                      payload=_event_payload(invoice)))
     return invoice
 
 
