@@ -27,12 +27,16 @@ The events and their subscribers (in-transaction / after commit):
 - ``contract.meters_named`` (contracts, before writing usage items): metering refuses the
   keys that name no meter / --
 - ``contract.deleted``: invoicing resolves the contract's billing failures / --
-- ``invoice.finalized``: -- / invoicing renders and mails it, payments charges it
+- ``invoice.finalized``: the ledger posts AR against (deferred) revenue and tax / invoicing
+  renders and mails it, payments charges it
+- ``invoice.voided``: the ledger reverses the finalization entry / the outbox (webhooks)
 - ``invoice.delivering`` (invoicing, before an invoice's PDF or e-mail goes out): payments
   gives it its pay link (a checkout session), stored on the invoice / --
 - ``credit_note.issued``: payments writes the refunds / invoicing renders and mails the note
-- ``payment.applied``, ``payment.refunded``, ``credit.*``, ... (invoicing's settlement and
-  wallet): for the ledger, receivables and entitlements / the outbox (webhooks)
+- ``payment.applied``: the ledger posts cash or gateway receivable against AR and customer
+  credit / the outbox (webhooks)
+- ``payment.refunded``, ``credit.*``, ... (invoicing's settlement and wallet): for the ledger,
+  receivables and entitlements / the outbox (webhooks)
 
 What later apps *show* on an earlier app's page is no reaction: that is the dashboard's panel
 registry (``zenskar.dashboard.panels``).
