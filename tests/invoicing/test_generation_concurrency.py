@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -40,6 +39,7 @@ from invoicing.services import invoice_settings, invoices_finalize_due, invoices
 from metering import services as metering
 from tests.support import COMMITTING
 from tests.support.concurrency import at_once
+from tests.support.waiting import wait_until
 from zenskar.core.db import owner_conninfo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,18 +174,6 @@ def _worker(queue: str, log: Path) -> subprocess.Popen:
         )
 
 
-def _wait_until(condition, *, what: str, timeout: float, worker: subprocess.Popen, log: Path):
-    """Poll ``condition`` until it holds; fail at the deadline or if the worker dies."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if worker.poll() is not None:
-            raise AssertionError(f"the worker exited before {what}:\n{log.read_text()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} after {timeout} s:\n{log.read_text()}")
-        time.sleep(0.02)  # the interval between two looks, not a wait for the condition
-    return value
-
-
 def _forget_queue(queue: str) -> None:
     """Drop what the broker still holds for ``queue``: the killed worker's unacknowledged
     message (kombu would redeliver it to the queue after its visibility timeout) and the
@@ -205,7 +193,7 @@ def _killed_once(condition, *, what: str, queue: str, organization_id: str, log:
     try:
         tasks.generate_invoices.apply_async(args=(organization_id, TODAY.isoformat()),
                                             queue=queue)
-        _wait_until(condition, what=what, timeout=180, worker=worker, log=log)
+        wait_until(condition, what=what, timeout=180, process=worker, explain=log.read_text)
     finally:
         worker.kill()
         worker.wait(timeout=30)

@@ -21,6 +21,7 @@ from django.conf import settings
 from invoicing.models import Invoice
 from payments import services
 from tests.support import free_port
+from tests.support.waiting import wait_until
 
 WEBHOOK_SECRET = "whsec_test_secret"
 GOOD = "4242424242424242"
@@ -46,16 +47,19 @@ def localstripe():
         [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # it takes seconds to import on a loaded machine
-    while True:
+
+    def answers() -> bool:
         try:
             urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1)  # noqa: S310
-            break
         except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.1)
+            return False
+        return True
+
+    try:  # it takes seconds to import on a loaded machine
+        wait_until(answers, what="answer from localstripe", timeout=60, process=process)
+    except AssertionError:
+        process.kill()
+        raise
     # the operator's setting: every gateway in test mode calls the emulator
     previous, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, base
     yield base
