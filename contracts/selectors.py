@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
 
 from contracts import price_config, schedule
 from contracts.models import CADENCE_MONTHS, Contract, Discount, Phase, PriceItem
 from contracts.pricing import PriceResult, prepaid_purchase, price
+from zenskar.core.dates import local_date
 from zenskar.tenancy.models import Organization
 
 
@@ -179,7 +178,7 @@ def billing_summary(*, contract: Contract, through: date | None = None, limit: i
     priced (before discounts) and usage charges marked as such."""
     if not contract.phases.exists():
         return []
-    today = timezone.now().astimezone(ZoneInfo(contract.time_zone)).date()
+    today = local_date(contract.time_zone)
     horizon = through or max(contract.start_date, today) + relativedelta(months=13)
     if contract.end_date:
         horizon = min(horizon, contract.end_date)

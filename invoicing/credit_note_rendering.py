@@ -31,7 +31,6 @@ name             value
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from invoicing import render_worker
 from invoicing.models import CreditNote
@@ -46,6 +45,7 @@ from invoicing.rendering import (
 )
 from invoicing.sandbox import MAX_RENDER_SECONDS
 from invoicing.sandbox import plain_number as _plain
+from zenskar.core.dates import local_date
 from zenskar.money import round_money
 
 __all__ = ["credit_note_context", "default_credit_note_template",
@@ -59,7 +59,7 @@ def credit_note_context(note: CreditNote, *, locale: str | None = None) -> dict[
     customer = invoice.customer
     locale = locale or customer_locale(customer)
     currency = str(note.currency)
-    issued = note.created_at.astimezone(ZoneInfo(organization.time_zone)).date()
+    issued = local_date(organization.time_zone, note.created_at)
     return {
         "organization": _organization(organization),
         "customer": _customer(customer, locale),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import smtplib
 from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,7 +21,6 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -31,6 +29,7 @@ from payments import refunds, services
 from payments.checkout import links as checkout
 from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm
 from payments.models import GatewayAccount, Payment, PaymentMethod
+from zenskar.core.dates import local_date
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
@@ -47,7 +46,7 @@ def _actor(request) -> str:
 
 
 def _today(organization):
-    return timezone.localdate(timezone=ZoneInfo(organization.time_zone))
+    return local_date(organization.time_zone)
 
 
 def _left(payment: Payment) -> Decimal:

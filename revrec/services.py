@@ -22,12 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from revrec.models import Account, JournalEntry, JournalLine
+from zenskar.core.dates import local_date
 from zenskar.money import as_decimal, is_valid_currency, round_money
 from zenskar.tenancy.models import Organization
 
@@ -220,4 +219,4 @@ def entry_reverse(entry: JournalEntry, *, source_type: str, source_id: str | uui
 
 def today(organization: Organization, now: datetime | None = None) -> date:
     """The organization's calendar day now (its time zone)."""
-    return (now or timezone.now()).astimezone(ZoneInfo(organization.time_zone)).date()
+    return local_date(organization.time_zone, now)

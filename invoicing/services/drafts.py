@@ -3,13 +3,10 @@ its totals and taxes, the gapless numbers, the event payload. No workflow of its
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from contracts.models import Contract, Customer
 from invoicing import taxes
@@ -39,10 +36,6 @@ def invoice_settings(*, organization: Organization) -> InvoiceSettings:
         ignore_conflicts=True,
     )
     return InvoiceSettings.objects.get(organization=organization)
-
-
-def _today(tz: str) -> date:
-    return timezone.now().astimezone(ZoneInfo(tz)).date()
 
 
 def _write_lines(invoice: Invoice, drafts: list[LineDraft], overrides: dict[str, str], *,

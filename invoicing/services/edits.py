@@ -15,8 +15,9 @@ from invoicing.models import (
     InvoiceAudit,
     InvoiceLine,
 )
-from invoicing.services.drafts import _draft_locked, _event_payload, _today, _totals
+from invoicing.services.drafts import _draft_locked, _event_payload, _totals
 from zenskar import bounds
+from zenskar.core.dates import local_date
 from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write
@@ -99,7 +100,7 @@ def invoice_create_one_off(*, organization: Organization, customer: Customer,
                                                          code="required")]})
     invoice = Invoice.objects.create(
         organization=organization, customer=customer, contract=None,
-        billing_date=_today(customer.time_zone), currency=customer.currency, memo=memo,
+        billing_date=local_date(customer.time_zone), currency=customer.currency, memo=memo,
         manual=True, finalize_after=None)
     for line in lines:
         invoice_add_line(invoice=invoice, actor=actor, description=line["description"],

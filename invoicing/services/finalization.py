@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,6 +28,7 @@ from invoicing.services.drafts import _event_payload, _next_number, _totals, inv
 from invoicing.services.generation import draft_recompute
 from metering.services import billed_through_set, events_adjusted
 from zenskar import events
+from zenskar.core.dates import local_date
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write
 
@@ -54,7 +54,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     organization = invoice.organization
     settings = invoice_settings(organization=organization)
     terms_of = invoice.contract or customer  # a one-off invoice: the customer's own terms
-    issue = now.astimezone(ZoneInfo(terms_of.time_zone)).date()
+    issue = local_date(terms_of.time_zone, now)
     invoice.number = _next_number(organization, "invoice", issue.year, settings.number_prefix)
     invoice.issue_date = issue
     terms = terms_of.payment_terms_days

@@ -48,12 +48,12 @@ from invoicing.services.drafts import (
     BILLABLE,
     _event_payload,
     _line_rows,
-    _today,
     _totals,
     _write_lines,
     invoice_settings,
 )
 from metering.selectors import customers_with_late_events, meters_by_key
+from zenskar.core.dates import local_date
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write, outbox_write_many
 
@@ -222,7 +222,7 @@ def draft_recompute(invoice: Invoice, *, today: date | None = None) -> bool:
     index = period_counter(rater)
     existing, corrective = _invoices_of(
         Invoice.objects.for_organization(contract.organization_id).filter(contract=contract))
-    today = today or _today(contract.time_zone)
+    today = today or local_date(contract.time_zone)
     charges: Sequence[Charge] = ()
     if invoice.corrections_only:  # the host only while no draft of the schedule is open
         host = not any(inv.status == "draft" for inv in existing.values())
@@ -287,7 +287,7 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
             Invoice.objects.for_organization(contract.organization_id).filter(contract=contract))
     if not contract.phases.all() and not existing and not corrective:
         return result  # cancelled from its start (or never given a phase): nothing owed
-    today = today or _today(contract.time_zone)
+    today = today or local_date(contract.time_zone)
     rater = ContractRater(contract, usage or DirectUsage(contract.organization),
                           meters=run.meters if run else None)
     index = period_counter(rater)
@@ -527,7 +527,7 @@ def upcoming_invoice(*, customer: Customer,
     contracts = Contract.objects.for_organization(customer.organization_id).filter(
         customer=customer, status=Contract.Status.ACTIVE)
     for contract in contracts:
-        local_today = today or _today(contract.time_zone)
+        local_today = today or local_date(contract.time_zone)
         rater = ContractRater(contract, DirectUsage(contract.organization))
         final = set(Invoice.objects.for_organization(contract.organization_id).filter(
             contract=contract).exclude(status=Invoice.Status.DRAFT)

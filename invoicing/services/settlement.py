@@ -113,10 +113,6 @@ def save(invoice: Invoice) -> None:
 # --- Payments ---------------------------------------------------------------------------------
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return format_money(amount, currency)
-
-
 def payment_amount_check(*, invoice: Invoice, amount: Decimal | None,
                          keep_excess_as_credit: bool = False) -> Decimal:
     """The amount a payment of ``invoice`` may take, before any money moves: ``amount`` (its
@@ -137,9 +133,9 @@ def payment_amount_check(*, invoice: Invoice, amount: Decimal | None,
     _check_money(amount, invoice.currency)
     if amount > due and not keep_excess_as_credit:
         raise ValidationError({"amount": [ValidationError(
-            f"{_money(amount, invoice.currency)} is more than the "
-            f"{_money(due, invoice.currency)} due; to keep the excess of "
-            f"{_money(amount - due, invoice.currency)} as the customer's credit, say so "
+            f"{format_money(amount, invoice.currency)} is more than the "
+            f"{format_money(due, invoice.currency)} due; to keep the excess of "
+            f"{format_money(amount - due, invoice.currency)} as the customer's credit, say so "
             "(keep_excess_as_credit).", code="more_than_due")]})
     return amount
 
@@ -267,7 +263,7 @@ def payment_refund(*, invoice: Invoice, payment_source: str, amount: Decimal,
     paying = selectors.invoice_paid_by(invoice=invoice, source=payment_source)
     if amount > paying:
         raise ValidationError({"from": [ValidationError(
-            f"This payment pays {_money(paying, invoice.currency)} of invoice "
+            f"This payment pays {format_money(paying, invoice.currency)} of invoice "
             f"{invoice.number}: at most that is refunded from the invoice.",
             code="more_than_paid")]})
     row = settle(invoice, kind=Kind.REFUND, amount=amount, source=source,

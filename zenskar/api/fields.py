@@ -51,12 +51,6 @@ def PriceNumberInField(*, allow_negative: bool = False, **kwargs):  # noqa: N802
                             allow_negative=allow_negative, **kwargs)
 
 
-def PercentInField(**kwargs):  # noqa: N802
-    """A percentage: 0 to 100, at most 4 decimals."""
-    return _bounded_decimal(maximum=bounds.MAX_PERCENT, decimals=4, allow_negative=False,
-                            **kwargs)
-
-
 def _check_date(value):
     try:
         bounds.date_in_bounds(value)
