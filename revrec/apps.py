@@ -12,6 +12,5 @@ class RevrecConfig(AppConfig):
         # Database work, in the publisher's transaction: the ledger posts with the billing
         # event that causes it, or not at all (an entry is unique per source event, so a
         # retried event posts once).
-        events.subscribe(postings.FINALIZED, postings.on_invoice_finalized)
-        events.subscribe(postings.VOIDED, postings.on_invoice_voided)
-        events.subscribe(postings.PAYMENT_APPLIED, postings.on_payment_applied)
+        for name, handler in postings.SUBSCRIPTIONS:
+            events.subscribe(name, handler)

@@ -143,3 +143,116 @@ class JournalLine(TenantModel):
     def __str__(self) -> str:
         side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
         return f"{self.account_id} {side}"
+
+
+class RevenueSchedule(TenantModel):
+    """How one invoice line's revenue (its share of the transaction price, after allocation)
+    is earned: ``amount`` in total, ``recognized`` so far. The ledger's own row: the
+    recognition run moves ``recognized`` and posts the same amounts in one transaction, so
+    ``amount - recognized`` is what the line still holds in deferred revenue.
+
+    - ``ratable``: by day over ``[start_date, end_date)``; what is recognized through a day is
+      ``amount x elapsed days / days``, rounded once, so the days add up to ``amount``;
+    - ``drawdown``: a prepaid block of ``units``, earned as they are used (``units_drawn``);
+      what is left at ``end_date`` (the block's expiry) is breakage, recognized that day.
+
+    A negative ``amount`` (a proration credit of an amendment) takes revenue back the same
+    way. ``modification`` labels a schedule made by a contract amendment: prospective (from
+    the amendment on) or cumulative catch-up (it starts in the past, so the next run
+    recognizes the elapsed days at once)."""
+
+    class Method(models.TextChoices):
+        RATABLE = "ratable", "Ratably by day"
+        DRAWDOWN = "drawdown", "Prepaid drawdown, breakage at expiry"
+
+    class Modification(models.TextChoices):
+        NONE = "", "Not a modification"
+        PROSPECTIVE = "prospective", "Prospective"
+        CUMULATIVE_CATCH_UP = "cumulative_catch_up", "Cumulative catch-up"
+
+    source = models.CharField(max_length=200, help_text="invoice_line:<id>, once.")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**AMOUNT)
+    recognized = models.DecimalField(**AMOUNT, default=0)
+    billed = models.DecimalField(**AMOUNT, help_text="The line's amount as invoiced, net of tax.")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True,
+                                help_text="First day not covered; a prepaid block's expiry.")
+    recognized_through = models.DateField(
+        null=True, blank=True, help_text="First day not yet recognized (ratable).")
+    units = models.DecimalField(max_digits=30, decimal_places=10, null=True, blank=True)
+    units_drawn = models.DecimalField(max_digits=30, decimal_places=10, default=0)
+    modification = models.CharField(max_length=24, choices=Modification.choices, blank=True,
+                                    default="")
+    done = models.BooleanField(default=False)
+    description = models.CharField(max_length=500, blank=True)
+    invoice_id = models.UUIDField()
+    invoice_line_id = models.UUIDField(null=True, blank=True)
+    price_item_id = models.UUIDField(null=True, blank=True)
+    customer_id = models.UUIDField()
+    product_id = models.UUIDField(null=True, blank=True)
+    contract_id = models.UUIDField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start_date", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "source"],
+                                    name="revrec_schedule_once_per_source"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, recognized__gte=0, recognized__lte=models.F("amount"))
+                | Q(amount__lte=0, recognized__lte=0, recognized__gte=models.F("amount")),
+                name="revrec_schedule_recognized_within_amount"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "done", "method"], name="revrec_schedule_open"),
+            models.Index(fields=["organization", "invoice_id"], name="revrec_schedule_invoice"),
+        ]
+
+    @property
+    def deferred(self):
+        return self.amount - self.recognized
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.amount} {self.currency} from {self.start_date}"
+
+
+class Recognition(TenantModel):
+    """What one schedule recognized on one day, and the entry that posted it: at most one per
+    (schedule, day, kind) -- a run retried, or two runs at once, recognize a day once."""
+
+    class Kind(models.TextChoices):
+        RATABLE = "ratable", "Ratable"
+        DRAWDOWN = "drawdown", "Drawn down"
+        BREAKAGE = "breakage", "Breakage at expiry"
+
+    schedule = models.ForeignKey(RevenueSchedule, on_delete=models.PROTECT,
+                                 related_name="recognitions")
+    on = models.DateField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**AMOUNT)
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=200, blank=True,
+                              help_text="What caused it: the invoice whose usage drew down.")
+
+    class Meta:
+        ordering = ["on", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "on", "kind", "source"],
+                                    name="revrec_recognition_once_per_day"),
+        ]
+
+
+class PeriodClose(TenantModel):
+    """A close of the books through ``closed_through`` (inclusive): nothing posts on or
+    before the latest such day; a later event posts into the first open day and says so.
+    Reopening is a new row with an earlier date (the history stays)."""
+
+    closed_through = models.DateField()
+    closed_by = models.CharField(max_length=200, blank=True)
+    checks = models.JSONField(default=list, help_text="The pre-close checks as they stood.")
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

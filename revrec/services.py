@@ -12,7 +12,10 @@ Guarantees:
   (``ValueError``) and, were this bypassed, by the database at commit;
 - nothing posted is ever changed: ``entry_reverse`` posts the exact mirror of an entry
   (debits and credits swapped, same accounts and references), at most once per entry;
-- the system accounts are seeded on first use (``accounts_ensure``), idempotently.
+- the system accounts are seeded on first use (``accounts_ensure``), idempotently;
+- nothing posts into a closed period: an entry dated on or before the lock date (the latest
+  ``PeriodClose``) is posted on the first open day, and its memo says which day it belongs
+  to.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from revrec.models import Account, JournalEntry, JournalLine
+from revrec.models import Account, JournalEntry, JournalLine, PeriodClose
 from zenskar.core.dates import local_date
 from zenskar.money import as_decimal, is_valid_currency, round_money
 from zenskar.tenancy.models import Organization
@@ -163,6 +166,7 @@ def entry_post(*, organization: Organization, source_type: str, source_id: str |
     if debits != credits:
         raise ValueError(f"Unbalanced entry {source_type} {source_id}: debits {debits} "
                          f"<> credits {credits} {currency}.")
+    effective_date, memo = _into_open_period(organization, effective_date, memo)
     try:
         with transaction.atomic():
             entry = JournalEntry.objects.create(
@@ -185,6 +189,24 @@ def entry_post(*, organization: Organization, source_type: str, source_id: str |
             raise
         return existing
     return entry
+
+
+def lock_date(organization: Organization) -> date | None:
+    """The last day of the closed periods (the latest close), None when nothing is closed."""
+    close = PeriodClose.objects.for_organization(organization).order_by("-created_at").first()
+    return close.closed_through if close is not None else None
+
+
+def _into_open_period(organization: Organization, effective_date: date,
+                      memo: str) -> tuple[date, str]:
+    """A day in a closed period moves to the first open day, and the memo says so."""
+    locked = lock_date(organization)
+    if locked is None or effective_date > locked:
+        return effective_date, memo
+    first_open = locked + timedelta(days=1)
+    note = (f"(belongs to {effective_date.isoformat()}, in a closed period: posted on "
+            f"{first_open.isoformat()}, the first open day)")
+    return first_open, f"{memo} {note}".strip()
 
 
 def entry_reverse(entry: JournalEntry, *, source_type: str, source_id: str | uuid.UUID,

@@ -165,6 +165,9 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
 
 @transaction.atomic
 def invoice_mark_uncollectible(*, invoice: Invoice) -> Invoice:
+    """Finalized and unpaid -> uncollectible (written off). Publishes
+    ``invoice.uncollectible`` in this transaction (the ledger writes the amount due off) and
+    writes it to the outbox."""
     invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
                .get(pk=invoice.pk))
     if invoice.status != Invoice.Status.FINALIZED:
@@ -172,4 +175,9 @@ def invoice_mark_uncollectible(*, invoice: Invoice) -> Invoice:
                                                           code="invalid_status")]})
     invoice.status = Invoice.Status.UNCOLLECTIBLE
     invoice.save(update_fields=["status", "updated_at"])
+    outbox_write(organization=invoice.organization, event_type="invoice.uncollectible",
+                 subject_id=invoice.id, payload=_event_payload(invoice))
+    events.publish(events.DomainEvent(name="invoice.uncollectible",
+                                      organization_id=invoice.organization_id,
+                                      payload=_event_payload(invoice)))
     return invoice
