@@ -114,6 +114,12 @@ class JournalEntry(TenantModel):
 class JournalLine(TenantModel):
     """One side of an entry on one account: a debit or a credit, never both."""
 
+    # Written by the thousand per recognition run: no index of its own on the organization
+    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
     debit = models.DecimalField(**AMOUNT, default=0)
@@ -160,6 +166,12 @@ class RevenueSchedule(TenantModel):
     way. ``modification`` labels a schedule made by a contract amendment: prospective (from
     the amendment on) or cumulative catch-up (it starts in the past, so the next run
     recognizes the elapsed days at once)."""
+
+    # Written by the thousand per recognition run: no index of its own on the organization
+    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Method(models.TextChoices):
         RATABLE = "ratable", "Ratably by day"
@@ -222,6 +234,12 @@ class Recognition(TenantModel):
     """What one schedule recognized on one day, and the entry that posted it: at most one per
     (schedule, day, kind) -- a run retried, or two runs at once, recognize a day once."""
 
+    # Written by the thousand per recognition run: no index of its own on the organization
+    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
+                                     related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
     class Kind(models.TextChoices):
         RATABLE = "ratable", "Ratable"
         DRAWDOWN = "drawdown", "Drawn down"
@@ -242,6 +260,7 @@ class Recognition(TenantModel):
             models.UniqueConstraint(fields=["schedule", "on", "kind", "source"],
                                     name="revrec_recognition_once_per_day"),
         ]
+        indexes = [models.Index(fields=["organization", "on"], name="revrec_recognition_day")]
 
 
 class PeriodClose(TenantModel):

@@ -26,10 +26,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from revrec.models import Account, JournalEntry, JournalLine, PeriodClose
+from zenskar import bounds
 from zenskar.core.dates import local_date
+from zenskar.core.ids import uuid7
 from zenskar.money import as_decimal, is_valid_currency, round_money
 from zenskar.tenancy.models import Organization
 
@@ -89,15 +93,114 @@ def accounts_ensure(*, organization: Organization) -> dict[str, Account]:
     constraint), and both callers get it."""
     accounts = _system_accounts(organization)
     if len(accounts) < len(SYSTEM_ACCOUNTS):
+        taken = set(Account.objects.for_organization(organization).values_list("code",
+                                                                                flat=True))
         Account.objects.bulk_create(
-            [Account(organization=organization, system_key=key, code=code, name=name, type=kind)
+            [Account(organization=organization, system_key=key, code=_free_code(code, taken),
+                     name=name, type=kind)
              for key, code, name, kind in SYSTEM_ACCOUNTS if key not in accounts],
             ignore_conflicts=True)
         accounts = _system_accounts(organization)
         missing = [key for key, *_ in SYSTEM_ACCOUNTS if key not in accounts]
-        if missing:  # the code of a system account is taken by an account of the tenant's
-            raise ValueError(f"Cannot seed the system accounts {missing}: their codes are taken.")
+        if missing:  # a code taken meanwhile by a concurrent account: the next call seeds it
+            raise ValueError(f"Could not seed the system accounts {missing}; try again.")
     return accounts
+
+
+def _free_code(code: str, taken: set[str]) -> str:
+    """``code``, or -- taken by an account of the tenant's -- ``code-S``, ``code-S2``, ..."""
+    candidate, n = code, 1
+    while candidate in taken:
+        candidate = f"{code}-S{n if n > 1 else ''}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+ACCOUNT_FIELDS = ("code", "name", "type", "gl_code", "active")
+
+
+def _account_errors(organization: Organization, values: dict[str, object],
+                    account: Account | None) -> dict[str, list[ValidationError]]:
+    errors: dict[str, list[ValidationError]] = {}
+
+    def text(name: str, limit: int, *, required: bool) -> None:
+        if name not in values:
+            return
+        value = values[name]
+        if not isinstance(value, str) or (required and not value.strip()) \
+                or len(value) > limit or bounds.text_problem(value):
+            errors[name] = [ValidationError(
+                f"{'1' if required else '0'} to {limit} characters of text.",
+                code="invalid")]
+        else:
+            values[name] = value.strip()
+
+    text("code", 20, required=True)
+    text("name", 200, required=True)
+    text("gl_code", 100, required=False)
+    if "type" in values and values["type"] not in Account.Type.values:
+        errors["type"] = [ValidationError(f"One of {', '.join(Account.Type.values)}.",
+                                          code="invalid_choice")]
+    if "active" in values and not isinstance(values["active"], bool):
+        errors["active"] = [ValidationError("true or false.", code="invalid")]
+    if account is not None and account.system_key:
+        for name in ("type", "active"):
+            if name in values and values[name] != getattr(account, name):
+                errors[name] = [ValidationError(
+                    "A system account's type and state are fixed: postings need it.",
+                    code="system_account")]
+    if "code" in values and "code" not in errors:
+        clash = Account.objects.for_organization(organization).filter(code=values["code"])
+        if account is not None:
+            clash = clash.exclude(id=account.id)
+        if clash.exists():
+            errors["code"] = [ValidationError("Another account has this code.",
+                                              code="duplicate")]
+    return errors
+
+
+@transaction.atomic
+def account_create(*, organization: Organization, code: str, name: str, type: str,
+                   gl_code: str = "") -> Account:
+    """An account of the tenant's own (never a system account). Every rule is checked here;
+    a ValidationError names the field."""
+    accounts_ensure(organization=organization)
+    values: dict[str, object] = {"code": code, "name": name, "type": type, "gl_code": gl_code}
+    errors = _account_errors(organization, values, None)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            return Account.objects.create(organization=organization, **values)
+    except IntegrityError:
+        raise ValidationError({"code": [ValidationError("Another account has this code.",
+                                                        code="duplicate")]}) from None
+
+
+@transaction.atomic
+def account_update(*, account: Account, **changes: object) -> Account:
+    """Change an account's ``code``, ``name``, ``gl_code`` (the tenant's general-ledger code,
+    used by the export) or ``active``; a system account keeps its type and stays active.
+    Unknown fields are refused; a ValidationError names the field."""
+    unknown = sorted(set(changes) - set(ACCOUNT_FIELDS))
+    if unknown:
+        raise ValidationError({name: [ValidationError("Not a field of an account.",
+                                                      code="unknown_field")]
+                               for name in unknown})
+    values = dict(changes)
+    errors = _account_errors(account.organization, values, account)
+    if errors:
+        raise ValidationError(errors)
+    for name, value in values.items():
+        setattr(account, name, value)
+    try:
+        with transaction.atomic():
+            account.save(update_fields=[*values, "updated_at"])
+    except IntegrityError:
+        raise ValidationError({"code": [ValidationError("Another account has this code.",
+                                                        code="duplicate")]}) from None
+    return account
 
 
 def _system_accounts(organization: Organization) -> dict[str, Account]:
@@ -173,14 +276,7 @@ def entry_post(*, organization: Organization, source_type: str, source_id: str |
                 organization=organization, source_type=source_type[:64],
                 source_id=source_id[:200], currency=currency, effective_date=effective_date,
                 memo=memo[:500], reverses=reverses)
-            JournalLine.objects.bulk_create([
-                JournalLine(organization=organization, entry=entry, account=account,
-                            debit=debit, credit=credit, description=posting.description[:300],
-                            invoice_id=posting.refs.invoice, payment_id=posting.refs.payment,
-                            credit_note_id=posting.refs.credit_note,
-                            customer_id=posting.refs.customer, product_id=posting.refs.product,
-                            position=position)
-                for position, (account, debit, credit, posting) in enumerate(resolved)])
+            _lines_insert(organization, entry, resolved)
     except IntegrityError:
         # Posted meanwhile by a concurrent retry of the same event: that entry is the one.
         existing = entry_existing(organization=organization, source_type=source_type,
@@ -189,6 +285,43 @@ def entry_post(*, organization: Organization, source_type: str, source_id: str |
             raise
         return existing
     return entry
+
+
+BULK_FROM = 200  # lines: from this many on, one INSERT of arrays instead of model rows
+LINE_COLUMNS = ("id", "organization_id", "created_at", "entry_id", "account_id", "debit",
+                "credit", "description", "position", "invoice_id", "payment_id",
+                "credit_note_id", "customer_id", "product_id")
+
+
+def _lines_insert(organization: Organization, entry: JournalEntry,
+                  resolved: list[tuple[Account, Decimal, Decimal, Posting]]) -> None:
+    """The entry's lines. A large entry (a recognition run's) goes in as one INSERT of
+    arrays (COPY is refused under row-level security): the same rows, constraints and
+    triggers, without building a model object per line."""
+    if len(resolved) < BULK_FROM:
+        JournalLine.objects.bulk_create([
+            JournalLine(organization=organization, entry=entry, account=account,
+                        debit=debit, credit=credit, description=posting.description[:300],
+                        invoice_id=posting.refs.invoice, payment_id=posting.refs.payment,
+                        credit_note_id=posting.refs.credit_note,
+                        customer_id=posting.refs.customer, product_id=posting.refs.product,
+                        position=position)
+            for position, (account, debit, credit, posting) in enumerate(resolved)])
+        return
+    now = timezone.now()
+    table = JournalLine._meta.db_table
+    columns = list(zip(*[
+        (uuid7(), organization.id, now, entry.id, account.id, debit, credit,
+         posting.description[:300], position, posting.refs.invoice, posting.refs.payment,
+         posting.refs.credit_note, posting.refs.customer, posting.refs.product)
+        for position, (account, debit, credit, posting) in enumerate(resolved)], strict=True))
+    types = ("uuid", "uuid", "timestamptz", "uuid", "uuid", "numeric", "numeric", "text",
+             "smallint", "uuid", "uuid", "uuid", "uuid", "uuid")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(LINE_COLUMNS)}) "  # noqa: S608 - our table
+            f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})",
+            [list(column) for column in columns])
 
 
 def lock_date(organization: Organization) -> date | None:

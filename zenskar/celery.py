@@ -45,6 +45,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=5),  # hourly: every time zone's midnight is on the hour
         "args": ("contracts.renew_or_end_contracts",),
     },
+    "recognize-revenue": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=40),  # hourly: through yesterday in each organization's zone
+        "args": ("revrec.recognize_revenue",),
+    },
     "sync-data-sources": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute="*"),  # each source has its own interval and back-off

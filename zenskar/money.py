@@ -16,6 +16,7 @@ Rules this module enforces (see DESIGN.md, "Money"):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -65,6 +66,7 @@ def _check_currency(code: str) -> str:
     return code
 
 
+@functools.lru_cache(maxsize=512)
 def minor_units(code: str) -> int:
     """The number of decimal places of ``code``'s minor unit: JPY 0, USD 2, KWD 3.
 
