@@ -24,7 +24,7 @@ from invoicing import selectors as invoicing_selectors
 from invoicing.models import CreditGrant, Invoice
 from revrec import postings, recognition
 from revrec.models import JournalEntry, PeriodClose, RevenueSchedule
-from revrec.services import lock_date
+from revrec.services import lock_date, today
 from zenskar import bounds
 from zenskar.tenancy.models import Organization
 
@@ -92,6 +92,10 @@ def period_close(*, organization: Organization, through: date, closed_by: str = 
     the checks, and -- when none that blocks fails, or ``force`` -- record the close. A date
     on or before the current lock date is refused (``period_reopen`` moves it back)."""
     through = _check_day(through)
+    if through >= today(organization):
+        raise ValidationError({"closed_through": [ValidationError(
+            "Only a day that has ended closes: at the latest yesterday, in the "
+            "organization's time zone.", code="not_ended")]})
     locked = lock_date(organization)
     if locked is not None and through <= locked:
         raise ValidationError({"closed_through": [ValidationError(
@@ -100,14 +104,14 @@ def period_close(*, organization: Organization, through: date, closed_by: str = 
     if len(note) > 500 or bounds.text_problem(note):
         raise ValidationError({"note": [ValidationError("At most 500 characters of text.",
                                                         code="invalid")]})
-    postings.usage_accrue(organization=organization, through=through)
-    recognition.recognize(organization=organization, through=through)
-    checks = close_checks(organization=organization, through=through)
-    failing = [check for check in checks if check.blocking and not check.passed]
-    if failing and not force:
-        raise ValidationError({"closed_through": [
-            ValidationError(check.detail, code=check.name) for check in failing]})
-    with transaction.atomic():
+    with transaction.atomic():  # a refused close leaves nothing behind
+        postings.usage_accrue(organization=organization, through=through)
+        recognition.recognize(organization=organization, through=through)
+        checks = close_checks(organization=organization, through=through)
+        failing = [check for check in checks if check.blocking and not check.passed]
+        if failing and not force:
+            raise ValidationError({"closed_through": [
+                ValidationError(check.detail, code=check.name) for check in failing]})
         return PeriodClose.objects.create(
             organization=organization, closed_through=through, closed_by=closed_by[:200],
             checks=[asdict(check) for check in checks], note=note.strip())

@@ -115,7 +115,7 @@ class JournalLine(TenantModel):
     """One side of an entry on one account: a debit or a credit, never both."""
 
     # Written by the thousand per recognition run: no index of its own on the organization
-    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    # nor on created_at (the composite indexes lead with the organization).
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
                                      related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,6 +141,8 @@ class JournalLine(TenantModel):
                 name="revrec_line_one_side"),
         ]
         indexes = [
+            # the journal's pages, newest first
+            models.Index(fields=["organization", "created_at"], name="revrec_line_created"),
             models.Index(fields=["organization", "account"], name="revrec_line_account"),
             models.Index(fields=["organization", "invoice_id"], name="revrec_line_invoice"),
             models.Index(fields=["organization", "customer_id"], name="revrec_line_customer"),
@@ -168,7 +170,7 @@ class RevenueSchedule(TenantModel):
     recognizes the elapsed days at once)."""
 
     # Written by the thousand per recognition run: no index of its own on the organization
-    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    # nor on created_at (the composite indexes lead with the organization).
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
                                      related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -219,6 +221,7 @@ class RevenueSchedule(TenantModel):
         ]
         indexes = [
             models.Index(fields=["organization", "done", "method"], name="revrec_schedule_open"),
+            models.Index(fields=["organization", "created_at"], name="revrec_schedule_created"),
             models.Index(fields=["organization", "invoice_id"], name="revrec_schedule_invoice"),
         ]
 
@@ -235,7 +238,7 @@ class Recognition(TenantModel):
     (schedule, day, kind) -- a run retried, or two runs at once, recognize a day once."""
 
     # Written by the thousand per recognition run: no index of its own on the organization
-    # (the composite indexes lead with it) nor on created_at (nothing reads by it).
+    # nor on created_at (the composite indexes lead with the organization).
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE,
                                      related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)

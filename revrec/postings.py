@@ -421,6 +421,7 @@ def payment_refunded_post(*, organization: Organization, source: str, payment_so
     if amount <= 0:
         return None
     payment = _payment(organization, payment_source)
+    debit: str
     if taken_from == "credit":
         debit = Key.CUSTOMER_CREDIT
     else:

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("invoicing.urls")),
     path("", include("payments.checkout.urls")),
     path("", include("payments.urls")),
+    path("", include("revrec.dashboard_urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

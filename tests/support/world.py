@@ -56,6 +56,7 @@ def build_world(tenant) -> dict[str, str]:
         "mapping": {"event_id": "id", "customer": "account", "timestamp": "recorded_at",
                     "event_name_value": "api_call"},
         "cursor_field": "id"})["id"]
+    ids["account_id"] = s.get("revenue/accounts")["results"][0]["id"]
     ids["key_id"] = s.post("api-keys", {"name": "CI", "role": "viewer"})["id"]
     ids["membership_id"] = s.post("members", {"email": "ana@acme.test", "role": "viewer"})["id"]
     return ids

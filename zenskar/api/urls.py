@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
@@ -113,4 +113,5 @@ urlpatterns = [
          name="payment-refunds"),
     path("checkout-sessions", api_checkout.CheckoutSessionListView.as_view(),
          name="checkout-sessions"),
+    path("", include("revrec.urls")),  # /revenue...: the ledger's reports, accounts, closes
 ]

@@ -21,9 +21,9 @@ from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
 # Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
-# invoicing.urls and payments.urls are included before the dashboard and serve
-# /customers/, /contracts/, /products/, /metering/, /invoices/ and /payments/, which is where
-# the tiles' /<slug>/ links (home.html) lead.
+# invoicing.urls, payments.urls and revrec.dashboard_urls are included before the dashboard
+# and serve /customers/, /contracts/, /products/, /metering/, /invoices/, /payments/ and
+# /revenue/, which is where the tiles' /<slug>/ links (home.html) lead.
 TILES = {
     "customers": (
         "Customers",
@@ -55,16 +55,15 @@ TILES = {
         "Card payments through Stripe, offline payments recorded by your team, refunds and "
         "the hosted checkout page your customers pay on.",
     ),
-}
-
-# Sections still waiting for their app's pages: an empty state naming the API endpoint.
-SECTIONS = {
     "revenue": (
         "Revenue",
         "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "
         "revenue, by schedule and by period.",
-        "GET /api/v1/revenue",
     ),
+}
+
+# Sections still waiting for their app's pages: an empty state naming the API endpoint.
+SECTIONS = {
     "receivables": (
         "Receivables",
         "What is owed and how late: aging buckets, customer segments and the reminders sent "
