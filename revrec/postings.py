@@ -32,11 +32,12 @@ billed amounts. Otherwise each line is its own price; a line without a product o
 contract discount) follows the revenue rule of the invoice's product lines when they share
 one, else it is revenue at a point in time.
 
-**Modifications.** A proration credit (an amendment's) on a ratable product gets a schedule
-of its own, negative, over the rest of its period: with the new price's schedule, the rest
-of the old deferral and the new consideration are recognized over the remaining period
-(prospective). When it starts before the day it is invoiced, the next run recognizes the
-elapsed days at once (cumulative catch-up); the schedule says which.
+**Modifications.** An amendment's invoice credits the unused old terms (a proration credit)
+and charges the new ones over the rest of the period: each line gets a schedule of its own
+(the credit's negative), so the rest of the old deferral and the new consideration are
+recognized over the remaining period -- prospective, labelled so. When the amendment took
+effect before the day it is invoiced, the next run recognizes the elapsed days at once:
+cumulative catch-up, labelled so.
 """
 
 from __future__ import annotations
@@ -160,6 +161,12 @@ def _period(f: _Line, found: list[_Line]) -> tuple[date, date] | None:
     """A line's service period; a line without one (a discount) spans its invoice's ratable
     lines."""
     line = f.line
+    if line.kind == LineKind.CREDIT and line.period_end:
+        # a charge's period cut short (an amendment, a cancellation): the credit is for the
+        # days it no longer covers, from the new end to the end the charge was billed for
+        nominal_end = _day((line.derivation or {}).get("nominal_end"))
+        if nominal_end is not None and nominal_end > line.period_end:
+            return line.period_end, nominal_end
     if line.period_start and line.period_end and line.period_end > line.period_start:
         return line.period_start, line.period_end
     spans = [(o.line.period_start, o.line.period_end) for o in found
@@ -168,6 +175,14 @@ def _period(f: _Line, found: list[_Line]) -> tuple[date, date] | None:
     if not spans:
         return None
     return min(s for s, _ in spans), max(e for _, e in spans)
+
+
+def _day(value: object) -> date | None:
+    """The date an ISO date or date-time string (a derivation's) starts on, or None."""
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _prepaid_units(line: InvoiceLine) -> Decimal | None:
@@ -201,6 +216,9 @@ def invoice_finalized_post(*, organization: Organization,
     refs = Refs(invoice=invoice.id, customer=invoice.customer_id)
     postings = [_side(Key.ACCOUNTS_RECEIVABLE, invoice.total, refs,
                       f"Invoice {invoice.number}", debit_side=True)]
+    accrued = _accrued(organization, invoice)
+    # an amendment's invoice: the unused old terms credited, the new ones charged
+    amended = any(line.kind == LineKind.CREDIT for line in lines)
     for f in found:
         line = f.line
         account = Key.REVENUE
@@ -219,7 +237,7 @@ def invoice_finalized_post(*, organization: Organization,
         elif f.rule == Rule.RATABLE and f.net != 0 and (period := _period(f, found)):
             account = Key.DEFERRED_REVENUE
             modification = ""
-            if line.kind == LineKind.CREDIT:
+            if amended:
                 modification = (RevenueSchedule.Modification.CUMULATIVE_CATCH_UP
                                 if period[0] < issued else RevenueSchedule.Modification.PROSPECTIVE)
             recognition.schedule_create(
@@ -232,11 +250,21 @@ def invoice_finalized_post(*, organization: Organization,
                 modification=modification, description=line.description)
         elif f.rule == Rule.RATABLE and f.net != 0:
             account = Key.DEFERRED_REVENUE  # no period known: deferred until credited
+        elif f.rule == Rule.AS_USED and accrued > 0 and f.net > 0:
+            # earned, and booked as unbilled revenue, when its period ended: billing it
+            # turns that asset into a receivable; only what was not accrued is revenue now
+            billed = min(accrued, f.net)
+            accrued -= billed
+            postings.append(Posting(Key.UNBILLED_REVENUE, credit=billed, refs=f.refs,
+                                    description=f"{line.description} (accrued)"))
+            postings.append(_side(Key.REVENUE, f.net - billed, f.refs, line.description,
+                                  debit_side=False))
+            continue
         postings.append(_side(account, f.net, f.refs, line.description, debit_side=False))
-    accrued = _accrued(organization, invoice)
-    if accrued:  # recognized when accrued: what the invoice bills of it clears the asset
-        postings += [_side(Key.REVENUE, accrued, refs, "Usage accrued before", debit_side=True),
-                     _side(Key.UNBILLED_REVENUE, accrued, refs, "Usage accrued before",
+    if accrued:  # accrued more than the invoice bills (usage went down): revenue back
+        postings += [_side(Key.REVENUE, accrued, refs, "Usage accrued, not billed",
+                           debit_side=True),
+                     _side(Key.UNBILLED_REVENUE, accrued, refs, "Usage accrued, not billed",
                            debit_side=False)]
     postings.append(_side(Key.SALES_TAX_PAYABLE, invoice.tax_total, refs,
                           f"Tax on invoice {invoice.number}", debit_side=False))
