@@ -85,6 +85,7 @@ def seed_demo() -> DemoSeed:
         _seed_catalog(acme)
         _seed_usage(acme)
         _seed_invoices(acme)
+        _seed_revenue(acme)
     return DemoSeed(organization=acme, email=DEMO_EMAIL, password=DEMO_PASSWORD, api_key=secret)
 
 
@@ -274,6 +275,14 @@ def _seed_invoices(organization: Organization) -> None:
 
     invoices_generate(organization=organization)
     invoices_finalize_due(organization=organization)
+
+
+def _seed_revenue(organization: Organization) -> None:
+    """The ledger's daily run, as beat would: the usage of drafts accrued, and every revenue
+    schedule recognized through yesterday (the months already served, each in its month)."""
+    from revrec.tasks import recognize_revenue
+
+    recognize_revenue(str(organization.id))
 
 
 def _seed_catalog(organization: Organization) -> None:

@@ -27,16 +27,26 @@ The events and their subscribers (in-transaction / after commit):
 - ``contract.meters_named`` (contracts, before writing usage items): metering refuses the
   keys that name no meter / --
 - ``contract.deleted``: invoicing resolves the contract's billing failures / --
-- ``invoice.finalized``: the ledger posts AR against (deferred) revenue and tax / invoicing
-  renders and mails it, payments charges it
-- ``invoice.voided``: the ledger reverses the finalization entry / the outbox (webhooks)
+- ``invoice.finalized``: the ledger posts AR against deferred revenue (a revenue schedule per
+  ratable line or prepaid block), unbilled revenue (usage accrued before), revenue and tax /
+  invoicing renders and mails it, payments charges it
+- ``invoice.voided``: the ledger takes back what the invoice's schedules recognized, then
+  reverses its finalization entry (and its usage accrual) / the outbox (webhooks)
+- ``invoice.uncollectible``: the ledger writes the amount due off (bad-debt expense against
+  AR) / the outbox (webhooks)
 - ``invoice.delivering`` (invoicing, before an invoice's PDF or e-mail goes out): payments
   gives it its pay link (a checkout session), stored on the invoice / --
-- ``credit_note.issued``: payments writes the refunds / invoicing renders and mails the note
-- ``payment.applied``: the ledger posts cash or gateway receivable against AR and customer
-  credit / the outbox (webhooks)
-- ``payment.refunded``, ``credit.*``, ... (invoicing's settlement and wallet): for the ledger,
-  receivables and entitlements / the outbox (webhooks)
+- ``credit_note.issued``: payments writes the refunds; the ledger takes the note off deferred
+  revenue (shrinking the line's schedule) or revenue, and tax, against AR and customer credit
+  / invoicing renders and mails the note
+- ``payment.applied``: the ledger posts cash or gateway receivable against AR (bad-debt
+  expense for a written-off invoice) and customer credit / the outbox (webhooks)
+- ``payment.refunded``: the ledger posts AR or customer credit against cash or gateway
+  receivable / the outbox (webhooks)
+- ``credit.granted``, ``credit.applied``, ``credit.expired`` (invoicing's wallet): the ledger
+  posts the movements no other event posts (a grant by a person, an invoice of credits,
+  credit a voided invoice gives back; credit applied; breakage at expiry) / the outbox
+  (webhooks); later, receivables and entitlements
 
 What later apps *show* on an earlier app's page is no reaction: that is the dashboard's panel
 registry (``zenskar.dashboard.panels``).

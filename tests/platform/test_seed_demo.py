@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from contracts.models import Contract, Customer, PriceItem, Product
 from invoicing.models import Invoice
 from metering.models import Event
+from revrec.models import JournalEntry
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization
 
@@ -16,7 +17,8 @@ def _counts():
     acme = Organization.objects.filter(slug="acme-cloud").first()
     with tenant_context(acme):
         billing = (Customer.objects.count(), Product.objects.count(), Contract.objects.count(),
-                   PriceItem.objects.count(), Event.objects.count(), Invoice.objects.count())
+                   PriceItem.objects.count(), Event.objects.count(), Invoice.objects.count(),
+                   JournalEntry.objects.filter(source_type="revenue.recognized").count())
     return (
         get_user_model().objects.count(), Organization.objects.count(),
         Membership.objects.count(), ApiKey.objects.count(), *billing,
@@ -37,6 +39,7 @@ def test_seeding_twice_changes_nothing_and_the_printed_key_works(capsys):
     sent = sum(65 + 2 * (d % 7) + 2 for d in range(1, 61))
     assert first[8] == sent
     assert first[9] > 0  # the schedule produced invoices
+    assert first[10] > 0  # and the ledger recognized the months already served
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {printed['api_key']}")
