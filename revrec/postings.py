@@ -460,8 +460,11 @@ def payment_refunded_post(*, organization: Organization, source: str, payment_so
         payment.customer_id if payment is not None else customer_id)
     refs = Refs(invoice=invoice.id if invoice is not None else None,
                 payment=payment.id if payment is not None else None, customer=customer)
+    # one refund may take from the payment's credit and from its invoice under one source:
+    # two movements, two entries
     return entry_post(
-        organization=organization, source_type=PAYMENT_REFUNDED, source_id=source,
+        organization=organization, source_type=PAYMENT_REFUNDED,
+        source_id=f"{taken_from}:{source}",
         currency=currency, effective_date=today(organization),
         memo=f"Refund of {payment_source}",
         lines=[Posting(debit, debit=amount, refs=refs, description=f"Refund {source}"),

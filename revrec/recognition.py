@@ -152,12 +152,12 @@ def recognize(*, organization: Organization, through: date | None = None,
     for begin in range(0, len(ids), chunk):
         part = ids[begin:begin + chunk]
         try:
-            _recognize_chunk(organization, part, stop, result)
+            _merge(result, _recognize_chunk(organization, part, stop))
         except Exception:
             logger.exception("recognition chunk of %s schedules failed; one by one", len(part))
             for schedule_id in part:
                 try:
-                    _recognize_chunk(organization, [schedule_id], stop, result)
+                    _merge(result, _recognize_chunk(organization, [schedule_id], stop))
                 except Exception:
                     logger.exception("schedule %s of organization %s could not be recognized",
                                      schedule_id, organization.id)
@@ -167,16 +167,26 @@ def recognize(*, organization: Organization, through: date | None = None,
                .order_by("id").values_list("id", flat=True))
     for schedule_id in list(expired):
         try:
-            _breakage(organization, schedule_id, through, result)
+            _merge(result, _breakage(organization, schedule_id, through))
         except Exception:
             logger.exception("breakage of schedule %s failed", schedule_id)
             result.failed.append(str(schedule_id))
     return result
 
 
+def _merge(result: RunResult, part: RunResult) -> None:
+    """A chunk's counts into the run's: only a chunk that committed counts."""
+    result.schedules += part.schedules
+    result.recognitions += part.recognitions
+    result.entries += part.entries
+    for currency, amount in part.amounts.items():
+        result.amounts[currency] += amount
+
+
 @transaction.atomic
-def _recognize_chunk(organization: Organization, ids: Sequence[uuid.UUID], stop: date,
-                     result: RunResult) -> None:
+def _recognize_chunk(organization: Organization, ids: Sequence[uuid.UUID],
+                     stop: date) -> RunResult:
+    result = RunResult(through=stop - timedelta(days=1))
     schedules = list(RevenueSchedule.objects.for_organization(organization)
                      .select_for_update(skip_locked=True)
                      .filter(id__in=ids, done=False, recognized_through__lt=stop)
@@ -198,7 +208,7 @@ def _recognize_chunk(organization: Organization, ids: Sequence[uuid.UUID], stop:
         schedule.recognized_through = end
         schedule.done = end >= schedule.end_date
     if not schedules:
-        return
+        return result
     recognitions: list[tuple[RevenueSchedule, date, Decimal, JournalEntry]] = []
     for (currency, day), items in sorted(by_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         entry = entry_post(
@@ -215,6 +225,7 @@ def _recognize_chunk(organization: Organization, ids: Sequence[uuid.UUID], stop:
     _save_progress(schedules)
     result.schedules += len(schedules)
     result.recognitions += len(recognitions)
+    return result
 
 
 def _recognitions_insert(rows: list[tuple[RevenueSchedule, date, Decimal, JournalEntry]]) -> None:
@@ -251,12 +262,12 @@ def _save_progress(schedules: list[RevenueSchedule]) -> None:
 
 
 @transaction.atomic
-def _breakage(organization: Organization, schedule_id: uuid.UUID, through: date,
-              result: RunResult) -> None:
+def _breakage(organization: Organization, schedule_id: uuid.UUID, through: date) -> RunResult:
+    result = RunResult(through=through)
     schedule = (RevenueSchedule.objects.for_organization(organization).select_for_update()
                 .get(id=schedule_id))
     if schedule.done or schedule.end_date is None:
-        return
+        return result
     left = schedule.amount - schedule.recognized
     day = min(schedule.end_date, through)
     if left:
@@ -274,6 +285,7 @@ def _breakage(organization: Organization, schedule_id: uuid.UUID, through: date,
     schedule.done = True
     schedule.save(update_fields=["recognized", "done", "updated_at"])
     result.schedules += 1
+    return result
 
 
 def drawdown_recognize(*, organization: Organization, schedule: RevenueSchedule,

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from revrec import postings, recognition
 from revrec.services import today
+from zenskar.money import round_money
 from zenskar.tenancy.tasks import tenant_task
 
 
@@ -21,5 +22,6 @@ def recognize_revenue(organization, through: str | None = None) -> dict:
     result = recognition.recognize(organization=organization, through=day)
     return {"through": day.isoformat(), "accrued": accrued, "schedules": result.schedules,
             "recognitions": result.recognitions, "entries": result.entries,
-            "amounts": {currency: str(amount) for currency, amount in result.amounts.items()},
+            "amounts": {currency: str(round_money(amount, currency))
+                        for currency, amount in result.amounts.items()},
             "failed": result.failed}

@@ -137,7 +137,7 @@ def invoices_finalize_due(*, organization: Organization,
 
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
-    """Void a finalized invoice before any payment. Idempotent. The contract's billing date
+    """Void a finalized invoice before any payment or credit note. Idempotent. The contract's billing date
     stays taken: a voided period is re-billed by a one-off invoice if need be. Publishes
     ``invoice.voided`` in this transaction (the ledger reverses the finalization entry)."""
     invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
@@ -149,6 +149,12 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
         raise ValidationError({"status": [ValidationError(
             "Only an unpaid invoice can be voided; issue a credit note instead.",
             code="invalid_status")]})
+    if invoice.amount_credited > 0:
+        # its credit notes stand (numbered documents, money already moved): voiding too
+        # would take back what they took back a second time
+        raise ValidationError({"status": [ValidationError(
+            "This invoice has credit notes: credit what is left of it instead of voiding it.",
+            code="has_credit_notes")]})
     if invoice.credit_applied > 0:
         wallet.invoice_credit_return(invoice=invoice)
     invoice.status = Invoice.Status.VOID
