@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from invoicing import services as invoicing
@@ -324,6 +325,50 @@ def test_the_excess_of_an_offline_overpayment_refunded_out_of_credit(tenant, as_
         (Key.CUSTOMER_CREDIT, D("30.00"), D("0")), (Key.CASH, D("0"), D("30.00"))]
     assert _reload(tenant, invoice).status == Invoice.Status.PAID
     assert _balances(tenant) == {Key.CASH: D("100.00"), Key.REVENUE: D("-100.00")}
+    _trial_balance_is_zero(tenant, as_at_commit)
+
+
+def test_a_refund_taken_from_credit_and_from_the_invoice_posts_both_parts(
+        tenant, as_at_commit):
+    """100.00 due; 130.00 received, the excess kept as credit. A refund of 50.00 with no
+    source named takes the unapplied credit first (30.00), then the invoice (20.00), under one
+    refund -- two movements, two entries:
+      Dr customer credit 30.00 / Cr cash 30.00
+      Dr AR 20.00 / Cr cash 20.00 (the invoice owes 20.00 again)
+    Cash 130 - 50 = 80.00; AR 20.00 = the invoice's amount due; customer credit 0."""
+    invoice = _finalize(tenant, _invoice(tenant, _customer(tenant),
+                                         ("100.00", "point_in_time", {})), date(2026, 1, 5))
+    with tenant.context():
+        payment = payments.payment_record_offline(
+            invoice=invoice, amount=D("130.00"), method="bank_transfer", reference="TR-10",
+            received_on=date(2026, 1, 20), actor="ana@acme.test", keep_excess_as_credit=True)
+        refund = refund_create(payment=payment, amount=D("50.00"), reason="Overpaid",
+                               actor="ana@acme.test")
+    assert (refund.from_credit, refund.from_invoice) == (D("30.00"), D("20.00"))
+    assert sorted(_lines(tenant, "payment.refunded")) == sorted([
+        (Key.CUSTOMER_CREDIT, D("30.00"), D("0")), (Key.CASH, D("0"), D("30.00")),
+        (Key.ACCOUNTS_RECEIVABLE, D("20.00"), D("0")), (Key.CASH, D("0"), D("20.00"))])
+    assert _reload(tenant, invoice).amount_due == D("20.00")
+    assert _balances(tenant) == {Key.CASH: D("80.00"), Key.ACCOUNTS_RECEIVABLE: D("20.00"),
+                                 Key.REVENUE: D("-100.00")}
+    _trial_balance_is_zero(tenant, as_at_commit)
+
+
+def test_an_invoice_with_a_credit_note_is_not_voided(tenant, as_at_commit):
+    """A credit note already took part of the invoice back (numbered, its money moved):
+    voiding the invoice as well would take that part back twice. Refused with a reason; the
+    books stay as the note left them."""
+    invoice = _finalize(tenant, _invoice(tenant, _customer(tenant),
+                                         ("200.00", "point_in_time", {})), date(2026, 1, 5))
+    with tenant.context():
+        invoicing.credit_note_create(invoice=invoice, reason="Outage",
+                                     lines=[(_line_of(tenant, invoice), D("50.00"))])
+        before = _balances(tenant)
+        with pytest.raises(ValidationError) as refused:
+            invoicing.invoice_void(invoice=invoice)
+    assert refused.value.error_dict["status"][0].code == "has_credit_notes"
+    assert _balances(tenant) == before == {Key.ACCOUNTS_RECEIVABLE: D("150.00"),
+                                           Key.REVENUE: D("-150.00")}
     _trial_balance_is_zero(tenant, as_at_commit)
 
 
