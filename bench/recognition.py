@@ -115,6 +115,7 @@ def main() -> None:
     from revrec.models import JournalEntry, JournalLine, Recognition
     from revrec.selectors import trial_balance
     from revrec.services import accounts_ensure
+    from zenskar.money import round_money
     from zenskar.tenancy import services as tenancy
     from zenskar.tenancy.context import tenant_context
     from zenskar.tenancy.models import Organization
@@ -149,7 +150,7 @@ def main() -> None:
                  if row.currency == currency), Decimal(0)) == 0
             for currency in CURRENCIES)
 
-    amounts = ", ".join(f"{amount:,} {currency}" for currency, amount
+    amounts = ", ".join(f"{round_money(amount, currency):,} {currency}" for currency, amount
                         in sorted(result.amounts.items()))
     print(f"recognition run       {elapsed:.1f} s: {result.schedules:,} schedules, "
           f"{result.recognitions:,} recognitions, {result.entries:,} entries, "
