@@ -7,7 +7,6 @@ currency."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from payments.models import Payment
 from payments.refunds import refund_create
 from revrec import recognition
 from revrec.models import Account, JournalEntry, JournalLine, RevenueSchedule
-from revrec.selectors import balances, trial_balance
+from tests.revrec.books import account_balances, recognize_through, trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -55,24 +54,6 @@ def _source_types(tenant):
     with tenant.context():
         return list(JournalEntry.objects.for_organization(tenant.organization)
                     .order_by("posted_at").values_list("source_type", flat=True))
-
-
-def _balances(tenant):
-    """{system key: debit - credit} of the accounts not at zero (one currency: USD)."""
-    with tenant.context():
-        return {key: value for (key, _), value in
-                balances(organization=tenant.organization).items() if value}
-
-
-def _trial_balance_is_zero(tenant, as_at_commit):
-    as_at_commit()  # the deferred checks: every entry balanced, as at commit
-    with tenant.context():
-        rows = trial_balance(organization=tenant.organization)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        totals[row.currency] += row.balance
-    assert rows
-    assert set(totals.values()) == {Decimal(0)}, dict(totals)
 
 
 def _customer(tenant, **fields):
@@ -111,14 +92,9 @@ def _reload(tenant, obj):
     return obj
 
 
-def _recognize(tenant, through):
-    with tenant.context():
-        return recognition.recognize(organization=tenant.organization, through=through)
-
-
 def _revenue(tenant):
     """Revenue earned: credits less debits on the revenue account."""
-    return -_balances(tenant).get(Key.REVENUE, D(0))
+    return -account_balances(tenant).get(Key.REVENUE, D(0))
 
 
 # --- 1. A credit note while revenue is still deferred --------------------------------------------
@@ -150,7 +126,7 @@ def test_a_partial_credit_note_splits_between_revenue_recognized_and_still_defer
         (Key.DEFERRED_REVENUE, D("0"), D("1200.00")),
         (Key.SALES_TAX_PAYABLE, D("0"), D("120.00")),
     ]
-    _recognize(tenant, date(2026, 3, 31))
+    recognize_through(tenant, date(2026, 3, 31))
     assert _revenue(tenant) == D("295.89")
 
     line = _line_of(tenant, invoice)
@@ -173,21 +149,21 @@ def test_a_partial_credit_note_splits_between_revenue_recognized_and_still_defer
         D("900.00"), D("221.92"), D("1200.00"))
     assert _reload(tenant, invoice).amount_due == D("990.00")  # 1,320 - 330
 
-    _recognize(tenant, date(2026, 4, 30))
+    recognize_through(tenant, date(2026, 4, 30))
     april = _lines(tenant, recognition.RECOGNIZED)[-2:]
     assert april == [(Key.DEFERRED_REVENUE, D("73.97"), D("0")),
                      (Key.REVENUE, D("0"), D("73.97"))]
-    _recognize(tenant, date(2026, 12, 31))
+    recognize_through(tenant, date(2026, 12, 31))
     recognized_after_the_note = sum(
         (credit for key, _, credit in _lines(tenant, recognition.RECOGNIZED)
          if key == Key.REVENUE), D(0)) - D("295.89")
     assert recognized_after_the_note == D("678.08")
     assert _revenue(tenant) == D("900.00")
     # nothing left deferred; AR what is due; tax 120 - 30
-    assert _balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("990.00"),
+    assert account_balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("990.00"),
                                  Key.SALES_TAX_PAYABLE: D("-90.00"),
                                  Key.REVENUE: D("-900.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 2. A credit note to the credit balance -------------------------------------------------------
@@ -218,10 +194,10 @@ def test_a_credit_note_on_a_point_in_time_line_to_customer_credit(tenant, as_at_
     assert _source_types(tenant) == ["invoice.finalized", "credit_note.issued"]
     assert _reload(tenant, invoice).amount_due == D("220.00")
     # revenue 200 - 50; tax 20 - 5; the customer is owed 55
-    assert _balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("220.00"),
+    assert account_balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("220.00"),
                                  Key.REVENUE: D("-150.00"), Key.SALES_TAX_PAYABLE: D("-15.00"),
                                  Key.CUSTOMER_CREDIT: D("-55.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_a_credit_note_beyond_what_is_due_goes_to_the_credit_balance(tenant, as_at_commit):
@@ -250,10 +226,10 @@ def test_a_credit_note_beyond_what_is_due_goes_to_the_credit_balance(tenant, as_
     ]
     invoice = _reload(tenant, invoice)
     assert (invoice.status, invoice.amount_due) == (Invoice.Status.PAID, D("0"))
-    assert _balances(tenant) == {Key.CASH: D("80.00"), Key.REVENUE: D("-50.00"),
+    assert account_balances(tenant) == {Key.CASH: D("80.00"), Key.REVENUE: D("-50.00"),
                                  Key.SALES_TAX_PAYABLE: D("-5.00"),
                                  Key.CUSTOMER_CREDIT: D("-25.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 3. A credit note refunded --------------------------------------------------------------------
@@ -294,8 +270,8 @@ def test_a_credit_note_refunded_on_a_paid_invoice_takes_cash_back(tenant, as_at_
                                                         Payment.Status.PARTIALLY_REFUNDED)
     invoice = _reload(tenant, invoice)
     assert (invoice.status, invoice.amount_due) == (Invoice.Status.PAID, D("0"))
-    assert _balances(tenant) == {Key.CASH: D("60.00"), Key.REVENUE: D("-60.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    assert account_balances(tenant) == {Key.CASH: D("60.00"), Key.REVENUE: D("-60.00")}
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 4. A refund of an overpayment's excess out of credit ---------------------------------------
@@ -324,8 +300,8 @@ def test_the_excess_of_an_offline_overpayment_refunded_out_of_credit(tenant, as_
     assert _lines(tenant, "payment.refunded") == [
         (Key.CUSTOMER_CREDIT, D("30.00"), D("0")), (Key.CASH, D("0"), D("30.00"))]
     assert _reload(tenant, invoice).status == Invoice.Status.PAID
-    assert _balances(tenant) == {Key.CASH: D("100.00"), Key.REVENUE: D("-100.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    assert account_balances(tenant) == {Key.CASH: D("100.00"), Key.REVENUE: D("-100.00")}
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_a_refund_taken_from_credit_and_from_the_invoice_posts_both_parts(
@@ -349,9 +325,9 @@ def test_a_refund_taken_from_credit_and_from_the_invoice_posts_both_parts(
         (Key.CUSTOMER_CREDIT, D("30.00"), D("0")), (Key.CASH, D("0"), D("30.00")),
         (Key.ACCOUNTS_RECEIVABLE, D("20.00"), D("0")), (Key.CASH, D("0"), D("20.00"))])
     assert _reload(tenant, invoice).amount_due == D("20.00")
-    assert _balances(tenant) == {Key.CASH: D("80.00"), Key.ACCOUNTS_RECEIVABLE: D("20.00"),
+    assert account_balances(tenant) == {Key.CASH: D("80.00"), Key.ACCOUNTS_RECEIVABLE: D("20.00"),
                                  Key.REVENUE: D("-100.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_an_invoice_with_a_credit_note_is_not_voided(tenant, as_at_commit):
@@ -363,13 +339,13 @@ def test_an_invoice_with_a_credit_note_is_not_voided(tenant, as_at_commit):
     with tenant.context():
         invoicing.credit_note_create(invoice=invoice, reason="Outage",
                                      lines=[(_line_of(tenant, invoice), D("50.00"))])
-        before = _balances(tenant)
+        before = account_balances(tenant)
         with pytest.raises(ValidationError) as refused:
             invoicing.invoice_void(invoice=invoice)
     assert refused.value.error_dict["status"][0].code == "has_credit_notes"
-    assert _balances(tenant) == before == {Key.ACCOUNTS_RECEIVABLE: D("150.00"),
+    assert account_balances(tenant) == before == {Key.ACCOUNTS_RECEIVABLE: D("150.00"),
                                            Key.REVENUE: D("-150.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_the_excess_of_a_card_overpayment_refunded_out_of_credit_leaves_the_gateway(
@@ -402,9 +378,9 @@ def test_the_excess_of_a_card_overpayment_refunded_out_of_credit_leaves_the_gate
         (Key.CUSTOMER_CREDIT, D("15.00"), D("0")),
         (Key.GATEWAY_RECEIVABLE, D("0"), D("15.00")),
     ]
-    assert _balances(tenant) == {Key.GATEWAY_RECEIVABLE: D("105.00"),
+    assert account_balances(tenant) == {Key.GATEWAY_RECEIVABLE: D("105.00"),
                                  Key.CUSTOMER_CREDIT: D("-5.00"), Key.REVENUE: D("-100.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 5. Credit granted by a person, applied, expired --------------------------------------------
@@ -448,8 +424,8 @@ def test_credit_granted_by_a_person_is_applied_at_finalization_and_the_rest_expi
                                             now=expires + timedelta(days=1)) == 0  # once
     assert _lines(tenant, "credit.expired") == [
         (Key.CUSTOMER_CREDIT, D("20.00"), D("0")), (Key.REVENUE, D("0"), D("20.00"))]
-    assert _balances(tenant) == {}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    assert account_balances(tenant) == {}
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 6. A write-off and a recovery ----------------------------------------------------------------
@@ -488,9 +464,9 @@ def test_a_write_off_then_a_late_payment_is_a_recovery_not_ar(tenant, as_at_comm
     assert entry.effective_date == date(2026, 3, 2)
     invoice = _reload(tenant, invoice)
     assert (invoice.status, invoice.amount_due) == (Invoice.Status.UNCOLLECTIBLE, D("40.00"))
-    assert _balances(tenant) == {Key.CASH: D("70.00"), Key.BAD_DEBT_EXPENSE: D("40.00"),
+    assert account_balances(tenant) == {Key.CASH: D("70.00"), Key.BAD_DEBT_EXPENSE: D("40.00"),
                                  Key.REVENUE: D("-100.00"), Key.SALES_TAX_PAYABLE: D("-10.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_a_credit_note_on_a_written_off_invoice_comes_off_bad_debt_expense(
@@ -518,9 +494,9 @@ def test_a_credit_note_on_a_written_off_invoice_comes_off_bad_debt_expense(
     ]
     invoice = _reload(tenant, invoice)
     assert (invoice.status, invoice.amount_due) == (Invoice.Status.UNCOLLECTIBLE, D("66.00"))
-    assert _balances(tenant) == {Key.BAD_DEBT_EXPENSE: D("66.00"), Key.REVENUE: D("-60.00"),
+    assert account_balances(tenant) == {Key.BAD_DEBT_EXPENSE: D("66.00"), Key.REVENUE: D("-60.00"),
                                  Key.SALES_TAX_PAYABLE: D("-6.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 7. A void of an invoice paid partly by credit ----------------------------------------------
@@ -544,7 +520,7 @@ def test_voiding_an_invoice_paid_partly_by_credit_puts_everything_back(tenant, a
     with tenant.context():
         invoicing.customer_credit_grant(organization=tenant.organization, customer=customer,
                                         amount=D("50.00"), reason="Goodwill")
-    before = _balances(tenant)
+    before = account_balances(tenant)
     assert before == {Key.REVENUE: D("50.00"), Key.CUSTOMER_CREDIT: D("-50.00")}
 
     invoice = _finalize(tenant, _invoice(tenant, customer, ("1200.00", "ratable", YEAR_2026)),
@@ -554,7 +530,7 @@ def test_voiding_an_invoice_paid_partly_by_credit_puts_everything_back(tenant, a
     assert _lines(tenant, "credit.applied") == [
         (Key.CUSTOMER_CREDIT, D("50.00"), D("0")),
         (Key.ACCOUNTS_RECEIVABLE, D("0"), D("50.00"))]
-    _recognize(tenant, date(2026, 1, 31))
+    recognize_through(tenant, date(2026, 1, 31))
     assert _lines(tenant, recognition.RECOGNIZED) == [
         (Key.DEFERRED_REVENUE, D("101.92"), D("0")), (Key.REVENUE, D("0"), D("101.92"))]
 
@@ -576,10 +552,10 @@ def test_voiding_an_invoice_paid_partly_by_credit_puts_everything_back(tenant, a
         (Key.DEFERRED_REVENUE, D("1200.00"), D("0")),
         (Key.SALES_TAX_PAYABLE, D("120.00"), D("0")),
     ]
-    assert _balances(tenant) == before
-    _recognize(tenant, date(2026, 12, 31))  # a cancelled schedule recognizes nothing more
-    assert _balances(tenant) == before
-    _trial_balance_is_zero(tenant, as_at_commit)
+    assert account_balances(tenant) == before
+    recognize_through(tenant, date(2026, 12, 31))  # a cancelled schedule recognizes nothing more
+    assert account_balances(tenant) == before
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 8. An invoice of credits ---------------------------------------------------------------------
@@ -604,5 +580,5 @@ def test_an_invoice_of_credits_gives_its_total_to_the_credit_balance(tenant, as_
     with tenant.context():
         grant = CreditGrant.objects.for_organization(tenant.organization).get()
     assert (grant.kind, grant.remaining) == (CreditGrant.Kind.INVOICE, D("80.00"))
-    assert _balances(tenant) == {Key.CUSTOMER_CREDIT: D("-80.00"), Key.REVENUE: D("80.00")}
-    _trial_balance_is_zero(tenant, as_at_commit)
+    assert account_balances(tenant) == {Key.CUSTOMER_CREDIT: D("-80.00"), Key.REVENUE: D("80.00")}
+    trial_balance_is_zero(tenant, as_at_commit)

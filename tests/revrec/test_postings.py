@@ -12,7 +12,8 @@ import pytest
 from invoicing import services as invoicing
 from payments.models import Payment
 from revrec.models import Account, JournalEntry, JournalLine
-from revrec.selectors import balances, trial_balance
+from revrec.selectors import balances
+from tests.revrec.books import trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -38,16 +39,6 @@ def _entries(tenant):
             found[line.entry.source_type].append(
                 (line.account.system_key, line.debit, line.credit))
     return dict(found)
-
-
-def _trial_balance_is_zero(tenant):
-    with tenant.context():
-        rows = trial_balance(organization=tenant.organization)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        totals[row.currency] += row.balance
-    assert rows
-    assert set(totals.values()) == {Decimal(0)}, dict(totals)
 
 
 def _balances(tenant):
@@ -108,7 +99,7 @@ def test_a_yearly_flat_fee_invoiced_then_paid_offline(scenario, tenant, as_at_co
     as_at_commit()
     assert _balances(tenant) == {(Key.CASH, "USD"): D("1200.00"),
                                  (Key.DEFERRED_REVENUE, "USD"): D("-1200.00")}
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 # --- Invoices: revenue rules, tax, void --------------------------------------------------------
@@ -160,7 +151,7 @@ def test_an_invoice_posts_each_line_by_its_revenue_rule_with_its_tax(tenant, as_
         (Key.ACCOUNTS_RECEIVABLE, "USD"): D("1485.00"),
         (Key.DEFERRED_REVENUE, "USD"): D("-1000.00"), (Key.REVENUE, "USD"): D("-350.00"),
         (Key.SALES_TAX_PAYABLE, "USD"): D("-135.00")}
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 def test_a_line_without_a_product_follows_the_rule_its_invoice_shares(tenant):
@@ -194,7 +185,7 @@ def test_tax_inclusive_prices_post_their_net_and_the_invoices_tax(tenant, as_at_
         (Key.SALES_TAX_PAYABLE, D("0"), D("3.33")),
     ]
     as_at_commit()
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 def test_voiding_an_invoice_reverses_its_finalization_exactly(tenant, as_at_commit):
@@ -220,7 +211,7 @@ def test_voiding_an_invoice_reverses_its_finalization_exactly(tenant, as_at_comm
         assert voided.source_id == str(invoice.id)
     as_at_commit()
     assert _balances(tenant) == {}  # every account back to zero
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 def test_a_draft_voided_or_an_invoice_of_zero_posts_nothing(tenant):
@@ -272,7 +263,7 @@ def test_a_card_payment_goes_to_the_gateway_clearing_account_and_its_excess_to_c
     assert _balances(tenant) == {
         (Key.GATEWAY_RECEIVABLE, "USD"): D("120.00"), (Key.REVENUE, "USD"): D("-100.00"),
         (Key.CUSTOMER_CREDIT, "USD"): D("-20.00")}
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 def test_a_partial_offline_payment_leaves_the_rest_receivable(tenant, as_at_commit):
@@ -283,7 +274,7 @@ def test_a_partial_offline_payment_leaves_the_rest_receivable(tenant, as_at_comm
         (Key.CASH, D("40.00"), D("0")), (Key.ACCOUNTS_RECEIVABLE, D("0"), D("40.00"))]
     as_at_commit()
     assert _balances(tenant)[(Key.ACCOUNTS_RECEIVABLE, "USD")] == D("60.00")
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)
 
 
 def test_a_prepaid_purchase_is_all_customer_credit(tenant, as_at_commit):
@@ -305,4 +296,4 @@ def test_a_prepaid_purchase_is_all_customer_credit(tenant, as_at_commit):
             account__system_key=Key.CUSTOMER_CREDIT).get()
     assert (line.customer_id, line.payment_id, line.invoice_id) == (customer.id, payment.id, None)
     as_at_commit()
-    _trial_balance_is_zero(tenant)
+    trial_balance_is_zero(tenant)

@@ -7,7 +7,6 @@ ends with the trial balance at zero per currency."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -26,9 +25,9 @@ from revrec.models import (
     Recognition,
     RevenueSchedule,
 )
-from revrec.selectors import trial_balance
 from revrec.services import entry_post, lock_date, today
 from revrec.tasks import recognize_revenue
+from tests.revrec.books import recognize_through, trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -56,17 +55,6 @@ def _recognized(tenant):
                 .order_by("entry__effective_date", "entry__posted_at", "position"))
         return [(line.entry.effective_date, line.account.system_key, line.debit, line.credit)
                 for line in rows]
-
-
-def _trial_balance_is_zero(tenant, as_at_commit):
-    as_at_commit()
-    with tenant.context():
-        rows = trial_balance(organization=tenant.organization)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        totals[row.currency] += row.balance
-    assert rows
-    assert set(totals.values()) == {Decimal(0)}, dict(totals)
 
 
 def _invoice(tenant, customer, amount, rule="ratable", **line):
@@ -97,11 +85,6 @@ def _schedule(tenant, invoice):
             invoice_id=invoice.id)
 
 
-def _recognize(tenant, through):
-    with tenant.context():
-        return recognition.recognize(organization=tenant.organization, through=through)
-
-
 def _codes(error: ValidationError, field="closed_through"):
     return [e.code for e in error.error_dict[field]]
 
@@ -127,7 +110,7 @@ def test_a_schedule_that_fails_stops_no_other_and_the_next_run_recognizes_it(
         return real_entry_post(**kwargs)
 
     monkeypatch.setattr(recognition, "entry_post", failing_for_b)
-    result = _recognize(tenant, date(2026, 1, 31))
+    result = recognize_through(tenant, date(2026, 1, 31))
     assert result.failed == [str(_schedule(tenant, b).id)]
     assert (result.schedules, result.recognitions, result.entries) == (1, 1, 1)
     assert dict(result.amounts) == {"USD": D("101.92")}
@@ -141,7 +124,7 @@ def test_a_schedule_that_fails_stops_no_other_and_the_next_run_recognizes_it(
             schedule=failed).exists()
 
     monkeypatch.setattr(recognition, "entry_post", real_entry_post)  # fixed
-    again = _recognize(tenant, date(2026, 1, 31))
+    again = recognize_through(tenant, date(2026, 1, 31))
     assert (again.failed, again.schedules, dict(again.amounts)) == ([], 1, {"USD": D("31.00")})
     assert _recognized(tenant)[2:] == [
         (date(2026, 1, 31), Key.DEFERRED_REVENUE, D("31.00"), D("0")),
@@ -149,7 +132,7 @@ def test_a_schedule_that_fails_stops_no_other_and_the_next_run_recognizes_it(
     fixed, first = _schedule(tenant, b), _schedule(tenant, a)
     assert (fixed.recognized, fixed.recognized_through) == (D("31.00"), date(2026, 2, 1))
     assert (first.recognized, first.recognized_through) == (D("101.92"), date(2026, 2, 1))
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 2. Missed days are caught up, a step per month ---------------------------------------------
@@ -165,8 +148,8 @@ def test_a_run_after_forty_missed_days_posts_one_step_per_calendar_month(tenant,
     82.19 + 19.73 + 92.05 + 19.73 = 213.70: exactly the 65 days' figure."""
     invoice = _finalized(tenant, CustomerFactory(organization=tenant.organization), "1200.00",
                          **YEAR_2026)
-    _recognize(tenant, date(2026, 1, 25))
-    result = _recognize(tenant, date(2026, 1, 25) + timedelta(days=40))
+    recognize_through(tenant, date(2026, 1, 25))
+    result = recognize_through(tenant, date(2026, 1, 25) + timedelta(days=40))
     assert result.through == date(2026, 3, 6)
     assert (result.schedules, result.recognitions, result.entries) == (1, 3, 3)
     assert dict(result.amounts) == {"USD": D("131.51")}  # 19.73 + 92.05 + 19.73
@@ -190,7 +173,7 @@ def test_a_run_after_forty_missed_days_posts_one_step_per_calendar_month(tenant,
     schedule = _schedule(tenant, invoice)
     assert (schedule.recognized, schedule.recognized_through, schedule.done) == (
         D("213.70"), date(2026, 3, 7), False)
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 3. A day is recognized once: the database says so ------------------------------------------
@@ -201,7 +184,7 @@ def test_the_database_refuses_a_second_recognition_of_a_day(tenant):
     four is refused by the unique constraint, by the ORM and by the run's own raw INSERT."""
     invoice = _finalized(tenant, CustomerFactory(organization=tenant.organization), "1200.00",
                          **YEAR_2026)
-    _recognize(tenant, date(2026, 1, 31))
+    recognize_through(tenant, date(2026, 1, 31))
     schedule = _schedule(tenant, invoice)
     with tenant.context():
         first = Recognition.objects.for_organization(tenant.organization).get()
@@ -263,7 +246,7 @@ def test_a_period_closes_only_when_its_checks_pass_or_by_force(tenant, as_at_com
         with pytest.raises(ValidationError) as again:
             closing.period_close(organization=organization, through=date(2026, 1, 31))
         assert _codes(again.value) == ["already_closed"]
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 def test_after_a_close_a_late_event_posts_on_the_first_open_day_until_reopened(
@@ -298,7 +281,7 @@ def test_after_a_close_a_late_event_posts_on_the_first_open_day_until_reopened(
             (Key.CASH, D("100.00"), D("0")), (Key.ACCOUNTS_RECEIVABLE, D("0"), D("100.00"))]
 
     _finalized(tenant, customer, "1200.00", on=date(2026, 2, 10), **YEAR_2026)
-    _recognize(tenant, date(2026, 2, 28))
+    recognize_through(tenant, date(2026, 2, 28))
     assert _recognized(tenant) == [
         (date(2026, 2, 1), Key.DEFERRED_REVENUE, D("101.92"), D("0")),
         (date(2026, 2, 1), Key.REVENUE, D("0"), D("101.92")),
@@ -337,7 +320,7 @@ def test_after_a_close_a_late_event_posts_on_the_first_open_day_until_reopened(
         with pytest.raises(ValidationError) as forward:
             closing.period_reopen(organization=organization, through=date(2026, 3, 31))
         assert _codes(forward.value) == ["not_earlier"]
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 5. The Celery task -------------------------------------------------------------------------
@@ -379,7 +362,7 @@ def test_the_task_recognizes_through_the_day_given_and_a_second_call_posts_nothi
                       "recognitions": 0, "entries": 0, "amounts": {}, "failed": []}
     with tenant.context():
         assert JournalEntry.objects.for_organization(organization).count() == posted
-    _trial_balance_is_zero(tenant, as_at_commit)
+    trial_balance_is_zero(tenant, as_at_commit)
 
 
 # --- 6. The beat schedule -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from invoicing import services as invoicing
 from invoicing.models import Invoice, InvoiceLine
 from revrec import postings, recognition
 from revrec.models import Account, JournalEntry, JournalLine, RevenueSchedule
-from revrec.selectors import balances
+from tests.revrec.books import account_balances, recognize_through
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -51,17 +51,6 @@ def _revenue_by_month(tenant):
             day = line.entry.effective_date
             months[(day.year, day.month)] += line.credit - line.debit
     return dict(months)
-
-
-def _balances(tenant):
-    with tenant.context():
-        return {key: value for (key, _), value in
-                balances(organization=tenant.organization).items() if value}
-
-
-def _recognize(tenant, through):
-    with tenant.context():
-        return recognition.recognize(organization=tenant.organization, through=through)
 
 
 def _product(scenario, sku, rule, kind="recurring", ssp=None):
@@ -110,10 +99,10 @@ def test_twelve_thousand_a_year_upfront_recognized_by_day(scenario, tenant):
         (Key.ACCOUNTS_RECEIVABLE, D("12000.00"), D("0")),
         (Key.DEFERRED_REVENUE, D("0"), D("12000.00"))]
 
-    _recognize(tenant, date(2026, 1, 31))  # a run that caught up all of January at once
+    recognize_through(tenant, date(2026, 1, 31))  # a run that caught up all of January at once
     for day in range(1, 29):  # then one run a day through February
-        _recognize(tenant, date(2026, 2, day))
-    _recognize(tenant, date(2026, 2, 28))  # a second run of a day recognizes nothing
+        recognize_through(tenant, date(2026, 2, day))
+    recognize_through(tenant, date(2026, 2, 28))  # a second run of a day recognizes nothing
 
     months = _revenue_by_month(tenant)
     assert months[(2026, 1)] == D("1019.18")
@@ -126,13 +115,13 @@ def test_twelve_thousand_a_year_upfront_recognized_by_day(scenario, tenant):
     february = [row for row in _lines(tenant, recognition.RECOGNIZED) if row[0].month == 2]
     assert len(february) == 2 * 28
     # 12,000 - 1,939.73 still deferred; AR still 12,000 (unpaid)
-    assert _balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("12000.00"),
+    assert account_balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("12000.00"),
                                  Key.DEFERRED_REVENUE: D("-10060.27"),
                                  Key.REVENUE: D("-1939.73")}
 
-    _recognize(tenant, date(2026, 12, 31))  # the whole year: exactly the price, to the cent
+    recognize_through(tenant, date(2026, 12, 31))  # the whole year: exactly the price, to the cent
     assert sum(_revenue_by_month(tenant).values()) == D("12000.00")
-    assert Key.DEFERRED_REVENUE not in _balances(tenant)
+    assert Key.DEFERRED_REVENUE not in account_balances(tenant)
 
 
 # --- 2. A bundle sold at a discount, allocated by standalone selling price ---------------------
@@ -184,7 +173,7 @@ def test_a_license_and_support_bundle_at_ten_percent_off_is_allocated_by_ssp(ten
     assert (schedule.amount, schedule.billed, schedule.product_id) == (
         D("1800.00"), D("2500.00"), support.id)
 
-    _recognize(tenant, date(2026, 1, 31))
+    recognize_through(tenant, date(2026, 1, 31))
     assert _revenue_by_month(tenant)[(2026, 1)] == D("9000.00") + D("152.88")
 
 
@@ -227,7 +216,7 @@ def test_usage_is_accrued_at_month_end_then_invoiced(scenario, tenant):
         (Key.ACCOUNTS_RECEIVABLE, D("123.40"), D("0")),
         (Key.UNBILLED_REVENUE, D("0"), D("123.40"))]
     assert _revenue_by_month(tenant) == {(2026, 1): D("123.40")}
-    assert _balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("123.40"),
+    assert account_balances(tenant) == {Key.ACCOUNTS_RECEIVABLE: D("123.40"),
                                  Key.REVENUE: D("-123.40")}
 
 
@@ -251,7 +240,7 @@ def test_a_hundred_prepaid_hours_drawn_down_then_the_rest_expires(scenario, tena
     totals = scenario.totals(contract["id"])
     assert totals["2026-01-01"] == "20.00"  # the block; no overage after: 75 < 100 hours
 
-    _recognize(tenant, date(2026, 4, 1))
+    recognize_through(tenant, date(2026, 4, 1))
     assert _lines(tenant, "revenue.drawdown") == [
         (date(2026, 1, 31), Key.DEFERRED_REVENUE, D("6.00"), D("0")),
         (date(2026, 1, 31), Key.REVENUE, D("0"), D("6.00")),
@@ -261,7 +250,7 @@ def test_a_hundred_prepaid_hours_drawn_down_then_the_rest_expires(scenario, tena
         (date(2026, 4, 1), Key.DEFERRED_REVENUE, D("5.00"), D("0")),
         (date(2026, 4, 1), Key.REVENUE, D("0"), D("5.00"))]
     assert sum(_revenue_by_month(tenant).values()) == D("20.00")
-    assert Key.DEFERRED_REVENUE not in _balances(tenant)
+    assert Key.DEFERRED_REVENUE not in account_balances(tenant)
 
 
 # --- 5. A mid-year upgrade, prospectively -------------------------------------------------------
@@ -289,7 +278,7 @@ def test_a_mid_year_upgrade_is_recognized_prospectively(scenario, tenant):
     item = flat("PLATFORM", "12000.00")
     contract = scenario.contract(cadence="annual", items=[item])
     _bill(scenario, tenant, contract["id"], date(2026, 1, 1))
-    _recognize(tenant, date(2026, 6, 30))
+    recognize_through(tenant, date(2026, 6, 30))
     assert sum(_revenue_by_month(tenant).values()) == D("5950.68")
 
     scenario.post(f"contracts/{contract['id']}/amendments", {
@@ -305,11 +294,11 @@ def test_a_mid_year_upgrade_is_recognized_prospectively(scenario, tenant):
     assert labels == {D("12000.00"): "", D("-6049.32"): "prospective",
                       D("12098.63"): "prospective"}
 
-    _recognize(tenant, date(2026, 7, 31))
+    recognize_through(tenant, date(2026, 7, 31))
     assert _revenue_by_month(tenant)[(2026, 7)] == D("2038.36")
-    _recognize(tenant, date(2026, 12, 31))
+    recognize_through(tenant, date(2026, 12, 31))
     assert sum(_revenue_by_month(tenant).values()) == D("18049.31")
-    assert Key.DEFERRED_REVENUE not in _balances(tenant)
+    assert Key.DEFERRED_REVENUE not in account_balances(tenant)
     with tenant.context():
         assert not Invoice.objects.for_organization(tenant.organization).filter(
             status=Invoice.Status.DRAFT).exists()
