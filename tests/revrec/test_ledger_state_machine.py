@@ -13,8 +13,8 @@ simulated day), credit notes (partial, full, repeated; reduce_due / customer_cre
 refund), payments (partial, exact, over with the excess kept as credit; received on the
 simulated day), refunds (of the excess, of what reached the invoice), credit grants and
 expiries, write-offs (``invoice_mark_uncollectible``), voids (``invoice_void``), recognition
-runs (``recognize``), usage accruals (``usage_accrue``) and period closes (``period_close``
-with ``force``, at random past days).
+runs (``recognize``), usage accruals (``usage_accrue``), period closes (``period_close``
+with ``force``, at random past days) and reopenings (``period_reopen``).
 
 After every step (``the_ledger_is_right``), each expected figure worked out from the
 invoicing and payments rows, never from the ledger:
@@ -55,7 +55,7 @@ Finalization and generation must not record a billing failure (a posting that ra
 swallowed there), and a recognition run must report no failed schedule.
 
 Run more: ``LEDGER_SM_EXAMPLES=400 LEDGER_SM_STEPS=50 LEDGER_SM_RANDOM=1 pytest <this file>``
-(defaults: 12 examples of 30 steps, derandomized).
+(defaults: 25 examples of 30 steps, derandomized).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ LIVE = ("finalized", "paid", "uncollectible")  # posted and not voided
 MONEY_IN = ("succeeded", "partially_refunded", "refunded")
 CALLS: Counter = Counter()  # what was done, over the run (shown with -s)
 
-EXAMPLES = int(os.environ.get("LEDGER_SM_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("LEDGER_SM_EXAMPLES", "25"))
 STEPS = int(os.environ.get("LEDGER_SM_STEPS", "30"))
 
 # The revenue identity (5 and 6), from invoicing's rows:
@@ -499,7 +499,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(days=st.integers(0, 45))
     @step
     def period_closes(self, days):
-        first = (self.lock + timedelta(days=1)) if self.lock else START - timedelta(days=1)
+        first = max(self.lock + timedelta(days=1), START) if self.lock else START
         if first > self.today:
             return
         through = min(first + timedelta(days=days), self.today)
@@ -509,6 +509,19 @@ class LedgerMachine(RuleBasedStateMachine):
                                  closed_by="test", force=True)
         self.check_recognized_through(through)
         CALLS["period_close"] += 1
+
+    @rule(days_back=st.integers(0, 40), everything=st.booleans())
+    @step
+    def period_reopens(self, days_back, everything):
+        """The lock date moves back (recorded as a close of its own): what posts from now on
+        may be dated in the reopened days again."""
+        if self.lock is None:
+            return
+        through = None if everything else self.lock - timedelta(days=1 + days_back)
+        with self.context():
+            closing.period_reopen(organization=self.organization, through=through,
+                                  reopened_by="test")
+        CALLS["period_reopen"] += 1
 
     # --- invariants ------------------------------------------------------------------------
 
@@ -637,7 +650,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for invoice in Invoice.objects.filter(organization=organization).exclude(number=""):
             lines = list(InvoiceLine.objects.filter(invoice=invoice).select_related(
                 "product").order_by("position", "created_at", "id"))
-            for line, rule, net in revenue_of_lines(invoice, lines):
+            for line, line_rule, net in revenue_of_lines(invoice, lines):
                 schedule = schedules.get(f"invoice_line:{line.id}")
                 where = (invoice.number, invoice.status, line.description, str(line.amount),
                          str(net))
@@ -645,7 +658,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     assert schedule is None or (schedule.amount == schedule.recognized == 0
                                                 and schedule.done), where
                     continue
-                ratable = rule == "ratable" and net != 0 and line.period_start \
+                ratable = line_rule == "ratable" and net != 0 and line.period_start \
                     and line.period_end and line.period_end > line.period_start
                 if not ratable:
                     assert schedule is None, ("a schedule of a line not deferred", where)

@@ -21,7 +21,6 @@ from payments.models import Payment
 from payments.refunds import refund_create
 from revrec import recognition
 from revrec.models import Account, JournalEntry, JournalLine, RevenueSchedule
-from tests.revrec.books import account_balances, recognize_through, trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -29,6 +28,7 @@ from tests.support.factories import (
     ProductFactory,
     TaxRateFactory,
 )
+from tests.support.ledger import account_balances, recognize_through, trial_balance_is_zero
 
 pytestmark = pytest.mark.django_db
 

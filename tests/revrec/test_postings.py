@@ -13,7 +13,6 @@ from invoicing import services as invoicing
 from payments.models import Payment
 from revrec.models import Account, JournalEntry, JournalLine
 from revrec.selectors import balances
-from tests.revrec.books import trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -21,6 +20,7 @@ from tests.support.factories import (
     ProductFactory,
     TaxRateFactory,
 )
+from tests.support.ledger import trial_balance_is_zero
 from tests.support.scenario import flat
 
 pytestmark = pytest.mark.django_db

@@ -27,13 +27,13 @@ from revrec.models import (
 )
 from revrec.services import entry_post, lock_date, today
 from revrec.tasks import recognize_revenue
-from tests.revrec.books import recognize_through, trial_balance_is_zero
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
     InvoiceLineFactory,
     ProductFactory,
 )
+from tests.support.ledger import recognize_through, trial_balance_is_zero
 from zenskar.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db

@@ -15,13 +15,13 @@ from invoicing import services as invoicing
 from invoicing.models import Invoice, InvoiceLine
 from revrec import postings, recognition
 from revrec.models import Account, JournalEntry, JournalLine, RevenueSchedule
-from tests.revrec.books import account_balances, recognize_through
 from tests.support.factories import (
     CustomerFactory,
     InvoiceFactory,
     InvoiceLineFactory,
     ProductFactory,
 )
+from tests.support.ledger import account_balances, recognize_through
 from tests.support.scenario import flat, prepaid
 
 pytestmark = pytest.mark.django_db
