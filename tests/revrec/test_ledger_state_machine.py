@@ -9,8 +9,8 @@ accrued as unbilled revenue at period end, before it is invoiced). Optionally a 
 
 The steps: amendments and cancellations (effective in the past too), usage incl. late events,
 generation and finalization on random days (time travel: the invoices are issued on the
-simulated day), credit notes (partial, full, repeated; reduce_due / customer_credit /
-refund), payments (partial, exact, over with the excess kept as credit; received on the
+simulated day), lines added by hand to drafts, credit notes (partial, full, repeated;
+reduce_due / customer_credit / refund), payments (partial, exact, over with the excess kept as credit; received on the
 simulated day), refunds (of the excess, of what reached the invoice), credit grants and
 expiries, write-offs (``invoice_mark_uncollectible``), voids (``invoice_void``), recognition
 runs (``recognize``), usage accruals (``usage_accrue``), period closes (``period_close``
@@ -252,6 +252,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accrued: dict[uuid.UUID, Decimal] = {}  # draft -> what the test saw accrued
         self.lock: date | None = None  # the lock date before the current step
         self.seen: dict[uuid.UUID, tuple] = {}  # entry -> its content, as first seen
+        self.focus: uuid.UUID | None = None  # the invoice the last money step touched
         if billed_days:  # some examples start with months billed already
             self.a_billing_day(days=billed_days)
 
@@ -276,6 +277,15 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def invoices(self, *statuses):
         return Invoice.objects.filter(organization=self.organization, status__in=statuses)
+
+    def choose(self, candidates: list, pick: int, invoice_of):
+        """One of ``candidates``: on an even ``pick``, one about the invoice the last money
+        step touched when there is one (so that steps meet on one invoice), else the
+        ``pick``-th. It becomes the invoice in focus."""
+        focused = [c for c in candidates if invoice_of(c) == self.focus]
+        chosen = focused[0] if focused and pick % 2 == 0 else candidates[pick % len(candidates)]
+        self.focus = invoice_of(chosen)
+        return chosen
 
     def generate(self, today: date):
         with self.context():
@@ -370,6 +380,19 @@ class LedgerMachine(RuleBasedStateMachine):
         result = self.post("events/batch", {"events": events})
         assert result["rejected"] == [], result
 
+    @rule(pick=st.integers(0, 1000), price=st.sampled_from(["50.00", "-20.00", "0.37"]))
+    @step
+    def manual_line(self, pick, price):
+        """A one-off line added by hand to a draft (no product: revenue when invoiced; the
+        draft is no longer recomputed from usage)."""
+        with self.context():
+            drafts = list(self.invoices("draft").order_by("billing_date", "id"))
+        if not drafts:
+            return
+        invoice = self.choose(drafts, pick, lambda i: i.id)
+        self.post(f"invoices/{invoice.id}/lines", {"description": "Onboarding",
+                                                   "quantity": "1", "unit_price": price})
+
     # --- rules: money on invoices ----------------------------------------------------------
 
     @rule(pick=st.integers(0, 1000), how=st.sampled_from(["part", "exact", "over"]),
@@ -381,7 +404,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 amount_due__gt=0).order_by("billing_date", "id"))
         if not invoices:
             return
-        invoice = invoices[pick % len(invoices)]
+        invoice = self.choose(invoices, pick, lambda i: i.id)
         due = invoice.amount_due
         amount = {"part": max(CENT, round_money(due / 3, "USD")), "exact": due,
                   "over": due + Decimal("25.00")}[how]
@@ -401,7 +424,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 status__in=("succeeded", "partially_refunded")).order_by("created_at", "id"))
         if not payments:
             return
-        payment = payments[pick % len(payments)]
+        payment = self.choose(payments, pick, lambda p: p.invoice_id)
         left = payment.amount - payment.refunded_amount
         amount = left if share == "all" else max(CENT, round_money(left / 2, "USD"))
         body = {"amount": str(round_money(amount, "USD")), "reason": "Refund"}
@@ -442,7 +465,7 @@ class LedgerMachine(RuleBasedStateMachine):
         open_lines = [(line, left) for line, left in open_lines if left > 0]
         if not open_lines:
             return
-        line, left = open_lines[pick % len(open_lines)]
+        line, left = self.choose(open_lines, pick, lambda pair: pair[0].invoice_id)
         body: dict = {"reason": "Goodwill"}
         if share != "full":  # "full": what is left of the whole invoice
             amount = {"all": left, "half": round_money(left / 2, "USD") or CENT,
@@ -460,7 +483,7 @@ class LedgerMachine(RuleBasedStateMachine):
             invoices = list(self.invoices("finalized").order_by("billing_date", "id"))
         if not invoices:
             return
-        invoice = invoices[pick % len(invoices)]
+        invoice = self.choose(invoices, pick, lambda i: i.id)
         self.post(f"invoices/{invoice.id}/mark-uncollectible", {})
 
     @rule(pick=st.integers(0, 1000), draft=st.booleans())
@@ -471,7 +494,7 @@ class LedgerMachine(RuleBasedStateMachine):
                             .order_by("billing_date", "id"))
         if not invoices:
             return
-        invoice = invoices[pick % len(invoices)]
+        invoice = self.choose(invoices, pick, lambda i: i.id)
         # refused (400) once something is paid on it: the books must not move
         self.post(f"invoices/{invoice.id}/void", {}, status=(200, 400))
 
@@ -515,9 +538,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def period_reopens(self, days_back, everything):
         """The lock date moves back (recorded as a close of its own): what posts from now on
         may be dated in the reopened days again."""
-        if self.lock is None:
+        if self.lock is None or self.lock < START:  # nothing of the contract's is closed
             return
-        through = None if everything else self.lock - timedelta(days=1 + days_back)
+        through = self.lock - timedelta(days=1 + days_back)
+        if everything or through < START:
+            through = None  # every day open again
         with self.context():
             closing.period_reopen(organization=self.organization, through=through,
                                   reopened_by="test")
