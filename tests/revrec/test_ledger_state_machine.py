@@ -623,6 +623,7 @@ class LedgerMachine(RuleBasedStateMachine):
         billed_net = sum((i.total - i.tax_total for i in live), ZERO)
         credited_net = sum((n.total - n.tax_total for n in notes), ZERO)
         goodwill = sum((g.amount for g in grants if g.kind == "grant"), ZERO)
+        self.earned = billed_net - credited_net - goodwill + expired  # the identity, at the end
         return {
             "accounts_receivable": sum((i.amount_due for i in live
                                         if i.status in ("finalized", "paid")), ZERO),
@@ -745,8 +746,9 @@ class LedgerMachine(RuleBasedStateMachine):
             books = balances(organization=self.organization)
             drafts = self.invoices("draft").count()
         assert books.get(("deferred_revenue", "USD"), ZERO) == 0, books
-        if not drafts:
+        if not drafts:  # 6: all of it recognized, and nothing but what was billed and kept
             assert books.get(("unbilled_revenue", "USD"), ZERO) == 0, books
+            assert -books.get(("revenue", "USD"), ZERO) == self.earned, (books, self.earned)
         CALLS["completed"] += 1
 
 
