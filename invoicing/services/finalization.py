@@ -149,9 +149,10 @@ def invoice_void(*, invoice: Invoice, actor: str = "") -> Invoice:
         raise ValidationError({"status": [ValidationError(
             "Only an unpaid invoice can be voided; issue a credit note instead.",
             code="invalid_status")]})
-    if invoice.amount_credited > 0:
-        # its credit notes stand (numbered documents, money already moved): voiding too
-        # would take back what they took back a second time
+    if invoice.amount_credited > 0 or invoice.credit_notes.exists():
+        # its credit notes stand (numbered documents, money already moved, to what is owed
+        # or to the customer's balance): voiding too would take back what they took back
+        # a second time
         raise ValidationError({"status": [ValidationError(
             "This invoice has credit notes: credit what is left of it instead of voiding it.",
             code="has_credit_notes")]})

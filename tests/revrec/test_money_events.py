@@ -348,6 +348,30 @@ def test_an_invoice_with_a_credit_note_is_not_voided(tenant, as_at_commit):
     trial_balance_is_zero(tenant, as_at_commit)
 
 
+def test_an_unpaid_invoice_credited_to_the_customer_balance_is_not_voided(tenant, as_at_commit):
+    """A credit note of 50.00 sent to the customer's balance leaves the invoice's 200.00 due
+    (nothing taken off it) and gives the customer 50.00 of credit. Voiding the invoice
+    afterwards would cancel all 200.00 and leave the 50.00 credit standing: the customer
+    would be credited twice. Refused; AR 200.00, customer credit 50.00, revenue
+    -(200 - 50) = -150.00 stay as the note left them."""
+    invoice = _finalize(tenant, _invoice(tenant, _customer(tenant),
+                                         ("200.00", "point_in_time", {})), date(2026, 1, 5))
+    with tenant.context():
+        note = invoicing.credit_note_create(invoice=invoice, reason="Goodwill",
+                                            lines=[(_line_of(tenant, invoice), D("50.00"))],
+                                            destination="customer_credit")
+        assert (note.amount_credited, note.to_customer_credit) == (D("0.00"), D("50.00"))
+        before = account_balances(tenant)
+        with pytest.raises(ValidationError) as refused:
+            invoicing.invoice_void(invoice=invoice)
+    assert refused.value.error_dict["status"][0].code == "has_credit_notes"
+    assert _reload(tenant, invoice).status == Invoice.Status.FINALIZED
+    assert account_balances(tenant) == before == {Key.ACCOUNTS_RECEIVABLE: D("200.00"),
+                                           Key.CUSTOMER_CREDIT: D("-50.00"),
+                                           Key.REVENUE: D("-150.00")}
+    trial_balance_is_zero(tenant, as_at_commit)
+
+
 def test_the_excess_of_a_card_overpayment_refunded_out_of_credit_leaves_the_gateway(
         tenant, as_at_commit):
     """A card payment of 120.00 on 100.00 due: Dr gateway receivable 120.00 / Cr AR 100.00,
