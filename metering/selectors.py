@@ -72,6 +72,27 @@ def _filters_sql(meter: Meter, params: dict[str, Any]) -> list[str]:
     return clauses
 
 
+def meter_sql(meter: Meter, params: dict[str, Any]) -> tuple[str, list[str]]:
+    """What a meter counts per event, as SQL over ``metering_event``'s columns: the value
+    expression (1 for a count; the property's number for a sum) and the filter clauses, their
+    values added to ``params``. Only additive meters (count, sum) have a per-event value:
+    for the others a ValueError."""
+    if meter.aggregation == Meter.Aggregation.COUNT:
+        value = "1::numeric"
+    elif meter.aggregation == Meter.Aggregation.SUM:
+        params.setdefault("numeric", _NUMERIC)
+        params["path"] = parse_path(meter.value_property)
+        value = (
+            "coalesce(CASE jsonb_typeof(properties #> %(path)s::text[]) "
+            "WHEN 'number' THEN (properties #>> %(path)s::text[])::numeric "
+            "WHEN 'string' THEN CASE WHEN (properties #>> %(path)s::text[]) ~ %(numeric)s "
+            "THEN (properties #>> %(path)s::text[])::numeric END END, 0)"
+        )
+    else:
+        raise ValueError(f"a {meter.aggregation} meter has no value per event")
+    return value, _filters_sql(meter, params)
+
+
 def _query(
     *, organization: Organization, meter: Meter, start: datetime, end: datetime,
     customer: str | None, per_customer: bool, group: bool, granularity: str | None,

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from metering.models import BilledThrough, Meter, parse_path
 from metering.validation import CheckedEvent, check_event
+from zenskar.events import DomainEvent, publish
 from zenskar.tenancy.models import Organization
 
 MAX_BATCH = 10_000
+USAGE_INGESTED = "usage.ingested"
 
 
 @dataclass
@@ -118,7 +120,8 @@ def events_ingest(
     changes nothing. All or none of the valid events are stored: a large batch goes through
     ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO
     NOTHING``, in one transaction (``COPY`` itself is refused on a table under row-level
-    security); a small one is a single ``INSERT ... VALUES`` statement.
+    security); a small one is a single ``INSERT ... VALUES`` statement. The ids of the events
+    stored are published as ``usage.ingested`` in the same transaction.
     """
     now = now or timezone.now()
     window = timedelta(days=organization.usage_window_days)
@@ -135,14 +138,17 @@ def events_ingest(
             valid.append(checked)
     if not valid:
         return result
-    if len(valid) <= SMALL_BATCH:
-        with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if len(valid) <= SMALL_BATCH:
             _insert_small(cursor, organization.id, source_id, now, valid)
-            inserted = {row[0] for row in cursor.fetchall()}
-    else:
-        with transaction.atomic(), connection.cursor() as cursor:
+        else:
             _insert_staged(cursor, organization.id, source_id, now, valid)
-            inserted = {row[0] for row in cursor.fetchall()}
+        inserted = {row[0] for row in cursor.fetchall()}
+        if inserted:
+            # in this transaction: the entitlements' usage counters move with the events
+            publish(DomainEvent(
+                name=USAGE_INGESTED, organization_id=organization.id,
+                payload={"event_ids": sorted(inserted)}))
     result.accepted = len(inserted)
     result.duplicates = len(valid) - len(inserted)
     if result.duplicates:

@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.support.browser",  # the session's Chromium: browser, page, artifacts
     "tests.support.mail",  # smtp
     "tests.support.payments",  # localstripe, stripe_gateway
+    "tests.support.entitlements",  # clock
     "tests.support.scenario",  # scenario
     "tests.support.world",  # world, wsgi_calls
 ]

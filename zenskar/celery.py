@@ -50,6 +50,21 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=40),  # hourly: through yesterday in each organization's zone
         "args": ("revrec.recognize_revenue",),
     },
+    "entitlement-notices": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*"),  # the usage ingested in the last minute
+        "args": ("entitlements.evaluate_notices",),
+    },
+    "expire-prepaid-balances": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*/5"),
+        "args": ("entitlements.expire_balances",),
+    },
+    "reconcile-entitlement-counters": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*/15"),
+        "args": ("entitlements.reconcile_counters",),
+    },
     "sync-data-sources": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute="*"),  # each source has its own interval and back-off

@@ -211,6 +211,8 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # room for that, and more.
 API_RATE_LIMIT_PER_KEY = os.environ.get("API_RATE_LIMIT_PER_KEY", "6000/min")
 API_RATE_LIMIT_PER_ADDRESS = os.environ.get("API_RATE_LIMIT_PER_ADDRESS", "600/min")
+# Entitlement checks: a product checks before every action, so far above the general rate.
+ENTITLEMENT_CHECK_RATE = os.environ.get("ENTITLEMENT_CHECK_RATE", "300000/min")
 API_AUTH_FAILURES_PER_ADDRESS = os.environ.get("API_AUTH_FAILURES_PER_ADDRESS", "60/min")
 # Dashboard sign-in: this many failures for one e-mail (from any address), or from one
 # address (for any e-mail), within the window lock that e-mail or address out.
@@ -244,6 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": API_RATE_LIMIT_PER_KEY,
         "address": API_RATE_LIMIT_PER_ADDRESS,
+        "entitlement_checks": ENTITLEMENT_CHECK_RATE,
         "auth_failures": API_AUTH_FAILURES_PER_ADDRESS,
     },
 }

@@ -38,6 +38,7 @@ class ApiKeyPrincipal:
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
+    lookup = staticmethod(api_key_authenticate)
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -55,7 +56,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not secret:
             throttling.auth_failure_record(request)
             raise exceptions.AuthenticationFailed("The Authorization header has no API key.")
-        key = api_key_authenticate(secret=secret)
+        key = self.lookup(secret=secret)
         if key is None:
             throttling.auth_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")

@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
+from entitlements import api as entitlements_api
 from invoicing import api as invoicing_api
 from invoicing import api_money
 from metering import api as metering_api
@@ -46,6 +47,8 @@ urlpatterns = [
          name="contract-cancel"),
     path("contracts/<uuid:contract_id>/amendments",
          contracts_api.ContractAmendmentsView.as_view(), name="contract-amendments"),
+    path("contracts/<uuid:contract_id>/entitlements",
+         contracts_api.ContractEntitlementsView.as_view(), name="contract-entitlements"),
     path("contracts/<uuid:contract_id>/schedule", contracts_api.ContractScheduleView.as_view(),
          name="contract-schedule"),
     path("contracts/<uuid:contract_id>/phases", contracts_api.PhaseListView.as_view(),
@@ -55,6 +58,26 @@ urlpatterns = [
          name="phase-items"),
     path("price-items/<uuid:item_id>", contracts_api.PriceItemDetailView.as_view(),
          name="price-item"),
+    path("entitlements/check", entitlements_api.CheckView.as_view(), name="entitlements-check"),
+    path("entitlements/batch-check", entitlements_api.BatchCheckView.as_view(),
+         name="entitlements-batch-check"),
+    path("entitlements/consume", entitlements_api.ConsumeView.as_view(),
+         name="entitlements-consume"),
+    path("entitlements/notices", entitlements_api.NoticeListView.as_view(),
+         name="entitlements-notices"),
+    path("entitlements/reconciliations", entitlements_api.ReconciliationListView.as_view(),
+         name="entitlements-reconciliations"),
+    path("features", entitlements_api.FeatureListView.as_view(), name="features"),
+    path("features/<uuid:feature_id>", entitlements_api.FeatureDetailView.as_view(),
+         name="feature"),
+    path("products/<uuid:product_id>/features", entitlements_api.ProductFeaturesView.as_view(),
+         name="product-features"),
+    path("products/<uuid:product_id>/features/<slug:feature_key>",
+         entitlements_api.ProductFeatureDetailView.as_view(), name="product-feature"),
+    path("customers/<uuid:customer_id>/entitlements",
+         entitlements_api.CustomerEntitlementsView.as_view(), name="customer-entitlements"),
+    path("customers/<uuid:customer_id>/balances",
+         entitlements_api.CustomerBalancesView.as_view(), name="customer-balances"),
     path("events", metering_api.EventView.as_view(), name="events"),
     path("events/batch", metering_api.EventBatchView.as_view(), name="events-batch"),
     path("meters", metering_api.MeterListView.as_view(), name="meters"),

@@ -15,7 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from zenskar.api import idempotency
-from zenskar.tenancy.context import tenant_context
+from zenskar.tenancy.context import lazy_tenant_context, tenant_context
 from zenskar.tenancy.models import Organization, TenantQuerySet
 
 
@@ -25,6 +25,9 @@ class OrganizationAPIView(APIView):
     pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
     # Response fields never kept for an idempotent replay (secrets shown once).
     idempotency_redact: tuple[str, ...] = ()
+    # Hot read paths answered from Redis: the tenant setting is applied to the database
+    # connection only if the handler queries it.
+    lazy_tenant_context = False
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
@@ -46,7 +49,8 @@ class OrganizationAPIView(APIView):
         try:
             self.initial(request, *args, **kwargs)
             handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
-            with tenant_context(self.organization):
+            context = lazy_tenant_context if self.lazy_tenant_context else tenant_context
+            with context(self.organization):
                 key = request.headers.get(idempotency.HEADER)
                 if request.method == "POST" and key is not None:
                     response = self._idempotent(request, key, handler, *args, **kwargs)

@@ -58,6 +58,35 @@ def tenant_context(organization) -> Iterator[None]:
             connections["default"].close()
 
 
+@contextmanager
+def lazy_tenant_context(organization) -> Iterator[None]:
+    """``tenant_context`` that touches the database only if the block does: the setting is
+    applied before the block's first query (and restored after it, if it ran). For hot read
+    paths answered from Redis (entitlement checks), which would otherwise pay two database
+    round trips per request for nothing."""
+    organization_id = getattr(organization, "id", organization)
+    token = _current.set(organization_id)
+    applied = False
+
+    def apply_first(execute, sql, params, many, context):
+        nonlocal applied
+        if not applied:
+            applied = True
+            _apply(organization_id)
+        return execute(sql, params, many, context)
+
+    try:
+        with connections["default"].execute_wrapper(apply_first):
+            yield
+    finally:
+        _current.reset(token)
+        if applied:
+            try:
+                _apply(_current.get())
+            except DatabaseError:
+                connections["default"].close()
+
+
 @receiver(connection_created)
 def _reapply_on_new_connection(sender, connection, **kwargs) -> None:
     """A connection opened inside a tenant block (after a reconnect) gets the setting too."""

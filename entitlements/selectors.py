@@ -1,0 +1,177 @@
+"""Reads of entitlements: the check (one feature, several, all of a customer's), and what
+the dashboard shows (usage against limits, the customers nearest their limits)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+
+from contracts.models import Customer
+from entitlements import checks, counters, grants
+from entitlements.grants import Grant
+from entitlements.models import BalanceLot, Feature, Notice, Reconciliation
+from zenskar.tenancy.models import Organization
+
+MAX_BATCH = 100
+
+
+class NotFound(ObjectDoesNotExist):
+    """No such customer or feature: the API answers 404 naming which."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def customer_get(*, organization_id: uuid.UUID, ref: str) -> Customer | None:
+    """A customer by external id, or by its id when no external id matches."""
+    customer = Customer.objects.for_organization(organization_id).filter(external_id=ref).first()
+    if customer is None:
+        try:
+            customer = Customer.objects.for_organization(organization_id).filter(
+                id=uuid.UUID(ref)).first()
+        except ValueError:
+            return None
+    return customer
+
+
+def customer_grants(*, organization_id: uuid.UUID, customer_ref: str, now: datetime
+                    ) -> dict[str, Grant]:
+    """The customer's grants (cached); NotFound when there is no such customer."""
+    found = grants.cached(
+        organization_id=organization_id, customer_ref=customer_ref, now=now,
+        load_customer=lambda: customer_get(organization_id=organization_id, ref=customer_ref))
+    if found is None:
+        raise NotFound("customer", f"No customer has external id {customer_ref!r}.")
+    return found
+
+
+def grant_used(organization_id: uuid.UUID, customer_ref: str, grant: Grant, *,
+               exact: bool = False) -> Decimal | None:
+    """Usage counted against ``grant`` (None for a boolean or a number)."""
+    if grant.kind not in (Feature.Kind.METERED, Feature.Kind.PREPAID) or \
+            grant.window_start is None:
+        return None
+    return counters.used(organization_id=organization_id, customer=customer_ref,
+                         meter_key=grant.meter, start=grant.window_start,
+                         end=grant.window_end, exact=exact)
+
+
+def _unknown_feature(organization_id: uuid.UUID, key: str) -> dict[str, Any]:
+    feature = Feature.objects.for_organization(organization_id).filter(
+        key=key, archived_at__isnull=True).first()
+    if feature is None:
+        raise NotFound("feature", f"No feature has key {key!r}.")
+    return checks.not_granted(feature)
+
+
+def check(*, organization_id: uuid.UUID, customer_ref: str, feature_key: str,
+          amount: Decimal = Decimal(1), now: datetime | None = None) -> dict[str, Any]:
+    """May the customer use ``amount`` more of the feature? The check API's body. Reads
+    Redis only when the customer's grants and counters are cached."""
+    now = now or timezone.now()
+    found = customer_grants(organization_id=organization_id, customer_ref=customer_ref,
+                            now=now)
+    grant = found.get(feature_key)
+    if grant is None:
+        return _unknown_feature(organization_id, feature_key)
+    return checks.answer(grant, used=grant_used(organization_id, customer_ref, grant),
+                         amount=amount)
+
+
+def check_many(*, organization_id: uuid.UUID, customer_ref: str, feature_keys: list[str],
+               now: datetime | None = None) -> list[dict[str, Any]]:
+    """``check`` for several features of one customer at once (the grants read once)."""
+    now = now or timezone.now()
+    found = customer_grants(organization_id=organization_id, customer_ref=customer_ref,
+                            now=now)
+    answers = []
+    for key in feature_keys:
+        grant = found.get(key)
+        if grant is None:
+            answers.append(_unknown_feature(organization_id, key))
+        else:
+            answers.append(checks.answer(
+                grant, used=grant_used(organization_id, customer_ref, grant),
+                amount=Decimal(1)))
+    return answers
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """One feature of a customer, for the list and the dashboard's usage bar."""
+
+    feature: Feature
+    answer: dict[str, Any]
+
+    @property
+    def share(self) -> Decimal | None:
+        """Usage over the limit, 0..1 (more when past a soft limit), None without a limit."""
+        if self.answer["limit"] is None or self.answer["used"] is None:
+            return None
+        limit = Decimal(self.answer["limit"])
+        return Decimal(self.answer["used"]) / limit if limit else Decimal(1)
+
+
+def customer_entitlements(*, organization: Organization, customer: Customer,
+                          now: datetime | None = None) -> list[Entitlement]:
+    """Every feature of the organization as the customer has it (not granted included)."""
+    now = now or timezone.now()
+    found = customer_grants(organization_id=organization.id,
+                            customer_ref=customer.external_id, now=now)
+    rows = []
+    for feature in Feature.objects.for_organization(organization).filter(
+            archived_at__isnull=True):
+        grant = found.get(feature.key)
+        if grant is None:
+            rows.append(Entitlement(feature, checks.not_granted(feature)))
+        else:
+            rows.append(Entitlement(feature, checks.answer(
+                grant, used=grant_used(organization.id, customer.external_id, grant),
+                amount=Decimal(0))))
+    return rows
+
+
+def nearest_limits(*, organization: Organization, feature: Feature, limit: int = 20,
+                   now: datetime | None = None) -> list[tuple[Customer, Entitlement]]:
+    """The customers granted ``feature`` ordered by how much of their limit they used."""
+    now = now or timezone.now()
+    rows = []
+    for customer in Customer.objects.for_organization(organization).filter(
+            contracts__status="active").distinct()[:2000]:
+        grant = customer_grants(organization_id=organization.id,
+                                customer_ref=customer.external_id, now=now).get(feature.key)
+        if grant is None:
+            continue
+        entry = Entitlement(feature, checks.answer(
+            grant, used=grant_used(organization.id, customer.external_id, grant),
+            amount=Decimal(0)))
+        rows.append((customer, entry))
+    rows.sort(key=lambda row: -(row[1].share or Decimal(0)))
+    return rows[:limit]
+
+
+def lots_of(*, organization: Organization, customer: Customer) -> list[BalanceLot]:
+    return list(BalanceLot.objects.for_organization(organization).filter(customer=customer)
+                .select_related("feature").order_by("-granted_at"))
+
+
+def notices_recent(*, organization: Organization, customer: Customer | None = None,
+                   limit: int = 50) -> list[Notice]:
+    notices = Notice.objects.for_organization(organization).select_related("customer",
+                                                                            "feature")
+    if customer is not None:
+        notices = notices.filter(customer=customer)
+    return list(notices[:limit])
+
+
+def reconciliations_recent(*, organization: Organization, limit: int = 10
+                           ) -> list[Reconciliation]:
+    return list(Reconciliation.objects.for_organization(organization)[:limit])
