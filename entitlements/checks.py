@@ -23,17 +23,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from entitlements.counters import number
 from entitlements.grants import Grant
 from entitlements.models import Feature
-
-
-def number(value: Decimal | None) -> str | None:
-    """A quantity as the API writes it: a decimal string, no exponent, no trailing zeros."""
-    if value is None:
-        return None
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
 
 
 def not_granted(feature: Feature) -> dict[str, Any]:

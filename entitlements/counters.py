@@ -52,13 +52,28 @@ class Delta:
     value: Decimal
 
 
+def number(value: Decimal | None) -> str | None:
+    """A quantity as the API writes it: a decimal string, no exponent, no trailing zeros."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
 def redis():
     """The raw client of the cache's Redis (Lua, hashes, pipelines)."""
     return cache._cache.get_client(write=True)  # noqa: SLF001 - Django exposes no other way
 
 
+def cache_key(name: str) -> str:
+    """A Redis key under the cache's own prefix (so deployments and test runs sharing one
+    Redis server never meet)."""
+    return cache.make_key(f"ent:{name}")
+
+
 def hash_key(organization_id: uuid.UUID | str, customer: str, meter_key: str) -> str:
-    return f"zenskar:ent:c:{organization_id}:{meter_key}:{customer}"
+    return cache_key(f"c:{organization_id}:{meter_key}:{customer}")
 
 
 def tracked_meters(*, organization_id: uuid.UUID, event_names: Iterable[str] | None = None
@@ -285,7 +300,8 @@ def reconcile_meter(*, organization_id: uuid.UUID, meter: Meter, since: date,
             if row is None or row.value != value:
                 drift.append({"where": "database", "customer": customer, "meter": meter.key,
                               "day": day.isoformat(),
-                              "held": str(row.value) if row else "0", "now": str(value)})
+                              "held": number(row.value) if row else "0",
+                              "now": number(value)})
                 UsageCounter.objects.update_or_create(
                     organization_id=organization_id, customer=customer, meter_key=meter.key,
                     day=day, defaults={"value": value})
@@ -293,7 +309,7 @@ def reconcile_meter(*, organization_id: uuid.UUID, meter: Meter, since: date,
         for (customer, day), row in rows.items():
             if (customer, day) not in truth and row.value != 0:
                 drift.append({"where": "database", "customer": customer, "meter": meter.key,
-                              "day": day.isoformat(), "held": str(row.value), "now": "0"})
+                              "day": day.isoformat(), "held": number(row.value), "now": "0"})
                 row.value = Decimal(0)
                 row.save(update_fields=["value"])
                 result.database += 1
@@ -320,7 +336,7 @@ def _reconcile_cache(organization_id: uuid.UUID, meter_key: str, drift: list[dic
         truth = {day: value for day, value in per_customer.get(customer, {}).items() if value}
         if {d: v for d, v in cached.items() if v} != truth:
             drift.append({"where": "cache", "customer": customer, "meter": meter_key,
-                          "held": str(sum(cached.values(), Decimal(0))),
-                          "now": str(sum(truth.values(), Decimal(0)))})
+                          "held": number(sum(cached.values(), Decimal(0))),
+                          "now": number(sum(truth.values(), Decimal(0)))})
             client.delete(key)
             result.cache += 1

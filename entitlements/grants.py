@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from contracts import schedule
 from contracts.models import Contract, Customer, Phase
 from contracts.selectors import contract_terms
+from entitlements import counters
 from entitlements.counters import redis
 from entitlements.models import BalanceLot, Feature, ProductFeature
 
@@ -48,7 +49,7 @@ CACHE_SECONDS = 3600
 
 
 def cache_key(organization_id: uuid.UUID | str) -> str:
-    return f"zenskar:ent:g:{organization_id}"
+    return counters.cache_key(f"g:{organization_id}")
 
 
 @dataclass

@@ -30,7 +30,6 @@ from zenskar import events
 
 logger = logging.getLogger(__name__)
 
-DIRTY = "zenskar:ent:dirty:{organization}"
 PAID = "paid"
 # The lines that sell something (a usage, overage or correction line sells no units).
 GRANTING_LINES = (InvoiceLine.Kind.PREPAID, InvoiceLine.Kind.ONE_TIME, InvoiceLine.Kind.RECURRING,
@@ -53,14 +52,14 @@ def usage_ingested(event: events.DomainEvent) -> None:
 
 def dirty_mark(organization_id: uuid.UUID, pairs: set[tuple[str, str]]) -> None:
     try:
-        counters.redis().sadd(DIRTY.format(organization=organization_id),
+        counters.redis().sadd(counters.cache_key(f"dirty:{organization_id}"),
                               *[f"{customer}\t{meter}" for customer, meter in pairs])
     except Exception:  # noqa: BLE001 - the notices wait for the next usage
         logger.exception("entitlements: could not mark usage for notices")
 
 
 def dirty_take(organization_id: uuid.UUID, count: int = 1000) -> set[tuple[str, str]]:
-    members = counters.redis().spop(DIRTY.format(organization=organization_id), count) or []
+    members = counters.redis().spop(counters.cache_key(f"dirty:{organization_id}"), count) or []
     pairs = set()
     for member in members:
         text = member.decode() if isinstance(member, bytes) else member

@@ -15,7 +15,7 @@ from django.utils import timezone
 from contracts.models import Customer
 from entitlements import checks, counters, grants
 from entitlements.grants import Grant
-from entitlements.models import BalanceLot, Feature, Notice, Reconciliation
+from entitlements.models import BalanceLot, Feature, Notice, ProductFeature, Reconciliation
 from zenskar.tenancy.models import Organization
 
 MAX_BATCH = 100
@@ -175,3 +175,17 @@ def notices_recent(*, organization: Organization, customer: Customer | None = No
 def reconciliations_recent(*, organization: Organization, limit: int = 10
                            ) -> list[Reconciliation]:
     return list(Reconciliation.objects.for_organization(organization)[:limit])
+
+
+def product_features(*, organization: Organization, product_ids: list[uuid.UUID] | None = None,
+                     feature: Feature | None = None) -> list[ProductFeature]:
+    """What products include, with the feature and the product read along: of the products
+    ``product_ids``, of ``feature``, or both (the dashboard's product, feature and contract
+    tables)."""
+    rows = ProductFeature.objects.for_organization(organization).select_related(
+        "feature", "product")
+    if product_ids is not None:
+        rows = rows.filter(product_id__in=product_ids)
+    if feature is not None:
+        rows = rows.filter(feature=feature)
+    return list(rows.order_by("product__name", "feature__key"))
