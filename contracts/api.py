@@ -277,6 +277,30 @@ class ContractAmendmentsView(OrganizationAPIView):
         return Response(AmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED)
 
 
+class ContractEntitlementsIn(serializers.Serializer):
+    effective_date = BoundedDateField(
+        help_text="From this day on (a draft: every phase in force on or after it).")
+    entitlements = serializers.DictField(  # each override is checked by the service
+        allow_empty=False,
+        help_text='Feature key -> override, e.g. {"api_calls": {"value": "2000", "policy": '
+                  '"hard"}, "sso": {"value": true}}; null removes the feature\'s override.')
+    description = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class ContractEntitlementsView(OrganizationAPIView):
+    @extend_schema(request=ContractEntitlementsIn, responses=ContractDocument,
+                   summary="Change a contract's entitlement overrides from a date (a draft is "
+                           "rewritten, an active contract amended)")
+    def post(self, request, contract_id):
+        contract = self.get_scoped(Contract.objects, id=contract_id)
+        data = ContractEntitlementsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user if getattr(request.auth, "user", None) else None
+        contract = services.contract_entitlements_set(contract=contract, created_by=user,
+                                                      **data.validated_data)
+        return Response(_document_of(contract))
+
+
 class ContractScheduleView(OrganizationAPIView):
     @extend_schema(
         responses=OpenApiTypes.OBJECT,

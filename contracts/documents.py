@@ -17,6 +17,8 @@ and meters is the service's job (``contracts.services``).
       "variables": {"committed_seats": "25"},
       "phases": [
         {"name": "Year 1", "start_date": "2026-01-01", "end_date": "2027-01-01",
+         "entitlements": {"api_calls": {"value": "2000", "policy": "hard"},  # optional,
+                          "sso": {"value": true}},            # see entitlement_overrides
          "items": [{"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
                     "pricing": {"amount": "1000.00"}},
                    {"product": "API", "model": "graduated", "timing": "arrears",
@@ -39,7 +41,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import available_timezones
 
-from contracts import price_config
+from contracts import entitlement_overrides, price_config
 from contracts.pricing import PricingError
 from zenskar import bounds, money
 
@@ -111,6 +113,7 @@ class PhaseDoc:
     end_date: date | None
     name: str = ""
     items: list[ItemDoc] = field(default_factory=list)
+    entitlements: entitlement_overrides.Overrides = field(default_factory=dict)
 
 
 @dataclass
@@ -262,7 +265,7 @@ CONTRACT_FIELDS = {
     # read-only fields of an exported document, accepted and ignored on import
     "id", "created_at", "updated_at",
 }
-PHASE_FIELDS = {"name", "start_date", "end_date", "items", "id"}
+PHASE_FIELDS = {"name", "start_date", "end_date", "items", "entitlements", "id"}
 ITEM_FIELDS = {
     "product", "description", "timing", "cadence", "cadence_months", "meter", "quantity",
     "model", "pricing", "discounts", "id",
@@ -366,6 +369,9 @@ def _phase(r: _Reader, raw: Any, path: str, currency: str, variables) -> PhaseDo
     )
     if phase.start_date and phase.end_date and phase.end_date <= phase.start_date:
         r.error(f"{path}.end_date", "must be after start_date", code="invalid_period")
+    overrides = entitlement_overrides.parse_overrides(r, data.get("entitlements"),
+                                                      f"{path}.entitlements")
+    phase.entitlements = {key: value for key, value in overrides.items() if value is not None}
     items = data.get("items", [])
     if not isinstance(items, list):
         r.error(f"{path}.items", "must be a list", code="invalid_type")

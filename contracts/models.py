@@ -176,6 +176,11 @@ class Phase(TenantModel):
     name = models.CharField(max_length=200, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="First day not covered.")
+    entitlements = models.JSONField(
+        default=dict, blank=True,
+        help_text='Feature key -> override in this phase ({"value": "2000", "policy": '
+                  '"hard"}), normalised; see contracts.entitlement_overrides.',
+    )
 
     class Meta:
         ordering = ["start_date"]

@@ -91,6 +91,7 @@ def contract_document(*, contract: Contract) -> dict:
                 "id": str(phase.id), "name": phase.name,
                 "start_date": phase.start_date.isoformat(),
                 "end_date": phase.end_date.isoformat() if phase.end_date else None,
+                "entitlements": dict(phase.entitlements or {}),
                 "items": [item_document(item) for item in phase.items.all()],
             }
             for phase in phases

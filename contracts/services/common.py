@@ -1,6 +1,6 @@
 """What the contracts services share: saving a row with its checks (text PostgreSQL can
-store, the model's own validation, a unique field turned into a field error), date bounds, and
-the machine code of every refusal (the API's ``codes``)."""
+store, the model's own validation, a unique field turned into a field error), date bounds, the
+machine code of every refusal (the API's ``codes``), and the event that a contract changed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from contracts import documents
-from zenskar import bounds
+from contracts.models import Contract
+from zenskar import bounds, events
+
+CONTRACT_CHANGED = "contract.changed"
 
 
 def _refusal(field: str, message: str, code: str) -> ValidationError:
@@ -42,6 +45,23 @@ def _save(instance: models.Model, *, unique_field: str, unique_message: str) -> 
         if unique_field in str(error) or "unique" in str(error):
             raise _refusal(unique_field, unique_message, "unique") from None
         raise
+
+
+def _contract_changed(contract: Contract) -> events.DomainEvent:
+    """The event ``contract.changed``: what ``contract`` grants may have changed (its terms,
+    status or overrides), so whoever derives something from it (entitlements) derives it
+    again. Built before a deletion, while the row still has its id."""
+    return events.DomainEvent(
+        name=CONTRACT_CHANGED, organization_id=contract.organization_id,
+        payload={"contract": str(contract.id), "customer": str(contract.customer_id),
+                 "customer_external_id": contract.customer.external_id})
+
+
+def _publish_contract_changed(contract: Contract) -> None:
+    """Publish ``contract.changed`` in the caller's transaction: in-transaction subscribers
+    write with it (or refuse it), after-commit ones run once it is committed."""
+    events.publish(_contract_changed(contract))
+
 
 def _check_date(field: str, value: date) -> None:
     try:

@@ -1,7 +1,11 @@
 """Writes of contracts as documents: import, replace a draft, activate, cancel, amend, delete,
 renew. A draft contract is edited freely. An active contract changes only by amendment from a
 date: what came before that date stays exactly as it was, so the past bills as it did (and
-invoicing corrects what an amendment changes of periods already invoiced)."""
+invoicing corrects what an amendment changes of periods already invoiced).
+
+Every write that changes what a contract grants publishes ``contract.changed`` in its
+transaction (``common._publish_contract_changed``); a no-op (activating an active contract,
+a renewal run before the end date) publishes nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from django.utils import timezone
 
 from contracts import documents, price_config
 from contracts.documents import ContractDoc, DiscountDoc, DocumentError, ItemDoc, PhaseDoc
-from contracts.meters import meter_errors
 from contracts.models import (
     CADENCE_MONTHS,
     Amendment,
@@ -28,8 +31,15 @@ from contracts.models import (
     PriceItem,
     Product,
 )
+from contracts.named_keys import feature_errors, meter_errors
 from contracts.selectors import contract_document
-from contracts.services.common import _check_date, _document_refusal, _refusal
+from contracts.services.common import (
+    _check_date,
+    _contract_changed,
+    _document_refusal,
+    _publish_contract_changed,
+    _refusal,
+)
 from zenskar import events
 from zenskar.tenancy.models import Organization
 
@@ -69,9 +79,19 @@ def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, di
     for field, messages in meter_errors(organization=organization, meters=meters).items():
         errors.setdefault(field, []).extend(ValidationError(m, code="unknown_meter")
                                             for m in messages)
+    features = {f"phases[{pi}].entitlements.{key}": [key]
+                for pi, phase in enumerate(doc.phases) for key in phase.entitlements}
+    _add_feature_errors(errors, organization, features)
     if errors or customer is None:
         raise ValidationError(errors)
     return customer, products
+
+def _add_feature_errors(errors: dict[str, list[ValidationError]], organization: Organization,
+                        features: dict[str, list[str]]) -> None:
+    """Add to ``errors`` the feature keys (by field) that the app keeping features refuses."""
+    for field, messages in feature_errors(organization=organization, features=features).items():
+        errors.setdefault(field, []).extend(ValidationError(m, code="unknown_feature")
+                                            for m in messages)
 
 def _parse(document: Any) -> ContractDoc:
     try:
@@ -96,6 +116,7 @@ def _write_phases(contract: Contract, phases: list[PhaseDoc],
         phase = Phase.objects.create(
             organization=contract.organization, contract=contract, name=phase_doc.name,
             start_date=phase_doc.start_date, end_date=phase_doc.end_date,
+            entitlements=phase_doc.entitlements,
         )
         for position, item_doc in enumerate(phase_doc.items):
             _write_item(phase, item_doc, products[item_doc.product], position)
@@ -128,6 +149,7 @@ def contract_create(*, organization: Organization, document: Any) -> Contract:
     customer, products = _resolve(organization, doc)
     contract = Contract(organization=organization, customer=customer, **_contract_fields(doc))
     _write_terms(contract, doc, products)
+    _publish_contract_changed(contract)
     return contract
 
 
@@ -164,6 +186,7 @@ def contract_update(*, contract: Contract, document: Any) -> Contract:
     contract.discounts.all().delete()
     contract.phases.all().delete()
     _write_terms(contract, doc, products)
+    _publish_contract_changed(contract)
     return contract
 
 @transaction.atomic
@@ -179,6 +202,7 @@ def contract_activate(*, contract: Contract) -> Contract:
     _resolve(contract.organization, doc)
     contract.status = Contract.Status.ACTIVE
     contract.save(update_fields=["status", "updated_at"])
+    _publish_contract_changed(contract)
     return contract
 
 def _truncate_at(contract: Contract, effective: date) -> None:
@@ -229,6 +253,7 @@ def contract_cancel(*, contract: Contract, effective_date: date) -> Contract:
     contract.cancelled_at = timezone.now()
     contract.auto_renew = False
     contract.save()
+    _publish_contract_changed(contract)
     return contract
 
 @transaction.atomic
@@ -279,7 +304,7 @@ def contract_amend(
     contract.end_date = new_end
     contract.auto_renew = after["auto_renew"]
     contract.save(update_fields=["end_date", "auto_renew", "updated_at"])
-    return Amendment.objects.create(
+    amendment = Amendment.objects.create(
         organization=contract.organization, contract=contract, effective_date=effective_date,
         description=description,
         before=before,
@@ -287,6 +312,8 @@ def contract_amend(
                  "end_date": after["end_date"]},
         created_by=created_by,
     )
+    _publish_contract_changed(contract)
+    return amendment
 
 def _reindex(errors: documents.Errors, offset: int) -> documents.Errors:
     def shift(match: re.Match[str]) -> str:
@@ -304,16 +331,19 @@ def _invoiced(contract: Contract) -> bool:
 def contract_delete(*, contract: Contract) -> None:
     """Delete a contract never invoiced: a draft, or one whose billing failed from its first
     period (a price beyond what an invoice holds, written before input bounds existed). A
-    contract with invoices is cancelled instead. Publishes ``contract.deleted`` in the
-    transaction (invoicing resolves the contract's billing failures)."""
+    contract with invoices is cancelled instead. Publishes ``contract.deleted`` (invoicing
+    resolves the contract's billing failures), then ``contract.changed``, in the transaction
+    and after the row is gone."""
     contract = _locked(contract)
     if _invoiced(contract):
         raise _refusal("status", "This contract has invoices: cancel it instead.", "invoiced")
     contract_id = contract.id
+    changed = _contract_changed(contract)  # while the row still has its id
     contract.delete()
     events.publish(events.DomainEvent(name="contract.deleted",
                                       organization_id=contract.organization_id,
                                       payload={"contract": str(contract_id)}))
+    events.publish(changed)
 
 def cadence_months(cadence: str, months: int | None) -> int | None:
     """Months per period for a cadence choice; None for one-time."""
@@ -330,10 +360,12 @@ def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:
     contract = _locked(contract)
     if contract.status != Contract.Status.ACTIVE or contract.end_date is None:
         return contract
+    renewed = False
     while contract.end_date is not None and contract.end_date <= today:
         if not (contract.auto_renew and contract.renewal_term_months):
             contract.status = Contract.Status.ENDED
             contract.save(update_fields=["status", "updated_at"])
+            _publish_contract_changed(contract)
             return contract
         before = contract_document(contract=contract)
         old_end = contract.end_date
@@ -349,4 +381,7 @@ def contract_renew_or_end(*, contract: Contract, today: date) -> Contract:
             description=f"Renewed automatically for {contract.renewal_term_months} months",
             before=before, changes={"end_date": new_end.isoformat()},
         )
+        renewed = True
+    if renewed:
+        _publish_contract_changed(contract)
     return contract

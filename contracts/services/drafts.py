@@ -1,5 +1,5 @@
 """Writes of a draft contract's phases and price items, one at a time (the contract editor and
-the API's phase and item endpoints)."""
+the API's phase and item endpoints). Each publishes ``contract.changed`` in its transaction."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from django.db import transaction
 
 from contracts import documents
 from contracts.documents import ItemDoc
-from contracts.meters import meter_errors
 from contracts.models import (
     Contract,
     Phase,
     PriceItem,
     Product,
 )
+from contracts.named_keys import meter_errors
 from contracts.selectors import contract_document
-from contracts.services.common import _document_refusal, _refusal
+from contracts.services.common import (
+    _document_refusal,
+    _publish_contract_changed,
+    _refusal,
+)
 from contracts.services.contracts import _locked, _write_discount, _write_item
 
 
@@ -58,10 +62,12 @@ def _check_phase_range(contract: Contract, start: date, end: date | None, *,
 def phase_create(*, contract: Contract, start_date: date, end_date: date | None, name: str = "") -> Phase:
     contract = _draft(contract)
     _check_phase_range(contract, start_date, end_date)
-    return Phase.objects.create(
+    phase = Phase.objects.create(
         organization=contract.organization, contract=contract, name=name,
         start_date=start_date, end_date=end_date,
     )
+    _publish_contract_changed(contract)
+    return phase
 
 @transaction.atomic
 def phase_update(*, phase: Phase, **fields: Any) -> Phase:
@@ -72,12 +78,14 @@ def phase_update(*, phase: Phase, **fields: Any) -> Phase:
     phase.start_date, phase.end_date = start, end
     phase.name = fields.get("name", phase.name)
     phase.save()
+    _publish_contract_changed(contract)
     return phase
 
 @transaction.atomic
 def phase_delete(*, phase: Phase) -> None:
-    _draft(phase.contract)
+    contract = _draft(phase.contract)
     phase.delete()
+    _publish_contract_changed(contract)
 
 def _item_doc(contract: Contract, data: dict[str, Any]) -> tuple[ItemDoc, Product]:
     errors: documents.Errors = {}
@@ -105,9 +113,11 @@ def _item_doc(contract: Contract, data: dict[str, Any]) -> tuple[ItemDoc, Produc
 @transaction.atomic
 def price_item_create(*, phase: Phase, data: dict[str, Any]) -> PriceItem:
     """Add a price item to a draft's phase. ``data`` is the item as in the document."""
-    _draft(phase.contract)
-    item_doc, product = _item_doc(phase.contract, data)
-    return _write_item(phase, item_doc, product, position=phase.items.count())
+    contract = _draft(phase.contract)
+    item_doc, product = _item_doc(contract, data)
+    item = _write_item(phase, item_doc, product, position=phase.items.count())
+    _publish_contract_changed(contract)
+    return item
 
 @transaction.atomic
 def price_item_update(*, item: PriceItem, data: dict[str, Any]) -> PriceItem:
@@ -128,9 +138,11 @@ def price_item_update(*, item: PriceItem, data: dict[str, Any]) -> PriceItem:
     item.discounts.all().delete()
     for discount in item_doc.discounts:
         _write_discount(contract, discount, price_item=item)
+    _publish_contract_changed(contract)
     return item
 
 @transaction.atomic
 def price_item_delete(*, item: PriceItem) -> None:
-    _draft(item.phase.contract)
+    contract = _draft(item.phase.contract)
     item.delete()
+    _publish_contract_changed(contract)

@@ -1,4 +1,5 @@
-"""Writes of the product catalog."""
+"""Writes of the product catalog. ``product_update`` publishes ``product.changed`` in its
+transaction: what a contract grants through the product (entitlements) may change with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contracts.models import (
     Product,
 )
 from contracts.services.common import _save
+from zenskar import events
 from zenskar.tenancy.models import Organization
 
 PRODUCT_FIELDS = {
@@ -32,4 +34,7 @@ def product_update(*, product: Product, **fields: Any) -> Product:
         if name in PRODUCT_FIELDS:
             setattr(product, name, value)
     _save(product, unique_field="sku", unique_message="A product with this SKU already exists.")
+    events.publish(events.DomainEvent(name="product.changed",
+                                      organization_id=product.organization_id,
+                                      payload={"product": str(product.id)}))
     return product
