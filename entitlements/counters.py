@@ -61,9 +61,9 @@ def number(value: Decimal | None) -> str | None:
     return format(value.normalize(), "f")
 
 
-def redis():
+def redis() -> Any:
     """The raw client of the cache's Redis (Lua, hashes, pipelines)."""
-    return cache._cache.get_client(write=True)  # noqa: SLF001 - Django exposes no other way
+    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def cache_key(name: str) -> str:
@@ -234,7 +234,7 @@ return 1
 """
 
 
-def _load(client, key: str, organization_id: uuid.UUID, customer: str,
+def _load(client: Any, key: str, organization_id: uuid.UUID, customer: str,
           meter_key: str) -> dict[str, str]:
     """Load a hash from PostgreSQL: every day with usage, and the marker."""
     with transaction.atomic():

@@ -191,8 +191,7 @@ def resolve(*, organization_id: uuid.UUID, customer: Customer, now: datetime) ->
     windows: dict[str, tuple[date, date | None, datetime | None]] = {}
     for contract, phase in in_force:
         valid_until = min(valid_until, _next_boundary(contract, phase, now))
-        overrides = phase.entitlements if isinstance(getattr(phase, "entitlements", None),
-                                                     dict) else {}
+        overrides = phase.entitlements if isinstance(phase.entitlements, dict) else {}
         contract_id = str(contract.id)
         for item in phase.items.all():
             for row in includes.get(item.product_id, []):
@@ -204,14 +203,15 @@ def resolve(*, organization_id: uuid.UUID, customer: Customer, now: datetime) ->
                 if feature.kind == Feature.Kind.METERED and feature.key not in windows:
                     windows[feature.key] = _window(feature, contract, customer_zone, today, now)
         for key, raw in overrides.items():
-            feature = features.get(key)
-            if feature is None or feature.kind == Feature.Kind.PREPAID:
+            overridden = features.get(key)
+            if overridden is None or overridden.kind == Feature.Kind.PREPAID:
                 continue
             enabled, value = _override(raw)
             policy = raw.get("policy") if isinstance(raw, dict) else None
-            _combine(grant_of(feature), value, enabled, policy or feature.policy, contract_id)
-            if feature.kind == Feature.Kind.METERED and feature.key not in windows:
-                windows[feature.key] = _window(feature, contract, customer_zone, today, now)
+            _combine(grant_of(overridden), value, enabled, policy or overridden.policy,
+                     contract_id)
+            if overridden.kind == Feature.Kind.METERED and key not in windows:
+                windows[key] = _window(overridden, contract, customer_zone, today, now)
     for key, (start, end, resets_at) in windows.items():
         grant = grants[key]
         grant.window_start, grant.window_end, grant.resets_at = start, end, resets_at
@@ -223,7 +223,7 @@ def resolve(*, organization_id: uuid.UUID, customer: Customer, now: datetime) ->
 
 
 def _prepaid(organization_id: uuid.UUID, customer: Customer, by_id: dict[uuid.UUID, Feature],
-             grant_of, now: datetime, zone: ZoneInfo) -> datetime:
+             grant_of: Callable[[Feature], Grant], now: datetime, zone: ZoneInfo) -> datetime:
     """Prepaid features: the units of the lots, less what expired unused; usage counted
     from the first lot's day. Returns the earliest expiry still ahead."""
     horizon = now + timedelta(days=366)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -30,6 +32,7 @@ from metering.models import Meter
 from metering.selectors import meters_by_key
 from metering.services import events_ingest
 from zenskar import bounds
+from zenskar.events import DomainEvent
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write
 
@@ -159,7 +162,7 @@ def feature_archive(*, feature: Feature, now: datetime | None = None) -> Feature
     return feature
 
 
-def feature_named(event) -> None:
+def feature_named(event: DomainEvent) -> None:
     """``contract.features_named`` (in the contract's transaction): refuse the override keys
     that name no feature of the organization. A read."""
     named: dict[str, list[str]] = event.payload["features"]
@@ -241,7 +244,7 @@ def balance_grant(*, customer: Customer, feature: Feature, units: Any, source: s
         units=amount, source=source[:200], reason=reason[:300], invoice_id=invoice_id,
         granted_at=now, expires_at=expires_at)
     _notify(customer, feature, Notice.Kind.BALANCE_TOPPED_UP, window=f"lot:{lot.id}",
-            payload={"units": checks.number(amount), "source": lot.source,
+            payload={"units": counters.number(amount), "source": lot.source,
                      "expires_at": expires_at.isoformat() if expires_at else None})
     _after_commit_forget(customer.organization_id, customer.external_id)
     return lot
@@ -279,8 +282,10 @@ def balances_expire(*, organization: Organization, now: datetime | None = None) 
             meter_key=lot.feature.meter_key,
             start=first.astimezone(_zone(lot.customer)).date(), end=None, exact=True)
         left = sum((row.units - row.forfeited for row in lots), Decimal(0)) - used
+        expires_at = lot.expires_at
+        assert expires_at is not None  # the query asked for lots with an expiry
         later = sum((row.units for row in lots if row.id != lot.id and row.expired_at is None
-                     and (row.expires_at is None or row.expires_at > lot.expires_at)),
+                     and (row.expires_at is None or row.expires_at > expires_at)),
                     Decimal(0))
         lot.forfeited = min(max(left - later, Decimal(0)), lot.units)
         lot.expired_at = now
@@ -289,9 +294,7 @@ def balances_expire(*, organization: Organization, now: datetime | None = None) 
     return len(due)
 
 
-def _zone(customer: Customer):
-    from zoneinfo import ZoneInfo
-
+def _zone(customer: Customer) -> ZoneInfo:
     return ZoneInfo(customer.time_zone)
 
 
@@ -350,7 +353,7 @@ def notices_evaluate(*, organization: Organization, pairs: set[tuple[str, str]],
         if customer is None:
             continue
         found = grants.cached(organization_id=organization.id, customer_ref=customer_ref,
-                              now=now, load_customer=lambda c=customer: c)
+                              now=now, load_customer=_constant(customer))
         for grant in (found or {}).values():
             feature = features.get(grant.feature)
             if feature is None or grant.meter != meter_key:
@@ -360,6 +363,10 @@ def notices_evaluate(*, organization: Organization, pairs: set[tuple[str, str]],
             with transaction.atomic():
                 notices_for(customer, feature, body, window=_window_name(grant))
     return len(pairs)
+
+
+def _constant(customer: Customer) -> Callable[[], Customer]:
+    return lambda: customer
 
 
 def _window_name(grant: grants.Grant) -> str:
@@ -438,7 +445,7 @@ def consume(*, organization: Organization, customer_ref: str, feature_key: str, 
                           now=now, load_customer=lambda: customer)
     grant = (found or {}).get(feature.key)
     if grant is None:
-        body = {**checks.not_granted(feature), "requested": checks.number(requested),
+        body = {**checks.not_granted(feature), "requested": counters.number(requested),
                 "granted": "0"}
         return _record(organization, key, customer, feature, requested, Decimal(0), body)
     used = selectors.grant_used(organization.id, customer.external_id, grant,
@@ -455,7 +462,7 @@ def consume(*, organization: Organization, customer_ref: str, feature_key: str, 
     after = checks.answer(grant, used=used + granted, amount=Decimal(0))
     body = {**after, "allowed": granted > 0,
             "reason": before["reason"] if granted == requested or granted == 0 else "partial",
-            "requested": checks.number(requested), "granted": checks.number(granted)}
+            "requested": counters.number(requested), "granted": counters.number(granted)}
     notices_for(customer, feature, after, window=_window_name(grant))
     return _record(organization, key, customer, feature, requested, granted, body)
 

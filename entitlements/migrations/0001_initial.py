@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('contracts', '0001_initial'),
+        ('contracts', '0002_phase_entitlements'),
         ('tenancy', '0002_organization_usage_window_days'),
     ]
 

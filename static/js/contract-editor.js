@@ -79,6 +79,11 @@
     if (data) {
       ["name", "start_date", "end_date"].forEach((name) => setValue(phase, name, data[name]));
       (data.items || []).forEach((item) => addItem(phase, item));
+      // Fields this editor has no inputs for (the phase's entitlement overrides) are kept
+      // as they were and written back on save.
+      if (data.entitlements && Object.keys(data.entitlements).length) {
+        phase.dataset.entitlements = JSON.stringify(data.entitlements);
+      }
     } else {
       // A new phase starts where the previous one ends and runs to the contract's end.
       const start = previous ? readValue(previous, "end_date") : readValue(header, "start_date");
@@ -215,7 +220,9 @@
       const fields = phase.querySelector(".phase-fields");
       const items = [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems));
       const [start, end] = [readValue(fields, "start_date"), readValue(fields, "end_date")];
-      return { name: readValue(fields, "name"), start_date: start || null, end_date: end || null, items };
+      const doc = { name: readValue(fields, "name"), start_date: start || null, end_date: end || null, items };
+      if (phase.dataset.entitlements) doc.entitlements = JSON.parse(phase.dataset.entitlements);
+      return doc;
     });
     return doc;
   }

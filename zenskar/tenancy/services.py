@@ -257,12 +257,12 @@ def api_key_authenticate_cached(*, secret: str) -> ApiKey | None:
         key = ApiKey.from_db("default", _KEY_FIELDS, key_row)
         key.organization = Organization.from_db("default", _ORG_FIELDS, org_row)
         return key
-    key = api_key_authenticate(secret=secret)
-    if key is not None:
-        rows = ([getattr(key, f) for f in _KEY_FIELDS],
-                [getattr(key.organization, f) for f in _ORG_FIELDS])
+    found = api_key_authenticate(secret=secret)
+    if found is not None:
+        rows = ([getattr(found, f) for f in _KEY_FIELDS],
+                [getattr(found.organization, f) for f in _ORG_FIELDS])
         try:
             cache.set(_cached_key(digest), rows, AUTH_CACHE_SECONDS)
         except Exception:  # noqa: BLE001 - uncached, it is looked up again next time
             logger.warning("api key cache unreachable", exc_info=True)
-    return key
+    return found
