@@ -95,9 +95,18 @@ def _lots_for(invoice: Invoice, *, grant_on: set[str]) -> None:
                 expires_at=expires, now=now)
 
 
+def _invoice(event: events.DomainEvent) -> Invoice | None:
+    invoice_id = event.payload.get("invoice")
+    if not invoice_id:
+        return None
+    return Invoice.objects.for_organization(event.organization_id).select_related(
+        "customer", "organization").filter(id=invoice_id).first()
+
+
 def invoice_finalized(event: events.DomainEvent) -> None:
-    invoice = Invoice.objects.for_organization(event.organization_id).select_related(
-        "customer", "organization").get(id=event.payload["invoice"])
+    invoice = _invoice(event)
+    if invoice is None:
+        return
     kinds = {ProductFeature.GrantOn.FINALIZED}
     if invoice.status == PAID:  # paid in full at finalization (by credit)
         kinds.add(ProductFeature.GrantOn.PAID)
@@ -105,10 +114,9 @@ def invoice_finalized(event: events.DomainEvent) -> None:
 
 
 def payment_applied(event: events.DomainEvent) -> None:
-    if event.payload.get("status") != PAID or not event.payload.get("invoice"):
+    invoice = _invoice(event) if event.payload.get("status") == PAID else None
+    if invoice is None:
         return
-    invoice = Invoice.objects.for_organization(event.organization_id).select_related(
-        "customer", "organization").get(id=event.payload["invoice"])
     _lots_for(invoice, grant_on={ProductFeature.GrantOn.PAID})
 
 

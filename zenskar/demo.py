@@ -83,9 +83,11 @@ def seed_demo() -> DemoSeed:
     with tenant_context(acme):
         _seed_gateway(acme)
         _seed_catalog(acme)
+        _seed_entitlements(acme)
         _seed_usage(acme)
         _seed_invoices(acme)
         _seed_revenue(acme)
+        _recount_usage(acme)
     return DemoSeed(organization=acme, email=DEMO_EMAIL, password=DEMO_PASSWORD, api_key=secret)
 
 
@@ -283,6 +285,50 @@ def _seed_revenue(organization: Organization) -> None:
     from revrec.tasks import recognize_revenue
 
     recognize_revenue(str(organization.id))
+
+
+FEATURES = [
+    # key, name, kind, meter, reset, policy, unit
+    ("api_calls", "API calls", "metered", "api_calls", "monthly", "hard", "calls"),
+    ("sso", "Single sign-on", "boolean", "", "", "hard", ""),
+    ("seats", "User seats", "numeric", "", "", "hard", "seats"),
+    ("compute_hours", "Compute hours", "prepaid", "compute_hours", "", "hard", "hours"),
+]
+INCLUDED = [
+    # product, feature, value, policy, grant on
+    ("PLATFORM", "api_calls", "1500", "", "paid"),
+    ("PLATFORM", "sso", None, "", "paid"),
+    ("PLATFORM", "seats", "50", "", "paid"),
+    ("API", "api_calls", "1500", "overage", "paid"),
+    ("COMPUTE", "compute_hours", "100", "", "finalized"),
+]
+
+
+def _seed_entitlements(organization: Organization) -> None:
+    """The features the demo's products include: Initech's platform has 1,500 API calls a
+    month (hard), Hooli's pay-as-you-go the same with overage; Hooli's prepaid compute block
+    grants 100 hours when its invoice is finalized."""
+    from entitlements import services as entitlements
+    from entitlements.models import Feature
+
+    for key, name, kind, meter, reset, policy, unit in FEATURES:
+        if not Feature.objects.for_organization(organization).filter(key=key).exists():
+            entitlements.feature_create(organization=organization, key=key, name=name,
+                                        kind=kind, meter_key=meter, reset=reset,
+                                        policy=policy, unit=unit)
+    features = {f.key: f for f in Feature.objects.for_organization(organization)}
+    products = {p.sku: p for p in Product.objects.for_organization(organization)}
+    for sku, key, value, policy, grant_on in INCLUDED:
+        entitlements.product_feature_set(product=products[sku], feature=features[key],
+                                         value=value, policy=policy, grant_on=grant_on)
+
+
+def _recount_usage(organization: Organization) -> None:
+    """The usage counters recounted from the events (what the reconciliation job does every
+    15 minutes): events stored by an earlier seed, before the features existed, count too."""
+    from entitlements.services import reconcile
+
+    reconcile(organization=organization)
 
 
 def _seed_catalog(organization: Organization) -> None:

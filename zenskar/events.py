@@ -27,8 +27,17 @@ The events and their subscribers (in-transaction / after commit):
 - ``contract.meters_named`` (contracts, before writing usage items): metering refuses the
   keys that name no meter / --
 - ``contract.deleted``: invoicing resolves the contract's billing failures / --
+- ``contract.features_named`` (contracts, before writing a phase's entitlement overrides):
+  entitlements refuses the keys that name no feature / --
+- ``contract.changed`` (every contracts service that changes what a contract grants) and
+  ``product.changed`` (product_update): -- / entitlements drops the cached grants of the
+  customer (of every customer, for a product)
+- ``usage.ingested`` (metering, with the ids of the events stored): entitlements moves the
+  customers' day counters / entitlements moves the Redis counters and marks the customers
+  for the limit notices
 - ``invoice.finalized``: the ledger posts AR against deferred revenue (a revenue schedule per
-  ratable line or prepaid block), unbilled revenue (usage accrued before), revenue and tax /
+  ratable line or prepaid block), unbilled revenue (usage accrued before), revenue and tax;
+  entitlements grants the prepaid lots its products grant at finalization /
   invoicing renders and mails it, payments charges it
 - ``invoice.voided``: the ledger takes back what the invoice's schedules recognized, then
   reverses its finalization entry (and its usage accrual) / the outbox (webhooks)
@@ -40,13 +49,14 @@ The events and their subscribers (in-transaction / after commit):
   revenue (shrinking the line's schedule) or revenue, and tax, against AR and customer credit
   / invoicing renders and mails the note
 - ``payment.applied``: the ledger posts cash or gateway receivable against AR (bad-debt
-  expense for a written-off invoice) and customer credit / the outbox (webhooks)
+  expense for a written-off invoice) and customer credit; entitlements grants the prepaid
+  lots of an invoice now paid / the outbox (webhooks)
 - ``payment.refunded``: the ledger posts AR or customer credit against cash or gateway
   receivable / the outbox (webhooks)
 - ``credit.granted``, ``credit.applied``, ``credit.expired`` (invoicing's wallet): the ledger
   posts the movements no other event posts (a grant by a person, an invoice of credits,
   credit a voided invoice gives back; credit applied; breakage at expiry) / the outbox
-  (webhooks); later, receivables and entitlements
+  (webhooks); later, receivables
 
 What later apps *show* on an earlier app's page is no reaction: that is the dashboard's panel
 registry (``zenskar.dashboard.panels``).
