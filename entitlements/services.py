@@ -434,6 +434,9 @@ def consume(*, organization: Organization, customer_ref: str, feature_key: str, 
             requested != requested.to_integral_value() or requested > MAX_COUNTED_PER_CALL):
         raise _refuse("amount", f"The meter counts events: a whole number up to "
                                 f"{MAX_COUNTED_PER_CALL}.", "not_countable")
+    # The key first (a key is one call, whatever customer it names), then the customer's
+    # meter: always in this order, so two calls never wait for each other crosswise.
+    _lock(organization.id, "consume-key", key)
     _lock(organization.id, customer.external_id, feature.meter_key)
     done = Consumption.objects.for_organization(organization).filter(key=key).first()
     if done is not None:

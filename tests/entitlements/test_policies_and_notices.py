@@ -174,6 +174,14 @@ def test_the_check_api_refuses_bad_input_with_4xx(scenario, tenant, other_tenant
         response = client.post("/api/v1/entitlements/consume", body, format="json")
         assert response.status_code == 400, (body, response.json())
         assert field in response.json()["error"]["fields"], body
+    # A key is one call: reused for another customer, it is refused, not replayed.
+    scenario.customer("globex")
+    assert consume(scenario, "acme", "api_calls", 1, key="k-shared")["granted"] == "1"
+    reused = client.post("/api/v1/entitlements/consume", {
+        "customer": "globex", "feature": "api_calls", "amount": "1", "key": "k-shared"},
+        format="json")
+    assert reused.status_code == 400
+    assert reused.json()["error"]["codes"]["key"] == ["key_reused"]
     # Another organization's engineers know nothing of acme.
     foreign = other_tenant.client().get("/api/v1/entitlements/check",
                                         {"customer": "acme", "feature": "api_calls"})
