@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<uuid:customer_id>/", views.customer_detail, name="customer-detail"),
     path("products/", views.product_list, name="product-list"),
     path("products/new/", views.product_create, name="product-create"),
+    path("products/<uuid:product_id>/", views.product_detail, name="product-detail"),
     path("contracts/", views.contract_list, name="contract-list"),
     path("contracts/new/", views.contract_new, name="contract-new"),
     path("contracts/<uuid:contract_id>/", views.contract_detail, name="contract-detail"),

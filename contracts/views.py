@@ -93,6 +93,17 @@ def product_list(request):
                   {"products": products, "active": "products"})
 
 
+@member_required
+def product_detail(request, product_id):
+    product = get_object_or_404(Product.objects.for_organization(request.organization),
+                                id=product_id)
+    return render(request, "contracts/product_detail.html", {
+        "product": product, "active": "products",
+        # what later apps show of the product (entitlements: the features it includes)
+        "panels": panels.render(panels.PRODUCT_DETAIL, request, product),
+    })
+
+
 @member_required(roles=WRITE_ROLES)
 def product_create(request):
     form = ProductForm(request.POST or None)

@@ -19,18 +19,14 @@ from rest_framework.response import Response
 from contracts.models import Customer, Product
 from entitlements import selectors, services
 from entitlements.models import BalanceLot, Feature, Notice, ProductFeature, Reconciliation
-from zenskar.api.authentication import ApiKeyAuthentication, DashboardSessionAuthentication
+from zenskar.api.authentication import (
+    CachedApiKeyAuthentication,
+    DashboardSessionAuthentication,
+)
 from zenskar.api.throttling import _WindowThrottle
 from zenskar.api.views import OrganizationAPIView
-from zenskar.tenancy.services import api_key_authenticate_cached
 
 MAX_REF = 255
-
-
-class CachedApiKeyAuthentication(ApiKeyAuthentication):
-    """The API key, looked up through the cache (see ``api_key_authenticate_cached``)."""
-
-    lookup = staticmethod(api_key_authenticate_cached)
 
 
 class CheckThrottle(_WindowThrottle):

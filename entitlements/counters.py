@@ -61,18 +61,10 @@ def number(value: Decimal | None) -> str | None:
     return format(value.normalize(), "f")
 
 
-_clients: dict[str, Any] = {}
-
-
 def redis() -> Any:
-    """The raw client of the cache's Redis (Lua, hashes, pipelines): one per process and
-    server (a client is thread-safe; Django's ``get_client`` builds a new one per call)."""
-    location = str(cache._cache._servers)  # type: ignore[attr-defined]  # noqa: SLF001
-    client = _clients.get(location)
-    if client is None:
-        client = _clients[location] = cache._cache.get_client(  # type: ignore[attr-defined]  # noqa: SLF001
-            write=True)
-    return client
+    """The raw client of the cache's Redis (Lua, hashes, pipelines); one per process
+    (``zenskar.core.cache``)."""
+    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def cache_key(name: str) -> str:

@@ -108,8 +108,8 @@ class ProductFeatureForm(forms.Form):
                   "per unit bought (prepaid). Not used for on/off features.")
     policy = forms.ChoiceField(required=False, label="At the limit",
                                choices=[("", "The feature's policy"), *Feature.Policy.choices])
-    grant_on = forms.ChoiceField(choices=ProductFeature.GrantOn.choices, initial="paid",
-                                 label="Prepaid units granted")
+    grant_on = forms.ChoiceField(required=False, choices=ProductFeature.GrantOn.choices,
+                                 initial="paid", label="Prepaid units granted")
     expires_after_days = forms.IntegerField(
         required=False, min_value=1, max_value=36_500, label="Prepaid units expire after (days)")
 

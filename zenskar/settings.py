@@ -121,7 +121,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL") or embedded.redis_url()
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "zenskar.core.cache.RedisCache",  # one Redis client per pool
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "zenskar",
     }

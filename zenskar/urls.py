@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("payments.checkout.urls")),
     path("", include("payments.urls")),
     path("", include("revrec.dashboard_urls")),
+    path("", include("entitlements.dashboard_urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

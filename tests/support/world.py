@@ -27,6 +27,10 @@ def build_world(tenant) -> dict[str, str]:
     ids["product_id"] = s.product("PLATFORM")["id"]
     s.product("API", kind="usage")
     ids["meter_id"] = s.meter("api_calls", event_name="api_call")["id"]
+    ids["feature_id"] = s.post("features", {"key": "api_calls", "name": "API calls",
+                                            "kind": "metered", "meter_key": "api_calls",
+                                            "reset": "monthly"})["id"]
+    ids["feature_key"] = "api_calls"
     billed = s.contract(items=[FLAT])
     draft = s.post("contracts", {
         "customer": "acme", "name": "Draft", "start_date": "2026-06-01", "status": "draft",

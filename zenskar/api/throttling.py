@@ -75,6 +75,17 @@ def auth_failures_exhausted(request) -> int | None:
     return ratelimit.exhausted(AUTH_FAILURES, ratelimit.client_address(request), limit)
 
 
+def auth_failures_key(request) -> tuple[str, int, int] | None:
+    """The cache key of the caller's address's failed key checks, the limit and the seconds
+    to wait when it is reached (None: no limit): for an authenticator that reads it together
+    with its own keys."""
+    limit = rate(AUTH_FAILURES)
+    if limit is None:
+        return None
+    key, wait = ratelimit.exhausted_key(AUTH_FAILURES, ratelimit.client_address(request), limit)
+    return key, limit.limit, wait
+
+
 def auth_failure_record(request) -> None:
     limit = rate(AUTH_FAILURES)
     if limit is not None:

@@ -80,15 +80,15 @@ def _window(period: int, moment: float) -> tuple[int, int]:
 
 def count(scope: str, ident: str, period: int) -> int:
     """Count one event for ``ident`` in ``scope``; return the count in the current window of
-    ``period`` seconds, this one included."""
+    ``period`` seconds, this one included. One round trip: the window's key is created with
+    its expiry if missing, then incremented (``SET NX EX`` + ``INCR``, pipelined)."""
     index, _ = _window(period, now())
-    key = _key(scope, ident, str(index))
-    try:
-        return cache.incr(key)  # the common case: two round trips (EXISTS, INCR)
-    except ValueError:  # the window's first event
-        if cache.add(key, 1, timeout=period + 1):
-            return 1
-        return cache.incr(key)  # another worker created it in between
+    key = cache.make_key(_key(scope, ident, str(index)))
+    client = cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]  # noqa: SLF001
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(key, 0, ex=period + 1, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
 
 
 def hit(scope: str, ident: str, rate: Rate) -> int | None:
@@ -99,11 +99,18 @@ def hit(scope: str, ident: str, rate: Rate) -> int | None:
     return _window(rate.period, now())[1]
 
 
+def exhausted_key(scope: str, ident: str, rate: Rate) -> tuple[str, int]:
+    """The cache key holding ``ident``'s count in the current window, and the seconds until
+    the window ends: for a caller that reads the count together with other keys."""
+    index, wait = _window(rate.period, now())
+    return _key(scope, ident, str(index)), wait
+
+
 def exhausted(scope: str, ident: str, rate: Rate) -> int | None:
     """Without counting: the seconds until the window ends when ``ident`` has already used
     up its limit in it, else None."""
-    index, wait = _window(rate.period, now())
-    used = cache.get(_key(scope, ident, str(index))) or 0
+    key, wait = exhausted_key(scope, ident, rate)
+    used = cache.get(key) or 0
     return wait if used >= rate.limit else None
 
 

@@ -33,7 +33,8 @@ Panel = Callable[[HttpRequest, Any], str]
 # The slots of the pages (the page's app, its page): the subject a panel is given.
 CONTRACT_DETAIL = "contracts.contract_detail"  # the contract (contracts.Contract)
 CUSTOMER_DETAIL = "contracts.customer_detail"  # the customer (contracts.Customer)
-SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL})
+PRODUCT_DETAIL = "contracts.product_detail"  # the product (contracts.Product)
+SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL, PRODUCT_DETAIL})
 
 _panels: dict[str, list[Panel]] = defaultdict(list)
 

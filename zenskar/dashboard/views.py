@@ -21,9 +21,10 @@ from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
 # Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
-# invoicing.urls, payments.urls and revrec.dashboard_urls are included before the dashboard
-# and serve /customers/, /contracts/, /products/, /metering/, /invoices/, /payments/ and
-# /revenue/, which is where the tiles' /<slug>/ links (home.html) lead.
+# invoicing.urls, payments.urls, revrec.dashboard_urls and entitlements.dashboard_urls are
+# included before the dashboard and serve /customers/, /contracts/, /products/, /metering/,
+# /invoices/, /payments/, /revenue/ and /entitlements/, which is where the tiles' /<slug>/
+# links (home.html) lead.
 TILES = {
     "customers": (
         "Customers",
@@ -60,6 +61,11 @@ TILES = {
         "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "
         "revenue, by schedule and by period.",
     ),
+    "entitlements": (
+        "Entitlements",
+        "Feature access, usage limits and prepaid balances granted by each contract, checked "
+        "by your product in real time.",
+    ),
 }
 
 # Sections still waiting for their app's pages: an empty state naming the API endpoint.
@@ -69,12 +75,6 @@ SECTIONS = {
         "What is owed and how late: aging buckets, customer segments and the reminders sent "
         "for overdue invoices.",
         "GET /api/v1/receivables",
-    ),
-    "entitlements": (
-        "Entitlements",
-        "Feature access, usage limits and prepaid balances granted by each contract, checked "
-        "by your product in real time.",
-        "GET /api/v1/entitlements/check",
     ),
 }
 

@@ -242,6 +242,19 @@ def _cached_key(digest: str) -> str:
     return f"apikey:{digest}"
 
 
+def api_key_cache_key(secret: str) -> str:
+    """The cache key of ``secret``'s entry (for a caller that reads it with other keys)."""
+    return _cached_key(hash_secret(secret))
+
+
+def api_key_from_cache(entry: tuple[list[object], list[object]]) -> ApiKey:
+    """The key (its organization loaded) of a cache entry written here."""
+    key_row, org_row = entry
+    key = ApiKey.from_db("default", _KEY_FIELDS, key_row)
+    key.organization = Organization.from_db("default", _ORG_FIELDS, org_row)
+    return key
+
+
 def api_key_authenticate_cached(*, secret: str) -> ApiKey | None:
     """:func:`api_key_authenticate` through the cache, for the hot read paths (entitlement
     checks): a known key costs one Redis read instead of a database query. A revoked key
@@ -253,10 +266,7 @@ def api_key_authenticate_cached(*, secret: str) -> ApiKey | None:
     except Exception:  # noqa: BLE001 - Redis away: the database answers
         hit = None
     if hit is not None:
-        key_row, org_row = hit
-        key = ApiKey.from_db("default", _KEY_FIELDS, key_row)
-        key.organization = Organization.from_db("default", _ORG_FIELDS, org_row)
-        return key
+        return api_key_from_cache(hit)
     found = api_key_authenticate(secret=secret)
     if found is not None:
         rows = ([getattr(found, f) for f in _KEY_FIELDS],
