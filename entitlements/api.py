@@ -219,7 +219,8 @@ class FeatureDetailView(OrganizationAPIView):
         return Response(FeatureSerializer(
             services.feature_update(feature=feature, **data.validated_data)).data)
 
-    @extend_schema(summary="Archive a feature (no longer granted)", responses=FeatureSerializer)
+    @extend_schema(summary="Archive a feature (no longer granted)",
+                   responses={200: FeatureSerializer})
     def delete(self, request, feature_id):
         feature = self.get_scoped(Feature.objects, id=feature_id)
         return Response(FeatureSerializer(services.feature_archive(feature=feature)).data)
@@ -258,7 +259,7 @@ class ProductFeaturesView(OrganizationAPIView):
         product = self.get_scoped(Product.objects, id=product_id)
         rows = ProductFeature.objects.for_organization(self.organization).filter(
             product=product).select_related("feature")
-        return Response(ProductFeatureSerializer(rows, many=True).data)
+        return self.paginate(rows, ProductFeatureSerializer)
 
     @extend_schema(summary="Include a feature in a product (or change what it includes)",
                    request=ProductFeatureIn, responses=ProductFeatureSerializer)
@@ -308,8 +309,9 @@ class CustomerBalancesView(OrganizationAPIView):
     @extend_schema(summary="A customer's prepaid lots", responses=LotSerializer(many=True))
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
-        return Response(LotSerializer(selectors.lots_of(organization=self.organization,
-                                                        customer=customer), many=True).data)
+        lots = BalanceLot.objects.for_organization(self.organization).filter(
+            customer=customer).select_related("feature").order_by("-granted_at", "id")
+        return self.paginate(lots, LotSerializer)
 
     @extend_schema(summary="Give a customer prepaid units", request=LotIn,
                    responses={201: LotSerializer})

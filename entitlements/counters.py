@@ -216,6 +216,11 @@ def _cached_used(organization_id: uuid.UUID, customer: str, meter_key: str, star
     days = client.hgetall(key)
     if not days:
         days = _load(client, key, organization_id, customer, meter_key)
+    return sum_days(days, start, end)
+
+
+def sum_days(days: dict[Any, Any], start: date, end: date | None) -> Decimal:
+    """The usage of a loaded hash's days in ``[start, end)``."""
     total = Decimal(0)
     low, high = start.isoformat(), end.isoformat() if end else "9999-99-99"
     for field, value in days.items():

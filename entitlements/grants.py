@@ -247,6 +247,18 @@ def _prepaid(organization_id: uuid.UUID, customer: Customer, by_id: dict[uuid.UU
 # --- The cache --------------------------------------------------------------------------------
 
 
+def parse(raw: bytes | str | None, now: datetime) -> dict[str, Grant] | None:
+    """The grants of a cache entry, or None when there is none or it no longer holds at
+    ``now``."""
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    if not datetime.fromisoformat(data["valid_until"]) > now >= datetime.fromisoformat(
+            data["resolved_at"]):
+        return None
+    return {g["feature"]: Grant.from_dict(g) for g in data["grants"]}
+
+
 def cached(*, organization_id: uuid.UUID, customer_ref: str, now: datetime,
            load_customer: Callable[[], Customer | None]) -> dict[str, Grant] | None:
     """``resolve``, through a Redis hash per organization (a field per customer's external
@@ -257,12 +269,9 @@ def cached(*, organization_id: uuid.UUID, customer_ref: str, now: datetime,
     client = None
     try:
         client = redis()
-        raw = client.hget(key, customer_ref)
-        if raw is not None:
-            data = json.loads(raw)
-            if datetime.fromisoformat(data["valid_until"]) > now >= datetime.fromisoformat(
-                    data["resolved_at"]):
-                return {g["feature"]: Grant.from_dict(g) for g in data["grants"]}
+        found = parse(client.hget(key, customer_ref), now)
+        if found is not None:
+            return found
     except Exception:  # noqa: BLE001 - Redis away: resolve from the database
         logger.exception("entitlement grants: Redis unreachable")
         client = None

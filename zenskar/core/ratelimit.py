@@ -11,6 +11,7 @@ All time comes from :func:`now`; a test moves time by replacing it, never by sle
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -35,6 +36,7 @@ class Rate:
     period: int  # seconds
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(value: str | None) -> Rate | None:
     """``"6000/min"`` -> ``Rate(6000, 60)``: a count, a slash, a period named by its first
     letter (``s``, ``m``, ``h``, ``d``), as DRF writes rates. ``None``, ``""`` or ``"off"``:
