@@ -32,7 +32,7 @@ MAX_REF = 255
 class CheckThrottle(_WindowThrottle):
     """``entitlement_checks``: the checks of one API key (or one dashboard address)."""
 
-    scope = "entitlement_checks"
+    scope = selectors.CHECK_SCOPE
 
     def identity(self, request) -> str | None:
         key = getattr(request.auth, "api_key", None)

@@ -19,6 +19,7 @@ from entitlements.models import BalanceLot, Feature, Notice, ProductFeature, Rec
 from zenskar.tenancy.models import Organization
 
 MAX_BATCH = 100
+CHECK_SCOPE = "entitlement_checks"  # the checks' rate (settings: ENTITLEMENT_CHECK_RATE)
 
 
 class NotFound(ObjectDoesNotExist):
@@ -86,6 +87,11 @@ def _meter_of(organization_id: uuid.UUID, feature_key: str) -> str | None:
             return None
         meter = _meters[(organization_id, feature_key)] = feature.meter_key
     return meter
+
+
+def meter_known(organization_id: uuid.UUID | str, feature_key: str) -> str | None:
+    """The feature's meter if this process already knows it (never a query)."""
+    return _meters.get((uuid.UUID(str(organization_id)), feature_key))
 
 
 def _hot_check(organization_id: uuid.UUID, customer_ref: str, feature_key: str,

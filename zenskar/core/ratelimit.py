@@ -101,6 +101,14 @@ def hit(scope: str, ident: str, rate: Rate) -> int | None:
     return _window(rate.period, now())[1]
 
 
+def window_key(scope: str, ident: str, period: int) -> tuple[str, int]:
+    """The cache key (unprefixed) counting ``ident`` in ``scope``'s current window of
+    ``period`` seconds, and the whole seconds until that window ends: for a caller that
+    counts in a pipeline of its own (``SET key 0 NX EX period+1``, ``INCR key``)."""
+    index, wait = _window(period, now())
+    return _key(scope, ident, str(index)), wait
+
+
 def exhausted_key(scope: str, ident: str, rate: Rate) -> tuple[str, int]:
     """The cache key holding ``ident``'s count in the current window, and the seconds until
     the window ends: for a caller that reads the count together with other keys."""

@@ -255,6 +255,13 @@ def api_key_from_cache(entry: tuple[list[object], list[object]]) -> ApiKey:
     return key
 
 
+def api_key_identity(entry: tuple[list[object], list[object]]) -> tuple[str, str]:
+    """(key id, organization id) of a cache entry written here, without building models."""
+    key_row, _ = entry
+    return str(key_row[_KEY_FIELDS.index("id")]), str(key_row[_KEY_FIELDS.index(
+        "organization_id")])
+
+
 def api_key_authenticate_cached(*, secret: str) -> ApiKey | None:
     """:func:`api_key_authenticate` through the cache, for the hot read paths (entitlement
     checks): a known key costs one Redis read instead of a database query. A revoked key
