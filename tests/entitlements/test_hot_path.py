@@ -20,7 +20,6 @@ from zenskar.tenancy import services as tenancy
 from zenskar.wsgi import application, django_application
 
 
-
 def _environ(secret, **params):
     return {"REQUEST_METHOD": "GET", "PATH_INFO": hot.PATH, "QUERY_STRING": urlencode(params),
             "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
