@@ -8,6 +8,7 @@ from invoicing import api_money
 from metering import api as metering_api
 from payments import api as payments_api
 from payments.checkout import api as api_checkout
+from receivables import api as receivables_api
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -67,6 +68,7 @@ urlpatterns = [
          name="entitlements-notices"),
     path("entitlements/reconciliations", entitlements_api.ReconciliationListView.as_view(),
          name="entitlements-reconciliations"),
+    path("receivables/aging", receivables_api.AgingView.as_view(), name="receivables-aging"),
     path("features", entitlements_api.FeatureListView.as_view(), name="features"),
     path("features/<uuid:feature_id>", entitlements_api.FeatureDetailView.as_view(),
          name="feature"),
