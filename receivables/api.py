@@ -21,7 +21,9 @@ class AgingView(OrganizationAPIView):
         summary="Aging of open invoices at a date",
         description="Per customer and currency, and per currency in total: what was due at "
                     "the end of `as_of` (default today in the organization's time zone), in "
-                    "buckets of days past due (current, 1-30, 31-60, 61-90, 91-120, over 120).",
+                    "buckets of days past due (current, 1-30, 31-60, 61-90, 91-120, over 120); and "
+                    "per currency over the 90 days to `as_of`: DSO, best possible DSO, "
+                    "average days delinquent and the collection effectiveness index.",
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE)],
         responses=OpenApiTypes.OBJECT,
     )
@@ -37,4 +39,8 @@ class AgingView(OrganizationAPIView):
                     {"as_of": [f"Between {bounds.MIN_DATE} and {bounds.MAX_DATE}."]})
         else:
             as_of = local_date(self.organization.time_zone)
-        return Response(selectors.aging(organization=self.organization, as_of=as_of).as_dict())
+        body = selectors.aging(organization=self.organization, as_of=as_of).as_dict()
+        body["collection"] = {currency: figures.as_dict() for currency, figures in
+                              selectors.collection(organization=self.organization,
+                                                   as_of=as_of).items()}
+        return Response(body)

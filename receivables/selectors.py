@@ -129,3 +129,84 @@ def _movements_after(organization: Organization, invoice_ids: list[Any],
         elif row["kind"] == InvoiceSettlement.Kind.REFUND:
             back[row["invoice_id"]] -= row["amount"]
     return back
+
+
+@dataclass(frozen=True)
+class Collection:
+    """How well a currency's receivables are collected over the ``days`` days ending on the
+    as-of day (the formulas are the usual ones; each is None when its divisor is 0):
+
+    - DSO, days sales outstanding = ending AR / sales x days;
+    - best possible DSO = ending current AR / sales x days;
+    - average days delinquent = DSO - best possible DSO;
+    - CEI, collection effectiveness index = (beginning AR + sales - ending AR) /
+      (beginning AR + sales - ending current AR) x 100.
+
+    Sales are the totals of the invoices issued in the period; beginning AR is the aging's
+    total at the end of the day before the period."""
+
+    currency: str
+    days: int
+    beginning: Decimal
+    sales: Decimal
+    ending: Decimal
+    ending_current: Decimal
+
+    def _ratio(self, top: Decimal, bottom: Decimal, times: int) -> Decimal | None:
+        if bottom == 0:
+            return None
+        return (top / bottom * times).quantize(Decimal("0.1"))
+
+    @property
+    def dso(self) -> Decimal | None:
+        return self._ratio(self.ending, self.sales, self.days)
+
+    @property
+    def best_possible_dso(self) -> Decimal | None:
+        return self._ratio(self.ending_current, self.sales, self.days)
+
+    @property
+    def average_days_delinquent(self) -> Decimal | None:
+        if self.dso is None or self.best_possible_dso is None:
+            return None
+        return self.dso - self.best_possible_dso
+
+    @property
+    def cei(self) -> Decimal | None:
+        return self._ratio(self.beginning + self.sales - self.ending,
+                           self.beginning + self.sales - self.ending_current, 100)
+
+    def as_dict(self) -> dict[str, Any]:
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        return {"days": self.days, "beginning_ar": str(round_money(self.beginning, self.currency)),
+                "sales": str(round_money(self.sales, self.currency)),
+                "ending_ar": str(round_money(self.ending, self.currency)),
+                "ending_current_ar": str(round_money(self.ending_current, self.currency)),
+                "dso": text(self.dso), "best_possible_dso": text(self.best_possible_dso),
+                "average_days_delinquent": text(self.average_days_delinquent),
+                "cei": text(self.cei)}
+
+
+def collection(*, organization: Organization, as_of: date, days: int = 90
+               ) -> dict[str, Collection]:
+    """``Collection`` per currency over the ``days`` days ending on ``as_of``."""
+    start = as_of - timedelta(days=days)
+    ending, beginning = aging(organization=organization, as_of=as_of), aging(
+        organization=organization, as_of=start)
+    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in ending.rows:
+        sums[row.currency]["ending"] += row.total
+        sums[row.currency]["current"] += row.buckets["current"]
+    for row in beginning.rows:
+        sums[row.currency]["beginning"] += row.total
+    for currency, total in Invoice.objects.for_organization(organization).filter(
+            issue_date__gt=start, issue_date__lte=as_of,
+            status__in=(*OPEN, Invoice.Status.UNCOLLECTIBLE)).values_list("currency").annotate(
+            total=Sum("total")):
+        sums[currency]["sales"] += total
+    return {currency: Collection(currency=currency, days=days, beginning=s["beginning"],
+                                 sales=s["sales"], ending=s["ending"],
+                                 ending_current=s["current"])
+            for currency, s in sorted(sums.items())}

@@ -95,3 +95,28 @@ def test_aging_refuses_a_bad_date(tenant):
         response = tenant.client().get("/api/v1/receivables/aging", {"as_of": value})
         assert response.status_code == 400
         assert "as_of" in response.json()["error"]["fields"]
+
+
+def test_collection_figures_by_hand(tenant, clock):
+    """90 days to 2026-06-30; the period begins after 2026-04-01.
+
+    X 1,000.00 issued 03-01 (due 03-31), never paid: open at 04-01 and at 06-30.
+    Y   600.00 issued 05-01 (due 05-31), 200.00 paid 06-10: 400.00 open at 06-30.
+    Z   400.00 issued 06-20 (due 07-20): current at 06-30.
+    Beginning AR 1,000.00; sales in the period 600 + 400 = 1,000.00;
+    ending AR 1,000 + 400 + 400 = 1,800.00; ending current 400.00.
+    DSO = 1,800 / 1,000 x 90 = 162.0; best possible = 400 / 1,000 x 90 = 36.0;
+    average days delinquent = 162.0 - 36.0 = 126.0;
+    CEI = (1,000 + 1,000 - 1,800) / (1,000 + 1,000 - 400) x 100 = 200 / 1,600 x 100 = 12.5.
+    """
+    customer = CustomerFactory(organization=tenant.organization, external_id="initech",
+                               currency="USD", payment_terms_days=30, time_zone="UTC")
+    _issued(tenant, customer, "1000.00", date(2026, 3, 1))
+    y = _issued(tenant, customer, "600.00", date(2026, 5, 1))
+    _issued(tenant, customer, "400.00", date(2026, 6, 20))
+    _paid(tenant, clock, y, "200.00", date(2026, 6, 10))
+    body = tenant.client().get("/api/v1/receivables/aging", {"as_of": "2026-06-30"}).json()
+    assert body["collection"] == {"USD": {
+        "days": 90, "beginning_ar": "1000.00", "sales": "1000.00", "ending_ar": "1800.00",
+        "ending_current_ar": "400.00", "dso": "162.0", "best_possible_dso": "36.0",
+        "average_days_delinquent": "126.0", "cei": "12.5"}}
