@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("revrec.dashboard_urls")),
     path("", include("entitlements.dashboard_urls")),
+    path("", include("receivables.dashboard_urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

@@ -21,10 +21,10 @@ from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
 
 # Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
-# invoicing.urls, payments.urls, revrec.dashboard_urls and entitlements.dashboard_urls are
-# included before the dashboard and serve /customers/, /contracts/, /products/, /metering/,
-# /invoices/, /payments/, /revenue/ and /entitlements/, which is where the tiles' /<slug>/
-# links (home.html) lead.
+# invoicing.urls, payments.urls, revrec.dashboard_urls, receivables.dashboard_urls and
+# entitlements.dashboard_urls are included before the dashboard and serve /customers/,
+# /contracts/, /products/, /metering/, /invoices/, /payments/, /revenue/, /receivables/ and
+# /entitlements/, which is where the tiles' /<slug>/ links (home.html) lead.
 TILES = {
     "customers": (
         "Customers",
@@ -61,6 +61,11 @@ TILES = {
         "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "
         "revenue, by schedule and by period.",
     ),
+    "receivables": (
+        "Receivables",
+        "What is owed and how late: the aging of open invoices by customer and currency, with "
+        "DSO and collection effectiveness.",
+    ),
     "entitlements": (
         "Entitlements",
         "Feature access, usage limits and prepaid balances granted by each contract, checked "
@@ -69,14 +74,7 @@ TILES = {
 }
 
 # Sections still waiting for their app's pages: an empty state naming the API endpoint.
-SECTIONS = {
-    "receivables": (
-        "Receivables",
-        "What is owed and how late: aging buckets, customer segments and the reminders sent "
-        "for overdue invoices.",
-        "GET /api/v1/receivables",
-    ),
-}
+SECTIONS: dict[str, tuple[str, str, str]] = {}
 
 
 def member_required(view=None, *, roles=None):
