@@ -284,7 +284,7 @@ def main() -> None:
         closed, closed_elapsed = _run(_closed, lambda i: (url, key, i, args.customers,
                                                           args.seconds), args.senders)
         paced = []
-        for rate in [float(r) for r in args.rates.split(",")]:
+        for rate in [int(r) for r in args.rates.split(",")]:
             results, elapsed = _run(_paced, lambda i, rate=rate: (
                 url, key, i, args.senders, args.customers, args.seconds, rate), args.senders)
             paced.append((rate, results, elapsed))

@@ -248,7 +248,7 @@ def _load(client: Any, key: str, organization_id: uuid.UUID, customer: str,
             organization_id=organization_id, customer=customer, meter_key=meter_key).items()}
     days[LOADED] = "1"
     flat = [part for pair in days.items() for part in pair]
-    client.eval(_LOAD, 1, key, HASH_SECONDS, *flat)
+    client.register_script(_LOAD)(keys=[key], args=[HASH_SECONDS, *flat])
     return days
 
 

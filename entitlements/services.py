@@ -38,7 +38,6 @@ from zenskar.webhooks.outbox import outbox_write
 
 logger = logging.getLogger(__name__)
 
-MAX_QUANTITY = Decimal(10) ** 15
 ADDITIVE = (Meter.Aggregation.COUNT, Meter.Aggregation.SUM)
 MAX_COUNTED_PER_CALL = 1000  # a count meter's consumption is that many events
 
@@ -47,24 +46,26 @@ def _refuse(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
 
 
+_QUANTITY_REFUSALS = {
+    "not_a_number": "{kind}",
+    "max_length": f"At most {bounds.MAX_NUMBER_TEXT} characters.",
+    "out_of_bounds": f"Must be between 0 and {bounds.MAX_PRICE_NUMBER:,}.",
+    "too_many_decimals": f"At most {bounds.PRICE_DECIMALS} decimal places.",
+}
+
+
 def quantity(value: Any, field: str, *, allow_zero: bool = True) -> Decimal:
-    """A quantity from the outside world: a decimal string or an integer (never a float),
-    within ``0 .. 10**15``, at most 10 decimal places."""
-    if isinstance(value, bool) or isinstance(value, float) or value is None:
-        raise _refuse(field, 'Must be a number written as a string ("100") or an integer.',
-                      "not_a_number")
-    if isinstance(value, str) and len(value) > bounds.MAX_NUMBER_TEXT:
-        raise _refuse(field, f"At most {bounds.MAX_NUMBER_TEXT} characters.", "max_length")
+    """A quantity from the outside world, within the house bounds of a price item's quantity
+    (``zenskar.bounds.quantity``: a decimal string or an integer, never a float, 0 to 10**15,
+    at most 10 decimal places), refused as a ValidationError naming ``field``."""
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise _refuse(field, "Not a number.", "not_a_number") from None
-    if not number.is_finite() or number < 0 or number > MAX_QUANTITY:
-        raise _refuse(field, f"Must be between 0 and {MAX_QUANTITY:,}.", "out_of_bounds")
+        number = bounds.quantity(value)
+    except bounds.BoundError as error:
+        raise _refuse(field, _QUANTITY_REFUSALS.get(error.code, str(error)).format(
+            kind="Not a number." if isinstance(value, str) else
+            'Must be a number written as a string ("100") or an integer.'), error.code) from None
     if not allow_zero and number == 0:
         raise _refuse(field, "Must be more than 0.", "out_of_bounds")
-    if number.as_tuple().exponent < -10:  # type: ignore[operator]
-        raise _refuse(field, "At most 10 decimal places.", "too_precise")
     return number
 
 
