@@ -105,6 +105,13 @@ def deliveries_retry(*, organization: Organization) -> int:
     return len(invoice_ids)
 
 
+def payment_link(*, invoice: Invoice) -> str | None:
+    """The hosted payment link of a finalized invoice with money due, made (by payments)
+    when it has none or it is about to expire; None when nothing is due. For any message
+    that asks the customer to pay (the invoice e-mail, a reminder)."""
+    return _payment_link_attached(invoice)
+
+
 def _payment_link_attached(invoice: Invoice) -> str | None:
     """Before a document of a finalized invoice goes out (its PDF, its e-mail): publish
     ``invoice.delivering``, whose in-transaction handlers give it its pay link (payments:

@@ -39,6 +39,7 @@ pytest_plugins = [
     "tests.support.entitlements",  # clock
     "tests.support.scenario",  # scenario
     "tests.support.world",  # world, wsgi_calls
+    "tests.support.receivables",  # hourly
 ]
 
 

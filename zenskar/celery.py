@@ -50,6 +50,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=40),  # hourly: through yesterday in each organization's zone
         "args": ("revrec.recognize_revenue",),
     },
+    "send-payment-reminders": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute=45),  # hourly: each organization's day turns on the hour
+        "args": ("receivables.run_reminders",),
+    },
     "entitlement-notices": {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute="*"),  # the usage ingested in the last minute
