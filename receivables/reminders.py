@@ -371,7 +371,7 @@ def _act(organization: Organization, row: Reminder) -> None:
         with transaction.atomic():
             outcome = _action(organization, row)
     except Exception as error:  # an action refused (no card, already paid) is an outcome
-        outcome = f"{row.get_action_display()} did not happen: {_words(error)}"
+        outcome = f"{ReminderStep.Action(row.action).label} did not happen: {_words(error)}"
     Reminder.objects.for_organization(organization).filter(id=row.id).update(
         action_done_at=timezone.now(), updated_at=timezone.now(),
         detail=((row.detail + " ") if row.detail else "") + outcome)
