@@ -224,15 +224,15 @@ def _value(kind: str, raw: Any, path: str, op: str) -> Any:
         return raw
     if kind in ("days", "count"):
         return _whole(raw, path, -MAX_DAYS if kind == "days" else 0, MAX_DAYS)
-    if kind == "amount":
+    if kind == "amount":  # kept as a decimal string (the rules are JSON)
         try:
-            return bounds.amount(raw, allow_negative=True)
+            return str(bounds.amount(raw, allow_negative=True))
         except bounds.BoundError as error:
             raise _problem(path, str(error)) from None
     # an attribute: text, or a number for the comparisons
     if op in ("gt", "gte", "lt", "lte"):
         try:
-            return bounds.price_number(raw, allow_negative=True)
+            return str(bounds.price_number(raw, allow_negative=True))
         except bounds.BoundError as error:
             raise _problem(path, f"A number to compare with: {error}") from None
     if isinstance(raw, bool):
@@ -331,8 +331,8 @@ def _leaf(rule: dict[str, Any], scope: _Scope) -> Q:
         return _compare(F(f"{p}payment_terms_days"), op, value)
     if field == "auto_collection":
         # auto-collected unless the customer's gateway record says otherwise
-        manual = GatewayCustomer.objects.filter(customer_id=scope.customer_ref,
-                                                auto_collect=False)
+        manual = GatewayCustomer.objects.for_organization(scope.organization).filter(
+            customer_id=scope.customer_ref, auto_collect=False)
         return ~Q(Exists(manual)) if value else Q(Exists(manual))
     if field == "attribute":
         return _attribute(rule, scope)
@@ -343,19 +343,19 @@ def _leaf(rule: dict[str, Any], scope: _Scope) -> Q:
                    "neq": "neq"}[op] if sign == 1 else op
         return _compare(F("due_date"), flipped, scope.as_of - timedelta(days=sign * value))
     if field in ("amount_due", "total"):
-        return _compare(F(field), op, value)
+        return _compare(F(field), op, Decimal(value))
     if field == "balance":
-        owed = Invoice.objects.filter(
-            organization=scope.organization, customer_id=scope.customer_ref,
+        owed = Invoice.objects.for_organization(scope.organization).filter(
+            customer_id=scope.customer_ref,
             status=Invoice.Status.FINALIZED,
             currency=OuterRef("currency"),
         ).order_by().values("customer_id").annotate(owed=Sum("amount_due")).values("owed")
         amount = DecimalField(max_digits=20, decimal_places=4)
         return _compare(Coalesce(Subquery(owed, output_field=amount), Value(Decimal(0)),
-                                 output_field=amount), op, value)
+                                 output_field=amount), op, Decimal(value))
     if field == "failed_payments":
-        failed = Payment.objects.filter(
-            organization=scope.organization, customer_id=scope.customer_ref,
+        failed = Payment.objects.for_organization(scope.organization).filter(
+            customer_id=scope.customer_ref,
             status=Payment.Status.FAILED, created_at__gte=scope.now - timedelta(days=rule["days"]),
         ).order_by().values("customer_id").annotate(n=Count("id")).values("n")
         return _compare(Coalesce(Subquery(failed), Value(0)), op, value)
@@ -380,7 +380,7 @@ def _attribute(rule: dict[str, Any], scope: _Scope) -> Q:
         number = Case(When(Q(Regex(text, NUMBER)),
                            then=Cast(text, DecimalField(max_digits=30, decimal_places=10))),
                       default=None, output_field=DecimalField(max_digits=30, decimal_places=10))
-        return Q(_LOOKUPS[op](number, value))
+        return Q(_LOOKUPS[op](number, Decimal(value)))
     equal = Q(Exact(text, value))
     return equal if op == "eq" else ~equal | ~has
 
