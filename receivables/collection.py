@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -70,7 +71,7 @@ def segments_with_counts(*, organization: Organization) -> list[tuple[Segment, i
         try:
             count: int | None = segment_members(organization=organization,
                                                 rules=segment.rules).count
-        except Exception:  # rules saved by an older version: shown, not fatal
+        except ValidationError:  # rules saved by an older version: shown, not fatal
             count = None
         found.append((segment, count))
     return found
@@ -106,7 +107,7 @@ def preview(*, organization: Organization, subject: str, body: str, rules: Any =
         if statement:
             covered = list(segments.open_invoices(organization).filter(
                 customer_id=invoice.customer_id).order_by("due_date", "number")) or [invoice]
-        links = {i.id: i.payment_url or PREVIEW_LINK for i in covered}
+        links: dict[Any, str | None] = {i.id: i.payment_url or PREVIEW_LINK for i in covered}
         values = rendering.context(invoice=invoice, invoices=covered, as_of=as_of, links=links)
         label = invoice.number
     try:
@@ -124,7 +125,7 @@ def _sample_invoice(organization: Organization, rules: Any, as_of: date,
     if rules:
         try:
             tree = segments.parse(rules)
-        except Exception:
+        except ValidationError:
             tree = None
         if tree is not None:
             match = candidates.filter(segments.invoice_filter(

@@ -26,6 +26,7 @@ message, whatever became of it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
@@ -198,16 +199,18 @@ def _insert(rows: list[Reminder]) -> set[uuid.UUID]:
     if not wanted:
         return set()
     organization_id = rows[0].organization_id
-    return set(Reminder.objects.for_organization(organization_id).filter(
-        message__in=wanted).values_list("message", flat=True))
+    return {m for m in Reminder.objects.for_organization(organization_id).filter(
+        message__in=wanted).values_list("message", flat=True) if m is not None}
 
 
 def deliver_after_commit(organization: Organization, messages: list[uuid.UUID]) -> None:
     from receivables import tasks
 
+    def deliver(message: str) -> None:
+        tasks.deliver_reminder.delay(str(organization.id), message)
+
     for message in messages:
-        transaction.on_commit(lambda m=str(message): tasks.deliver_reminder.delay(
-            str(organization.id), m))
+        transaction.on_commit(functools.partial(deliver, str(message)))
 
 
 def _requeue(organization: Organization, now: datetime) -> int:
@@ -218,9 +221,9 @@ def _requeue(organization: Organization, now: datetime) -> int:
         | Q(status=Reminder.Status.FAILED, detail__startswith=MAIL_SERVER,
             attempts__lt=MAX_MAIL_ATTEMPTS),
         message__isnull=False)
-    messages = sorted(set(again.values_list("message", flat=True)))
+    messages = sorted({m for m in again.values_list("message", flat=True) if m is not None})
     again.update(status=Reminder.Status.QUEUED, updated_at=now)
-    deliver_after_commit(organization, [m for m in messages if m is not None])
+    deliver_after_commit(organization, messages)
     return len(messages)
 
 
@@ -229,8 +232,11 @@ def _requeue(organization: Organization, now: datetime) -> int:
 
 def _still_due(organization: Organization, rows: list[Reminder], as_of: date) -> list[Reminder]:
     """The rows whose invoice still wants the reminder; the others are marked skipped."""
-    open_ids = set(eligible_invoices(organization, as_of).filter(
-        id__in=[r.invoice_id for r in rows]).values_list("id", flat=True))
+    by_hand = all(r.step_key.startswith("manual:") for r in rows)
+    candidates = (segments.open_invoices(organization) if by_hand
+                  else eligible_invoices(organization, as_of))
+    open_ids = set(candidates.filter(id__in=[r.invoice_id for r in rows]).values_list(
+        "id", flat=True))
     keep = []
     for row in rows:
         if row.invoice_id in open_ids:
@@ -285,9 +291,11 @@ def _mark(rows: list[Reminder], **values: Any) -> None:
 
 
 def _templates(row: Reminder) -> tuple[str, str]:
-    if row.step is not None and row.step.body.strip():
-        return row.step.subject or rendering.DEFAULT_SUBJECT, row.step.body
-    return rendering.DEFAULT_SUBJECT, rendering.DEFAULT_BODY
+    """The step's subject and body; the default for what it leaves empty (and for a
+    request by hand)."""
+    step = row.step
+    return ((step.subject if step else "") or rendering.DEFAULT_SUBJECT,
+            (step.body if step else "") or rendering.DEFAULT_BODY)
 
 
 def covered_invoices(organization: Organization, rows: list[Reminder],

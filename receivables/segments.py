@@ -176,10 +176,10 @@ def _condition(rule: Any, path: str) -> dict[str, Any]:
     if op in ("in", "not_in"):
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_VALUES:
             raise _problem(f"{path}.value", f"A list of 1 to {MAX_VALUES} values.")
-        clean["value"] = [_value(spec["kind"], item, f"{path}.value.{i}", op)
+        clean["value"] = [_value(spec["kind"], item, f"{path}.value.{i}", str(op))
                           for i, item in enumerate(raw)]
     else:
-        clean["value"] = _value(spec["kind"], raw, f"{path}.value", op)
+        clean["value"] = _value(spec["kind"], raw, f"{path}.value", str(op))
     return clean
 
 
@@ -319,7 +319,8 @@ def _compare(left: Any, op: str, value: Any) -> Q:
 
 
 def _leaf(rule: dict[str, Any], scope: _Scope) -> Q:
-    field, op, value = rule["field"], rule["op"], rule.get("value")
+    field, op = rule["field"], rule["op"]
+    value: Any = rule.get("value")
     p = scope.prefix
     if field in ("country", "currency", "status"):
         column = f"{p}{field}" if field != "status" else "status"
@@ -363,7 +364,8 @@ def _leaf(rule: dict[str, Any], scope: _Scope) -> Q:
 
 
 def _attribute(rule: dict[str, Any], scope: _Scope) -> Q:
-    op, value, key = rule["op"], rule.get("value"), rule["key"]
+    op, key = rule["op"], rule["key"]
+    value: Any = rule.get("value")
     text = KeyTextTransform(key, f"{scope.prefix}attributes")
     has = Q(**{f"{scope.prefix}attributes__has_key": key})
     if op == "is_set":

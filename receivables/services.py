@@ -53,7 +53,17 @@ def _text(value: Any, field: str, *, required: bool = False) -> str:
         raise _refuse(field, f"At most {limit} characters.", "max_length")
     if problem := bounds.text_problem(value):
         raise _refuse(field, problem)
-    return value
+    return str(value)
+
+
+def _actor(who: str) -> str:
+    """Who asked, as recorded (cut to the column, never refused: it is not input)."""
+    return "".join(ch for ch in str(who) if ch != "\x00")[:200]
+
+
+def _lock_segments(organization: Organization) -> None:
+    """One change of the segments' order at a time per organization (until commit)."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
 
 
 # --- segments --------------------------------------------------------------------------------
@@ -65,6 +75,7 @@ def segment_create(*, organization: Organization, name: str, rules: Any,
     """A new segment, last in the order."""
     name = _text(name, "name", required=True)
     tree = segments.parse(rules)
+    _lock_segments(organization)
     existing = Segment.objects.for_organization(organization)
     if existing.count() >= MAX_SEGMENTS:
         raise _refuse("name", f"At most {MAX_SEGMENTS} segments.", "too_many")
@@ -93,7 +104,11 @@ def segment_update(*, segment: Segment, name: str | None = None, rules: Any = No
         segment.rules = segments.parse(rules)
     if description is not None:
         segment.description = _text(description, "description")
-    segment.save()
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:
+        raise _refuse("name", "A segment with this name exists.", "unique") from None
     return segment
 
 
@@ -106,10 +121,11 @@ def segment_delete(*, segment: Segment) -> None:
 @transaction.atomic
 def segments_order(*, organization: Organization, ids: list[Any]) -> list[Segment]:
     """Set the order: ``ids`` lists every segment once, first match first."""
+    _lock_segments(organization)
     existing = {str(s.id): s for s in Segment.objects.for_organization(organization)}
     given = [str(i) for i in ids] if isinstance(ids, list) else None
     if given is None or sorted(given) != sorted(existing):
-        raise _refuse("order", "List every segment's id once.")
+        raise _refuse("ids", "List every segment's id once.")
     for position, segment_id in enumerate(given, start=1):
         segment = existing[segment_id]
         if segment.position != position:
@@ -140,19 +156,22 @@ def _step(raw: Any, index: int) -> dict[str, Any]:
     if action not in ReminderStep.Action.values:
         raise _refuse(f"{where}.action", "One of " + ", ".join(
             v for v in ReminderStep.Action.values if v) + ", or empty.")
-    subject, body = raw.get("subject", ""), raw.get("body", "")
-    for name, value in (("subject", subject), ("body", body)):
-        if not isinstance(value, str) or bounds.text_problem(value or ""):
+    subject, body = raw.get("subject") or "", raw.get("body") or ""
+    for name, value, limit in (("subject", subject, rendering.MAX_SUBJECT_SOURCE),
+                               ("body", body, rendering.MAX_BODY_SOURCE)):
+        if not isinstance(value, str) or bounds.text_problem(value):
             raise _refuse(f"{where}.{name}", "Template text.")
+        if len(value) > limit:
+            raise _refuse(f"{where}.{name}", f"At most {limit:,} characters.", "max_length")
     if channel in (ReminderStep.Channel.EMAIL, ReminderStep.Channel.TASK):
-        subject = subject or rendering.DEFAULT_SUBJECT
-        body = body or rendering.DEFAULT_BODY
+        # empty: the default template, at run time (so it follows the defaults' changes)
         try:
-            rendering.template_check(subject, body)
+            rendering.template_check(subject or rendering.DEFAULT_SUBJECT,
+                                     body or rendering.DEFAULT_BODY)
         except rendering.TemplateError as error:
             raise _refuse(f"{where}.body" if error.message.startswith("Body")
-                          else f"{where}.subject", str(error), "template") from None
-    return {"id": raw.get("id"), "offset_days": offset, "channel": channel,
+                          else f"{where}.subject", error.message, "template") from None
+    return {"id": raw.get("id"), "index": index, "offset_days": offset, "channel": channel,
             "subject": subject, "body": body, "action": action}
 
 
@@ -164,8 +183,9 @@ def policy_set(*, segment: Segment, steps: Any, active: bool = True,
     left out is deleted (its reminders stay in the log)."""
     if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
         raise _refuse("steps", f"1 to {MAX_STEPS} steps.")
-    if not isinstance(active, bool) or not isinstance(statement, bool):
-        raise _refuse("active", "true or false.")
+    for name, flag in (("active", active), ("statement", statement)):
+        if not isinstance(flag, bool):
+            raise _refuse(name, "true or false.")
     clean = sorted((_step(raw, i) for i, raw in enumerate(steps)),
                    key=lambda s: s["offset_days"])
     offsets = [s["offset_days"] for s in clean]
@@ -183,7 +203,9 @@ def policy_set(*, segment: Segment, steps: Any, active: bool = True,
         step_id = str(values.pop("id") or "")
         step = existing.get(step_id)
         if step_id and step is None:
-            raise _refuse("steps", f"No step {step_id[:40]} in this policy.", "unknown_step")
+            raise _refuse(f"steps.{values.pop('index')}.id",
+                          f"No step {step_id[:40]} in this policy.", "unknown_step")
+        values.pop("index")
         if step is None:
             step = ReminderStep(organization_id=segment.organization_id, policy=policy)
         for name, value in values.items():
@@ -252,7 +274,8 @@ def customer_hold_set(*, customer: Customer, paused: bool, reason: str = "") -> 
 @transaction.atomic
 def payment_request(*, invoice: Invoice, requested_by: str) -> Reminder:
     """"Request payment": the reminder e-mail (the default template) to the customer now,
-    by hand, logged like the others; delivered after commit."""
+    by hand, logged like the others; delivered after commit. A person asking overrides the
+    holds (a dispute, a promise, a paused customer): they are for the automatic run."""
     if invoice.status != Invoice.Status.FINALIZED or invoice.amount_due <= 0:
         raise _refuse("invoice", "Only a finalized invoice with money due.", "not_payable")
     if not invoice.customer.emails:
@@ -262,16 +285,18 @@ def payment_request(*, invoice: Invoice, requested_by: str) -> Reminder:
         organization_id=invoice.organization_id, invoice=invoice,
         customer_id=invoice.customer_id, step_key=f"manual:{message}",
         channel=ReminderStep.Channel.EMAIL, status=Reminder.Status.QUEUED, message=message,
-        requested_by=_text(requested_by, "requested_by")[:200])
+        requested_by=_actor(requested_by))
     reminders.deliver_after_commit(invoice.organization, [message])
     return reminder
 
 
 @transaction.atomic
 def reminder_task_done(*, reminder: Reminder, done_by: str) -> Reminder:
+    reminder = Reminder.objects.for_organization(reminder.organization_id).select_for_update(
+    ).get(pk=reminder.pk)
     if reminder.channel != ReminderStep.Channel.TASK or reminder.status != Reminder.Status.OPEN:
         raise _refuse("reminder", "Only an open task.", "not_open")
     reminder.status, reminder.sent_at = Reminder.Status.DONE, timezone.now()
-    reminder.requested_by = _text(done_by, "requested_by")[:200]
+    reminder.requested_by = _actor(done_by)
     reminder.save(update_fields=["status", "sent_at", "requested_by", "updated_at"])
     return reminder

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from contracts import services as contracts
 from contracts.models import Contract, Customer, Product
@@ -86,8 +88,10 @@ def seed_demo() -> DemoSeed:
         _seed_entitlements(acme)
         _seed_usage(acme)
         _seed_invoices(acme)
+        _seed_overdue_invoices(acme)
         _seed_revenue(acme)
         _recount_usage(acme)
+        _seed_receivables(acme)
     return DemoSeed(organization=acme, email=DEMO_EMAIL, password=DEMO_PASSWORD, api_key=secret)
 
 
@@ -277,6 +281,73 @@ def _seed_invoices(organization: Organization) -> None:
 
     invoices_generate(organization=organization)
     invoices_finalize_due(organization=organization)
+
+
+def _seed_receivables(organization: Organization) -> None:
+    """Two segments with their reminder policies (enterprise accounts get a call first;
+    everyone else a friendly note before the due date and reminders after), the first run
+    of the hourly job, and a disputed invoice. Once: a second seed leaves them as they are."""
+    from receivables import reminders
+    from receivables import services as receivables
+    from receivables.models import Segment
+
+    if Segment.objects.for_organization(organization).exists():
+        return
+    enterprise = receivables.segment_create(
+        organization=organization, name="Enterprise accounts past due",
+        description="Large accounts: a person calls before any e-mail goes out.",
+        rules={"match": "all", "rules": [
+            {"field": "attribute", "key": "segment", "op": "eq", "value": "enterprise"},
+            {"field": "days_past_due", "op": "gte", "value": 1}]})
+    receivables.policy_set(segment=enterprise, steps=[
+        {"offset_days": 3, "channel": "task",
+         "subject": "Call {{ customer.name }} about invoice {{ invoice.number }}"},
+        {"offset_days": 14, "channel": "email"},
+        {"offset_days": 30, "channel": "webhook"}])
+    everyone = receivables.segment_create(
+        organization=organization, name="Everyone with money due",
+        rules={"match": "any", "rules": [
+            {"field": "days_until_due", "op": "lte", "value": 3},
+            {"field": "failed_payments", "days": 30, "op": "gte", "value": 1}]})
+    receivables.policy_set(segment=everyone, steps=[
+        {"offset_days": -3, "channel": "email",
+         "subject": "Invoice {{ invoice.number }} is due {{ invoice.due_date | date }}"},
+        {"offset_days": 1, "channel": "email"},
+        {"offset_days": 7, "channel": "email"},
+        {"offset_days": 21, "channel": "email", "action": "pause_entitlements"}])
+    reminders.reminders_run(organization=organization)
+
+
+OVERDUE = [
+    # customer, days since issued, line, amount, disputed
+    ("cus-umbrella", 130, "Data migration, phase 1", "8400.00", False),
+    ("cus-initech", 40, "On-site training (2 days)", "3200.00", False),
+    ("cus-hooli", 35, "Additional compute, September", "1250.00", True),
+    ("cus-vandelay", 45, "Custom integration work", "2750.00", False),
+]
+
+
+def _seed_overdue_invoices(organization: Organization) -> None:
+    """One-off invoices issued weeks ago and still unpaid, so the aging, the segments and
+    the reminders have something to show (one of them disputed)."""
+    from invoicing.services import invoice_create_one_off, invoice_finalize
+    from receivables.models import Segment
+    from receivables.services import invoice_hold_set
+
+    if Segment.objects.for_organization(organization).exists():
+        return  # seeded before (the segments come last)
+
+    for external_id, days, description, amount, disputed in OVERDUE:
+        customer = Customer.objects.for_organization(organization).get(external_id=external_id)
+        draft = invoice_create_one_off(organization=organization, customer=customer,
+                                       lines=[{"description": description, "quantity": 1,
+                                               "unit_price": amount}], actor="demo")
+        invoice = invoice_finalize(invoice=draft, recompute=False,
+                                   now=timezone.now() - timedelta(days=days))
+        if disputed:
+            invoice_hold_set(invoice=invoice, disputed=True,
+                             dispute_reason="The customer says the compute hours were "
+                                            "counted twice.")
 
 
 def _seed_revenue(organization: Organization) -> None:

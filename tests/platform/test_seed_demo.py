@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from contracts.models import Contract, Customer, PriceItem, Product
 from invoicing.models import Invoice
 from metering.models import Event
+from receivables.models import Reminder, Segment
 from revrec.models import JournalEntry
 from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import ApiKey, Membership, Organization
@@ -18,7 +19,8 @@ def _counts():
     with tenant_context(acme):
         billing = (Customer.objects.count(), Product.objects.count(), Contract.objects.count(),
                    PriceItem.objects.count(), Event.objects.count(), Invoice.objects.count(),
-                   JournalEntry.objects.filter(source_type="revenue.recognized").count())
+                   JournalEntry.objects.filter(source_type="revenue.recognized").count(),
+                   Segment.objects.count(), Reminder.objects.count())
     return (
         get_user_model().objects.count(), Organization.objects.count(),
         Membership.objects.count(), ApiKey.objects.count(), *billing,
@@ -40,6 +42,8 @@ def test_seeding_twice_changes_nothing_and_the_printed_key_works(capsys):
     assert first[8] == sent
     assert first[9] > 0  # the schedule produced invoices
     assert first[10] > 0  # and the ledger recognized the months already served
+    assert first[11] == 2  # two segments with their reminder policies
+    assert first[12] > 0  # and the first reminder run had work to do
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {printed['api_key']}")

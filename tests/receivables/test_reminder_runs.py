@@ -167,3 +167,28 @@ def test_a_template_that_fails_is_recorded_and_other_policies_go_on(tenant, kund
     with tenant.context():
         row = Reminder.objects.get(invoice=bad)
     assert row.status == "failed" and row.detail.startswith("Template: Body")
+
+
+def test_pause_entitlements_until_the_invoice_is_paid(tenant, kunde, smtp, hourly,
+                                                      django_capture_on_commit_callbacks):
+    from entitlements.selectors import suspension_active
+    from tests.support.receivables import paid
+
+    invoice = issued(tenant, kunde, "100.00", ISSUED)
+    other = issued(tenant, kunde, "40.00", ISSUED)  # not behind the pause
+    policy(tenant, "Overdue", {"match": "all", "rules": [
+        {"field": "amount_due", "op": "gte", "value": "50"}]},
+        [email_step(21, "Access paused", action="pause_entitlements")])
+    hourly.run(tenant, at_day(21))
+    with tenant.context():
+        paused = suspension_active(organization=tenant.organization, customer=kunde)
+    assert paused is not None and invoice.number in paused.reason
+    with django_capture_on_commit_callbacks(execute=True):
+        paid(tenant, hourly.clock, invoice, "60.00", DUE + timedelta(days=22))
+    with tenant.context():  # 40.00 still due on it: still paused
+        assert suspension_active(organization=tenant.organization, customer=kunde)
+    with django_capture_on_commit_callbacks(execute=True):
+        paid(tenant, hourly.clock, invoice, "40.00", DUE + timedelta(days=23))
+    with tenant.context():  # the other open invoice never paused anything
+        assert suspension_active(organization=tenant.organization, customer=kunde) is None
+        assert Invoice.objects.get(pk=other.pk).amount_due > 0
