@@ -62,8 +62,18 @@ class CheckOut(serializers.Serializer):
     resets_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField(help_text="granted, disabled, not_granted, within_limit, "
                                              "limit_reached, balance_exhausted, soft_limit, "
-                                             "overage (and partial, for a consuming call)")
+                                             "overage, paused (and partial, for a consuming "
+                                             "call)")
     policy = serializers.CharField(allow_null=True)
+    message = serializers.CharField(required=False,
+                                    help_text="Only when paused: \"Paused for non-payment: "
+                                              "<reason>\".")
+
+
+class PauseOut(serializers.Serializer):
+    since = serializers.DateTimeField()
+    reason = serializers.CharField()
+    invoice = serializers.UUIDField(allow_null=True)
 
 
 class CheckView(OrganizationAPIView):
@@ -126,13 +136,21 @@ class CustomerEntitlementsView(OrganizationAPIView):
     @extend_schema(summary="Every feature as the customer has it",
                    responses=inline_serializer("CustomerEntitlements", {
                        "customer": serializers.CharField(),
+                       "paused": PauseOut(allow_null=True, help_text="The customer's pause "
+                                                                     "for non-payment, or "
+                                                                     "null."),
                        "entitlements": CheckOut(many=True)}))
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         rows = selectors.customer_entitlements(organization=self.organization,
                                                customer=customer)
-        return Response({"customer": customer.external_id,
-                         "entitlements": [row.answer for row in rows]})
+        pause = selectors.suspension_active(organization=self.organization, customer=customer)
+        return Response({
+            "customer": customer.external_id,
+            "paused": None if pause is None else {
+                "since": pause.paused_at.isoformat(), "reason": pause.reason,
+                "invoice": str(pause.invoice_id) if pause.invoice_id else None},
+            "entitlements": [row.answer for row in rows]})
 
 
 class ConsumeIn(serializers.Serializer):

@@ -15,7 +15,12 @@ limit_reached      hard policy: the amount asked would pass the limit (denied)
 balance_exhausted  hard policy: the amount asked would pass the prepaid balance (denied)
 soft_limit         soft policy: past the limit, allowed (the team is notified)
 overage            overage policy: past the limit, allowed and billed as overage
+paused             the customer's entitlements are paused for non-payment (denied,
+                   whatever the kind, the numbers or the policy; ``message`` says why)
 =================  ==============================================================
+
+A feature the customer is not granted answers ``not_granted`` even while the customer is
+paused: paying would not grant it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ from entitlements.counters import number
 from entitlements.grants import Grant
 from entitlements.models import Feature
 
+PAUSED = "paused"
+
+
+def paused_message(reason: str) -> str:
+    """What a paused check says, for people: "Paused for non-payment: <reason>"."""
+    return f"Paused for non-payment: {reason}" if reason else "Paused for non-payment."
+
 
 def not_granted(feature: Feature) -> dict[str, Any]:
     return {"feature": feature.key, "kind": feature.kind, "allowed": False, "limit": None,
@@ -36,7 +48,16 @@ def not_granted(feature: Feature) -> dict[str, Any]:
 
 def answer(grant: Grant, *, used: Decimal | None, amount: Decimal) -> dict[str, Any]:
     """The check's body for ``grant`` with ``used`` counted so far, asking for ``amount``
-    more (1 unless the caller says; 0 asks "is anything left?" of a limit)."""
+    more (1 unless the caller says; 0 asks "is anything left?" of a limit). A paused grant
+    keeps its numbers (the limit, what was used) and is denied."""
+    body = _answer(grant, used=used, amount=amount)
+    if grant.paused is not None:
+        return {**body, "allowed": False, "reason": PAUSED,
+                "message": paused_message(grant.paused)}
+    return body
+
+
+def _answer(grant: Grant, *, used: Decimal | None, amount: Decimal) -> dict[str, Any]:
     body: dict[str, Any] = {"feature": grant.feature, "kind": grant.kind,
                             "policy": grant.policy, "limit": None, "used": None,
                             "remaining": None, "resets_at": None}

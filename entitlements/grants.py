@@ -17,6 +17,10 @@ The rules (the README's "Entitlements" says the same for users):
   ``never``, from the contract's start.
 - A prepaid balance is the units of the customer's lots (less what expired unused), drawn
   down by the meter's usage from the day of the first lot.
+- A customer paused for non-payment (an active ``Suspension``) keeps its grants, each marked
+  ``paused`` with the pause's reason: every check of them is denied (``checks.answer``). The
+  pause is part of the resolution and of its cache entry, so the hot path (which reads only
+  the entry) answers a paused customer as Django does.
 
 A resolution holds until the earliest moment it could change by itself (midnight, a window's
 end, a phase boundary, a lot's expiry); every write that could change it sooner drops it
@@ -40,7 +44,7 @@ from contracts.models import Contract, Customer, Phase
 from contracts.selectors import contract_terms
 from entitlements import counters
 from entitlements.counters import redis
-from entitlements.models import BalanceLot, Feature, ProductFeature
+from entitlements.models import BalanceLot, Feature, ProductFeature, Suspension
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,10 @@ class Grant:
     resets_at: datetime | None = None
     contracts: tuple[str, ...] = ()
     has_override: bool = False
+    # The reason of the customer's pause for non-payment ("" when none was given), None when
+    # not paused. The customer's, not the feature's: kept once per cache entry, not per grant
+    # (``as_dict`` leaves it out; ``parse`` puts it back).
+    paused: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +108,7 @@ class Grant:
 class Resolution:
     grants: dict[str, Grant]
     valid_until: datetime
+    paused: str | None = None  # the pause's reason, as on each grant
 
 
 def _midnight_after(now: datetime, zone: ZoneInfo) -> datetime:
@@ -219,7 +228,17 @@ def resolve(*, organization_id: uuid.UUID, customer: Customer, now: datetime) ->
             valid_until = min(valid_until, resets_at)
     valid_until = min(valid_until, _prepaid(organization_id, customer, by_id, grant_of, now,
                                              customer_zone))
-    return Resolution(grants=grants, valid_until=valid_until)
+    paused = paused_reason(organization_id=organization_id, customer=customer)
+    for grant in grants.values():
+        grant.paused = paused
+    return Resolution(grants=grants, valid_until=valid_until, paused=paused)
+
+
+def paused_reason(*, organization_id: uuid.UUID, customer: Customer) -> str | None:
+    """The reason of the customer's active pause for non-payment, or None when not paused."""
+    reason: str | None = Suspension.objects.for_organization(organization_id).filter(
+        customer=customer, resumed_at__isnull=True).values_list("reason", flat=True).first()
+    return reason
 
 
 def _prepaid(organization_id: uuid.UUID, customer: Customer, by_id: dict[uuid.UUID, Feature],
@@ -256,7 +275,12 @@ def parse(raw: bytes | str | None, now: datetime) -> dict[str, Grant] | None:
     if not datetime.fromisoformat(data["valid_until"]) > now >= datetime.fromisoformat(
             data["resolved_at"]):
         return None
-    return {g["feature"]: Grant.from_dict(g) for g in data["grants"]}
+    found = {g["feature"]: Grant.from_dict(g) for g in data["grants"]}
+    paused = data.get("paused")  # absent from an entry written before pauses existed
+    if paused is not None:
+        for grant in found.values():
+            grant.paused = str(paused)
+    return found
 
 
 def cached(*, organization_id: uuid.UUID, customer_ref: str, now: datetime,
@@ -282,7 +306,8 @@ def cached(*, organization_id: uuid.UUID, customer_ref: str, now: datetime,
     if client is not None:
         data = {"valid_until": resolution.valid_until.isoformat(),
                 "resolved_at": now.astimezone(UTC).isoformat(),
-                "grants": [g.as_dict() for g in resolution.grants.values()]}
+                "grants": [g.as_dict() for g in resolution.grants.values()],
+                "paused": resolution.paused}
         try:
             client.hset(key, customer.external_id, json.dumps(data))
             client.expire(key, CACHE_SECONDS)

@@ -11,6 +11,10 @@
   of the customer (of every customer, for a product) are dropped.
 - ``contract.features_named`` (contracts, in its transaction): a contract's overrides name
   only features that exist.
+- ``customer.entitlements_paused`` / ``customer.entitlements_resumed`` (receivables, in its
+  transaction): the customer's entitlements are paused for non-payment, or resumed
+  (``services.customer_entitlements_pause`` / ``_resume``; the cached grants are dropped once
+  committed). A customer the organization does not have is ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from contracts.models import Customer
 from entitlements import counters, grants, services
 from entitlements.models import Feature, ProductFeature
 from invoicing.models import Invoice, InvoiceLine
@@ -129,11 +134,50 @@ def product_changed(event: events.DomainEvent) -> None:
     grants.forget(organization_id=event.organization_id)
 
 
+def _uuid(value: object) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _customer(event: events.DomainEvent) -> Customer | None:
+    """The event's customer (``payload["customer"]``, its id), of the event's organization;
+    None -- logged -- when the organization has no such customer."""
+    customer_id = _uuid(event.payload.get("customer"))
+    customer = None if customer_id is None else Customer.objects.for_organization(
+        event.organization_id).select_related("organization").filter(id=customer_id).first()
+    if customer is None:
+        logger.warning("%s %s: no customer %r in organization %s; ignored", event.name,
+                       event.id, event.payload.get("customer"), event.organization_id)
+    return customer
+
+
+def customer_entitlements_paused(event: events.DomainEvent) -> None:
+    customer = _customer(event)
+    if customer is None:
+        return
+    services.customer_entitlements_pause(
+        organization=customer.organization, customer=customer,
+        reason=event.payload.get("reason") or "", invoice_id=_uuid(event.payload.get("invoice")))
+
+
+def customer_entitlements_resumed(event: events.DomainEvent) -> None:
+    customer = _customer(event)
+    if customer is None:
+        return
+    services.customer_entitlements_resume(organization=customer.organization, customer=customer)
+
+
 SUBSCRIPTIONS = [
     ("usage.ingested", usage_ingested, "transaction"),
     ("invoice.finalized", invoice_finalized, "transaction"),
     ("payment.applied", payment_applied, "transaction"),
     ("contract.features_named", services.feature_named, "transaction"),
+    ("customer.entitlements_paused", customer_entitlements_paused, "transaction"),
+    ("customer.entitlements_resumed", customer_entitlements_resumed, "transaction"),
     ("contract.changed", contract_changed, "commit"),
     ("product.changed", product_changed, "commit"),
 ]

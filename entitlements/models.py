@@ -4,7 +4,8 @@ how much was used, and the prepaid balances that usage draws down.
 Tables and their invariants only; every write goes through ``entitlements.services``. How a
 customer's grants are resolved and how a check is answered is in ``entitlements.grants`` and
 ``entitlements.checks``; the counters' two homes (PostgreSQL, the truth; Redis, the hot path)
-in ``entitlements.counters``.
+in ``entitlements.counters``. A customer whose entitlements are paused for non-payment has an
+active ``Suspension``.
 """
 
 from __future__ import annotations
@@ -202,6 +203,38 @@ class Notice(TenantModel):
             models.UniqueConstraint(fields=["organization", "customer", "feature", "kind",
                                             "window"], name="notice_once_per_window"),
         ]
+
+
+class Suspension(TenantModel):
+    """A customer's entitlements paused for non-payment, as the receivables app asks (the
+    ``customer.entitlements_paused`` / ``customer.entitlements_resumed`` domain events): while
+    the row is active (``resumed_at`` empty) every check of a feature the customer is granted,
+    and every consuming call, answers not allowed with the reason ``paused``. Resuming ends
+    the row; the history stays. At most one active row per customer (a partial unique
+    constraint): pausing a paused customer finds its row."""
+
+    customer = models.ForeignKey("contracts.Customer", on_delete=models.CASCADE,
+                                 related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    invoice_id = models.UUIDField(null=True, blank=True,
+                                  help_text="The overdue invoice it is about, if one.")
+    paused_at = models.DateTimeField()
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-paused_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "customer"],
+                                    condition=Q(resumed_at__isnull=True),
+                                    name="suspension_one_active"),
+            models.CheckConstraint(condition=Q(resumed_at__isnull=True)
+                                   | Q(resumed_at__gte=models.F("paused_at")),
+                                   name="suspension_resumed_after_paused"),
+        ]
+
+    @property
+    def active(self) -> bool:
+        return self.resumed_at is None
 
 
 class Reconciliation(TenantModel):

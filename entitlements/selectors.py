@@ -1,5 +1,6 @@
 """Reads of entitlements: the check (one feature, several, all of a customer's), and what
-the dashboard shows (usage against limits, the customers nearest their limits)."""
+the dashboard shows (usage against limits, the customers nearest their limits, a customer's
+pause for non-payment)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from django.utils import timezone
 from contracts.models import Customer
 from entitlements import checks, counters, grants
 from entitlements.grants import Grant
-from entitlements.models import BalanceLot, Feature, Notice, ProductFeature, Reconciliation
+from entitlements.models import (
+    BalanceLot,
+    Feature,
+    Notice,
+    ProductFeature,
+    Reconciliation,
+    Suspension,
+)
 from zenskar.tenancy.models import Organization
 
 MAX_BATCH = 100
@@ -175,7 +183,8 @@ class Entitlement:
 
 def customer_entitlements(*, organization: Organization, customer: Customer,
                           now: datetime | None = None) -> list[Entitlement]:
-    """Every feature of the organization as the customer has it (not granted included)."""
+    """Every feature of the organization as the customer has it (not granted included); while
+    the customer is paused for non-payment, every granted one answers ``paused``."""
     now = now or timezone.now()
     found = customer_grants(organization_id=organization.id,
                             customer_ref=customer.external_id, now=now)
@@ -209,6 +218,12 @@ def nearest_limits(*, organization: Organization, feature: Feature, limit: int =
         rows.append((customer, entry))
     rows.sort(key=lambda row: -(row[1].share or Decimal(0)))
     return rows[:limit]
+
+
+def suspension_active(*, organization: Organization, customer: Customer) -> Suspension | None:
+    """The customer's pause for non-payment in force, or None."""
+    return Suspension.objects.for_organization(organization).filter(
+        customer=customer, resumed_at__isnull=True).first()
 
 
 def lots_of(*, organization: Organization, customer: Customer) -> list[BalanceLot]:

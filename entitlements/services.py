@@ -1,5 +1,5 @@
 """Every write of entitlements: features, what products include, prepaid lots, consuming
-calls, notifications and the counters' reconciliation. Used by the API, the dashboard and
+calls, notifications, customers paused for non-payment and the counters' reconciliation. Used by the API, the dashboard and
 the tasks alike; validation lives here.
 """
 
@@ -27,6 +27,7 @@ from entitlements.models import (
     Notice,
     ProductFeature,
     Reconciliation,
+    Suspension,
 )
 from metering.models import Meter
 from metering.selectors import meters_by_key
@@ -413,7 +414,8 @@ def consume(*, organization: Organization, customer_ref: str, feature_key: str, 
     feature's meter (ids ``consume:<key>``), so it counts against the limit and is billed
     like any usage (overage included). Idempotent by ``key``: a retried call gets the first
     answer (``replayed``: true) and consumes nothing more. ``partial``: under a hard limit,
-    grant what is left rather than nothing."""
+    grant what is left rather than nothing. A customer paused for non-payment is granted
+    nothing (reason ``paused``), partial or not."""
     from entitlements import selectors
 
     now = now or timezone.now()
@@ -460,7 +462,8 @@ def consume(*, organization: Organization, customer_ref: str, feature_key: str, 
         free = max(grant.value - used, Decimal(0))
         if meter.aggregation == Meter.Aggregation.COUNT:
             free = free.to_integral_value(rounding="ROUND_FLOOR")
-        granted = free if partial else Decimal(0)
+        # paused for non-payment: nothing, partial or not
+        granted = free if partial and grant.paused is None else Decimal(0)
     if granted > 0:
         _record_usage(organization, meter, customer, key, granted, now)
     after = checks.answer(grant, used=used + granted, amount=Decimal(0))
@@ -495,6 +498,85 @@ def _record(organization: Organization, key: str, customer: Customer, feature: F
                                feature=feature, requested=requested, granted=granted,
                                answer=body)
     return {**body, "replayed": False}
+
+
+# --- Paused for non-payment -------------------------------------------------------------------
+
+PAUSED_EVENT = "customer.entitlements_paused"
+RESUMED_EVENT = "customer.entitlements_resumed"
+MAX_PAUSE_REASON = 500
+
+
+def _pause_reason(reason: Any) -> str:
+    """The reason as a column holds it: text, no NUL nor lone surrogate, at most 500
+    characters. Cleaned rather than refused: the pause comes from another app's transaction,
+    which a wording must not abort."""
+    text = "" if reason is None else str(reason)
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text.strip()[:MAX_PAUSE_REASON]
+
+
+def _suspension_payload(row: Suspension, customer: Customer) -> dict[str, Any]:
+    return {"customer": customer.external_id, "customer_id": str(customer.id),
+            "reason": row.reason, "invoice": str(row.invoice_id) if row.invoice_id else None,
+            "paused_at": row.paused_at.isoformat(),
+            "resumed_at": row.resumed_at.isoformat() if row.resumed_at else None}
+
+
+def _active_suspension(organization: Organization, customer: Customer, *,
+                       lock: bool = False) -> Suspension | None:
+    rows = Suspension.objects.for_organization(organization).filter(customer=customer,
+                                                                    resumed_at__isnull=True)
+    return (rows.select_for_update() if lock else rows).first()
+
+
+@transaction.atomic
+def customer_entitlements_pause(*, organization: Organization, customer: Customer, reason: Any,
+                                invoice_id: uuid.UUID | None = None,
+                                now: datetime | None = None) -> Suspension:
+    """Pause every entitlement of ``customer`` for non-payment: from the commit on, every
+    check of a feature it is granted, and every consuming call, answers not allowed with the
+    reason ``paused`` (on the hot path too: its cached grants are dropped). Idempotent: a
+    paused customer stays paused as it was (its first reason and date) and the active row is
+    returned. Sends ``customer.entitlements_paused``."""
+    if customer.organization_id != organization.id:
+        raise _refuse("customer", "No such customer.", "unknown_customer")
+    existing = _active_suspension(organization, customer)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            row = Suspension.objects.create(
+                organization=organization, customer=customer, reason=_pause_reason(reason),
+                invoice_id=invoice_id, paused_at=now or timezone.now())
+    except IntegrityError:  # paused at the same moment by another transaction: its row
+        found = _active_suspension(organization, customer)
+        if found is None:
+            raise
+        return found
+    outbox_write(organization=organization, event_type=PAUSED_EVENT, subject_id=row.id,
+                 payload=_suspension_payload(row, customer))
+    _after_commit_forget(organization.id, customer.external_id)
+    return row
+
+
+@transaction.atomic
+def customer_entitlements_resume(*, organization: Organization, customer: Customer,
+                                 now: datetime | None = None) -> Suspension | None:
+    """End the customer's pause for non-payment: its checks answer as its grants say again,
+    from the commit on. Idempotent: a customer not paused is left as it is (None returned).
+    Sends ``customer.entitlements_resumed``."""
+    if customer.organization_id != organization.id:
+        raise _refuse("customer", "No such customer.", "unknown_customer")
+    row = _active_suspension(organization, customer, lock=True)
+    if row is None:
+        return None
+    row.resumed_at = max(now or timezone.now(), row.paused_at)
+    row.save(update_fields=["resumed_at"])
+    outbox_write(organization=organization, event_type=RESUMED_EVENT, subject_id=row.id,
+                 payload=_suspension_payload(row, customer))
+    _after_commit_forget(organization.id, customer.external_id)
+    return row
 
 
 # --- Counters' reconciliation -----------------------------------------------------------------

@@ -34,7 +34,7 @@ REASONS = {
     "granted": ("on", "ok"), "disabled": ("off", "muted"), "not_granted": ("not granted", ""),
     "within_limit": ("within limit", "ok"), "limit_reached": ("limit reached", "danger"),
     "balance_exhausted": ("balance used up", "danger"), "soft_limit": ("past soft limit", "warn"),
-    "overage": ("in overage", "warn"),
+    "overage": ("in overage", "warn"), "paused": ("paused", "danger"),
 }
 
 

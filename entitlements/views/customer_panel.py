@@ -1,6 +1,7 @@
-"""The customer page's "Entitlements" panel (``CUSTOMER_DETAIL``): every feature as the
-customer has it with a usage bar against its limit, the prepaid lots, and a form to give
-prepaid units (``services.balance_grant``)."""
+"""The customer page's "Entitlements" panel (``CUSTOMER_DETAIL``): a banner while the
+customer is paused for non-payment, every feature as the customer has it with a usage bar
+against its limit, the prepaid lots, and a form to give prepaid units
+(``services.balance_grant``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from zenskar.tenancy.models import WRITE_ROLES
 def customer_panel(request, customer: Customer) -> str:
     """The customer page's "Entitlements" section (``CUSTOMER_DETAIL``): every feature as the
     customer has it, with a usage bar against its limit; the prepaid lots; a form to give
-    prepaid units. Nothing when the organization has no features."""
+    prepaid units; above them, while the customer is paused for non-payment, a banner saying
+    since when (the day in the customer's time zone) and why. Nothing when the organization
+    has no features."""
     organization = request.organization
     features = list(features_of(organization))
     if not features:
@@ -37,8 +40,11 @@ def customer_panel(request, customer: Customer) -> str:
                       lambda data, _: BalanceGrantForm(data, features=prepaid, auto_id="lot-%s"))
     rows = [usage_row(entry) for entry in
             selectors.customer_entitlements(organization=organization, customer=customer)]
+    pause = selectors.suspension_active(organization=organization, customer=customer)
     return render_to_string("entitlements/_customer_panel.html", {
         "customer": customer, "rows": rows, "time_zone": customer.time_zone,
+        "pause": pause, "paused_on": pause.paused_at.astimezone(
+            ZoneInfo(customer.time_zone)).date() if pause else None,
         "lots": selectors.lots_of(organization=organization, customer=customer),
         "form": refused[1] if refused else BalanceGrantForm(features=prepaid, auto_id="lot-%s"),
         "has_prepaid": bool(prepaid), "open_form": refused is not None,

@@ -47,6 +47,7 @@ from invoicing.views.text import (
     price_text,
     quantity_text,
 )
+from zenskar.dashboard import panels
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
@@ -189,6 +190,8 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID,
                                          Invoice.Status.UNCOLLECTIBLE) and bool(creditable),
         "rendered": rendered, "render_error": render_error,
+        # what later apps show of the invoice (receivables: its reminders and holds)
+        "panels": panels.render(panels.INVOICE_DETAIL, request, invoice),
     })
 
 @member_required

@@ -4,46 +4,17 @@ throttled one, a miss, a bad parameter, a host not allowed."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
 from django.test import override_settings
 
 from entitlements import hot
 from tests.support.entitlements import feature, include
+from tests.support.hot_path import check_environ, wsgi_call
 from tests.support.scenario import flat
 from zenskar.tenancy import services as tenancy
 from zenskar.wsgi import application, django_application
-
-
-def _environ(secret, **params):
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": hot.PATH, "QUERY_STRING": urlencode(params),
-            "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
-            "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
-            "REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": f"Bearer {secret}"}
-
-
-def _call(app, environ):
-    """A call through the WSGI application inside the test's transaction (Django would close
-    the connection at the start of a request; the test client reconnects that handler after
-    each of its own requests, so it is taken off around each call here)."""
-    seen = {}
-
-    def start_response(status, headers, *args):
-        seen["status"], seen["headers"] = status, headers
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        body = b"".join(app(environ, start_response))
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return seen["status"], sorted(seen["headers"]), body
 
 
 @pytest.fixture
@@ -67,9 +38,9 @@ def plan(scenario, tenant, clock):
 def _warm(plan, **params):
     """One call through Django: the key, the grants, the counters and the feature's meter
     are cached; the next identical call is hot."""
-    environ = _environ(plan["secret"], **params)
+    environ = check_environ(plan["secret"], **params)
     assert hot.answer(environ) is None
-    assert _call(application, environ)[0] == "200 OK"
+    assert wsgi_call(application, environ)[0] == "200 OK"
     return environ
 
 
@@ -81,9 +52,9 @@ def _warm(plan, **params):
 ])
 def test_the_hot_answer_is_djangos_byte_for_byte(plan, params):
     environ = _warm(plan, **params)
-    assert hot.answer(_environ(plan["secret"], **params)) is not None  # hot now
-    hot_answer = _call(application, _environ(plan["secret"], **params))
-    django_answer = _call(django_application, _environ(plan["secret"], **params))
+    assert hot.answer(check_environ(plan["secret"], **params)) is not None  # hot now
+    hot_answer = wsgi_call(application, check_environ(plan["secret"], **params))
+    django_answer = wsgi_call(django_application, check_environ(plan["secret"], **params))
     assert hot_answer == django_answer
     assert environ  # the warm-up's call answered 200 through Django
 
@@ -92,18 +63,18 @@ def test_a_revoked_key_is_refused_at_once(plan, django_capture_on_commit_callbac
     _warm(plan, customer="acme", feature="api_calls")
     with django_capture_on_commit_callbacks(execute=True):
         tenancy.api_key_revoke(api_key=plan["key"])
-    environ = _environ(plan["secret"], customer="acme", feature="api_calls")
+    environ = check_environ(plan["secret"], customer="acme", feature="api_calls")
     assert hot.answer(environ) is None
-    assert _call(application, environ)[0].startswith("401")
+    assert wsgi_call(application, environ)[0].startswith("401")
 
 
 def test_the_rate_counts_each_check_once_and_refuses_past_it(plan, settings):
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "entitlement_checks": "3/min"}
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK,
                                            "DEFAULT_THROTTLE_RATES": rates}):
-        environ = _environ(plan["secret"], customer="acme", feature="sso")
+        environ = check_environ(plan["secret"], customer="acme", feature="sso")
         # 1: Django (the key learned), 2 and 3: hot, 4: past 3 a minute -> Django's 429
-        statuses = [_call(application, _environ(plan["secret"], customer="acme",
+        statuses = [wsgi_call(application, check_environ(plan["secret"], customer="acme",
                                                 feature="sso"))[0] for _ in range(4)]
     assert statuses[:3] == ["200 OK"] * 3
     assert statuses[3].startswith("429")
@@ -115,9 +86,9 @@ def test_a_change_of_contract_is_answered_at_once(plan, scenario):
     scenario.post(f"contracts/{plan['contract']['id']}/entitlements", {
         "effective_date": "2026-11-20", "entitlements": {"api_calls": {"value": "50"}}},
         status=200)
-    environ = _environ(plan["secret"], customer="acme", feature="api_calls")
+    environ = check_environ(plan["secret"], customer="acme", feature="api_calls")
     assert hot.answer(environ) is None  # the cached grants were dropped
-    status, _, body = _call(application, environ)
+    status, _, body = wsgi_call(application, environ)
     assert status == "200 OK" and b'"limit":"50"' in body and b'"remaining":"10"' in body
 
 
@@ -131,15 +102,15 @@ def test_a_change_of_contract_is_answered_at_once(plan, scenario):
 ])
 def test_what_is_not_a_plain_cached_success_goes_to_django(plan, params):
     _warm(plan, customer="acme", feature="api_calls")
-    environ = _environ(plan["secret"], **params)
+    environ = check_environ(plan["secret"], **params)
     assert hot.answer(environ) is None
-    status, _, _ = _call(application, environ)
+    status, _, _ = wsgi_call(application, environ)
     assert status.startswith("40")
 
 
 def test_a_host_not_allowed_goes_to_django(plan):
     _warm(plan, customer="acme", feature="api_calls")
     with override_settings(ALLOWED_HOSTS=["billing.example"]):
-        environ = _environ(plan["secret"], customer="acme", feature="api_calls")
+        environ = check_environ(plan["secret"], customer="acme", feature="api_calls")
         assert hot.answer(environ) is None
-        assert _call(application, environ)[0].startswith("400")
+        assert wsgi_call(application, environ)[0].startswith("400")

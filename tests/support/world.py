@@ -52,6 +52,14 @@ def build_world(tenant) -> dict[str, str]:
     ids["credit_note_id"] = s.post(f"invoices/{finalized['id']}/credit-notes", {
         "reason": "Goodwill", "lines": [{"line": finalized["lines"][0]["id"],
                                          "amount": "10.00"}]})["id"]
+    ids["segment_id"] = s.post("segments", {"name": "Overdue a week", "rules": {
+        "match": "all", "rules": [{"field": "days_past_due", "op": "gte", "value": 7}]}})["id"]
+    response = s.client.put(f"/api/v1/segments/{ids['segment_id']}/policy", {
+        "steps": [{"offset_days": 7, "channel": "email"}, {"offset_days": 30, "channel": "task"}]},
+        format="json")
+    assert response.status_code == 200, response.json()
+    ids["reminder_id"] = s.post(f"invoices/{finalized['id']}/request-payment", {},
+                                status=202)["id"]
     ids["source_id"] = s.post("data-sources", {
         "name": "Warehouse", "kind": "postgres",
         "settings": {"host": "127.0.0.1", "port": 5432, "dbname": "usage", "user": "reader",

@@ -9,6 +9,7 @@ from metering import api as metering_api
 from payments import api as payments_api
 from payments.checkout import api as api_checkout
 from receivables import api as receivables_api
+from receivables import collection_api
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -69,6 +70,27 @@ urlpatterns = [
     path("entitlements/reconciliations", entitlements_api.ReconciliationListView.as_view(),
          name="entitlements-reconciliations"),
     path("receivables/aging", receivables_api.AgingView.as_view(), name="receivables-aging"),
+    path("receivables/customers/<uuid:customer_id>/statement",
+         receivables_api.StatementView.as_view(), name="receivables-statement"),
+    path("segments", collection_api.SegmentListView.as_view(), name="segments"),
+    path("segments/order", collection_api.SegmentOrderView.as_view(), name="segments-order"),
+    path("segments/preview", collection_api.SegmentPreviewView.as_view(),
+         name="segments-preview"),
+    path("segments/<uuid:segment_id>", collection_api.SegmentDetailView.as_view(),
+         name="segment"),
+    path("segments/<uuid:segment_id>/members", collection_api.SegmentMembersView.as_view(),
+         name="segment-members"),
+    path("segments/<uuid:segment_id>/policy", collection_api.SegmentPolicyView.as_view(),
+         name="segment-policy"),
+    path("reminders", collection_api.ReminderListView.as_view(), name="reminders"),
+    path("reminders/preview", collection_api.ReminderPreviewView.as_view(),
+         name="reminders-preview"),
+    path("reminders/<uuid:reminder_id>", collection_api.ReminderDetailView.as_view(),
+         name="reminder"),
+    path("reminders/<uuid:reminder_id>/done", collection_api.ReminderDoneView.as_view(),
+         name="reminder-done"),
+    path("customers/<uuid:customer_id>/reminder-pause",
+         collection_api.CustomerReminderPauseView.as_view(), name="customer-reminder-pause"),
     path("features", entitlements_api.FeatureListView.as_view(), name="features"),
     path("features/<uuid:feature_id>", entitlements_api.FeatureDetailView.as_view(),
          name="feature"),
@@ -103,6 +125,10 @@ urlpatterns = [
     # Before the invoice actions' catch-all "<action>".
     path("invoices/<uuid:invoice_id>/payments", payments_api.InvoicePaymentsView.as_view(),
          name="invoice-payments"),
+    path("invoices/<uuid:invoice_id>/request-payment",
+         collection_api.InvoiceRequestPaymentView.as_view(), name="invoice-request-payment"),
+    path("invoices/<uuid:invoice_id>/collection-hold",
+         collection_api.InvoiceCollectionHoldView.as_view(), name="invoice-collection-hold"),
     path("invoices/<uuid:invoice_id>/<str:action>", invoicing_api.InvoiceActionView.as_view(),
          name="invoice-action"),
     path("invoice-lines/<uuid:line_id>", invoicing_api.InvoiceLineView.as_view(),

@@ -34,7 +34,8 @@ Panel = Callable[[HttpRequest, Any], str]
 CONTRACT_DETAIL = "contracts.contract_detail"  # the contract (contracts.Contract)
 CUSTOMER_DETAIL = "contracts.customer_detail"  # the customer (contracts.Customer)
 PRODUCT_DETAIL = "contracts.product_detail"  # the product (contracts.Product)
-SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL, PRODUCT_DETAIL})
+INVOICE_DETAIL = "invoicing.invoice_detail"  # the invoice (invoicing.Invoice)
+SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL, PRODUCT_DETAIL, INVOICE_DETAIL})
 
 _panels: dict[str, list[Panel]] = defaultdict(list)
 
