@@ -40,17 +40,25 @@ The events and their subscribers (in-transaction / after commit):
   entitlements grants the prepaid lots its products grant at finalization /
   invoicing renders and mails it, payments charges it
 - ``invoice.voided``: the ledger takes back what the invoice's schedules recognized, then
-  reverses its finalization entry (and its usage accrual) / the outbox (webhooks)
+  reverses its finalization entry (and its usage accrual); receivables resumes the
+  entitlements its reminders paused when no invoice behind the pause is open / the outbox
+  (webhooks)
 - ``invoice.uncollectible``: the ledger writes the amount due off (bad-debt expense against
   AR) / the outbox (webhooks)
 - ``invoice.delivering`` (invoicing, before an invoice's PDF or e-mail goes out): payments
   gives it its pay link (a checkout session), stored on the invoice / --
 - ``credit_note.issued``: payments writes the refunds; the ledger takes the note off deferred
-  revenue (shrinking the line's schedule) or revenue, and tax, against AR and customer credit
-  / invoicing renders and mails the note
+  revenue (shrinking the line's schedule) or revenue, and tax, against AR and customer credit;
+  receivables resumes paused entitlements as for ``invoice.voided`` / invoicing renders and
+  mails the note
 - ``payment.applied``: the ledger posts cash or gateway receivable against AR (bad-debt
   expense for a written-off invoice) and customer credit; entitlements grants the prepaid
-  lots of an invoice now paid / the outbox (webhooks)
+  lots of an invoice now paid; receivables resumes paused entitlements as for
+  ``invoice.voided`` / the outbox (webhooks)
+- ``customer.entitlements_paused`` (receivables, a reminder step's action) and
+  ``customer.entitlements_resumed`` (receivables, once the invoices behind the pause are
+  settled): entitlements records or ends the customer's pause, denying every check while it
+  lasts / entitlements drops the customer's cached grants
 - ``payment.refunded``: the ledger posts AR or customer credit against cash or gateway
   receivable / the outbox (webhooks)
 - ``credit.granted``, ``credit.applied``, ``credit.expired`` (invoicing's wallet): the ledger
