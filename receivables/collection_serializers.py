@@ -95,21 +95,16 @@ class SegmentOut(serializers.ModelSerializer):
         return {"id": str(policy.id), "active": policy.active, "statement": policy.statement}
 
 
-class SegmentDetailOut(serializers.ModelSerializer):
-    rules = serializers.JSONField(read_only=True, help_text=RULES_HELP)
-    rules_description = serializers.SerializerMethodField(
-        help_text="The rules in words: \"days past due ≥ 7 and country is DE\".")
-    policy = serializers.SerializerMethodField()
+class SegmentDetailOut(SegmentOut):
+    """A segment with its rules and its whole policy (no count: ``members`` has it)."""
 
-    class Meta:
-        model = Segment
+    rules = serializers.JSONField(read_only=True, help_text=RULES_HELP)
+    count = None  # type: ignore[assignment]
+
+    class Meta(SegmentOut.Meta):
         fields = ["id", "name", "description", "rules", "rules_description", "position",
                   "policy", "created_at", "updated_at"]
         read_only_fields = fields
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_rules_description(self, segment) -> str:
-        return in_words(segment.rules)
 
     @extend_schema_field(PolicyOut(allow_null=True))
     def get_policy(self, segment):
