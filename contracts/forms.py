@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from contracts.models import Product
+from zenskar.dashboard.filters import FilterForm, choice_field, day_field, text_field
 
 
 class CustomerForm(forms.Form):
@@ -80,3 +81,38 @@ class CancelForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The first day no longer covered.",
     )
+
+
+# --- The lists' filters (GET) -----------------------------------------------------------------
+
+
+class CustomerFilterForm(FilterForm):
+    """The customer list's filters: a text (name, external id or e-mail), the currency, the
+    day it was created."""
+
+    ranges = (("created_from", "created_to"),)
+
+    def __init__(self, data, *, currencies: list[str]) -> None:
+        super().__init__(data)
+        self.fields["q"] = text_field("Search", placeholder="Name, external id or e-mail")
+        self.fields["currency"] = choice_field("Currency", [(c, c) for c in currencies],
+                                               everything="All currencies")
+        self.fields["created_from"] = day_field("Created from")
+        self.fields["created_to"] = day_field("Created through")
+
+
+class ContractFilterForm(FilterForm):
+    """The contract list's filters besides the status tabs: the customer, the currency, the
+    start day."""
+
+    ranges = (("start_from", "start_to"),)
+
+    def __init__(self, data, *, customers: list[tuple[str, str]],
+                 currencies: list[str]) -> None:
+        super().__init__(data)
+        self.fields["customer"] = choice_field("Customer", customers,
+                                               everything="All customers")
+        self.fields["currency"] = choice_field("Currency", [(c, c) for c in currencies],
+                                               everything="All currencies")
+        self.fields["start_from"] = day_field("Starts from")
+        self.fields["start_to"] = day_field("Starts through")

@@ -1,4 +1,5 @@
-"""Reads for contracts: the document form, the schedule's terms, and the billing summary."""
+"""Reads for contracts: the lists' filters and the search, the document form, the schedule's
+terms, and the billing summary."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Prefetch, QuerySet
+from django.db.models import CharField, F, Func, Prefetch, Q, QuerySet, Value
 
 from contracts import price_config, schedule
-from contracts.models import CADENCE_MONTHS, Contract, Discount, Phase, PriceItem
+from contracts.models import CADENCE_MONTHS, Contract, Customer, Discount, Phase, PriceItem
 from contracts.pricing import PriceResult, prepaid_purchase, price
 from zenskar.core.dates import local_date
 from zenskar.tenancy.models import Organization
@@ -19,6 +20,40 @@ from zenskar.tenancy.models import Organization
 
 def contracts_list(*, organization: Organization) -> QuerySet[Contract]:
     return Contract.objects.for_organization(organization).select_related("customer")
+
+
+def _emails_text() -> Func:
+    """The customer's billing e-mails as one text (``ArrayField`` has no "an element
+    contains"): searched with the same ``icontains`` as the name."""
+    return Func(F("emails"), Value(" "), function="array_to_string", output_field=CharField())
+
+
+def customers_matching(*, organization: Organization, query: str) -> QuerySet[Customer]:
+    """The customers whose name, external id or a billing e-mail contains ``query``, in any
+    case (the customer list's search and the dashboard's global search)."""
+    return Customer.objects.for_organization(organization).annotate(
+        emails_text=_emails_text()).filter(
+        Q(name__icontains=query) | Q(external_id__icontains=query)
+        | Q(emails_text__icontains=query))
+
+
+def contracts_matching(*, organization: Organization, query: str) -> QuerySet[Contract]:
+    """The contracts whose name or paper reference contains ``query``, in any case."""
+    return contracts_list(organization=organization).filter(
+        Q(name__icontains=query) | Q(reference__icontains=query))
+
+
+def customer_currencies(*, organization: Organization) -> list[str]:
+    """The currencies a list may be filtered by: the customers' and the organization's."""
+    found = set(Customer.objects.for_organization(organization).order_by()
+                .values_list("currency", flat=True).distinct())
+    return sorted(found | {organization.default_currency})
+
+
+def customer_choices(*, organization: Organization) -> list[tuple[str, str]]:
+    """``(external id, name)`` of every customer, by name: a list's customer filter."""
+    return list(Customer.objects.for_organization(organization).order_by("name", "external_id")
+                .values_list("external_id", "name"))
 
 
 def contract_with_terms(*, organization: Organization, contract_id) -> Contract | None:

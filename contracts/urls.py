@@ -2,18 +2,18 @@
 
 from django.urls import path
 
-from contracts import views
+from contracts import list_views, views
 
 app_name = "contracts"
 
 urlpatterns = [
-    path("customers/", views.customer_list, name="customer-list"),
+    path("customers/", list_views.customer_list, name="customer-list"),
     path("customers/new/", views.customer_create, name="customer-create"),
     path("customers/<uuid:customer_id>/", views.customer_detail, name="customer-detail"),
     path("products/", views.product_list, name="product-list"),
     path("products/new/", views.product_create, name="product-create"),
     path("products/<uuid:product_id>/", views.product_detail, name="product-detail"),
-    path("contracts/", views.contract_list, name="contract-list"),
+    path("contracts/", list_views.contract_list, name="contract-list"),
     path("contracts/new/", views.contract_new, name="contract-new"),
     path("contracts/<uuid:contract_id>/", views.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/edit/", views.contract_edit, name="contract-edit"),

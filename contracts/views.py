@@ -1,6 +1,6 @@
 """Dashboard pages for customers, products and contracts.
 
-Thin adapters: read through the organization (``request.organization``, also enforced by
+The lists (filters, CSV) are ``contracts.list_views``. Thin adapters: read through the organization (``request.organization``, also enforced by
 row-level security), write through ``contracts.services``. The contract editor builds the
 contract document in the browser and sends it to the JSON API (``static/js/contract-editor.js``).
 """
@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,22 +27,7 @@ from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money, format_quantity
 from zenskar.tenancy.models import WRITE_ROLES
 
-STATUS_TABS = ["all", "draft", "active", "cancelled", "ended"]
-
-
 # --- Customers --------------------------------------------------------------------------------
-
-
-@member_required
-def customer_list(request):
-    query = request.GET.get("q", "").strip()
-    customers = Customer.objects.for_organization(request.organization).annotate(
-        contracts_count=Count("contracts")
-    )
-    if query:
-        customers = customers.filter(name__icontains=query)
-    return render(request, "contracts/customer_list.html",
-                  {"customers": customers, "q": query, "active": "customers"})
 
 
 @member_required(roles=WRITE_ROLES)
@@ -120,22 +104,6 @@ def product_create(request):
 
 
 # --- Contracts --------------------------------------------------------------------------------
-
-
-@member_required
-def contract_list(request):
-    status = request.GET.get("status", "all")
-    if status not in STATUS_TABS:
-        status = "all"
-    contracts = selectors.contracts_list(organization=request.organization)
-    counts = dict(contracts.order_by().values_list("status").annotate(n=Count("id")))
-    if status != "all":
-        contracts = contracts.filter(status=status)
-    tabs = [(tab, counts.get(tab, 0) if tab != "all" else sum(counts.values()))
-            for tab in STATUS_TABS]
-    return render(request, "contracts/contract_list.html", {
-        "contracts": contracts, "status": status, "tabs": tabs, "active": "contracts",
-    })
 
 
 def _editor(request, *, contract: Contract | None):

@@ -99,7 +99,7 @@ class SettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = InvoiceSettings
         fields = ["number_prefix", "grace_period_hours", "auto_finalize", "auto_send",
-                  "footer", "address", "logo_url"]
+                  "footer", "address", "logo_url", "support_email"]
 
 
 class SettingsIn(serializers.Serializer):
@@ -122,6 +122,10 @@ class SettingsIn(serializers.Serializer):
         required=False, allow_blank=True,
         help_text="A data:image/... URI (at most 350,000 characters: an image of about 256 KB), "
                   "or empty.")
+    support_email = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="One e-mail address (at most 254 characters), or empty: shown to customers on "
+                  "the hosted payment page and its receipt.")
 
 
 def _actor(request) -> str:

@@ -6,8 +6,8 @@ class InvoicingConfig(AppConfig):
     verbose_name = "Invoicing"
 
     def ready(self) -> None:
-        from invoicing import delivery, failures
-        from invoicing.views import invoices, money
+        from invoicing import delivery, failures, home
+        from invoicing.views import invoices, money, search
         from zenskar import events
         from zenskar.dashboard import panels
 
@@ -15,6 +15,11 @@ class InvoicingConfig(AppConfig):
         # not be billed; the customer page its balance, its movements and "Grant credit".
         panels.register(panels.CONTRACT_DETAIL, invoices.contract_billing_failures)
         panels.register(panels.CUSTOMER_DETAIL, money.customer_balance_panel)
+        # The dashboard's global search: invoices and credit notes by number.
+        panels.register(panels.SEARCH, search.invoices_found)
+        panels.register(panels.SEARCH, search.credit_notes_found)
+        # The home page: billed by month, drafts to review, billing failures, top customers.
+        panels.register(panels.HOME, home.home_panel)
 
         # Database work, in the publisher's transaction: a contract deleted (never invoiced)
         # has nothing left to bill, so its failure is over.

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from invoicing.models import CreditNote, InvoiceLine, InvoiceSettings
+from zenskar.dashboard.filters import FilterForm, choice_field, day_field, text_field
 from zenskar.dashboard.forms import errors_onto
 from zenskar.formatting import format_money
 from zenskar.money import round_money
@@ -22,26 +23,40 @@ from zenskar.money import round_money
 NUMBER = {"max_digits": 30, "decimal_places": 10}
 
 
-class InvoiceFilterForm(forms.Form):
-    """The invoice list's filters (a GET form): customer external id, billing dates."""
+class InvoiceFilterForm(FilterForm):
+    """The invoice list's filters (a GET form): customer external id, currency, billing
+    dates, issue dates."""
 
-    customer = forms.ChoiceField(required=False)
-    date_from = forms.DateField(required=False, label="Billed from",
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="Billed through",
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    ranges = (("date_from", "date_to"), ("issued_from", "issued_to"))
 
-    def __init__(self, data, *, customers) -> None:
+    def __init__(self, data, *, customers, currencies: list[str]) -> None:
         super().__init__(data)
-        self.fields["customer"].choices = [("", "All customers")] + [
-            (c.external_id, c.name) for c in customers]
+        self.fields["customer"] = choice_field(
+            "Customer", [(c.external_id, c.name) for c in customers],
+            everything="All customers")
+        self.fields["currency"] = choice_field("Currency", [(c, c) for c in currencies],
+                                               everything="All currencies")
+        self.fields["date_from"] = day_field("Billed from")
+        self.fields["date_to"] = day_field("Billed through")
+        self.fields["issued_from"] = day_field("Issued from")
+        self.fields["issued_to"] = day_field("Issued through")
 
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and end < start:
-            self.add_error("date_to", "The range ends before it starts.")
-        return cleaned
+
+class CreditNoteFilterForm(FilterForm):
+    """The credit note list's filters: the customer (its external id or id), the currency,
+    where the money went, the day it was issued."""
+
+    ranges = (("issued_from", "issued_to"),)
+
+    def __init__(self, data, *, currencies: list[str]) -> None:
+        super().__init__(data)
+        self.fields["customer"] = text_field("Customer", placeholder="External id or id")
+        self.fields["currency"] = choice_field("Currency", [(c, c) for c in currencies],
+                                               everything="All currencies")
+        self.fields["destination"] = choice_field(
+            "Where it went", CreditNote.Destination.choices, everything="Anywhere")
+        self.fields["issued_from"] = day_field("Issued from")
+        self.fields["issued_to"] = day_field("Issued through")
 
 
 class LineForm(forms.Form):
@@ -173,6 +188,10 @@ class SettingsForm(forms.Form):
         required=False, label="Logo URL",
         help_text="A data: URI (data:image/png;base64,...): the PDF fetches nothing from the "
                   "network.")
+    support_email = forms.CharField(
+        required=False, label="Support e-mail", widget=forms.EmailInput,
+        help_text="Shown to customers on the payment page and its receipt: “Questions? "
+                  "billing@example.com”.")
 
     def __init__(self, data=None, *, settings: InvoiceSettings) -> None:
         super().__init__(data, initial={name: getattr(settings, name)

@@ -29,6 +29,9 @@ class InvoiceSettings(TenantModel):
     footer = models.TextField(blank=True, help_text="Printed on every invoice (bank details).")
     address = models.TextField(blank=True, help_text="The organization's postal address.")
     logo_url = models.TextField(blank=True)  # a data: URI (bounded by the settings service)
+    support_email = models.EmailField(
+        blank=True, help_text="Where customers ask about what they owe: shown on the payment "
+                              "page and its receipt.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
@@ -29,25 +29,70 @@ def invoices_list(
     *, organization, status: str | None = None, customer: str | None = None,
     contract: uuid.UUID | None = None,
     date_from: date | None = None, date_to: date | None = None, overdue: bool = False,
+    currency: str | None = None, issued_from: date | None = None,
+    issued_to: date | None = None,
 ) -> QuerySet[Invoice]:
     """Invoices newest first. ``customer`` is an external id; dates bound the billing date
-    (``date_to`` exclusive); ``overdue``: finalized, unpaid and past their due date. Typed
-    arguments: the API and the pages parse their query strings."""
+    (``date_to`` exclusive), ``issued_*`` the issue date likewise (a draft has none);
+    ``overdue``: finalized, unpaid and past their due date; ``status`` may also be
+    ``partially_paid`` (:data:`PARTIALLY_PAID`). Typed arguments: the API and the pages parse
+    their query strings."""
     invoices = Invoice.objects.for_organization(organization).select_related("customer")
-    if status:
+    if status == PARTIALLY_PAID:
+        invoices = invoices.filter(partially_paid())
+    elif status:
         invoices = invoices.filter(status=status)
     if customer:
         invoices = invoices.filter(customer__external_id=customer)
     if contract:
         invoices = invoices.filter(contract_id=contract)
+    if currency:
+        invoices = invoices.filter(currency=currency)
     if date_from:
         invoices = invoices.filter(billing_date__gte=date_from)
     if date_to:
         invoices = invoices.filter(billing_date__lt=date_to)
+    if issued_from:
+        invoices = invoices.filter(issue_date__gte=issued_from)
+    if issued_to:
+        invoices = invoices.filter(issue_date__lt=issued_to)
     if overdue:
         invoices = invoices.filter(status=Invoice.Status.FINALIZED, amount_due__gt=0,
                                    due_date__lt=timezone.now().date())
     return invoices
+
+
+# A display status, computed from the amounts and never stored: a finalized invoice of which
+# some, but not all, is paid.
+PARTIALLY_PAID = "partially_paid"
+
+
+def partially_paid() -> Q:
+    """The invoices the pages call "Partially paid": finalized, paid in part, still due."""
+    return Q(status=Invoice.Status.FINALIZED, amount_paid__gt=0, amount_due__gt=0)
+
+
+def invoice_display_status(*, invoice: Invoice) -> str:
+    """The status the pages show: the invoice's own, or ``partially_paid`` for a finalized
+    invoice with some but not all of it paid (amounts net of refunds)."""
+    if (invoice.status == Invoice.Status.FINALIZED and invoice.amount_paid > 0
+            and invoice.amount_due > 0):
+        return PARTIALLY_PAID
+    return invoice.status
+
+
+def invoices_search(*, organization, query: str, limit: int) -> list[Invoice]:
+    """Invoices whose number contains ``query`` (any case), newest first, at most ``limit``."""
+    return list(Invoice.objects.for_organization(organization).filter(
+        number__icontains=query).select_related("customer")
+        .order_by("-issue_date", "-created_at")[:limit])
+
+
+def credit_notes_search(*, organization, query: str, limit: int) -> list[CreditNote]:
+    """Credit notes whose number contains ``query`` (any case), newest first."""
+    return list(CreditNote.objects.for_organization(organization).filter(
+        number__icontains=query).select_related("invoice", "invoice__customer")
+        .order_by("-created_at")[:limit])
 
 
 FAILURE_STATUSES = ("open", "resolved")
@@ -174,13 +219,24 @@ def invoice_payments_refundable(*, invoice: Invoice) -> list[tuple[str, Decimal]
 
 
 def credit_notes_list(*, organization, invoice=None, customer_external_id: str | None = None,
-                      customer_id: uuid.UUID | None = None) -> QuerySet[CreditNote]:
+                      customer_id: uuid.UUID | None = None, currency: str | None = None,
+                      destination: str | None = None, issued_from: datetime | None = None,
+                      issued_before: datetime | None = None) -> QuerySet[CreditNote]:
     """Credit notes, newest first; of one invoice, or of the customer with this external id
-    or this id (either matches, when both are given)."""
+    or this id (either matches, when both are given); in ``currency``, sending their money
+    to ``destination``, issued in [``issued_from``, ``issued_before``)."""
     notes = CreditNote.objects.for_organization(organization).select_related(
         "invoice", "invoice__customer")
     if invoice is not None:
         notes = notes.filter(invoice=invoice)
+    if currency:
+        notes = notes.filter(currency=currency)
+    if destination:
+        notes = notes.filter(destination=destination)
+    if issued_from is not None:
+        notes = notes.filter(created_at__gte=issued_from)
+    if issued_before is not None:
+        notes = notes.filter(created_at__lt=issued_before)
     match = Q()
     if customer_external_id:
         match |= Q(invoice__customer__external_id=customer_external_id)

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from invoicing.views import invoices, money, settings, template_editor
+from invoicing.views import bulk, invoice_list, invoices, money, settings, template_editor
 
 app_name = "invoicing"
 
 urlpatterns = [
-    path("invoices/", invoices.invoice_list, name="invoice-list"),
+    path("invoices/", invoice_list.invoice_list, name="invoice-list"),
+    path("invoices/bulk/", bulk.invoice_bulk, name="invoice-bulk"),
     path("invoices/template/", template_editor.template_editor, name="template-editor"),
     path("invoices/template/preview/", template_editor.template_preview, name="template-preview"),
     path("invoices/template/save/", template_editor.template_save, name="template-save"),

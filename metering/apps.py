@@ -6,9 +6,12 @@ class MeteringConfig(AppConfig):
     verbose_name = "Usage metering"
 
     def ready(self) -> None:
-        from metering import selectors
+        from metering import home, selectors
         from zenskar import events
+        from zenskar.dashboard import panels
 
         # Database work, in the publisher's transaction: a contract that names a meter key no
         # meter of the organization has is refused (contracts.meters publishes the keys).
         events.subscribe("contract.meters_named", selectors.contract_meters_check)
+        # The home page: usage trends, events per day of each meter.
+        panels.register(panels.HOME, home.home_panel)

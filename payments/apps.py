@@ -6,10 +6,13 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
+        from payments import home
         from payments.checkout.links import invoice_payment_link_attach
         from payments.refunds import on_credit_note_issued
         from payments.tasks import charge_when_finalized
+        from payments.views import payments_found
         from zenskar import events
+        from zenskar.dashboard import panels
 
         # Database work, in the publisher's transaction:
         # - an invoice whose PDF or e-mail goes out gets its pay link (a checkout session),
@@ -21,3 +24,9 @@ class PaymentsConfig(AppConfig):
 
         # Work outside the database, after commit: the automatic charge (a task).
         events.subscribe("invoice.finalized", charge_when_finalized, phase="commit")
+
+        # Pages (the dashboard's panels): the global search finds payments by reference.
+        panels.register(panels.SEARCH, payments_found)
+
+        # The home page: collected by month.
+        panels.register(panels.HOME, home.home_panel)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 
 from payments.models import Payment
+from zenskar.dashboard.filters import FilterForm, choice_field, day_field
 
 OFFLINE_METHODS = [(value, label) for value, label in Payment.Method.choices
                    if value != Payment.Method.CARD]
@@ -59,3 +60,22 @@ class RefundForm(_InCurrency):
 
     def clean_take_from(self) -> str | None:
         return self.cleaned_data.get("take_from") or None
+
+
+class PaymentFilterForm(FilterForm):
+    """The payment list's filters besides the status tabs: the customer, the currency, the
+    method, the day it was made (UTC, as the list shows it)."""
+
+    ranges = (("date_from", "date_to"),)
+
+    def __init__(self, data, *, customers: list[tuple[str, str]],
+                 currencies: list[str]) -> None:
+        super().__init__(data)
+        self.fields["customer"] = choice_field("Customer", customers,
+                                               everything="All customers")
+        self.fields["currency"] = choice_field("Currency", [(c, c) for c in currencies],
+                                               everything="All currencies")
+        self.fields["method"] = choice_field("Method", Payment.Method.choices,
+                                             everything="Any method")
+        self.fields["date_from"] = day_field("Made from")
+        self.fields["date_to"] = day_field("Made through")

@@ -8,6 +8,23 @@ from zenskar.tenancy.models import TenantModel
 
 AMOUNT = {"max_digits": 20, "decimal_places": 4}
 
+# The gateway's card brands (Stripe's ``card.brand``) as a customer reads them.
+CARD_BRANDS = {"amex": "American Express", "diners": "Diners Club", "discover": "Discover",
+               "eftpos_au": "eftpos", "jcb": "JCB", "mastercard": "Mastercard",
+               "unionpay": "UnionPay", "visa": "Visa"}
+
+
+def card_label(brand: str, last4: str) -> str:
+    """``card_label("visa", "4242")`` -> "Visa •••• 4242"; "" without the last four digits."""
+    if not last4:
+        return ""
+    brand = brand.lower()
+    if brand in ("", "unknown"):
+        name = "Card"
+    else:
+        name = CARD_BRANDS.get(brand, brand.replace("_", " ").capitalize())
+    return f"{name} •••• {last4}"
+
 
 class GatewayAccount(TenantModel):
     """The organization's payment gateway. Keys and the webhook secret are encrypted at rest
@@ -91,6 +108,10 @@ class Payment(TenantModel):
     applied_amount = models.DecimalField(**AMOUNT, default=0,
                                          help_text="The part that paid the invoice.")
     received_on = models.DateField(null=True, blank=True)
+    # The card a card payment was charged to, as it was then (the saved card may be removed
+    # later): the receipt says "Visa •••• 4242".
+    card_brand = models.CharField(max_length=30, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
     # Ties a gateway call to this row: a retried task reuses it, the gateway charges once.
     idempotency_key = models.CharField(max_length=200)
     attempt = models.PositiveSmallIntegerField(default=1)
@@ -100,6 +121,11 @@ class Payment(TenantModel):
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["organization", "idempotency_key"],
                                                name="payment_idempotency_key")]
+
+    @property
+    def card_label(self) -> str:
+        """"Visa •••• 4242": the card charged, or "" when no card is known."""
+        return card_label(self.card_brand, self.card_last4)
 
 
 class Refund(TenantModel):

@@ -245,7 +245,8 @@ def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None =
 
     The Payment row is created first, unique by ``charge:<invoice>:<attempt>``, and that key
     goes to the gateway: running this twice for the same attempt charges once. Without
-    ``attempt`` (a person charging now) a new attempt number is taken."""
+    ``attempt`` (a person charging now) a new attempt number is taken. The row keeps the
+    card's brand and last four digits (for the receipt)."""
     refusal = invoicing_selectors.invoice_payable_refusal(invoice=invoice)
     if refusal:
         raise ValidationError({"invoice": [ValidationError(refusal, code="not_payable")]})
@@ -263,7 +264,8 @@ def invoice_charge(*, invoice: Invoice, initiated_by: str, attempt: int | None =
             organization=invoice.organization, idempotency_key=key,
             defaults={"customer": invoice.customer, "invoice": invoice, "amount": amount,
                       "currency": invoice.currency, "method": Payment.Method.CARD,
-                      "initiated_by": initiated_by, "attempt": attempt})
+                      "initiated_by": initiated_by, "attempt": attempt,
+                      "card_brand": method.brand, "card_last4": method.last4})
     if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
         return payment  # this attempt already ran
     gateway = gateway_for(gateway_account(organization=invoice.organization))

@@ -1,6 +1,6 @@
-"""Dashboard pages for payments: the list, one payment with its refunds, and the "Collect" page
-of an invoice (record an offline payment, charge the saved card, e-mail a payment link,
-refund).
+"""Dashboard pages for payments: the list (filters, its CSV file, the global search's
+payments), one payment with its refunds, and the "Collect" page of an invoice (record an
+offline payment, charge the saved card, e-mail a payment link, refund).
 
 Thin adapters: every read filters by ``request.organization`` (row-level security is the
 second wall); every write goes through ``payments.services`` (or ``payments.checkout`` for the
@@ -24,13 +24,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from contracts import selectors as contracts
 from invoicing import selectors as invoicing
 from payments import refunds, services
 from payments.checkout import links as checkout
-from payments.forms import ChargeForm, OfflinePaymentForm, RefundForm
+from payments.forms import ChargeForm, OfflinePaymentForm, PaymentFilterForm, RefundForm
 from payments.models import GatewayAccount, Payment, PaymentMethod
 from zenskar.core.dates import local_date
+from zenskar.dashboard import csv_export
+from zenskar.dashboard.filters import day_after, day_start, refused
 from zenskar.dashboard.forms import errors_onto
+from zenskar.dashboard.search import Result, results_panel
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
 from zenskar.money import round_money
@@ -38,6 +42,7 @@ from zenskar.tenancy.models import WRITE_ROLES
 
 STATUS_TABS = ["all", *Payment.Status.values]
 PAGE_SIZE = 50
+SEARCH_LIMIT = 20
 REFUNDABLE = (Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED)
 
 
@@ -76,24 +81,80 @@ def _row(payment: Payment) -> dict:
 # --- The list ----------------------------------------------------------------------------------
 
 
+CSV_COLUMNS = ["created_at", "received_on", "customer_external_id", "customer",
+               "invoice_number", "currency", "amount", "applied", "refunded", "method",
+               "status", "reference", "initiated_by", "failure_reason", "id"]
+
+
+def _csv(request, payments):
+    money = csv_export.money
+    return csv_export.csv_response(
+        filename="payments.csv", header=CSV_COLUMNS, organization=request.organization,
+        rows=([p.created_at, p.received_on, p.customer.external_id, p.customer.name,
+               p.invoice.number if p.invoice else "", p.currency, money(p.amount, p.currency),
+               money(p.applied_amount, p.currency), money(p.refunded_amount, p.currency),
+               p.method, p.status, p.reference, p.initiated_by, p.failure_reason, p.id]
+              for p in payments.iterator(chunk_size=2000)))
+
+
 @member_required
 def payment_list(request):
     organization = request.organization
+    exporting = csv_export.wants_csv(request)
+    form = PaymentFilterForm(
+        request.GET, customers=contracts.customer_choices(organization=organization),
+        currencies=contracts.customer_currencies(organization=organization))
+    bad = refused(request, form, exporting=exporting)
+    filters = form.values()
     payments = Payment.objects.for_organization(organization)
+    if filters.get("customer"):
+        payments = payments.filter(customer__external_id=filters["customer"])
+    for name in ("currency", "method"):
+        if filters.get(name):
+            payments = payments.filter(**{name: filters[name]})
+    if filters.get("date_from"):
+        payments = payments.filter(created_at__gte=day_start(filters["date_from"]))
+    if filters.get("date_to"):
+        payments = payments.filter(created_at__lt=day_after(filters["date_to"]))
     counts = dict(payments.order_by().values_list("status").annotate(n=Count("id")))
     counts["all"] = sum(counts.values())
     status = request.GET.get("status", "all")
     status = status if status in STATUS_TABS else "all"
     if status != "all":
         payments = payments.filter(status=status)
-    page = Paginator(payments.select_related("customer", "invoice"), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+    payments = payments.select_related("customer", "invoice")
+    if exporting and not bad:
+        return _csv(request, payments)
+    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    for name in ("page", "format"):
+        query.pop(name, None)
+    tabs = []
+    for tab in STATUS_TABS:
+        query.setlist("status", [] if tab == "all" else [tab])
+        tabs.append({"name": tab, "label": tab.replace("_", " ").capitalize(),
+                     "count": counts.get(tab, 0), "query": query.urlencode()})
     return render(request, "payments/dashboard/payment_list.html", {
         "status": status, "page": page, "rows": [_row(payment) for payment in page],
-        "tabs": [{"name": tab, "label": tab.replace("_", " ").capitalize(),
-                  "count": counts.get(tab, 0)} for tab in STATUS_TABS],
-        "active": "payments",
-    })
+        "tabs": tabs, "form": form, "filtered": form.given(), "active": "payments",
+    }, status=400 if exporting else 200)
+
+
+def payments_found(request, query: str) -> str:
+    """The payments the dashboard's global search finds, by their reference (the gateway's
+    id, a cheque or transfer reference): a panel of the slot ``SEARCH``."""
+    found = list(Payment.objects.for_organization(request.organization)
+                 .filter(reference__icontains=query).select_related("customer", "invoice")
+                 .order_by("-created_at")[:SEARCH_LIMIT + 1])
+    return results_panel(request, title="Payments", kind="payments", limit=SEARCH_LIMIT,
+                         results=[Result(
+                             url=reverse("payments_dashboard:payment-detail", args=[p.id]),
+                             title=p.reference,
+                             detail=" · ".join(filter(None, [
+                                 p.customer.name, format_money(p.amount, p.currency),
+                                 p.get_status_display().lower(),
+                                 f"invoice {p.invoice.number}" if p.invoice else ""])))
+                             for p in found])
 
 
 # --- One payment -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ class ReceivablesConfig(AppConfig):
     verbose_name = "Receivables"
 
     def ready(self) -> None:
-        from receivables import handlers
+        from receivables import handlers, home
         from receivables import panels as collection_panels
         from zenskar import events
         from zenskar.dashboard import panels
@@ -17,3 +17,5 @@ class ReceivablesConfig(AppConfig):
         # a customer's reminders, their pause and the statement.
         panels.register(panels.INVOICE_DETAIL, collection_panels.invoice_panel)
         panels.register(panels.CUSTOMER_DETAIL, collection_panels.customer_panel)
+        # The home page: open and overdue receivables.
+        panels.register(panels.HOME, home.home_panel)

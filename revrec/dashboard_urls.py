@@ -4,7 +4,7 @@ otherwise answer /revenue/."""
 
 from django.urls import path
 
-from revrec import views
+from revrec import report_exports, views
 
 app_name = "revrec"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("revenue/accounts/", views.account_new, name="account-create"),
     path("revenue/accounts/<uuid:account_id>/", views.account_edit, name="account-update"),
     path("revenue/close/", views.period_close, name="period-close"),
+    path("revenue/export/<slug:report>/", report_exports.report_csv, name="report-csv"),
 ]

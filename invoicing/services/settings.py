@@ -5,11 +5,13 @@ alike: their serializers and forms parse types, the rules are here.
 Guarantees:
 - every field is checked before anything is written: a ``ValidationError`` names each bad
   field with a code (``required``, ``invalid_characters``, ``max_length``, ``out_of_bounds``,
-  ``invalid_text``, ``not_data_uri``, ``invalid``) and nothing changes;
+  ``invalid_text``, ``not_data_uri``, ``invalid_email``, ``invalid``) and nothing changes;
 - the number prefix is stored upper-case, ASCII letters, digits, ``-`` and ``_``: invoice
   numbers read ``PREFIX-YEAR-000001``; a new prefix numbers the invoices finalized from now
   on (numbers already given never change);
 - the logo is a ``data:image/...`` URI or nothing: rendering fetches nothing from the network;
+- the support e-mail is one address or nothing: the payment page and its receipt show it to
+  customers ("Questions? billing@example.com");
 - the row is locked while it changes; fields not given keep their value.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from invoicing.models import InvoiceSettings
@@ -26,11 +29,12 @@ from zenskar import bounds
 from zenskar.tenancy.models import Organization
 
 SETTINGS_FIELDS = ("number_prefix", "grace_period_hours", "auto_finalize", "auto_send",
-                   "address", "footer", "logo_url")
+                   "address", "footer", "logo_url", "support_email")
 MAX_PREFIX = 20  # the column
 MAX_GRACE_PERIOD_HOURS = 24 * 366 * 10  # ten years: a draft waits at most that for late usage
 MAX_PRINTED_TEXT = 2_000  # the address and the footer, each
 MAX_LOGO_URL = 350_000  # a data: URI of an image of about 256 KB
+MAX_EMAIL = 254  # the column (RFC 5321's path limit)
 
 PREFIX_CHARACTERS = "Letters, digits, - and _ only."
 
@@ -72,6 +76,24 @@ def _logo(value: Any, errors: dict[str, Any]) -> str:
     return logo
 
 
+def _email(value: Any, errors: dict[str, Any]) -> str:
+    email = str(value if value is not None else "").strip()
+    if not email:
+        return ""
+    problem = bounds.text_problem(email)
+    if problem:
+        errors["support_email"] = _error(f"The text {problem}.", "invalid_text")
+    elif len(email) > MAX_EMAIL:
+        errors["support_email"] = _error(f"At most {MAX_EMAIL} characters.", "max_length")
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["support_email"] = _error(
+                "One e-mail address, e.g. billing@example.com, or nothing.", "invalid_email")
+    return email
+
+
 def _checked(settings: InvoiceSettings, fields: dict[str, Any]) -> InvoiceSettings:
     errors: dict[str, list[ValidationError]] = {}
     if "number_prefix" in fields:
@@ -95,6 +117,8 @@ def _checked(settings: InvoiceSettings, fields: dict[str, Any]) -> InvoiceSettin
             setattr(settings, name, _text(name, fields[name], errors))
     if "logo_url" in fields:
         settings.logo_url = _logo(fields["logo_url"], errors)
+    if "support_email" in fields:
+        settings.support_email = _email(fields["support_email"], errors)
     if errors:
         raise ValidationError(errors)
     return settings

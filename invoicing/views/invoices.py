@@ -1,24 +1,21 @@
-"""The invoices pages: the list (status tabs, filters, the contracts that could not be billed),
-one invoice with its lines, derivations and the actions its status allows, hand edits of a
-draft, a credit note, and a customer's upcoming invoice. Every change goes through
-``invoicing.services``."""
+"""The invoices pages: one invoice with its lines, derivations and the actions its status
+allows, hand edits of a draft, a credit note, and a customer's upcoming invoice (the list is
+``invoicing.views.invoice_list``, its bulk actions ``invoicing.views.bulk``). Every change goes
+through ``invoicing.services``."""
 
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contracts.models import Customer
@@ -27,7 +24,6 @@ from contracts.schedule import ScheduleError
 from invoicing import delivery, rendering, selectors, services
 from invoicing.forms import (
     CreditNoteForm,
-    InvoiceFilterForm,
     LineForm,
     QuantityForm,
 )
@@ -39,6 +35,7 @@ from invoicing.models import (
     InvoiceLine,
 )
 from invoicing.rendering import TemplateError
+from invoicing.views.invoice_list import status_badge
 from invoicing.views.text import (
     KIND_LABELS,
     _detail,
@@ -53,61 +50,6 @@ from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
 from zenskar.tenancy.models import WRITE_ROLES
 
-STATUS_TABS = ["all", *Invoice.Status.values, "overdue"]
-PAGE_SIZE = 50
-
-
-def _sums(invoices) -> list[str]:
-    """Amounts due per currency (two currencies are never added)."""
-    rows = invoices.order_by().values("currency").annotate(due=Sum("amount_due"))
-    return [format_money(row["due"], row["currency"]) for row in sorted(rows, key=lambda r: r["currency"])
-            if row["due"]]
-
-@member_required
-def invoice_list(request):
-    organization = request.organization
-    customers = list(Customer.objects.for_organization(organization).only(
-        "id", "external_id", "name").order_by("name"))
-    form = InvoiceFilterForm(request.GET, customers=customers)
-    form.is_valid()  # a bad filter is shown on its field and not applied
-    chosen = form.cleaned_data.get("customer") or None
-    through = form.cleaned_data.get("date_to")
-    filters = {"customer": chosen, "date_from": form.cleaned_data.get("date_from"),
-               # "through" is inclusive on the page; the selector's bound is exclusive
-               "date_to": through + timedelta(days=1) if through else None}
-    status = request.GET.get("status", "all")
-    status = status if status in STATUS_TABS else "all"
-
-    base = selectors.invoices_list(organization=organization, **filters)
-    overdue = selectors.invoices_list(organization=organization, overdue=True, **filters)
-    counts = dict(base.order_by().values_list("status").annotate(n=Count("id")))
-    counts["all"], counts["overdue"] = sum(counts.values()), overdue.count()
-    invoices = overdue if status == "overdue" else (
-        base if status == "all" else base.filter(status=status))
-    page = Paginator(invoices.select_related("customer"), PAGE_SIZE).get_page(
-        request.GET.get("page"))
-    today = timezone.now().date()
-    query = request.GET.copy()
-    query.pop("page", None)
-    tabs = []
-    for tab in STATUS_TABS:
-        query.setlist("status", [] if tab == "all" else [tab])
-        tabs.append({"name": tab, "count": counts.get(tab, 0), "query": query.urlencode()})
-    failures, failing = selectors.billing_failures_open(organization=organization)
-    return render(request, "invoicing/invoice_list.html", {
-        "failures": failures, "failing": failing,
-        "form": form, "status": status, "tabs": tabs, "page": page,
-        "rows": [{"invoice": invoice, "total": format_money(invoice.total, invoice.currency),
-                  "amount_due": format_money(invoice.amount_due, invoice.currency),
-                  "overdue": invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
-                  and invoice.due_date is not None and invoice.due_date < today}
-                 for invoice in page],
-        "summary": {"open": _sums(base.filter(status=Invoice.Status.FINALIZED,
-                                              amount_due__gt=0)),
-                    "overdue": _sums(overdue), "drafts": counts.get(Invoice.Status.DRAFT, 0)},
-        "customer": next((c for c in customers if c.external_id == chosen), None),
-        "active": "invoices",
-    })
 
 def contract_billing_failures(request, contract) -> str:
     """The contract page's "Could not be billed" section (a dashboard panel of the slot
@@ -150,7 +92,7 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
         rendered, render_error = "", error
     notes = CreditNote.objects.for_organization(organization).filter(invoice=invoice)
     return render(request, "invoicing/invoice_detail.html", {
-        "invoice": invoice, "active": "invoices",
+        "invoice": invoice, "active": "invoices", "display": status_badge(invoice),
         "amounts": {**{name: format_money(getattr(invoice, name), currency)
                        for name in ("subtotal", "tax_total")},
                     **{name: format_money(amount, currency) for name, amount in

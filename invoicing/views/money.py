@@ -1,7 +1,8 @@
-"""Dashboard pages for money after the invoice: the credit notes (a list, each note's PDF) and
-the customer's balance -- a panel on the customer page (a ``zenskar.dashboard.panels`` panel of
-the slot ``CUSTOMER_DETAIL``: the page belongs to contracts, an earlier app) with the credit per
-currency, open and overdue amounts, the movements, the lots and a "Grant credit" form.
+"""Dashboard pages for money after the invoice: the credit notes (a list with its filters and
+its CSV file, each note's PDF) and the customer's balance -- a panel on the customer page (a
+``zenskar.dashboard.panels`` panel of the slot ``CUSTOMER_DETAIL``: the page belongs to
+contracts, an earlier app) with the credit per currency, open and overdue amounts, the
+movements, the lots and a "Grant credit" form.
 
 Thin adapters: reads through ``invoicing.selectors``, writes through ``invoicing.services``;
 every read is filtered by ``request.organization``.
@@ -22,11 +23,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from contracts import selectors as contracts
 from contracts.models import Customer, Product
 from invoicing import delivery, selectors, services
-from invoicing.forms import CreditGrantForm
+from invoicing.forms import CreditGrantForm, CreditNoteFilterForm
 from invoicing.models import CreditNote
 from invoicing.sandbox import TemplateError
+from zenskar.dashboard import csv_export
+from zenskar.dashboard.filters import day_after, day_start, refused
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
@@ -39,23 +43,53 @@ MOVEMENTS_SHOWN = 20
 # --- Credit notes -----------------------------------------------------------------------------
 
 
+CREDIT_NOTE_COLUMNS = ["number", "issued_at", "invoice_number", "customer_external_id",
+                       "customer", "reason", "destination", "currency", "subtotal", "tax",
+                       "total", "amount_credited", "to_customer_credit", "to_refund", "id"]
+
+
+def _credit_notes_csv(request, notes):
+    money = csv_export.money
+    return csv_export.csv_response(
+        filename="credit-notes.csv", header=CREDIT_NOTE_COLUMNS,
+        organization=request.organization,
+        rows=([n.number, n.created_at, n.invoice.number, n.invoice.customer.external_id,
+               n.invoice.customer.name, n.reason, n.destination, n.currency,
+               money(n.subtotal, n.currency), money(n.tax_total, n.currency),
+               money(n.total, n.currency), money(n.amount_credited, n.currency),
+               money(n.to_customer_credit, n.currency), money(n.to_refund, n.currency), n.id]
+              for n in notes.iterator(chunk_size=2000)))
+
+
 @member_required
 def credit_note_list(request):
-    customer = request.GET.get("customer") or None  # the customer's id or external id
+    organization = request.organization
+    exporting = csv_export.wants_csv(request)
+    form = CreditNoteFilterForm(
+        request.GET, currencies=contracts.customer_currencies(organization=organization))
+    bad = refused(request, form, exporting=exporting)
+    filters = form.values()
+    customer = filters.get("customer")  # the customer's id or external id
     try:
         customer_id = uuid.UUID(customer) if customer else None
     except ValueError:
         customer_id = None
-    notes = selectors.credit_notes_list(organization=request.organization,
-                                        customer_external_id=customer, customer_id=customer_id)
+    notes = selectors.credit_notes_list(
+        organization=organization, customer_external_id=customer, customer_id=customer_id,
+        currency=filters.get("currency"), destination=filters.get("destination"),
+        issued_from=day_start(filters["issued_from"]) if "issued_from" in filters else None,
+        issued_before=day_after(filters["issued_to"]) if "issued_to" in filters else None)
+    if exporting and not bad:
+        return _credit_notes_csv(request, notes)
     page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "invoicing/credit_note_list.html", {
-        "page": page, "active": "invoices", "customer": request.GET.get("customer", ""),
+        "page": page, "active": "invoices", "customer": customer or "",
+        "form": form, "filtered": form.given(),
         "rows": [{"note": note, "total": format_money(note.total, note.currency),
                   "credited": format_money(note.amount_credited, note.currency),
                   "to_credit": format_money(note.to_customer_credit, note.currency),
                   "to_refund": format_money(note.to_refund, note.currency)} for note in page],
-    })
+    }, status=400 if exporting else 200)
 
 
 @member_required

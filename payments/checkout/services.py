@@ -7,9 +7,10 @@ Guarantees:
   success completes the session in the same transaction as the money is applied to the
   invoice (or becomes customer credit);
 - each attempt is a Payment row keyed ``checkout:<session>:<setup intent>``, written before
-  the gateway call, and that key goes to the gateway: a retried confirmation of the same
-  card re-sends the same request and the gateway charges once; a declined card leaves the
-  session open for another card;
+  the gateway call with the card's brand and last four digits (the receipt shows them), and
+  that key goes to the gateway: a retried confirmation of the same card re-sends the same
+  request and the gateway charges once; a declined card leaves the session open for another
+  card;
 - the setup intent a confirmation names must be one this page issued for this session
   (a signature binds them): a link cannot be used to charge someone else's saved card.
 """
@@ -193,9 +194,10 @@ def _refusal(session: CheckoutSession, invoice: Invoice | None) -> str | None:
     return None
 
 
-def _open_attempt(session: CheckoutSession, key: str) -> Payment:
+def _open_attempt(session: CheckoutSession, key: str, method: PaymentMethod) -> Payment:
     """Under the session's lock: refuse when the session cannot take money, else the
-    attempt's Payment row (created now, or the same attempt's row again)."""
+    attempt's Payment row (created now, with the card it charges, or the same attempt's row
+    again)."""
     organization = session.organization
     locked = (CheckoutSession.objects.for_organization(organization).select_for_update()
               .get(pk=session.pk))
@@ -219,7 +221,8 @@ def _open_attempt(session: CheckoutSession, key: str) -> Payment:
     return Payment.objects.create(
         organization=organization, customer=locked.customer, invoice=invoice, amount=amount,
         currency=locked.currency, method=Payment.Method.CARD, initiated_by="customer",
-        idempotency_key=key, attempt=attempts.count() + 1)
+        idempotency_key=key, attempt=attempts.count() + 1, card_brand=method.brand,
+        card_last4=method.last4)
 
 
 def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: str) -> Payment:
@@ -247,7 +250,7 @@ def checkout_pay(*, session: CheckoutSession, setup_intent_id: str, signature: s
                                                         code="card_declined")]}) from None
     _forget_intent(session, setup_intent_id)
     with transaction.atomic():
-        payment = _open_attempt(session, key)
+        payment = _open_attempt(session, key, method)
     if payment.status != Payment.Status.PENDING:
         return payment  # this attempt already ran
     try:

@@ -170,7 +170,7 @@ def _organization(session: CheckoutSession) -> dict:
     return {"name": name, "initial": (name[:1] or "?").upper(), "logo_url": settings.logo_url,
             "address_lines": [line.strip() for line in settings.address.splitlines()
                               if line.strip()],
-            "footer": settings.footer.strip()}
+            "footer": settings.footer.strip(), "support_email": settings.support_email}
 
 
 def _invoice_view(invoice, locale: str) -> dict:
@@ -320,6 +320,7 @@ def public_checkout_done(request, session: CheckoutSession, token: str):
             "amount": format_money(payment.amount, payment.currency, context["locale"]),
             "date": format_date(payment.created_at.date(), locale=context["locale"], style="long"),
             "reference": payment.reference,
+            "card": payment.card_label,  # "Visa •••• 4242", or "" (an older payment)
         }
     return render(request, "payments/checkout_done.html", context)
 

@@ -129,10 +129,12 @@ TABLE = """{% datatable "Name, Amount:num, Refund?can_write" class="payments" te
 def test_a_data_table_draws_its_head_and_rows():
     html = render(TABLE, rows=["a & b"], can_write=True)
 
-    assert html.startswith('<table class="payments" data-testid="list">\n  <thead><tr>'
-                           '<th>Name</th><th class="num">Amount</th><th>Refund</th></tr></thead>')
+    # in a wrapper of its own, which scrolls a wide table sideways, never the page
+    assert html.startswith('<div class="table-wrap"><table class="payments" data-testid="list">'
+                           '\n  <thead><tr><th>Name</th><th class="num">Amount</th>'
+                           '<th>Refund</th></tr></thead>')
     assert "<tr><td>a &amp; b</td></tr>" in html
-    assert html.endswith("</tbody>\n</table>")
+    assert html.endswith("</tbody>\n</table></div>")
 
 
 def test_an_empty_table_says_so_across_every_column_it_shows():

@@ -30,6 +30,7 @@ def test_an_unknown_page_keeps_the_dashboards_look_and_leads_home(
     live_server, page, tenant, make_user, artifacts
 ):
     sign_in(page, live_server.url, tenant.organization, make_user)
+    page.goto(f"{live_server.url}/invoices/")  # a page with the shell's stylesheet alone
     home = _look(page)
     assert home["stylesheets"] == ["/static/css/app.css"]
     assert home["brand"] == "◆ Zenskar"

@@ -146,6 +146,13 @@ CASES: dict[str, Case] = {
             "logo_url": "https://example.com/logo.png"}),
         field="logo_url", message="A data: URI of an image (data:image/png;base64,...), or "
                                   "nothing: invoices fetch nothing from the network."),
+    "invoice support address that is not one address": Case(
+        api=lambda w: ("patch", "invoice-settings", {"support_email": "billing at acme"}),
+        page=lambda w: ("/invoices/settings/save/", {
+            "number_prefix": "ACME", "grace_period_hours": "24",
+            "support_email": "billing at acme"}),
+        field="support_email", message="One e-mail address, e.g. billing@example.com, or "
+                                       "nothing."),
     # --- invoices ----------------------------------------------------------------------------
     "manual line beyond what a line holds": Case(
         api=lambda w: ("post", f"invoices/{w['draft_id']}/lines", {

@@ -35,7 +35,13 @@ CONTRACT_DETAIL = "contracts.contract_detail"  # the contract (contracts.Contrac
 CUSTOMER_DETAIL = "contracts.customer_detail"  # the customer (contracts.Customer)
 PRODUCT_DETAIL = "contracts.product_detail"  # the product (contracts.Product)
 INVOICE_DETAIL = "invoicing.invoice_detail"  # the invoice (invoicing.Invoice)
-SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL, PRODUCT_DETAIL, INVOICE_DETAIL})
+# The global search's page (zenskar.dashboard.search): the query, a str of 1-100 characters
+# already checked; each app's panel lists what it found (zenskar.dashboard.search.results_panel)
+SEARCH = "dashboard.search"
+# The home page, the organization's overview: each app's figures and charts (<app>/home.py).
+HOME = "dashboard.home"  # the organization (tenancy.Organization)
+SLOTS = frozenset({CONTRACT_DETAIL, CUSTOMER_DETAIL, PRODUCT_DETAIL, INVOICE_DETAIL, SEARCH,
+                   HOME})
 
 _panels: dict[str, list[Panel]] = defaultdict(list)
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from zenskar.dashboard import accounts, views
+from zenskar.dashboard import accounts, search, views
 
 app_name = "dashboard"
 
@@ -23,6 +23,7 @@ urlpatterns = [
         "password-reset/done/", accounts.PasswordResetCompleteView.as_view(),
         name="password-reset-complete",
     ),
+    path("search/", search.search, name="search"),
     path("switch-organization/", views.switch_organization, name="switch-organization"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/api-keys/", views.api_key_create, name="api-key-create"),

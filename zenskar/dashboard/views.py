@@ -16,62 +16,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from zenskar.dashboard import overview, panels
 from zenskar.tenancy import selectors, services
 from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
-
-# Home tiles of the sections that have pages of their own. contracts.urls, metering.urls,
-# invoicing.urls, payments.urls, revrec.dashboard_urls, receivables.dashboard_urls and
-# entitlements.dashboard_urls are included before the dashboard and serve /customers/,
-# /contracts/, /products/, /metering/, /invoices/, /payments/, /revenue/, /receivables/ and
-# /entitlements/, which is where the tiles' /<slug>/ links (home.html) lead.
-TILES = {
-    "customers": (
-        "Customers",
-        "The companies you bill: billing contacts, addresses, tax ids, payment terms and "
-        "custom attributes that segment them.",
-    ),
-    "contracts": (
-        "Contracts",
-        "Each paper contract, written once: phases, ramps, prices, commitments and discounts. "
-        "Invoices are computed from them with no one in the loop.",
-    ),
-    "products": (
-        "Products",
-        "What you sell: recurring services, usage-based products and one-time fees, with "
-        "their revenue recognition rule.",
-    ),
-    "metering": (
-        "Usage",
-        "Usage events pushed through the API or pulled by connectors from your Postgres, "
-        "Redshift, MongoDB or HTTP APIs, aggregated by meters.",
-    ),
-    "invoices": (
-        "Invoices",
-        "Invoices generated on schedule from contracts and usage: drafts, finalized and paid, "
-        "with the derivation of every amount.",
-    ),
-    "payments": (
-        "Payments",
-        "Card payments through Stripe, offline payments recorded by your team, refunds and "
-        "the hosted checkout page your customers pay on.",
-    ),
-    "revenue": (
-        "Revenue",
-        "The double-entry ledger kept under ASC 606 / IFRS 15: deferred and recognized "
-        "revenue, by schedule and by period.",
-    ),
-    "receivables": (
-        "Receivables",
-        "What is owed and how late: the aging of open invoices by customer and currency, with "
-        "DSO and collection effectiveness.",
-    ),
-    "entitlements": (
-        "Entitlements",
-        "Feature access, usage limits and prepaid balances granted by each contract, checked "
-        "by your product in real time.",
-    ),
-}
 
 # Sections still waiting for their app's pages: an empty state naming the API endpoint.
 SECTIONS: dict[str, tuple[str, str, str]] = {}
@@ -98,14 +46,17 @@ def member_required(view=None, *, roles=None):
 
 @member_required
 def home(request):
+    """The organization's overview: each app's figures and charts (the panels of
+    ``panels.HOME``: recurring revenue, usage, billed, collected, recognized, then what needs
+    attention), every figure a link to the list behind it; the members and keys below."""
     organization = request.organization
     context = {
+        "panels": panels.render(panels.HOME, request, organization),
+        "today": overview.today(organization),
         "members_count": selectors.memberships_list(organization=organization).count(),
         "keys_count": selectors.api_keys_list(organization=organization)
         .filter(revoked_at__isnull=True)
         .count(),
-        "sections": [(slug, title, text) for slug, (title, text) in TILES.items()]
-        + [(slug, title, text) for slug, (title, text, _) in SECTIONS.items()],
         "active": "home",
     }
     return render(request, "dashboard/home.html", context)
@@ -150,7 +101,8 @@ class ApiKeyForm(forms.Form):
 
 class MemberForm(forms.Form):
     email = forms.EmailField()
-    role = forms.ChoiceField(choices=Role.choices)
+    # The least privilege unless someone picks more: a slip never makes a new owner.
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
 @member_required

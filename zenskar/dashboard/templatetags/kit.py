@@ -25,7 +25,8 @@ Partials (``dashboard/partials/``)::
       {% for p in products %}<tr>...</tr>{% empty %}{% emptyrow %}No products yet.{% endemptyrow %}{% endfor %}
     {% enddatatable %}
         (columns: ":num" aligns numbers right, "?flag" shows a column only when the context's
-        ``flag`` is true, an empty label heads an actions column; the empty row spans them all)
+        ``flag`` is true, an empty label heads an actions column; the empty row spans them all;
+        the table sits in a ``.table-wrap`` that scrolls it sideways on a narrow screen)
     {% emptystate icon="◇" title="No meters yet" testid="no-meters" %}<p>...</p>{% endemptystate %}
     {% pager page %}
 """
