@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from contracts.models import Customer
 from invoicing.models import Invoice
-from receivables import collection, services
+from receivables import collection, segments, services
 from receivables.collection_forms import CustomerHoldForm, InvoiceHoldForm
 from receivables.collection_views import reminder_row
 from zenskar.dashboard.views import member_required
@@ -53,7 +53,7 @@ def invoice_panel(request, invoice: Invoice) -> str:
     return render_to_string("receivables/_invoice_panel.html", {
         "invoice": invoice, "hold": hold,
         "rows": [reminder_row(r) for r in log[:TIMELINE]], "more": log.count() > TIMELINE,
-        "open": invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0,
+        "open": segments.is_open(invoice),
         "form": InvoiceHoldForm(initial={
             "disputed": hold.disputed, "dispute_reason": hold.dispute_reason,
             "promised_on": hold.promised_on, "note": hold.note} if hold else None,

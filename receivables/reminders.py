@@ -243,15 +243,11 @@ def _still_due(organization: Organization, rows: list[Reminder], as_of: date) ->
             keep.append(row)
             continue
         row.status = Reminder.Status.SKIPPED
-        row.detail = ("Paid or closed before it was sent." if not _is_open(row.invoice)
+        row.invoice.refresh_from_db(fields=["status", "amount_due"])
+        row.detail = ("Paid or closed before it was sent." if not segments.is_open(row.invoice)
                       else "On hold (a dispute, a promise to pay, or the customer paused).")
         row.save(update_fields=["status", "detail", "updated_at"])
     return keep
-
-
-def _is_open(invoice: Invoice) -> bool:
-    invoice.refresh_from_db(fields=["status", "amount_due"])
-    return invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
 
 
 def reminder_deliver(*, organization: Organization, message: uuid.UUID | str,

@@ -270,10 +270,17 @@ def describe(tree: dict[str, Any]) -> str:
 # --- compiling -------------------------------------------------------------------------------
 
 
+OPEN = Q(status=Invoice.Status.FINALIZED, amount_due__gt=0)  # what reminders chase
+
+
 def open_invoices(organization: Any) -> QuerySet[Invoice]:
     """Invoices reminders are about: finalized, with money due and a due date."""
-    return Invoice.objects.for_organization(organization).filter(
-        status=Invoice.Status.FINALIZED, amount_due__gt=0, due_date__isnull=False)
+    return Invoice.objects.for_organization(organization).filter(OPEN, due_date__isnull=False)
+
+
+def is_open(invoice: Invoice) -> bool:
+    """``OPEN`` for one invoice in hand (its status and amount due as loaded)."""
+    return invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
 
 
 def invoice_filter(tree: dict[str, Any], *, organization: Any, as_of: date,

@@ -276,7 +276,7 @@ def payment_request(*, invoice: Invoice, requested_by: str) -> Reminder:
     """"Request payment": the reminder e-mail (the default template) to the customer now,
     by hand, logged like the others; delivered after commit. A person asking overrides the
     holds (a dispute, a promise, a paused customer): they are for the automatic run."""
-    if invoice.status != Invoice.Status.FINALIZED or invoice.amount_due <= 0:
+    if not segments.is_open(invoice):
         raise _refuse("invoice", "Only a finalized invoice with money due.", "not_payable")
     if not invoice.customer.emails:
         raise _refuse("invoice", "The customer has no e-mail address.", "no_email")
