@@ -6,6 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from zenskar import bounds
+from zenskar.formatting import format_money
 from zenskar.money import is_valid_currency
 
 from .errors import PricingError, PricingTypeError
@@ -74,5 +75,18 @@ def scale(amount: Decimal, share: Fraction) -> Decimal:
 
 
 def plain(value: Decimal) -> str:
-    """A decimal as plain text, never in exponent form (``1E+2`` -> ``"100"``)."""
+    """A decimal as plain text, never in exponent form (``1E+2`` -> ``"100"``): the value a
+    derivation records."""
     return format(value, "f")
+
+
+def figure(value: Decimal) -> str:
+    """A number in a step's description, for people: grouped, never in exponent form, every
+    digit kept (``Decimal("50000")`` -> ``"50,000"``, ``"0.002"`` -> ``"0.002"``)."""
+    return format(value, ",f")
+
+
+def money_figure(value: Decimal, currency: str) -> str:
+    """An amount in a step's description, with its currency and every digit kept:
+    ``"$5,000.00"``, ``"€0.002"`` (the platform's one money formatter)."""
+    return format_money(value, currency, exact=True)

@@ -21,8 +21,9 @@ from zenskar.money import round_money
 from ._checks import (
     currency_code,
     decimal_value,
+    figure,
+    money_figure,
     optional_decimal,
-    plain,
     scale,
     set_attr,
     share_value,
@@ -107,13 +108,13 @@ def prepaid_purchase(item: PrepaidUnits | PrepaidCredit, *, blocks: int = 1) -> 
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
         raise PricingError(field="blocks", message="must be a whole number of at least 1")
     what = (
-        f"{plain(item.units)} units"
+        f"{figure(item.units)} units"
         if isinstance(item, PrepaidUnits)
-        else f"{plain(item.credit)} of credit"
+        else f"{money_figure(item.credit, item.currency)} of credit"
     )
     step = Step(
         kind=StepKind.PURCHASE,
-        description=f"Prepaid block of {what}: {blocks} x {plain(item.price)}",
+        description=f"Prepaid block of {what}: {blocks} x {money_figure(item.price, item.currency)}",
         quantity=Decimal(blocks),
         unit_price=item.price,
         amount=blocks * item.price,
@@ -134,6 +135,9 @@ def draw_down(item: PrepaidUnits | PrepaidCredit, *, usage: Decimal, balance: De
         drawn = min(usage, balance)
         overage_units = usage - drawn
         unit = "units"
+
+        def shown(value: Decimal) -> str:
+            return figure(value)
     else:
         value = round_money(usage * item.unit_price, item.currency)
         drawn = min(value, balance)
@@ -142,13 +146,16 @@ def draw_down(item: PrepaidUnits | PrepaidCredit, *, usage: Decimal, balance: De
         uncovered = usage - balance / item.unit_price
         overage_units = Decimal(0) if value <= balance else max(uncovered, Decimal(0))
         unit = "of credit"
+
+        def shown(value: Decimal) -> str:
+            return money_figure(value, item.currency)
     assert item.overage_unit_price is not None  # normalized in __post_init__
     steps = [
         Step(
             kind=StepKind.DRAWDOWN,
             description=(
-                f"{plain(usage)} units used; {plain(drawn)} {unit} drawn from the prepaid "
-                f"balance of {plain(balance)}, {plain(balance - drawn)} left"
+                f"{figure(usage)} units used; {shown(drawn)} {unit} drawn from the prepaid "
+                f"balance of {shown(balance)}, {shown(balance - drawn)} left"
             ),
             amount=Decimal(0),
         )
@@ -157,7 +164,8 @@ def draw_down(item: PrepaidUnits | PrepaidCredit, *, usage: Decimal, balance: De
         steps.append(
             Step(
                 kind=StepKind.OVERAGE,
-                description=f"{plain(overage_units)} units over the prepaid balance x {plain(item.overage_unit_price)}",
+                description=f"{figure(overage_units)} units over the prepaid balance x "
+                            f"{money_figure(item.overage_unit_price, item.currency)}",
                 quantity=overage_units,
                 unit_price=item.overage_unit_price,
                 amount=overage_units * item.overage_unit_price,
@@ -205,11 +213,15 @@ def true_up(
         Decimal(0),
     )
     shortfall = max(committed - spent, Decimal(0))
-    of_period = "" if share == 1 else f" ({share} of {plain(commitment.amount)})"
-    verdict = f"true-up {plain(shortfall)}" if shortfall else "commitment met, no true-up"
+
+    def money(value: Decimal) -> str:
+        return money_figure(value, commitment.currency)
+
+    of_period = "" if share == 1 else f" ({share} of {money(commitment.amount)})"
+    verdict = f"true-up {money(shortfall)}" if shortfall else "commitment met, no true-up"
     step = Step(
         kind=StepKind.TRUE_UP,
-        description=f"Minimum spend {plain(committed)}{of_period}; usage charges {plain(spent)}; {verdict}",
+        description=f"Minimum spend {money(committed)}{of_period}; usage charges {money(spent)}; {verdict}",
         amount=shortfall,
     )
     return PriceResult.from_steps(currency=commitment.currency, steps=[step])

@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from ._checks import currency_code, decimal_value, plain, set_attr
+from ._checks import currency_code, decimal_value, figure, money_figure, set_attr
 from .errors import PricingError
 from .result import PriceResult, Step, StepKind
 
@@ -113,7 +113,7 @@ def apply_discount(discount: Discount, *, amount: Decimal) -> PriceResult:
     amount = decimal_value(amount, field="amount")
     if discount.kind is DiscountKind.PERCENTAGE:
         off = amount * discount.value / 100
-        description = f"{plain(discount.value)}% discount on {plain(amount)}"
+        description = f"{figure(discount.value)}% discount on {money_figure(amount, discount.currency)}"
         step = Step(
             kind=StepKind.DISCOUNT,
             description=description,
@@ -123,10 +123,10 @@ def apply_discount(discount: Discount, *, amount: Decimal) -> PriceResult:
         )
     else:
         off = min(discount.value, amount)
-        capped = "" if off == discount.value else f" (capped at the amount {plain(amount)})"
+        capped = "" if off == discount.value else f" (capped at the amount {money_figure(amount, discount.currency)})"
         step = Step(
             kind=StepKind.DISCOUNT,
-            description=f"Fixed discount of {plain(discount.value)}{capped}",
+            description=f"Fixed discount of {money_figure(discount.value, discount.currency)}{capped}",
             quantity=Decimal(1),
             unit_price=-off,
             amount=-off,

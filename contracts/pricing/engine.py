@@ -22,7 +22,7 @@ from typing import cast
 
 from contracts.formula import FormulaError
 
-from ._checks import decimal_value, plain, scale, share_value
+from ._checks import decimal_value, figure, money_figure, scale, share_value
 from .errors import PricingError
 from .items import (
     ChargeType,
@@ -88,7 +88,7 @@ def price(
             raise PricingError(field="quantity", message="a flat fee takes no quantity")
         flat = Step(
             kind=StepKind.FLAT,
-            description=f"Flat fee {plain(item.amount)}",
+            description=f"Flat fee {money_figure(item.amount, item.currency)}",
             quantity=Decimal(1),
             unit_price=item.amount,
             amount=item.amount,
@@ -148,7 +148,7 @@ def _scalar(item: _Scalar, quantity: Decimal, share: Fraction) -> list[Step]:
         steps.append(
             Step(
                 kind=StepKind.INCLUDED,
-                description=f"{plain(included)} units included free{of_period}; {plain(free)} used",
+                description=f"{figure(included)} units included free{of_period}; {figure(free)} used",
                 quantity=free,
                 unit_price=Decimal(0),
                 amount=Decimal(0),
@@ -171,11 +171,11 @@ def _scalar_model(item: _Scalar, billable: Decimal) -> list[Step]:
     if billable == 0:
         return []
     if isinstance(item, PerUnit):
-        description = f"{plain(billable)} units x {plain(item.unit_price)}"
+        description = f"{figure(billable)} units x {figure(item.unit_price)}"
         return [_priced(StepKind.UNITS, description, billable, item.unit_price)]
     if isinstance(item, Percentage):
         rate = item.percent / 100
-        description = f"{plain(item.percent)}% of {plain(billable)}"
+        description = f"{figure(item.percent)}% of {figure(billable)}"
         return [_priced(StepKind.PERCENTAGE, description, billable, rate)]
     raise PricingError(field="item", message=f"not a price item: {type(item).__name__}")
 
@@ -206,7 +206,7 @@ def _matrix(item: Matrix, quantity: Quantity) -> list[Step]:
         cell = ", ".join(
             f"{name}={value}" for name, value in zip(item.dimensions, key, strict=True)
         )
-        description = f"{cell}: {plain(units)} x {plain(item.prices[key])}"
+        description = f"{cell}: {figure(units)} x {figure(item.prices[key])}"
         steps.append(_priced(StepKind.CELL, description, units, item.prices[key]))
     return steps
 
@@ -227,7 +227,7 @@ def _two_dimensional(item: TwoDimensionalTiers, quantity: Quantity) -> list[Step
     selected = Step(
         kind=StepKind.TABLE,
         description=(
-            f"{name_a} = {plain(a)} selects table {index + 1} "
+            f"{name_a} = {figure(a)} selects table {index + 1} "
             f"({name_a} {describe_range(lower, table.up_to)}) for {name_b}"
         ),
         amount=Decimal(0),
@@ -247,7 +247,7 @@ def _formula(item: FormulaPrice, quantity: Quantity) -> list[Step]:
         # A negative line would silently credit the customer: make the formula say max(0, ...).
         raise PricingError(field="formula", message=f"evaluated to a negative amount {value}")
     return [
-        Step(kind=StepKind.FORMULA, description=f"{item.formula} = {plain(value)}", amount=value)
+        Step(kind=StepKind.FORMULA, description=f"{item.formula} = {figure(value)}", amount=value)
     ]
 
 
@@ -260,8 +260,8 @@ def _bounds(item: _Bounded, subtotal: Decimal, share: Fraction) -> list[Step]:
             Step(
                 kind=StepKind.MINIMUM,
                 description=(
-                    f"Minimum charge {plain(floor)}{_share_note(factor, item.minimum)} "
-                    f"applied to {plain(subtotal)}"
+                    f"Minimum charge {money_figure(floor, item.currency)}{_share_note(factor, item.minimum)} "
+                    f"applied to {figure(subtotal)}"
                 ),
                 amount=floor - subtotal,
             )
@@ -272,8 +272,8 @@ def _bounds(item: _Bounded, subtotal: Decimal, share: Fraction) -> list[Step]:
             Step(
                 kind=StepKind.MAXIMUM,
                 description=(
-                    f"Maximum charge {plain(cap)}{_share_note(factor, item.maximum)} "
-                    f"applied to {plain(subtotal)}"
+                    f"Maximum charge {money_figure(cap, item.currency)}{_share_note(factor, item.maximum)} "
+                    f"applied to {figure(subtotal)}"
                 ),
                 amount=cap - subtotal,
             )
@@ -282,7 +282,7 @@ def _bounds(item: _Bounded, subtotal: Decimal, share: Fraction) -> list[Step]:
 
 
 def _share_note(factor: Fraction, whole: Decimal) -> str:
-    return "" if factor == 1 else f" ({factor} of the period's {plain(whole)})"
+    return "" if factor == 1 else f" ({factor} of the period's {figure(whole)})"
 
 
 def _prorate(steps: list[Step], share: Fraction) -> list[Step]:
@@ -294,7 +294,7 @@ def _prorate(steps: list[Step], share: Fraction) -> list[Step]:
         *steps,
         Step(
             kind=StepKind.PRORATION,
-            description=f"Prorated to {share} of the period: {plain(subtotal)} x {share}",
+            description=f"Prorated to {share} of the period: {figure(subtotal)} x {share}",
             amount=scale(subtotal, share) - subtotal,
         ),
     ]

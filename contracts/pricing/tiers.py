@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from ._checks import plain
+from ._checks import figure
 from .items import Tier
 from .result import Step, StepKind
 
@@ -31,10 +31,10 @@ __all__ = [
 def describe_range(lower: Decimal, upper: Decimal | None) -> str:
     """``(lower, upper]`` in words: "up to 100", "over 100 up to 1000", "over 1000"."""
     if upper is None:
-        return "all units" if lower == 0 else f"over {plain(lower)}"
+        return "all units" if lower == 0 else f"over {figure(lower)}"
     if lower == 0:
-        return f"up to {plain(upper)}"
-    return f"over {plain(lower)} up to {plain(upper)}"
+        return f"up to {figure(upper)}"
+    return f"over {figure(lower)} up to {figure(upper)}"
 
 
 def _bounds(tiers: Sequence[Tier]) -> list[tuple[Decimal, Tier]]:
@@ -83,7 +83,7 @@ def graduated_steps(tiers: Sequence[Tier], quantity: Decimal) -> list[Step]:
                 kind=StepKind.TIER,
                 description=(
                     f"Tier {index + 1} ({describe_range(lower, tier.up_to)}): "
-                    f"{plain(units)} units x {plain(tier.unit_price)}"
+                    f"{figure(units)} units x {figure(tier.unit_price)}"
                 ),
                 quantity=units,
                 unit_price=tier.unit_price,
@@ -104,7 +104,7 @@ def volume_steps(tiers: Sequence[Tier], quantity: Decimal) -> list[Step]:
         kind=StepKind.TIER,
         description=(
             f"Volume tier {index + 1} ({describe_range(lower, tier.up_to)}) reached: "
-            f"all {plain(quantity)} units x {plain(tier.unit_price)}"
+            f"all {figure(quantity)} units x {figure(tier.unit_price)}"
         ),
         quantity=quantity,
         unit_price=tier.unit_price,
@@ -124,7 +124,7 @@ def stair_step_steps(tiers: Sequence[Tier], quantity: Decimal) -> list[Step]:
             kind=StepKind.BAND,
             description=(
                 f"Band {index + 1} ({describe_range(lower, tier.up_to)} units) reached with "
-                f"{plain(quantity)} units: fixed price {plain(tier.flat_fee)}"
+                f"{figure(quantity)} units: fixed price {figure(tier.flat_fee)}"
             ),
             quantity=Decimal(1),
             unit_price=tier.flat_fee,
@@ -145,8 +145,8 @@ def package_steps(*, size: Decimal, price: Decimal, quantity: Decimal) -> list[S
         Step(
             kind=StepKind.BLOCKS,
             description=(
-                f"{plain(quantity)} units in {plain(blocks)} blocks of {plain(size)}{partial}: "
-                f"{plain(blocks)} x {plain(price)}"
+                f"{figure(quantity)} units in {figure(blocks)} blocks of {figure(size)}{partial}: "
+                f"{figure(blocks)} x {figure(price)}"
             ),
             quantity=blocks,
             unit_price=price,

@@ -51,7 +51,7 @@ def test_prepaid_units_draw_down(usage, balance, drawn, after, overage, amount):
 def test_overage_is_explained():
     result = draw_down(HOURS, usage=D(120), balance=D(100)).result
     assert [s.kind for s in result.steps] == [StepKind.DRAWDOWN, StepKind.OVERAGE]
-    assert result.steps[1].description == "20 units over the prepaid balance x 0.25"
+    assert result.steps[1].description == "20 units over the prepaid balance x $0.25"
 
 
 # Pay 900.00 for 1000.00 of credit; calls cost 0.002 from the credit, 0.0025 beyond it.
@@ -125,7 +125,7 @@ def test_true_up_bills_the_shortfall():
     # 1000 - (300.50 + 200.00) = 499.50
     assert result.amount == D("499.50")
     assert result.steps[0].kind is StepKind.TRUE_UP
-    assert result.steps[0].description == "Minimum spend 1000; usage charges 500.50; true-up 499.50"
+    assert result.steps[0].description == "Minimum spend $1,000.00; usage charges $500.50; true-up $499.50"
 
 
 def test_no_true_up_when_the_commitment_is_met():

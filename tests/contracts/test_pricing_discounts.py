@@ -51,12 +51,12 @@ def test_discount_on_a_priced_line():
     discount = apply_discount(percent("20"), amount=line.amount)
     # 49.99 x 20% = 9.998 -> 10.00; the customer pays 49.99 - 10.00 = 39.99
     assert line.amount + discount.amount == D("39.99")
-    assert discount.steps[0].description == "20% discount on 49.99"
+    assert discount.steps[0].description == "20% discount on $49.99"
 
 
 def test_fixed_discount_cap_is_explained():
     result = apply_discount(fixed("50"), amount=D(30))
-    assert result.steps[0].description == "Fixed discount of 50 (capped at the amount 30)"
+    assert result.steps[0].description == "Fixed discount of $50.00 (capped at the amount $30.00)"
 
 
 def test_contract_discount_applies_to_the_sum_of_rounded_lines():

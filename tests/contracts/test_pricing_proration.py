@@ -85,7 +85,7 @@ def test_usage_included_units_scale_with_the_share():
     assert result.amount == D("30.00")
     assert (
         result.steps[0].description
-        == "500 units included free (1/2 of the period's 1000); 500 used"
+        == "500 units included free (1/2 of the period's 1,000); 500 used"
     )
 
 

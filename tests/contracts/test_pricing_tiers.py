@@ -50,7 +50,7 @@ def test_graduated_breakdown_lists_each_tier_touched():
         (StepKind.TIER, D(900), D("0.08"), D("72.00")),
         (StepKind.TIER, D(1500), D("0.05"), D("75.00")),
     ]
-    assert result.steps[1].description == "Tier 2 (over 100 up to 1000): 900 units x 0.08"
+    assert result.steps[1].description == "Tier 2 (over 100 up to 1,000): 900 units x 0.08"
 
 
 # First 10 units: flat 20 and free; 10-50: flat 5 plus 2 each; above 50: 1 each.

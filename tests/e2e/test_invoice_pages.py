@@ -73,7 +73,7 @@ def test_an_invoice_is_read_and_its_template_changed_with_a_live_preview(
     expect(page.locator("h1")).to_contain_text(number)
     expect(page.get_by_test_id("invoice-total")).to_have_text("$1,000.00")
     page.get_by_test_id("derivation").locator("summary").click()
-    expect(page.get_by_test_id("derivation")).to_contain_text("Flat fee 1000.00")
+    expect(page.get_by_test_id("derivation")).to_contain_text("Flat fee $1,000.00")
     frame = page.frame_locator('[data-testid="invoice-frame"]')
     expect(frame.locator(".number")).to_have_text(number)
     expect(frame.locator(".totals .total")).to_contain_text("$1,000.00")

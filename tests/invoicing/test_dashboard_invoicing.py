@@ -161,7 +161,7 @@ def test_the_invoice_page_shows_lines_derivations_and_the_rendered_invoice(
     assert line.startswith("Platform Recurring charge 2026-01-01 → 2026-02-01 1 $1,000.00 "
                            "$1,000.00 How this amount was worked out")
     # the pricing step, tier by tier, in the <details>: quantity, unit price, amount
-    assert line.endswith("Step Quantity Unit price Amount Flat fee 1000.00 1 $1,000.00 "
+    assert line.endswith("Step Quantity Unit price Amount Flat fee $1,000.00 1 $1,000.00 "
                          "$1,000.00 Pricing model flat fee")
     # The customer's view: the default template in a frame that runs no script.
     assert '<iframe class="invoice-frame" sandbox srcdoc="' in page
@@ -450,7 +450,7 @@ def test_the_upcoming_invoice_is_computed_and_not_saved(client, signed_in, scena
     page = client.get(f"/invoices/upcoming/{customer['id']}/").content.decode()
     assert f'data-testid="upcoming-date">{start.isoformat()}<' in page
     assert 'data-testid="upcoming-total">$250.00<' in page  # one month in advance
-    assert "<td>Flat fee 250.00</td>" in page
+    assert "<td>Flat fee $250.00</td>" in page
     with tenant.context():
         assert not Invoice.objects.exists()
 
