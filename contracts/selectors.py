@@ -1,5 +1,5 @@
 """Reads for contracts: the lists' filters and the search, the document form, the schedule's
-terms, and the billing summary."""
+terms, the billing summary and schedule, and what an amendment starts from."""
 
 from __future__ import annotations
 
@@ -74,13 +74,14 @@ def contract_with_terms(*, organization: Organization, contract_id) -> Contract 
 def _discount_doc(discount: Discount) -> dict:
     return {
         "id": str(discount.id), "description": discount.description, "kind": discount.kind,
-        "value": str(discount.value.normalize()), "periods": discount.periods,
+        "value": _number(discount.value), "periods": discount.periods,
         "starts_on": discount.starts_on.isoformat() if discount.starts_on else None,
         "ends_on": discount.ends_on.isoformat() if discount.ends_on else None,
     }
 
 
 def _number(value: Decimal | None) -> str | None:
+    """A stored number as plain decimal text: ``"100"``, ``"0.002"`` (never ``"1E+2"``)."""
     if value is None:
         return None
     text = format(value.normalize(), "f")
@@ -159,19 +160,23 @@ def _schedule_items(item: PriceItem) -> tuple[schedule.PriceItem, ...]:
     return (purchase, billed)
 
 
+def _anchor(contract: Contract) -> schedule.Anchor:
+    if contract.anchor == "calendar":
+        return schedule.Anchor.calendar()
+    if contract.anchor == "anniversary":
+        return schedule.Anchor.anniversary()
+    return schedule.Anchor.day_of_month(contract.anchor_day)
+
+
 def contract_terms(*, contract: Contract) -> schedule.ContractTerms:
     """The schedule's view of a contract; each item's key is its id (a prepaid item's
     purchase: ``<id>:purchase``)."""
-    anchor = {
-        "calendar": schedule.Anchor.calendar,
-        "anniversary": schedule.Anchor.anniversary,
-    }.get(contract.anchor)
     return schedule.ContractTerms(
         start=contract.start_date,
         end=contract.end_date,
         tz=contract.time_zone,
         cadence=_cadence(contract.cadence, contract.cadence_months),
-        anchor=anchor() if anchor else schedule.Anchor.day_of_month(contract.anchor_day),
+        anchor=_anchor(contract),
         phases=tuple(
             schedule.Phase(
                 start=phase.start_date,
@@ -208,37 +213,78 @@ class SummaryDate:
         return any(c.estimate is None for c in self.charges)
 
 
+#: The most billing dates the contract page prices and lists; past it, it counts the rest.
+SCHEDULE_DATES = 120
+#: How far ahead an evergreen contract's schedule looks by default, and each "further" step.
+EVERGREEN_MONTHS = 13
+FURTHER_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class BillingSchedule:
+    """The billing dates from a contract's start through ``through`` (inclusive): the first
+    ``limit`` priced in ``dates``, and the count of the ``more`` that follow them."""
+
+    dates: list[SummaryDate]
+    through: date
+    more: int
+    whole_term: bool  # ``through`` is the contract's end: nothing is billed after it
+
+
+def _evergreen_horizon(contract: Contract) -> date:
+    today = local_date(contract.time_zone)
+    return max(contract.start_date, today) + relativedelta(months=EVERGREEN_MONTHS)
+
+
+def billing_schedule(*, contract: Contract, through: date | None = None,
+                     limit: int = SCHEDULE_DATES) -> BillingSchedule:
+    """What will be billed when, from the start: through the end of a fixed term, or (an
+    evergreen contract) 13 months past the later of the start and today; ``through`` moves
+    that horizon (never past the end). Only the first ``limit`` dates are priced, once per item
+    and share, so a long term costs its dates, not its charges."""
+    horizon = through or contract.end_date or _evergreen_horizon(contract)
+    if contract.end_date is not None:
+        horizon = min(horizon, contract.end_date)
+    whole_term = horizon == contract.end_date
+    if not contract.phases.exists():
+        return BillingSchedule(dates=[], through=horizon, more=0, whole_term=whole_term)
+    dates = schedule.billing_dates(terms=contract_terms(contract=contract), through=horizon)
+    shown = dates[:limit]
+    return BillingSchedule(dates=_priced(contract, shown), through=horizon,
+                           more=len(dates) - len(shown), whole_term=whole_term)
+
+
 def billing_summary(*, contract: Contract, through: date | None = None, limit: int = 12):
     """What will be billed when: the first ``limit`` billing dates (up to ``through``, by
     default 13 months after the later of the start and today), with each fixed charge
     priced (before discounts) and usage charges marked as such."""
-    if not contract.phases.exists():
-        return []
-    today = local_date(contract.time_zone)
-    horizon = through or max(contract.start_date, today) + relativedelta(months=13)
-    if contract.end_date:
-        horizon = min(horizon, contract.end_date)
+    horizon = through or _evergreen_horizon(contract)
+    return billing_schedule(contract=contract, through=horizon, limit=limit).dates
+
+
+def _priced(contract: Contract, dates: list[schedule.BillingDate]) -> list[SummaryDate]:
     items = {
         str(i.id): i
         for i in PriceItem.objects.for_organization(contract.organization_id).filter(
             phase__contract=contract).select_related("product")
     }
+    estimates: dict[tuple[str, Fraction], PriceResult | None] = {}
     summary = []
-    for billing in schedule.billing_dates(terms=contract_terms(contract=contract), through=horizon):
+    for billing in dates:
         charges = []
         for charge in billing.charges:
             key, _, role = charge.item.key.partition(":")
             item = items[key]
+            if (charge.item.key, charge.share) not in estimates:
+                estimates[charge.item.key, charge.share] = _estimate(
+                    contract, item, charge.share, purchase=bool(role))
             charges.append(
                 SummaryCharge(
                     item=item, period_start=charge.period.start, period_end=charge.period.end,
-                    share=charge.share,
-                    estimate=_estimate(contract, item, charge.share, purchase=bool(role)),
+                    share=charge.share, estimate=estimates[charge.item.key, charge.share],
                 )
             )
         summary.append(SummaryDate(on=billing.on, charges=charges))
-        if len(summary) >= limit:
-            break
     return summary
 
 
@@ -259,3 +305,48 @@ def _estimate(contract: Contract, item: PriceItem, share: Fraction, *,
     if item.model == "flat_fee":
         return price(spec, share=share)
     return price(spec, quantity=item.quantity or Decimal(0), share=share)
+
+
+def amendment_start(*, contract: Contract) -> date:
+    """The day an amendment of ``contract`` takes effect unless said otherwise: the first day
+    of its next billing period (today in its time zone when no period begins before its end);
+    its start date while it has not started."""
+    today = local_date(contract.time_zone)
+    if today < contract.start_date:
+        return contract.start_date
+    cadence = _cadence(contract.cadence, contract.cadence_months)
+    if cadence.months is None:  # one time: no next period
+        return today
+    try:
+        periods = schedule.billing_periods(
+            start=contract.start_date, end=contract.end_date, cadence=cadence,
+            anchor=_anchor(contract), tz=contract.time_zone,
+            through=today + relativedelta(months=cadence.months + 1),
+        )
+    except schedule.ScheduleError:  # terms the schedule refuses (the contract page says why)
+        return today
+    return next((period.start for period in periods if period.start > today), today)
+
+
+def _without_ids(value):
+    """A document part without its rows' ids: amended terms are new rows."""
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k != "id"}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+def amendment_phases(*, contract: Contract, effective_date: date) -> list[dict]:
+    """The phases of ``contract``'s document in force from ``effective_date`` on, the one
+    running on that day cut to start there: what an amendment from that day starts from."""
+    phases = []
+    for phase in contract_document(contract=contract)["phases"]:
+        end = phase["end_date"]
+        if end is not None and date.fromisoformat(end) <= effective_date:
+            continue
+        phase = _without_ids(phase)
+        if date.fromisoformat(phase["start_date"]) < effective_date:
+            phase["start_date"] = effective_date.isoformat()
+        phases.append(phase)
+    return phases

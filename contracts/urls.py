@@ -17,6 +17,7 @@ urlpatterns = [
     path("contracts/new/", views.contract_new, name="contract-new"),
     path("contracts/<uuid:contract_id>/", views.contract_detail, name="contract-detail"),
     path("contracts/<uuid:contract_id>/edit/", views.contract_edit, name="contract-edit"),
+    path("contracts/<uuid:contract_id>/amend/", views.contract_amend, name="contract-amend"),
     path("contracts/<uuid:contract_id>/activate/", views.contract_activate,
          name="contract-activate"),
     path("contracts/<uuid:contract_id>/cancel/", views.contract_cancel, name="contract-cancel"),

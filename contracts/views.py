@@ -2,13 +2,16 @@
 
 The lists (filters, CSV) are ``contracts.list_views``. Thin adapters: read through the organization (``request.organization``, also enforced by
 row-level security), write through ``contracts.services``. The contract editor builds the
-contract document in the browser and sends it to the JSON API (``static/js/contract-editor.js``).
+contract document in the browser and sends it to the JSON API (``static/js/contract-editor.js``);
+the same editor amends an active contract through the amendments API.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -21,6 +24,7 @@ from contracts.forms import CancelForm, CustomerForm, ProductForm
 from contracts.models import Cadence, Contract, Customer, PriceItem, Product, Timing
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
+from zenskar import bounds
 from zenskar.dashboard import panels
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
@@ -106,22 +110,40 @@ def product_create(request):
 # --- Contracts --------------------------------------------------------------------------------
 
 
-def _editor(request, *, contract: Contract | None):
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"  # the new contract's id, in the JS
+
+
+def _editor(request, *, contract: Contract | None, mode: str):
+    """The contract editor (``static/js/contract-editor.js``): ``create`` a contract, ``update``
+    a draft, or ``amend`` an active one from a date. The page sends what it builds to the JSON
+    API, so the service's checks and messages are the API's."""
     organization = request.organization
     customers = Customer.objects.for_organization(organization)
     products = Product.objects.for_organization(organization).filter(active=True)
+    detail_url = reverse("contracts:contract-detail", args=[PLACEHOLDER_ID])
     if contract is None:
         document = None
         preselected = request.GET.get("customer", "")
         api_method, api_url = "POST", reverse("api:contracts")
-    else:
+    elif mode == "update":
         document = selectors.contract_document(contract=contract)
         preselected = document["customer"]
         api_method, api_url = "PUT", reverse("api:contract", args=[contract.id])
+    else:  # the terms from the date on, as the amendments API takes them
+        effective = selectors.amendment_start(contract=contract)
+        document = {
+            "effective_date": effective.isoformat(),
+            "end_date": contract.end_date.isoformat() if contract.end_date else None,
+            "description": "",
+            "phases": selectors.amendment_phases(contract=contract, effective_date=effective),
+        }
+        preselected = contract.customer.external_id
+        api_method, api_url = "POST", reverse("api:contract-amendments", args=[contract.id])
+        detail_url = reverse("contracts:contract-detail", args=[contract.id])
     config = {
-        "method": api_method, "url": api_url, "document": document,
-        "customer": preselected,
-        "detailUrl": reverse("contracts:contract-detail", args=["00000000-0000-0000-0000-000000000000"]),
+        "mode": mode, "method": api_method, "url": api_url, "document": document,
+        "customer": preselected, "detailUrl": detail_url,
+        "metersUrl": reverse("api:meters"),
         "customers": [{"id": c.external_id, "name": c.name, "currency": c.currency}
                       for c in customers],
         "products": [{"sku": p.sku, "name": p.name, "kind": p.kind} for p in products],
@@ -130,14 +152,14 @@ def _editor(request, *, contract: Contract | None):
         "timings": [{"value": v, "label": label} for v, label in Timing.choices],
     }
     return render(request, "contracts/contract_editor.html", {
-        "contract": contract, "config": config, "active": "contracts",
+        "contract": contract, "config": config, "mode": mode, "active": "contracts",
         "has_catalog": customers.exists() and products.exists(),
     })
 
 
 @member_required(roles=WRITE_ROLES)
 def contract_new(request):
-    return _editor(request, contract=None)
+    return _editor(request, contract=None, mode="create")
 
 
 @member_required(roles=WRITE_ROLES)
@@ -147,7 +169,27 @@ def contract_edit(request, contract_id):
     if contract.status != Contract.Status.DRAFT:
         messages.error(request, "Only a draft contract is edited; an active one is amended.")
         return redirect("contracts:contract-detail", contract_id=contract.id)
-    return _editor(request, contract=contract)
+    return _editor(request, contract=contract, mode="update")
+
+
+@member_required(roles=WRITE_ROLES)
+def contract_amend(request, contract_id):
+    """The terms of an active contract from a date on; saved through the amendments API."""
+    contract = get_object_or_404(
+        Contract.objects.for_organization(request.organization).select_related("customer"),
+        id=contract_id)
+    if contract.status != Contract.Status.ACTIVE:
+        messages.error(request, "Only an active contract is amended; a draft is edited.")
+        return redirect("contracts:contract-detail", contract_id=contract.id)
+    return _editor(request, contract=contract, mode="amend")
+
+
+def _through(request) -> date | None:
+    """The ``?through=YYYY-MM-DD`` of the schedule, or None when absent or not a date."""
+    try:
+        return bounds.date_in_bounds(date.fromisoformat(request.GET.get("through", "")))
+    except (ValueError, bounds.BoundError):
+        return None
 
 
 @member_required
@@ -167,10 +209,11 @@ def contract_detail(request, contract_id):
         for phase in contract.phases.all()
     ]
     try:
-        summary = selectors.billing_summary(contract=contract)
-        summary_error = ""
+        billing_schedule = selectors.billing_schedule(contract=contract,
+                                                      through=_through(request))
+        summary, summary_error = billing_schedule.dates, ""
     except (ScheduleError, PricingError) as error:
-        summary, summary_error = [], str(error)
+        billing_schedule, summary, summary_error = None, [], str(error)
     billing = [
         {"on": entry.on, "total": format_money(entry.known_total, currency),
          "has_usage": entry.has_usage,
@@ -187,12 +230,20 @@ def contract_detail(request, contract_id):
     return render(request, "contracts/contract_detail.html", {
         "contract": contract, "phases": phases, "billing": billing, "chart": chart,
         "summary_error": summary_error, "active": "contracts",
+        "schedule": billing_schedule, "further": _further(billing_schedule),
         "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
         "amendments": contract.amendments.select_related("created_by"),
         "cancel_form": CancelForm(),
         # what later apps show of the contract (invoicing: what could not be billed)
         "panels": panels.render(panels.CONTRACT_DETAIL, request, contract),
     })
+
+
+def _further(billing_schedule: selectors.BillingSchedule | None) -> date | None:
+    """Where the link to see more of an open-ended schedule looks up to: a year further."""
+    if billing_schedule is None or billing_schedule.whole_term or billing_schedule.more:
+        return None
+    return billing_schedule.through + relativedelta(months=selectors.FURTHER_MONTHS)
 
 
 def _contract_action(request, contract_id, action, done: str):

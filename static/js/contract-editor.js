@@ -1,41 +1,65 @@
-/* The contract editor (contracts/templates/contracts/contract_editor.html).
- * Builds the contract document (contracts/documents.py) from the page and sends it to the JSON
- * API: POST /api/v1/contracts (new) or PUT /api/v1/contracts/<id> (draft); on success it opens
- * the contract's page. A 400 names each bad field by its document path
- * ("phases[1].items[0].pricing.amount"); every input carries its path in data-path, so each
- * message lands next to its input. The page is the state: inputs carry data-field (their name
- * within the header, a phase or an item); renumber() sets data-path after every change. */
+/* The contract editor (contracts/templates/contracts/contract_editor.html), in one of three
+ * modes (config.mode):
+ *   create  builds the contract document (contracts/documents.py), POST /api/v1/contracts;
+ *   update  the same for a draft, PUT /api/v1/contracts/<id>;
+ *   amend   the terms of an active contract from a date: {effective_date, end_date,
+ *           description, phases}, POST /api/v1/contracts/<id>/amendments.
+ * On success it opens the contract's page. A 400 names each bad field by its path
+ * ("phases[1].items[0].pricing.amount"; an amendment's phases are counted from its own first);
+ * every input carries its path in data-path, so each message lands next to its input. The page
+ * is the state: inputs carry data-field (their name within the header, a phase or an item) or
+ * data-dfield (within a discount); renumber() sets data-path after every change.
+ * Meters are offered from GET /api/v1/meters (the metering app keeps them); a key not listed
+ * can still be typed. */
 (function () {
   "use strict";
 
   const config = JSON.parse(document.getElementById("contract-editor-config").textContent);
+  const MODE = config.mode || (config.method === "PUT" ? "update" : "create");
+  const AMEND = MODE === "amend";
+  const NOUN = AMEND ? "amendment" : "contract";
+  const START = AMEND ? "effective_date" : "start_date"; // where the first phase starts
   const form = document.getElementById("contract-editor");
   const header = document.getElementById("contract-header");
+  const contractDiscounts = document.querySelector("#contract-discounts [data-discounts]"); // not when amending
   const phasesBox = document.getElementById("phases");
   const summary = document.getElementById("editor-errors");
   const saveButton = document.getElementById("save-contract");
   const PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000";
   const TAIL = /(\.[^.[\]]+|\[\d+\])$/; // the last segment of a path: ".amount" or "[2]"
+  const OTHER_METER = "\u0000other"; // the meter choice "another key", never a key itself
 
-  // Pricing parameters per model (contracts/price_config.py).
+  // Pricing parameters per model (contracts/price_config.py), each with its own input.
+  const BOUNDS = [["minimum", "Minimum per period (optional)"], ["maximum", "Maximum per period (optional)"]];
   const SIMPLE = {
     flat_fee: [["amount", "Amount"]],
-    per_unit: [["unit_price", "Unit price"], ["included_units", "Included units (optional)"]],
-    package: [["package_size", "Package size (units)"], ["package_price", "Package price"]],
-    percentage: [["percent", "Percent of the metered amount"]],
+    per_unit: [["unit_price", "Unit price"], ["included_units", "Included units (optional)"], ...BOUNDS],
+    package: [["package_size", "Package size (units)"], ["package_price", "Package price"],
+      ["included_units", "Included units (optional)"], ...BOUNDS],
+    percentage: [["percent", "Percent of the metered amount"], ...BOUNDS],
+    prepaid_units: [["units", "Units prepaid"], ["price", "Price of the prepaid units"],
+      ["overage_unit_price", "Unit price past them (overage)"]],
+    prepaid_credit: [["credit", "Credit bought"], ["price", "Price of the credit"],
+      ["unit_price", "Credit drawn per unit"], ["overage_unit_price", "Unit price past the credit (optional)"]],
+    minimum_commitment: [["amount", "Committed minimum per period"]],
+  };
+  const HINTS = {
+    percentage: "Priced on the meter's amount (e.g. a payment volume): choose the meter above.",
+    prepaid_units: "The units are bought once, when the phase starts, and used up by the meter's usage.",
+    prepaid_credit: "The credit is bought once, when the phase starts, and drawn down by the meter's usage.",
+    minimum_commitment: "Each period, a shortfall below this amount is billed as a true-up.",
   };
   const PRICED_TIERS = ["up_to", "unit_price", "flat_fee"];
   const TIERS = { graduated: PRICED_TIERS, volume: PRICED_TIERS, stair_step: ["up_to", "flat_fee"] };
   const TIER_LABELS = { up_to: "Up to (blank: no limit)", unit_price: "Unit price", flat_fee: "Flat fee" };
+  // Free-form models keep a JSON box (advanced).
   const JSON_EXAMPLES = {
     matrix: { dimensions: ["region", "plan"], prices: [{ values: ["eu", "pro"], unit_price: "0.10" }] },
     two_dimensional: { dimensions: ["seats", "api_calls"], mode: "graduated",
       tables: [{ up_to: null, tiers: [{ up_to: null, unit_price: "0.001" }] }] },
-    prepaid_units: { units: "10000", price: "900.00", overage_unit_price: "0.10" },
-    prepaid_credit: { credit: "1000.00", price: "900.00", unit_price: "0.01" },
-    minimum_commitment: { amount: "5000.00" },
   };
-  const ITEM_KEPT = ["description", "cadence", "cadence_months", "discounts"]; // no input, kept as is
+  const ITEM_KEPT = ["description", "cadence", "cadence_months"]; // no input, kept as is
+  const DISCOUNT_FIELDS = ["kind", "value", "periods", "starts_on", "ends_on", "description"];
 
   // --- Small DOM helpers ---------------------------------------------------------------------
 
@@ -52,6 +76,8 @@
   const fieldIn = (root, name) => root.querySelector(`[data-field="${name}"]`);
   const readValue = (root, name) => (fieldIn(root, name)?.value || "").trim();
   const phaseList = () => [...phasesBox.querySelectorAll("[data-phase]")];
+  const dfield = (row, name) => row.querySelector(`[data-dfield="${name}"]`);
+  const discountRows = (box) => [...box.children].filter((node) => node.matches("[data-discount]"));
 
   function setValue(root, name, value) {
     const input = fieldIn(root, name);
@@ -86,7 +112,7 @@
       }
     } else {
       // A new phase starts where the previous one ends and runs to the contract's end.
-      const start = previous ? readValue(previous, "end_date") : readValue(header, "start_date");
+      const start = previous ? readValue(previous, "end_date") : readValue(header, START);
       const end = readValue(header, "end_date");
       setValue(phase, "start_date", start);
       setValue(phase, "end_date", end !== start ? end : "");
@@ -107,31 +133,43 @@
       const kept = Object.fromEntries(ITEM_KEPT.filter((k) => data[k] != null).map((k) => [k, data[k]]));
       item.dataset.kept = JSON.stringify(kept);
       item.dataset.extra = JSON.stringify(extraPricing(data.model, data.pricing || {}));
+      (data.discounts || []).forEach((discount) => addDiscount(discountsOf(item), discount));
     }
+    fillMeters(item);
     phase.querySelector("[data-items]").append(item);
     renderPricing(item, fieldIn(item, "model").value, data?.pricing);
   }
 
-  // Parameters of a loaded item that have no input for its model (minimum, maximum...):
-  // sent back untouched as long as the model is not changed.
+  const discountsOf = (item) => item.querySelector(".item-discounts > [data-discounts]");
+
+  // The pricing keys that have an input for a model.
+  function shownKeys(model) {
+    if (SIMPLE[model]) return SIMPLE[model].map(([key]) => key);
+    if (TIERS[model]) return ["tiers", ...BOUNDS.map(([key]) => key)];
+    if (model === "formula") return ["formula"];
+    return null; // the JSON box shows everything
+  }
+
+  // Parameters of a loaded item that have no input for its model: sent back untouched as
+  // long as the model is not changed.
   function extraPricing(model, pricing) {
-    let shown = ["tiers"];
-    if (SIMPLE[model]) shown = SIMPLE[model].map(([key]) => key);
-    else if (model === "formula") shown = ["formula"];
-    else if (!TIERS[model]) return {}; // the JSON textarea shows everything
+    const shown = shownKeys(model);
+    if (!shown) return {};
     return Object.fromEntries(Object.entries(pricing).filter(([key]) => !shown.includes(key)));
+  }
+
+  function numberInput(key, pricing) {
+    return el("input", { "data-field": `pricing.${key}`, inputmode: "decimal", value: pricing[key] });
   }
 
   function renderPricing(item, model, pricing = {}) {
     const box = item.querySelector("[data-pricing]");
     box.replaceChildren();
     if (SIMPLE[model]) {
-      for (const [key, label] of SIMPLE[model]) {
-        const input = el("input", { "data-field": `pricing.${key}`, inputmode: "decimal", value: pricing[key] });
-        box.append(labelled(label, input));
-      }
+      for (const [key, label] of SIMPLE[model]) box.append(labelled(label, numberInput(key, pricing)));
     } else if (TIERS[model]) {
       box.append(tierEditor(model, pricing.tiers));
+      for (const [key, label] of BOUNDS) box.append(labelled(label, numberInput(key, pricing)));
     } else if (model === "formula") {
       const input = el("input", { "data-field": "pricing.formula", value: pricing.formula,
         placeholder: "e.g. max(quantity - 1000, 0) * 0.05" });
@@ -140,8 +178,9 @@
       const text = Object.keys(pricing).length ? JSON.stringify(pricing, null, 2) : "";
       const area = el("textarea", { "data-field": "pricing", rows: 4, class: "code", value: text,
         placeholder: JSON.stringify(JSON_EXAMPLES[model] || {}) });
-      box.append(labelled("Pricing parameters (JSON)", area, true));
+      box.append(labelled("Advanced: pricing parameters (JSON)", area, true));
     }
+    if (HINTS[model]) box.append(el("p", { class: "muted small field wide" }, [HINTS[model]]));
   }
 
   function tierEditor(model, tiers) {
@@ -163,6 +202,93 @@
     return el("tr", { "data-tier": "" }, [...cells, el("td", {}, [remove])]);
   }
 
+  // --- Discounts (of an item, or of the whole contract) --------------------------------------
+
+  function addDiscount(box, data) {
+    const row = fromTemplate("discount-template");
+    if (data) {
+      DISCOUNT_FIELDS.forEach((name) => {
+        if (data[name] != null) dfield(row, name).value = data[name];
+      });
+    }
+    box.append(row);
+    labelDiscount(row);
+    return row;
+  }
+
+  function labelDiscount(row) {
+    row.querySelector("[data-value-label]").textContent =
+      dfield(row, "kind").value === "percent" ? "Percent off" : "Amount off, per period";
+  }
+
+  function discountDocuments(box) {
+    return discountRows(box).map((row) => {
+      const value = (name) => dfield(row, name).value.trim();
+      const doc = { kind: value("kind"), description: value("description") };
+      if (value("value")) doc.value = value("value"); // blank: the server says it is required
+      if (value("periods")) doc.periods = integer(value("periods"));
+      if (value("starts_on")) doc.starts_on = value("starts_on");
+      if (value("ends_on")) doc.ends_on = value("ends_on");
+      return doc;
+    });
+  }
+
+  function numberDiscounts(box, prefix) {
+    box.dataset.path = `${prefix}discounts`;
+    discountRows(box).forEach((row, k) => {
+      const p = (row.dataset.path = `${prefix}discounts[${k}]`);
+      row.querySelector("legend").textContent = `Discount ${k + 1}`;
+      row.querySelectorAll("[data-dfield]").forEach((input) => { input.dataset.path = `${p}.${input.dataset.dfield}`; });
+    });
+  }
+
+  // --- Meters ----------------------------------------------------------------------------------
+
+  let meters = []; // [{key, name}] of the organization, once the API answered
+
+  // The item's meter list: no meter, each meter of the organization, or another key typed in
+  // the input next to it (which holds the key either way and is what is sent).
+  function fillMeters(item) {
+    const pick = fieldIn(item, "meter_pick");
+    const typed = fieldIn(item, "meter");
+    const current = typed.value.trim();
+    const known = meters.map((m) => [m.key, m.name && m.name !== m.key ? `${m.name} (${m.key})` : m.key]);
+    const choices = [["", "No meter"], ...known, [OTHER_METER, "Another key…"]];
+    pick.replaceChildren(...choices.map(([value, label]) => el("option", { value }, [label])));
+    pick.value = !current ? "" : known.some(([key]) => key === current) ? current : OTHER_METER;
+    typed.hidden = pick.value !== OTHER_METER;
+  }
+
+  function pickMeter(pick) {
+    const typed = fieldIn(pick.closest("[data-item]"), "meter");
+    if (pick.value === OTHER_METER) {
+      typed.hidden = false;
+      typed.focus();
+    } else {
+      typed.value = pick.value;
+      typed.hidden = true;
+    }
+  }
+
+  async function loadMeters() {
+    const found = [];
+    let url = `${config.metersUrl}?limit=500`;
+    try {
+      for (let page = 0; url && page < 20; page += 1) {
+        const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (!response.ok) break;
+        const body = await response.json();
+        found.push(...(body.results || []).map((m) => ({ key: m.key, name: m.name })));
+        url = body.next;
+      }
+    } catch (error) {
+      // no list: keys are typed by hand
+    }
+    meters = found.sort((a, b) => (a.name || a.key).localeCompare(b.name || b.key));
+    form.querySelectorAll("[data-item]").forEach(fillMeters);
+    form.dataset.meters = "loaded";
+  }
+
   // Give every input its document path, after anything moved.
   function renumber() {
     phaseList().forEach((phase, i) => {
@@ -180,8 +306,10 @@
         if (tiers) tiers.dataset.path = `${q}.pricing.tiers`;
         item.querySelectorAll("[data-tier]").forEach((row, k) => row.querySelectorAll("[data-col]")
           .forEach((input) => { input.dataset.path = `${q}.pricing.tiers[${k}].${input.dataset.col}`; }));
+        numberDiscounts(discountsOf(item), `${q}.`);
       });
     });
+    if (contractDiscounts) numberDiscounts(contractDiscounts, "");
   }
 
   // Fields that only apply to one choice (cadence_months for every_n_months...).
@@ -196,11 +324,29 @@
 
   // --- The document ----------------------------------------------------------------------------
 
+  function phaseDocuments(problems) {
+    return phaseList().map((phase) => {
+      const fields = phase.querySelector(".phase-fields");
+      const items = [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems));
+      const [start, end] = [readValue(fields, "start_date"), readValue(fields, "end_date")];
+      const doc = { name: readValue(fields, "name"), start_date: start || null, end_date: end || null, items };
+      if (phase.dataset.entitlements) doc.entitlements = JSON.parse(phase.dataset.entitlements);
+      return doc;
+    });
+  }
+
   function buildDocument(problems) {
+    if (AMEND) {
+      return {
+        effective_date: readValue(header, "effective_date") || null,
+        end_date: readValue(header, "end_date") || null,
+        description: readValue(header, "description"),
+        phases: phaseDocuments(problems),
+      };
+    }
     const loaded = config.document || {};
     const doc = {};
     if (loaded.variables) doc.variables = loaded.variables;
-    if (loaded.discounts) doc.discounts = loaded.discounts;
     ["customer", "name", "reference", "cadence", "anchor"].forEach((k) => { doc[k] = readValue(header, k); });
     if (loaded.customer && loaded.customer === doc.customer) {
       doc.currency = loaded.currency; // set on the draft; a new customer brings its own
@@ -216,14 +362,8 @@
       doc.renewal_term_months = integer(readValue(header, "renewal_term_months"));
       doc.renewal_notice_days = integer(readValue(header, "renewal_notice_days"));
     }
-    doc.phases = phaseList().map((phase) => {
-      const fields = phase.querySelector(".phase-fields");
-      const items = [...phase.querySelectorAll("[data-item]")].map((item) => itemDocument(item, problems));
-      const [start, end] = [readValue(fields, "start_date"), readValue(fields, "end_date")];
-      const doc = { name: readValue(fields, "name"), start_date: start || null, end_date: end || null, items };
-      if (phase.dataset.entitlements) doc.entitlements = JSON.parse(phase.dataset.entitlements);
-      return doc;
-    });
+    doc.phases = phaseDocuments(problems);
+    doc.discounts = discountDocuments(contractDiscounts);
     return doc;
   }
 
@@ -234,17 +374,20 @@
       if (value) doc[name] = value;
     });
     doc.pricing = { ...JSON.parse(item.dataset.extra || "{}"), ...pricingDocument(item, doc.model, problems) };
+    const discounts = discountDocuments(discountsOf(item));
+    if (discounts.length) doc.discounts = discounts;
     return doc;
   }
 
   function pricingDocument(item, model, problems) {
     const box = item.querySelector("[data-pricing]");
     const pricing = {};
+    const readKeys = (keys) => keys.forEach((key) => {
+      const value = readValue(box, `pricing.${key}`);
+      if (value) pricing[key] = value; // a blank one is left out: the server says it is required
+    });
     if (SIMPLE[model]) {
-      SIMPLE[model].forEach(([key]) => {
-        const value = readValue(box, `pricing.${key}`);
-        if (value) pricing[key] = value; // a blank one is left out: the server says it is required
-      });
+      readKeys(SIMPLE[model].map(([key]) => key));
     } else if (TIERS[model]) {
       pricing.tiers = [...box.querySelectorAll("[data-tier]")].map((row) => {
         const tier = {};
@@ -255,6 +398,7 @@
         });
         return tier;
       });
+      readKeys(BOUNDS.map(([key]) => key));
     } else if (model === "formula") {
       pricing.formula = readValue(box, "pricing.formula");
     } else {
@@ -284,8 +428,8 @@
 
   // "phases[0].items[1].pricing.tiers[0].up_to" -> "Phase 1 › item 2 › tier 1 › up to"
   const readable = (path) => path
-    .replace(/(phases|items|tiers)\[(\d+)\]\.?/g, (_, what, i) =>
-      `${{ phases: "Phase", items: "item", tiers: "tier" }[what]} ${Number(i) + 1} › `)
+    .replace(/(phases|items|tiers|discounts)\[(\d+)\]\.?/g, (_, what, i) =>
+      `${{ phases: "Phase", items: "item", tiers: "tier", discounts: "discount" }[what]} ${Number(i) + 1} › `)
     .replace(/pricing\.?/g, "").replace(/ › $/, "").replace(/_/g, " ");
 
   function clearErrors() {
@@ -299,7 +443,9 @@
     const list = el("ul");
     for (const [path, messages] of Object.entries(fields)) {
       const text = [].concat(messages).join(" ");
-      const target = targetOf(path);
+      let target = targetOf(path);
+      // a meter picked from the list: its key's input is hidden, the list is what is seen
+      if (target?.hidden && target.dataset.field === "meter") target = fieldIn(target.closest("[data-item]"), "meter_pick");
       const note = el("div", { class: "field-error", "data-from-server": "", "data-error-for": path }, [text]);
       if (target && target.matches("input, select, textarea")) {
         target.setAttribute("aria-invalid", "true");
@@ -307,12 +453,12 @@
       } else if (target) {
         target.prepend(note);
       }
-      const link = el("a", { href: "#" }, [readable(path) || "Contract"]);
+      const link = el("a", { href: "#" }, [readable(path) || (AMEND ? "Amendment" : "Contract")]);
       link.addEventListener("click", (event) => { event.preventDefault(); target?.focus?.(); target?.scrollIntoView({ block: "center" }); });
       list.append(el("li", {}, [link, `: ${text}`]));
     }
     const count = list.children.length;
-    const title = count ? `The contract was not saved: ${count} problem${count > 1 ? "s" : ""} to fix.` : message;
+    const title = count ? `The ${NOUN} was not saved: ${count} problem${count > 1 ? "s" : ""} to fix.` : message;
     summary.replaceChildren(el("strong", {}, [title]), ...(count ? [list] : []));
     summary.hidden = false;
     summary.focus();
@@ -332,20 +478,22 @@
         body: JSON.stringify(doc) });
       const body = await response.json().catch(() => ({}));
       if (response.ok) {
+        // a new contract's page has its id; an amendment's and a draft's are known already
         window.location.assign(config.detailUrl.replace(PLACEHOLDER_ID, body.id));
         return;
       }
       const error = body.error || {};
-      showErrors(error.fields || {}, error.message || `The server refused the contract (${response.status}).`);
+      showErrors(error.fields || {}, error.message || `The server refused the ${NOUN} (${response.status}).`);
     } catch (error) {
-      showErrors({}, `The contract could not be sent: ${error.message}`);
+      showErrors({}, `The ${NOUN} could not be sent: ${error.message}`);
     }
     saveButton.disabled = false;
   }
 
   // --- Wiring --------------------------------------------------------------------------------
 
-  // The first phase starts with the contract and the last ends with it, unless set otherwise.
+  // The first phase starts with the contract (an amendment: on its date) and the last ends
+  // with it, unless set otherwise.
   let [lastStart, lastEnd] = ["", ""];
   function followHeader(event) {
     const name = event.target.dataset.field;
@@ -354,9 +502,9 @@
       const input = fieldIn(phase.querySelector(".phase-fields"), field);
       if (!input.value || input.value === previous) input.value = event.target.value;
     };
-    if (name === "start_date" && phases.length) follow(phases[0], "start_date", lastStart);
+    if (name === START && phases.length) follow(phases[0], "start_date", lastStart);
     if (name === "end_date" && phases.length) follow(phases.at(-1), "end_date", lastEnd);
-    [lastStart, lastEnd] = [readValue(header, "start_date"), readValue(header, "end_date")];
+    [lastStart, lastEnd] = [readValue(header, START), readValue(header, "end_date")];
     toggleDependents();
   }
 
@@ -371,15 +519,23 @@
       const model = readValue(button.closest("[data-item]"), "model");
       button.closest("[data-tiers]").querySelector("tbody").append(tierRow(TIERS[model]));
     } else if (button.hasAttribute("data-remove-tier")) button.closest("[data-tier]").remove();
+    else if (button.hasAttribute("data-add-discount")) {
+      addDiscount(button.parentElement.querySelector("[data-discounts]"));
+    } else if (button.hasAttribute("data-remove-discount")) button.closest("[data-discount]").remove();
     renumber();
   });
 
   form.addEventListener("change", (event) => {
-    if (event.target.dataset.field === "model") {
-      const item = event.target.closest("[data-item]");
+    const target = event.target;
+    if (target.dataset.field === "model") {
+      const item = target.closest("[data-item]");
       item.dataset.extra = "{}";
-      renderPricing(item, event.target.value);
+      renderPricing(item, target.value);
       renumber();
+    } else if (target.dataset.field === "meter_pick") {
+      pickMeter(target);
+    } else if (target.dataset.dfield === "kind") {
+      labelDiscount(target.closest("[data-discount]"));
     }
   });
   header.addEventListener("change", followHeader);
@@ -388,15 +544,22 @@
   // --- Start -----------------------------------------------------------------------------------
 
   const loaded = config.document;
-  if (loaded) {
+  if (AMEND) {
+    ["effective_date", "end_date", "description"].forEach((name) => setValue(header, name, loaded[name]));
+    loaded.phases.forEach((phase) => addPhase(phase));
+    if (!loaded.phases.length) addPhase();
+  } else if (loaded) {
     ["name", "reference", "start_date", "end_date", "cadence", "cadence_months", "anchor",
       "anchor_day", "payment_terms_days", "auto_renew", "renewal_term_months",
       "renewal_notice_days"].forEach((name) => setValue(header, name, loaded[name]));
     loaded.phases.forEach((phase) => addPhase(phase));
+    (loaded.discounts || []).forEach((discount) => addDiscount(contractDiscounts, discount));
   } else {
     addPhase();
   }
   setValue(header, "customer", config.customer || loaded?.customer);
-  [lastStart, lastEnd] = [readValue(header, "start_date"), readValue(header, "end_date")];
+  [lastStart, lastEnd] = [readValue(header, START), readValue(header, "end_date")];
   toggleDependents();
+  renumber();
+  loadMeters();
 })();
