@@ -6,7 +6,7 @@ class ContractsConfig(AppConfig):
     verbose_name = "Customers, products and contracts"
 
     def ready(self) -> None:
-        from contracts import home, list_views
+        from contracts import home, list_views, views
         from zenskar.dashboard import panels
 
         # The dashboard's global search (a panel slot of the dashboard's own page): the
@@ -15,3 +15,6 @@ class ContractsConfig(AppConfig):
         panels.register(panels.SEARCH, list_views.contracts_found)
         # The home page: recurring revenue (MRR, ARR, their movement) and upcoming renewals.
         panels.register(panels.HOME, home.home_panel)
+        # The customer page's activity: its contracts and their amendments (the later apps
+        # add theirs).
+        panels.register_timeline(panels.CUSTOMER_TIMELINE, views.customer_timeline)

@@ -14,6 +14,8 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
+from django.db.models.functions import Greatest
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +23,15 @@ from django.views.decorators.http import require_POST
 
 from contracts import selectors, services
 from contracts.forms import CancelForm, CustomerForm, ProductForm
-from contracts.models import Cadence, Contract, Customer, PriceItem, Product, Timing
+from contracts.models import (
+    Amendment,
+    Cadence,
+    Contract,
+    Customer,
+    PriceItem,
+    Product,
+    Timing,
+)
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
 from zenskar import bounds
@@ -54,8 +64,14 @@ def customer_create(request):
     return render(request, "contracts/customer_form.html", {"form": form, "active": "customers"})
 
 
+TIMELINE = 30  # entries of the customer page's activity
+
+
 @member_required
 def customer_detail(request, customer_id):
+    """The customer 360: the summary strip, the profile and contracts, what later apps show
+    of the customer (invoices, payments, usage, balance, collection, entitlements) and the
+    activity, every app's entries merged newest first."""
     customer = get_object_or_404(Customer.objects.for_organization(request.organization),
                                  id=customer_id)
     contracts = Contract.objects.for_organization(request.organization).filter(customer=customer)
@@ -65,10 +81,100 @@ def customer_detail(request, customer_id):
     return render(request, "contracts/customer_detail.html", {
         "customer": customer, "contracts": contracts, "active": "customers",
         "address": [line for line in address if line],
-        # what later apps show of the customer (invoicing: its balance), the one extension
-        # point of the dashboard's pages
+        # what later apps show of the customer, through the dashboard's one extension point
+        "summary": panels.render(panels.CUSTOMER_SUMMARY, request, customer),
         "panels": panels.render(panels.CUSTOMER_DETAIL, request, customer),
+        "timeline": panels.timeline(panels.CUSTOMER_TIMELINE, request, customer,
+                                    limit=TIMELINE),
     })
+
+
+def customer_timeline(request, customer: Customer, limit: int) -> list[panels.TimelineEntry]:
+    """The customer page's activity, contracts' part: contracts written and cancelled, and
+    their amendments (two queries: the ``limit`` contracts changed last, the ``limit`` latest
+    amendments). An activation is not dated: the contract keeps no time of it."""
+    organization = request.organization
+    entries = []
+    contracts = (Contract.objects.for_organization(organization).filter(customer=customer)
+                 .annotate(last=Greatest("created_at", "cancelled_at")).order_by("-last"))
+    for contract in contracts[:limit]:
+        url = reverse("contracts:contract-detail", args=[contract.id])
+        entries.append(panels.TimelineEntry(
+            contract.created_at, f"Contract {contract.name} written, from "
+            f"{contract.start_date.isoformat()} (now {contract.get_status_display().lower()})",
+            url, "Contract"))
+        if contract.cancelled_at is not None:
+            until = f" from {contract.end_date.isoformat()}" if contract.end_date else ""
+            entries.append(panels.TimelineEntry(
+                contract.cancelled_at, f"Contract {contract.name} cancelled{until}", url,
+                "Contract"))
+    amendments = (Amendment.objects.for_organization(organization)
+                  .filter(contract__customer=customer).select_related("contract", "created_by")
+                  .order_by("-created_at")[:limit])
+    for amendment in amendments:
+        by = amendment.created_by.email if amendment.created_by else ""
+        entries.append(panels.TimelineEntry(
+            amendment.created_at,
+            f"Contract {amendment.contract.name} amended from "
+            f"{amendment.effective_date.isoformat()}"
+            + (f": {amendment.description}" if amendment.description else "")
+            + (f" (by {by})" if by else ""),
+            reverse("contracts:contract-detail", args=[amendment.contract_id]), "Amendment"))
+    return entries
+
+
+def _customer_initial(customer: Customer) -> dict:
+    """The form's fields as the customer has them: e-mails joined by ", ", the attributes
+    one ``name=value`` a line."""
+    initial = {name: getattr(customer, name) for name in CustomerForm.base_fields}
+    initial["emails"] = ", ".join(customer.emails)
+    initial["attributes"] = "\n".join(f"{name}={value}"
+                                      for name, value in customer.attributes.items())
+    return initial
+
+
+@member_required(roles=WRITE_ROLES)
+def customer_edit(request, customer_id):
+    """Edit the customer through ``services.customer_update``: its refusal (a currency other
+    than its contracts', an external id already taken) is said on the field it names."""
+    customer = get_object_or_404(Customer.objects.for_organization(request.organization),
+                                 id=customer_id)
+    if request.method == "POST":
+        form = CustomerForm(request.POST)
+        if form.is_valid():
+            try:
+                services.customer_update(customer=customer, **form.cleaned_data)
+            except ValidationError as error:
+                errors_onto(form, error)
+                customer.refresh_from_db()  # the heading names the customer as stored
+            else:
+                messages.success(request, f"Customer {customer.name} saved.")
+                return redirect("contracts:customer-detail", customer_id=customer.id)
+    else:
+        form = CustomerForm(initial=_customer_initial(customer))
+    return render(request, "contracts/customer_form.html",
+                  {"form": form, "customer": customer, "active": "customers"})
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def customer_delete(request, customer_id):
+    """Delete a customer nothing refers to; a customer with contracts is refused by the
+    service, one that invoices or payments still refer to by the database."""
+    customer = get_object_or_404(Customer.objects.for_organization(request.organization),
+                                 id=customer_id)
+    name = customer.name
+    try:
+        services.customer_delete(customer=customer)
+    except ValidationError as error:
+        messages.error(request, f"{name} was not deleted: {' '.join(error.messages)}")
+    except ProtectedError:
+        messages.error(request, f"{name} was not deleted: invoices, payments or entitlements "
+                                "refer to the customer.")
+    else:
+        messages.success(request, f"Customer {name} deleted.")
+        return redirect("contracts:customer-list")
+    return redirect("contracts:customer-edit", customer_id=customer_id)
 
 
 # --- Products ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         from invoicing import delivery, failures, home
-        from invoicing.views import invoices, money, search
+        from invoicing.views import customer, invoices, money, search
         from zenskar import events
         from zenskar.dashboard import panels
 
@@ -15,6 +15,11 @@ class InvoicingConfig(AppConfig):
         # not be billed; the customer page its balance, its movements and "Grant credit".
         panels.register(panels.CONTRACT_DETAIL, invoices.contract_billing_failures)
         panels.register(panels.CUSTOMER_DETAIL, money.customer_balance_panel)
+        # The customer page's summary strip (open, overdue, credit, billed), its "Invoices"
+        # section first of the sections, and its invoices and credit notes in the activity.
+        panels.register(panels.CUSTOMER_SUMMARY, customer.customer_summary_panel)
+        panels.register(panels.CUSTOMER_DETAIL, customer.customer_invoices_panel, order=10)
+        panels.register_timeline(panels.CUSTOMER_TIMELINE, customer.customer_timeline)
         # The dashboard's global search: invoices and credit notes by number.
         panels.register(panels.SEARCH, search.invoices_found)
         panels.register(panels.SEARCH, search.credit_notes_found)

@@ -309,6 +309,46 @@ def customer_balance(*, organization, customer, today: date | None = None) -> li
             for currency in currencies]
 
 
+@dataclass(frozen=True)
+class CustomerFigures:
+    """The customer page's summary figures in one currency."""
+
+    currency: str
+    open_due: Decimal  # what finalized invoices still owe (the invoice list's "open")
+    overdue: Decimal  # the part of it past the due date
+    billed: Decimal  # the totals of the invoices issued in the window
+    credit: Decimal  # the credit balance
+
+
+def customer_figures(*, organization, customer, billed_from: date,
+                     today: date | None = None) -> list[CustomerFigures]:
+    """Per currency the customer has money in, its own currency first (zeros included):
+    what its finalized invoices still owe and the part past due (as the invoice list's
+    "Finalized" and "Overdue" tabs count them), the totals of the invoices issued from
+    ``billed_from`` through ``today`` (finalized, since paid or written off: not a draft, not
+    a voided one) and its credit balance. Two queries, whatever the number of invoices."""
+    today = today or timezone.now().date()
+    open_ = Q(status=Invoice.Status.FINALIZED, amount_due__gt=0)
+    rows = (Invoice.objects.for_organization(organization).filter(customer=customer)
+            .order_by().values("currency").annotate(
+                open_due=Sum("amount_due", filter=open_),
+                overdue=Sum("amount_due", filter=open_ & Q(due_date__lt=today)),
+                billed=Sum("total", filter=Q(status__in=(*PAYABLE, Invoice.Status.PAID),
+                                             issue_date__gte=billed_from,
+                                             issue_date__lte=today))))
+    invoices = {row["currency"]: row for row in rows}
+    credit = dict(CustomerCredit.objects.for_organization(organization).filter(customer=customer)
+                  .order_by().values_list("currency").annotate(total=Sum("amount")))
+    currencies = [customer.currency] + sorted((set(invoices) | set(credit))
+                                              - {customer.currency})
+    zero = Decimal(0)
+    return [CustomerFigures(currency, invoices.get(currency, {}).get("open_due") or zero,
+                            invoices.get(currency, {}).get("overdue") or zero,
+                            invoices.get(currency, {}).get("billed") or zero,
+                            credit.get(currency) or zero)
+            for currency in currencies]
+
+
 def customer_credit_movements(*, organization, customer,
                               currency: str | None = None) -> QuerySet[CustomerCredit]:
     movements = CustomerCredit.objects.for_organization(organization).filter(customer=customer)

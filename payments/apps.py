@@ -6,7 +6,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from payments import home
+        from payments import customer_panels, home
         from payments.checkout.links import invoice_payment_link_attach
         from payments.refunds import on_credit_note_issued
         from payments.tasks import charge_when_finalized
@@ -30,3 +30,10 @@ class PaymentsConfig(AppConfig):
 
         # The home page: collected by month.
         panels.register(panels.HOME, home.home_panel)
+
+        # The customer page: the last payment in its summary strip, its "Payments" section
+        # (after the invoices), its payments and refunds in the activity.
+        panels.register(panels.CUSTOMER_SUMMARY, customer_panels.customer_summary_panel)
+        panels.register(panels.CUSTOMER_DETAIL, customer_panels.customer_payments_panel,
+                        order=20)
+        panels.register_timeline(panels.CUSTOMER_TIMELINE, customer_panels.customer_timeline)
