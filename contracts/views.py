@@ -14,7 +14,6 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import ProtectedError
 from django.db.models.functions import Greatest
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -160,7 +159,7 @@ def customer_edit(request, customer_id):
 @require_POST
 def customer_delete(request, customer_id):
     """Delete a customer nothing refers to; a customer with contracts is refused by the
-    service, one that invoices or payments still refer to by the database."""
+    service, as is one that invoices or payments still refer to."""
     customer = get_object_or_404(Customer.objects.for_organization(request.organization),
                                  id=customer_id)
     name = customer.name
@@ -168,9 +167,6 @@ def customer_delete(request, customer_id):
         services.customer_delete(customer=customer)
     except ValidationError as error:
         messages.error(request, f"{name} was not deleted: {' '.join(error.messages)}")
-    except ProtectedError:
-        messages.error(request, f"{name} was not deleted: invoices, payments or entitlements "
-                                "refer to the customer.")
     else:
         messages.success(request, f"Customer {name} deleted.")
         return redirect("contracts:customer-list")

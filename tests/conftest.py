@@ -19,11 +19,9 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
 from psycopg import sql
-from rest_framework.test import APIClient
 
 from zenskar.core.db import owner_conninfo
 from zenskar.tenancy import services as tenancy
-from zenskar.tenancy.context import tenant_context
 from zenskar.tenancy.models import Role
 
 # The helpers' asserts report their values like the tests' own: registered before any import.
@@ -31,6 +29,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from tests.support import PASSWORD  # noqa: E402
 from tests.support.factories import OrganizationFactory, UserFactory  # noqa: E402
+from tests.support.tenants import Tenant  # noqa: E402
 
 pytest_plugins = [
     "tests.support.browser",  # the session's Chromium: browser, page, artifacts
@@ -151,27 +150,6 @@ def signed_in(client, tenant, make_user):
         return user
 
     return sign_in
-
-
-class Tenant:
-    """An organization with an API client for each role."""
-
-    def __init__(self, organization):
-        self.organization = organization
-        self._keys = {}
-
-    def client(self, role: str = Role.ADMIN) -> APIClient:
-        if role not in self._keys:
-            _, secret = tenancy.api_key_create(
-                organization=self.organization, name=f"{role} key", role=role
-            )
-            self._keys[role] = secret
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self._keys[role]}")
-        return client
-
-    def context(self):
-        return tenant_context(self.organization)
 
 
 @pytest.fixture

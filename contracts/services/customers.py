@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
 
 from contracts.models import (
     Customer,
@@ -86,4 +87,8 @@ def customer_delete(*, customer: Customer) -> None:
     if customer.contracts.exists():
         raise _refusal("customer", "A customer with contracts cannot be deleted.",
                        "has_contracts")
-    customer.delete()
+    try:
+        customer.delete()
+    except (ProtectedError, RestrictedError):  # a later app's rows (invoices, payments) keep it
+        raise _refusal("customer", "Invoices, payments or other records refer to this "
+                       "customer: it cannot be deleted.", "in_use") from None

@@ -370,7 +370,8 @@ def test_delete_is_refused_for_a_customer_with_history_and_done_for_one_without(
     assert "Acme Corp was not deleted: A customer with contracts cannot be deleted." in refused
     # no contract, but invoices and payments refer to it
     refused = client.post(f"/customers/{initech.id}/delete/", follow=True).content.decode()
-    assert "Initech was not deleted: invoices, payments or entitlements refer to" in refused
+    assert ("Initech was not deleted: Invoices, payments or other records refer to this "
+            "customer") in refused
 
     newcomer = CustomerFactory(organization=tenant.organization, external_id="newcomer")
     response = client.post(f"/customers/{newcomer.id}/delete/", follow=True)
@@ -407,3 +408,14 @@ def test_another_organization_cannot_edit_or_delete_the_customer(
     with other_tenant.context():
         their.refresh_from_db()
         assert their.name == "Acme of Globex"
+
+
+def test_the_api_refuses_to_delete_a_customer_invoices_refer_to(tenant, books):
+    """The same service answers the API: a 400 that says why, not a server error, and the
+    customer stays."""
+    initech = books["initech"]
+    response = tenant.client().delete(f"/api/v1/customers/{initech.id}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["codes"]["customer"] == ["in_use"]
+    with tenant.context():
+        assert Customer.objects.filter(id=initech.id).exists()

@@ -94,9 +94,9 @@ def test_the_schema_names_every_api_route_that_takes_an_id():
 @pytest.mark.parametrize(("method", "path"), _operations(),
                          ids=[f"{m.upper()} {p}" for m, p in _operations()])
 def test_another_organizations_id_is_404_and_changes_nothing(
-    tenant, other_tenant, method, path
+    world_tenant, world, other_tenant, method, path
 ):
-    acme_ids = build_world(tenant)
+    tenant, acme_ids = world_tenant, world
     names = re.findall(r"{(\w+)}", path)
     missing = [n for n in names if n.endswith("_id") and n not in acme_ids]
     assert not missing, f"tests/security/world.py makes no object for {missing}: add one"

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support.world import build_world
 from zenskar.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -220,9 +219,14 @@ CASES: dict[str, Case] = {
 }
 
 
-def _world(tenant) -> Ids:
+@pytest.fixture
+def tenant(world_tenant):
+    """The organization of the world, which the page's member signs in to as well."""
+    return world_tenant
+
+
+def _world(tenant, ids: Ids) -> Ids:
     """The generated tests' world, and the objects it made without naming them."""
-    ids = build_world(tenant)
     client = tenant.client()
     payment = client.get(f"/api/v1/payments/{ids['payment_id']}").json()
     finalized = client.get(f"/api/v1/invoices/{payment['invoice']}").json()
@@ -240,9 +244,9 @@ def _world(tenant) -> Ids:
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_the_api_and_the_dashboard_refuse_a_bad_value_with_the_same_words(
-    tenant, client, signed_in, case
+    tenant, world, client, signed_in, case
 ):
-    ids = _world(tenant)
+    ids = _world(tenant, world)
     signed_in(Role.ADMIN)
 
     method, path, body = case.api(ids)

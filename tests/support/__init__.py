@@ -14,8 +14,11 @@ fixtures defined here reach every test through ``pytest_plugins`` in ``tests/con
 - ``mail.py``: a real SMTP server on loopback (fixture ``smtp``) and readers of its mail;
 - ``browser.py``: the session's Chromium (fixtures ``browser``, ``page``, ``artifacts``)
   and signing in through the login page;
-- ``world.py``: an organization with one object of every kind the API addresses (fixtures
-  ``world``, ``wsgi_calls``), for the generated API tests;
+- ``tenants.py``: ``Tenant``, an organization with an API client per role (fixture
+  ``tenant`` in tests/conftest.py);
+- ``world.py``: an organization with one object of every kind the API addresses, built once
+  per test module (fixtures ``world``, ``world_tenant``, ``wsgi_calls``), for the generated
+  API tests;
 - ``contracts.py``, ``metering.py``, ``concurrency.py``: a contract document, a tenant's
   warehouse and sync runs, and threads racing each other;
 - ``error_urls.py``: the project's URL table plus a page and an API path that fail with a

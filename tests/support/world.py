@@ -4,13 +4,17 @@ API addresses by id, made through the API as a tenant's engineer would. The gene
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core import signals
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from invoicing.tasks import generate_invoices
 from payments import services as payments
+from tests.support.factories import OrganizationFactory, UserFactory
 from tests.support.scenario import Scenario, flat
+from tests.support.tenants import Tenant
 
 FLAT = flat("PLATFORM", "100.00")
 
@@ -74,9 +78,41 @@ def build_world(tenant) -> dict[str, str]:
     return ids
 
 
+@pytest.fixture(scope="module")
+def _module_world(django_db_setup, django_db_blocker):
+    """One world for every test of a module, built once inside a transaction that stays open
+    while they run: each test's own transaction is a savepoint of it, rolled back after the
+    test, so every test starts from the world as built, whatever the previous one did; the
+    whole is rolled back after the module (nothing is ever committed, as with a world built
+    in each test). The generated tests aim at it by the hundred: building it for each of
+    them took most of their time."""
+    with django_db_blocker.unblock():
+        block = transaction.atomic()
+        block.__enter__()
+        try:
+            owner = UserFactory(email=f"owner-{uuid.uuid4().hex[:8]}@acme.test")
+            organization = OrganizationFactory(name="Acme", owner=owner)
+            ids = build_world(Tenant(organization))
+        except BaseException:
+            transaction.set_rollback(True)
+            block.__exit__(None, None, None)
+            raise
+    yield organization, ids
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        block.__exit__(None, None, None)
+
+
 @pytest.fixture
-def world(tenant):
-    return build_world(tenant)
+def world_tenant(_module_world, db) -> Tenant:
+    """The tenant that owns ``world`` (API keys of its own, made in the test)."""
+    return Tenant(_module_world[0])
+
+
+@pytest.fixture
+def world(_module_world, db) -> dict[str, str]:
+    """Every path parameter of the API -> the id of a real object of ``world_tenant``'s."""
+    return dict(_module_world[1])
 
 
 @pytest.fixture
