@@ -178,9 +178,13 @@ def customer_delete(request, customer_id):
 
 @member_required
 def product_list(request):
+    """Active products first; archived ones after them, muted, or alone (``?archived=1``)."""
     products = Product.objects.for_organization(request.organization)
-    return render(request, "contracts/product_list.html",
-                  {"products": products, "active": "products"})
+    archived = request.GET.get("archived") == "1"
+    shown = products.filter(active=False) if archived else products.order_by("-active", "name")
+    return render(request, "contracts/product_list.html", {
+        "products": shown, "archived": archived, "active": "products",
+        "archived_count": products.filter(active=False).count()})
 
 
 @member_required
@@ -207,6 +211,52 @@ def product_create(request):
             messages.success(request, f"Product {product.name} ({product.sku}) created.")
             return redirect("contracts:product-list")
     return render(request, "contracts/product_form.html", {"form": form, "active": "products"})
+
+
+def _product(request, product_id) -> Product:
+    return get_object_or_404(Product.objects.for_organization(request.organization),
+                             id=product_id)
+
+
+@member_required(roles=WRITE_ROLES)
+def product_edit(request, product_id):
+    """The product's fields, pre-filled, saved through ``product_update`` (its refusals, such
+    as a SKU another product has, on the fields they name)."""
+    product = _product(request, product_id)
+    initial = {name: getattr(product, name) for name in ProductForm.base_fields}
+    form = ProductForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        if fields.get("standalone_selling_price") is not None and not product.ssp_currency:
+            fields["ssp_currency"] = request.organization.default_currency  # as on creation
+        try:
+            product = services.product_update(product=product, **fields)
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"Product {product.name} ({product.sku}) saved.")
+            return redirect("contracts:product-detail", product_id=product.id)
+    return render(request, "contracts/product_form.html",
+                  {"form": form, "product": product, "active": "products"})
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def product_archive(request, product_id):
+    """Archived: no longer offered to new contracts (the editor offers active products only);
+    the contracts that price it go on billing it."""
+    product = services.product_update(product=_product(request, product_id), active=False)
+    messages.success(request, f"Product {product.name} archived: new contracts no longer "
+                              "offer it; contracts that price it go on billing it.")
+    return redirect("contracts:product-detail", product_id=product.id)
+
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def product_restore(request, product_id):
+    product = services.product_update(product=_product(request, product_id), active=True)
+    messages.success(request, f"Product {product.name} restored: contracts may price it again.")
+    return redirect("contracts:product-detail", product_id=product.id)
 
 
 # --- Contracts --------------------------------------------------------------------------------

@@ -120,8 +120,8 @@ class SettingsIn(serializers.Serializer):
                                     help_text="At most 2,000 characters.")
     logo_url = serializers.CharField(
         required=False, allow_blank=True,
-        help_text="A data:image/... URI (at most 350,000 characters: an image of about 256 KB), "
-                  "or empty.")
+        help_text="A data: URI (base64) of a PNG, JPEG, GIF or WebP image of at most 200 KB "
+                  "(checked by its bytes), or empty.")
     support_email = serializers.CharField(
         required=False, allow_blank=True,
         help_text="One e-mail address (at most 254 characters), or empty: shown to customers on "
@@ -197,9 +197,22 @@ class InvoiceListView(OrganizationAPIView):
         return self.paginate(invoices, InvoiceSummarySerializer)
 
     class OneOffIn(serializers.Serializer):
+        """Shapes only: the rules are ``invoice_create_one_off``'s -- the dashboard's form
+        asks the same."""
+
         customer = serializers.CharField(help_text="external_id")
-        memo = serializers.CharField(required=False, allow_blank=True)
-        lines = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+        memo = serializers.CharField(required=False, allow_blank=True,
+                                     help_text="At most 2,000 characters; printed on it.")
+        currency = serializers.CharField(
+            required=False, allow_blank=True,
+            help_text="ISO 4217, e.g. EUR. Omitted: the customer's currency.")
+        payment_terms_days = serializers.IntegerField(
+            required=False, allow_null=True,
+            help_text="Due this many days (0 to 365) after the issue date. Omitted: the "
+                      "customer's terms.")
+        lines = serializers.ListField(child=serializers.DictField(), allow_empty=False,
+                                      help_text="1 to 100 of {description, quantity, "
+                                                "unit_price}.")
 
     @extend_schema(request=OneOffIn, responses={201: InvoiceSerializer},
                    summary="A one-off draft invoice with manual lines")
@@ -218,7 +231,10 @@ class InvoiceListView(OrganizationAPIView):
             lines.append(checked.validated_data)
         invoice = services.invoice_create_one_off(
             organization=self.organization, customer=customer, lines=lines,
-            memo=data.validated_data.get("memo", ""), actor=_actor(request))
+            memo=data.validated_data.get("memo", ""),
+            currency=data.validated_data.get("currency") or None,
+            payment_terms_days=data.validated_data.get("payment_terms_days"),
+            actor=_actor(request))
         return Response(InvoiceSerializer(invoice).data, status=status.HTTP_201_CREATED)
 
 
@@ -233,6 +249,19 @@ class InvoiceDetailView(OrganizationAPIView):
     def get(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects.select_related("customer"), id=invoice_id)
         return Response(InvoiceSerializer(invoice).data)
+
+    @extend_schema(request=None, responses={204: None},
+                   summary="Delete a one-off draft (never a contract's draft nor a numbered "
+                           "invoice)",
+                   description="A draft that never had a number goes, with its lines. A "
+                               "contract's draft is refused (the next generation run would "
+                               "bring it back: change the contract or void the invoice), and "
+                               "so is a finalized invoice (void or credit it): 400 on "
+                               "``status``.")
+    def delete(self, request, invoice_id):
+        invoice = self.get_scoped(Invoice.objects, id=invoice_id)
+        services.invoice_delete(invoice=invoice, actor=_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class InvoiceActionView(OrganizationAPIView):
@@ -299,6 +328,18 @@ class InvoiceLineView(OrganizationAPIView):
         line = services.invoice_override_quantity(line=line, actor=_actor(request),
                                                   quantity=data.validated_data["quantity"])
         return Response(LineSerializer(line).data)
+
+    @extend_schema(request=None, responses={200: InvoiceSerializer},
+                   summary="Remove a line added by hand from a draft",
+                   description="Answers the invoice with its new totals. A generated line is "
+                               "refused (400 on ``line``): it comes back when the draft is "
+                               "recomputed, so its quantity is set to 0 instead (PATCH).")
+    def delete(self, request, line_id):
+        line = self.get_scoped(InvoiceLine.objects.select_related("invoice"), id=line_id)
+        invoice = services.invoice_remove_line(line=line, actor=_actor(request))
+        invoice = Invoice.objects.for_organization(self.organization).select_related(
+            "customer").get(pk=invoice.pk)
+        return Response(InvoiceSerializer(invoice).data)
 
 
 class CreditNoteIn(serializers.Serializer):

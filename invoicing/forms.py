@@ -66,6 +66,44 @@ class LineForm(forms.Form):
                                     help_text="Negative for a one-off reduction.")
 
 
+class OneOffInvoiceForm(forms.Form):
+    """A one-off invoice's head. Fields only: ``invoice_create_one_off`` holds the rules (the
+    API's ``POST /invoices`` asks the same), its errors are put back on these fields."""
+
+    customer = forms.ChoiceField(choices=())
+    currency = forms.CharField(
+        required=False,
+        help_text="ISO 4217, e.g. EUR. Empty: the customer's currency.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 4}))
+    payment_terms_days = forms.IntegerField(
+        required=False, label="Payment terms (days)",
+        help_text="Due this many days after it is finalized (0 to 365). Empty: the "
+                  "customer's terms.")
+    memo = forms.CharField(required=False, strip=False,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text="Printed on the invoice.")
+
+    def __init__(self, data=None, *, customers, initial=None) -> None:
+        super().__init__(data, initial=initial)
+        self.fields["customer"].choices = [("", "Choose a customer")] + [
+            (str(c.id), f"{c.name} ({c.external_id})") for c in customers]
+
+
+class OneOffLineForm(forms.Form):
+    """One line of a one-off invoice: text as typed; ``invoice_create_one_off`` parses and
+    bounds the numbers, so both doors refuse a bad one with the same words."""
+
+    description = forms.CharField(required=False)
+    quantity = forms.CharField(required=False, initial="1",
+                               widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    unit_price = forms.CharField(required=False, label="Unit price",
+                                 widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+
+
+OneOffLineFormSet = forms.formset_factory(OneOffLineForm, extra=2, can_delete=True,
+                                          max_num=100, absolute_max=100)
+
+
 class QuantityForm(forms.Form):
     quantity = forms.DecimalField(**NUMBER, min_value=0)
 

@@ -124,6 +124,10 @@ class Invoice(TenantModel):
     payment_url_expires_at = models.DateTimeField(null=True, blank=True)
     memo = models.TextField(blank=True)
     manual = models.BooleanField(default=False, help_text="A one-off invoice written by hand.")
+    payment_terms_days = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="A one-off invoice's own terms: due this many days after its issue date. "
+                  "Empty: the contract's terms, or the customer's.")
     edited = models.BooleanField(
         default=False, help_text="Changed by hand: no longer recomputed from usage."
     )

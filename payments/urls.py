@@ -4,12 +4,14 @@ Included before the dashboard shell, whose catch-all section page would otherwis
 
 from django.urls import path
 
-from payments import views
+from payments import gateway_views, views
 
 app_name = "payments_dashboard"
 
 urlpatterns = [
     path("payments/", views.payment_list, name="payment-list"),
+    path("payments/settings/", gateway_views.gateway_settings, name="gateway-settings"),
+    path("payments/settings/test/", gateway_views.gateway_test, name="gateway-test"),
     path("payments/invoices/<uuid:invoice_id>/", views.collect, name="collect"),
     path("payments/invoices/<uuid:invoice_id>/offline/", views.collect_offline,
          name="collect-offline"),

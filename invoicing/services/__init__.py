@@ -1,5 +1,5 @@
 """Invoices from contracts and usage, with no one in the loop, by stage: ``generation`` (drafts
-rated from contracts and usage), ``edits`` (hand edits, one-off invoices), ``finalization``
+rated from contracts and usage), ``edits`` (hand edits, one-off invoices, drafts deleted), ``finalization``
 (numbers, taxes, credit; void, uncollectible), ``corrections`` (credit notes and where their
 money goes), ``settlement`` (payments applied to invoices and refunded: the invoice's amounts
 and status), ``wallet`` (the customer's credit balance: grants, application, expiry); ``settings`` (the
@@ -13,7 +13,9 @@ from invoicing.services.drafts import BILLABLE, invoice_settings
 from invoicing.services.edits import (
     invoice_add_line,
     invoice_create_one_off,
+    invoice_delete,
     invoice_override_quantity,
+    invoice_remove_line,
 )
 from invoicing.services.finalization import (
     FinalizationResult,
@@ -52,7 +54,7 @@ __all__ = [
     "BILLABLE", "FinalizationResult", "GenerationResult", "PaymentApplication", "TemplateRefused",
     "credit_note_create", "credits_expire_due", "customer_credit_balance",
     "customer_credit_grant", "customer_credit_refund", "invoice_add_line",
-    "invoice_create_one_off", "payment_amount_check", "payment_apply", "payment_refund",
+    "invoice_create_one_off", "invoice_delete", "invoice_remove_line", "payment_amount_check", "payment_apply", "payment_refund",
     "invoice_finalize", "invoice_mark_uncollectible", "invoice_override_quantity",
     "invoice_payment_link_set",
     "invoice_settings", "invoice_settings_update", "invoice_template_check",

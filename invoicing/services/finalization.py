@@ -57,7 +57,8 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     issue = local_date(terms_of.time_zone, now)
     invoice.number = _next_number(organization, "invoice", issue.year, settings.number_prefix)
     invoice.issue_date = issue
-    terms = terms_of.payment_terms_days
+    terms = invoice.payment_terms_days if invoice.payment_terms_days is not None \
+        else terms_of.payment_terms_days
     invoice.due_date = issue + timedelta(days=terms)
     # the customer's credit balance pays it (an invoice of credits adds to it): the wallet
     # writes the movements and the settlement rows, in this transaction

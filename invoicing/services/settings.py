@@ -5,11 +5,14 @@ alike: their serializers and forms parse types, the rules are here.
 Guarantees:
 - every field is checked before anything is written: a ``ValidationError`` names each bad
   field with a code (``required``, ``invalid_characters``, ``max_length``, ``out_of_bounds``,
-  ``invalid_text``, ``not_data_uri``, ``invalid_email``, ``invalid``) and nothing changes;
+  ``invalid_text``, ``not_data_uri``, ``not_image``, ``too_large``, ``invalid_email``,
+  ``invalid``) and nothing changes;
 - the number prefix is stored upper-case, ASCII letters, digits, ``-`` and ``_``: invoice
   numbers read ``PREFIX-YEAR-000001``; a new prefix numbers the invoices finalized from now
   on (numbers already given never change);
-- the logo is a ``data:image/...`` URI or nothing: rendering fetches nothing from the network;
+- the logo is a data: URI of a PNG, JPEG, GIF or WebP image of at most 200 KB (its type read
+  from its bytes, never from a name or a declared type) or nothing: rendering fetches nothing
+  from the network;
 - the support e-mail is one address or nothing: the payment page and its receipt show it to
   customers ("Questions? billing@example.com");
 - the row is locked while it changes; fields not given keep their value.
@@ -17,6 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,7 +37,9 @@ SETTINGS_FIELDS = ("number_prefix", "grace_period_hours", "auto_finalize", "auto
 MAX_PREFIX = 20  # the column
 MAX_GRACE_PERIOD_HOURS = 24 * 366 * 10  # ten years: a draft waits at most that for late usage
 MAX_PRINTED_TEXT = 2_000  # the address and the footer, each
-MAX_LOGO_URL = 350_000  # a data: URI of an image of about 256 KB
+MAX_LOGO_URL = 350_000  # characters of a data: URI, read before it is decoded
+MAX_LOGO_BYTES = 200 * 1024  # the image itself
+LOGO_TYPES = "The logo must be a PNG, JPEG, GIF or WebP image."
 MAX_EMAIL = 254  # the column (RFC 5321's path limit)
 
 PREFIX_CHARACTERS = "Letters, digits, - and _ only."
@@ -65,15 +71,58 @@ def _text(name: str, value: Any, errors: dict[str, Any]) -> str:
     return text
 
 
+def image_type(content: bytes) -> str | None:
+    """The MIME type of a PNG, JPEG, GIF or WebP image read from its first bytes (its magic
+    number), or None for anything else -- whatever its name or declared type says."""
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def logo_data_uri(content: bytes) -> str:
+    """An uploaded file as the data: URI :func:`invoice_settings_update` checks (its declared
+    type is not trusted: the service reads the bytes)."""
+    return "data:application/octet-stream;base64," + base64.b64encode(content).decode("ascii")
+
+
 def _logo(value: Any, errors: dict[str, Any]) -> str:
+    """Empty, or a data: URI of a PNG, JPEG, GIF or WebP image of at most ``MAX_LOGO_BYTES``,
+    stored with the type its bytes say."""
     logo = str(value if value is not None else "").strip()
+    if not logo:
+        return ""
     if len(logo) > MAX_LOGO_URL:
-        errors["logo_url"] = _error(f"At most {MAX_LOGO_URL} characters.", "max_length")
-    elif logo and not logo.lower().startswith("data:image/"):
+        errors["logo_url"] = _error(f"At most {MAX_LOGO_URL} characters: an image of at most "
+                                    f"{MAX_LOGO_BYTES // 1024} KB.", "max_length")
+        return logo
+    if not logo.lower().startswith("data:"):
         errors["logo_url"] = _error(
             "A data: URI of an image (data:image/png;base64,...), or nothing: invoices fetch "
             "nothing from the network.", "not_data_uri")
-    return logo
+        return logo
+    header, _, payload = logo[5:].partition(",")
+    try:
+        if not header.lower().endswith(";base64"):
+            raise ValueError
+        content = base64.b64decode(payload, validate=True)
+    except ValueError:  # binascii.Error is one
+        errors["logo_url"] = _error(LOGO_TYPES, "not_image")
+        return logo
+    if len(content) > MAX_LOGO_BYTES:
+        errors["logo_url"] = _error(f"The image must be at most {MAX_LOGO_BYTES // 1024} KB.",
+                                    "too_large")
+        return logo
+    kind = image_type(content)
+    if kind is None:
+        errors["logo_url"] = _error(LOGO_TYPES, "not_image")
+        return logo
+    return f"data:{kind};base64,{base64.b64encode(content).decode('ascii')}"
 
 
 def _email(value: Any, errors: dict[str, Any]) -> str:

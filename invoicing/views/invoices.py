@@ -129,6 +129,9 @@ def _detail_page(request, invoice: Invoice, *, line_form=None, credit_form=None)
             initial={"destination": "reduce_due" if invoice.amount_due > 0
                      else "customer_credit"}),
         "can_void": invoice.status == Invoice.Status.FINALIZED and invoice.amount_paid == 0,
+        # a one-off draft; a contract's would come back at the next generation run
+        "can_delete": invoice.status == Invoice.Status.DRAFT and not invoice.number
+        and invoice.contract_id is None,
         "can_credit": invoice.status in (Invoice.Status.FINALIZED, Invoice.Status.PAID,
                                          Invoice.Status.UNCOLLECTIBLE) and bool(creditable),
         "rendered": rendered, "render_error": render_error,
@@ -238,6 +241,35 @@ def line_quantity(request, line_id):
         else:
             messages.success(request, f"“{line.description}” is now "
                              f"{quantity_text(line.quantity)} x {price_text(line.unit_price, line.invoice.currency)}.")
+    return redirect("invoicing:invoice-detail", invoice_id=line.invoice_id)
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def invoice_delete(request, invoice_id):
+    """Delete a one-off draft (``invoice_delete`` refuses a contract's draft, a numbered
+    invoice, one with money recorded): back to the list, or to the invoice with the reason."""
+    invoice = _invoice(request, invoice_id)
+    try:
+        services.invoice_delete(invoice=invoice, actor=_actor(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("invoicing:invoice-detail", invoice_id=invoice.id)
+    messages.success(request, f"The draft invoice of {invoice.customer.name} "
+                              f"({format_money(invoice.total, invoice.currency)}) was deleted.")
+    return redirect("invoicing:invoice-list")
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def line_remove(request, line_id):
+    line = get_object_or_404(InvoiceLine.objects.for_organization(request.organization)
+                             .select_related("invoice"), id=line_id)
+    try:
+        invoice = services.invoice_remove_line(line=line, actor=_actor(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Line “{line.description}” removed: the total is now "
+                                  f"{format_money(invoice.total, invoice.currency)}.")
     return redirect("invoicing:invoice-detail", invoice_id=line.invoice_id)
 
 @member_required(roles=WRITE_ROLES)

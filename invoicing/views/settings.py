@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from invoicing import services, taxes
@@ -16,6 +17,7 @@ from invoicing.forms import (
 from invoicing.models import (
     TaxRate,
 )
+from invoicing.services.settings import MAX_LOGO_BYTES, logo_data_uri
 from invoicing.views.text import quantity_text
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
@@ -31,6 +33,7 @@ def _settings_page(request, settings_form=None, rate_form=None):
             field.disabled = True
     return render(request, "invoicing/settings.html", {
         "form": settings_form, "rate_form": rate_form or TaxRateForm(),
+        "logo_url": services.invoice_settings(organization=organization).logo_url,
         "rates": [(rate, quantity_text(rate.rate))
                   for rate in TaxRate.objects.filter(organization=organization)],
         "active": "invoices",
@@ -47,13 +50,41 @@ def settings_save(request):
     form = SettingsForm(request.POST, settings=services.invoice_settings(organization=organization))
     if not form.is_valid():
         return _settings_page(request, settings_form=form)
+    fields = dict(form.cleaned_data)
+    if "logo_url" not in request.POST:  # the page changes the logo with its own form
+        fields.pop("logo_url", None)
     try:
-        services.invoice_settings_update(organization=organization, **form.cleaned_data)
+        services.invoice_settings_update(organization=organization, **fields)
     except ValidationError as error:
         errors_onto(form, error)
         return _settings_page(request, settings_form=form)
     messages.success(request, "Invoicing settings saved.")
     return redirect("invoicing:settings")
+
+@member_required(roles=WRITE_ROLES)
+@require_POST
+def logo_save(request):
+    """The logo printed on invoices: an uploaded image file, read as bytes and handed to
+    ``invoice_settings_update`` as a data: URI (the service checks the bytes are a PNG, JPEG,
+    GIF or WebP image of at most 200 KB, whatever the file's name); or removed."""
+    if "remove" in request.POST:
+        services.invoice_settings_update(organization=request.organization, logo_url="")
+        messages.success(request, "Logo removed: invoices print none.")
+        return redirect(f"{reverse('invoicing:settings')}#logo")
+    upload = request.FILES.get("logo")
+    if upload is None:
+        messages.error(request, "Choose an image file: PNG, JPEG, GIF or WebP, at most 200 KB.")
+        return redirect(f"{reverse('invoicing:settings')}#logo")
+    # one byte past the bound is enough for the service to refuse a larger file
+    content = upload.read(MAX_LOGO_BYTES + 1)
+    try:
+        services.invoice_settings_update(organization=request.organization,
+                                         logo_url=logo_data_uri(content))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Logo saved: invoices print it from now on.")
+    return redirect(f"{reverse('invoicing:settings')}#logo")
 
 @member_required(roles=WRITE_ROLES)
 @require_POST

@@ -12,9 +12,8 @@ from tests.support import COMMITTING
 pytestmark = [pytest.mark.browser, COMMITTING]
 
 
-LOGO = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='36' "
-        "height='36'><rect width='36' height='36' rx='9' fill='%232f54eb'/><path d='M10 24 "
-        "18 10l8 14z' fill='white'/></svg>")
+LOGO = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+        "2mNkaPhfDwAEBQH/qHQmpwAAAABJRU5ErkJggg==")  # a 1 x 1 PNG: logos are raster images
 
 
 @pytest.fixture

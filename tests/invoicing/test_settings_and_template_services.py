@@ -26,12 +26,12 @@ def test_settings_are_normalized_and_saved(tenant):
     with tenant.context():
         settings = services.invoice_settings_update(
             organization=tenant.organization, number_prefix=" bill-2 ", grace_period_hours=48,
-            auto_send=False, footer="Bank: 1234\r\n", logo_url="data:image/png;base64,AAAA",
+            auto_send=False, footer="Bank: 1234\r\n", logo_url="data:image/png;base64,iVBORw0KGgo=",
             organization_id="ignored")  # not a setting: left alone
 
         stored = InvoiceSettings.objects.for_organization(tenant.organization).get()
     assert (stored.number_prefix, stored.grace_period_hours, stored.auto_send, stored.footer,
-            stored.logo_url) == ("BILL-2", 48, False, "Bank: 1234", "data:image/png;base64,AAAA")
+            stored.logo_url) == ("BILL-2", 48, False, "Bank: 1234", "data:image/png;base64,iVBORw0KGgo=")
     assert settings.pk == stored.pk
 
 

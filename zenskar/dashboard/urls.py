@@ -26,6 +26,7 @@ urlpatterns = [
     path("search/", search.search, name="search"),
     path("switch-organization/", views.switch_organization, name="switch-organization"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/organization/", views.organization_save, name="organization-save"),
     path("settings/api-keys/", views.api_key_create, name="api-key-create"),
     path("settings/api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
     path("settings/members/", views.member_add, name="member-add"),

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from zenskar.dashboard import overview, panels
+from zenskar.dashboard.forms import errors_onto
 from zenskar.tenancy import selectors, services
 from zenskar.tenancy.middleware import SESSION_KEY
 from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Role
@@ -94,9 +95,37 @@ def switch_organization(request):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(required=False)  # its rules are api_key_create's
+    # The least privilege unless someone picks more, as for members.
     role = forms.ChoiceField(
-        choices=[(r.value, r.label) for r in (Role.ADMIN, Role.FINANCE, Role.VIEWER)]
+        choices=[(r.value, r.label) for r in (Role.ADMIN, Role.FINANCE, Role.VIEWER)],
+        initial=Role.VIEWER,
     )
+
+
+class OrganizationForm(forms.Form):
+    """Fields only: ``organization_update`` holds the rules (the API's ``PATCH
+    /organization`` asks the same); its errors land on these fields."""
+
+    name = forms.CharField(required=False)
+    default_currency = forms.CharField(
+        required=False, label="Default currency",
+        help_text="ISO 4217, e.g. EUR. Only a default: customers created from now on get it "
+                  "unless given another; existing customers, contracts and invoices keep "
+                  "their own currency.")
+    time_zone = forms.CharField(
+        required=False, label="Time zone",
+        help_text="IANA, e.g. Europe/Berlin: the day of the dashboard and the reports. Each "
+                  "customer and contract keeps its own.")
+    usage_window_days = forms.IntegerField(
+        required=False, label="Usage window (days)",
+        help_text="1 to 3650: usage events older than this many days are refused.")
+
+    def clean(self):
+        cleaned = super().clean()
+        # an emptied number field is a refusal of the service's, not "keep the value"
+        if cleaned.get("usage_window_days") is None and "usage_window_days" not in self.errors:
+            cleaned["usage_window_days"] = ""
+        return cleaned
 
 
 class MemberForm(forms.Form):
@@ -105,8 +134,17 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+def _organization_form(organization, data=None) -> OrganizationForm:
+    return OrganizationForm(data, initial={name: getattr(organization, name)
+                                           for name in OrganizationForm.base_fields})
+
+
 @member_required
 def settings_page(request):
+    return _settings(request)
+
+
+def _settings(request, organization_form=None, status=200):
     organization = request.organization
     can_manage = request.membership.role in MANAGE_ROLES
     created_secret = request.session.pop("created_api_key_secret", None)
@@ -116,11 +154,28 @@ def settings_page(request):
         "members": selectors.memberships_list(organization=organization),
         "key_form": ApiKeyForm(),
         "member_form": MemberForm(),
+        "organization_form": organization_form or _organization_form(organization),
         "created_secret": created_secret,
         "can_manage": can_manage,
         "active": "settings",
     }
-    return render(request, "dashboard/settings.html", context)
+    return render(request, "dashboard/settings.html", context, status=status)
+
+
+@member_required(roles=MANAGE_ROLES)
+@require_POST
+def organization_save(request):
+    form = _organization_form(request.organization, request.POST)
+    if form.is_valid():
+        try:
+            organization = services.organization_update(organization=request.organization,
+                                                        **form.cleaned_data)
+        except ValidationError as error:
+            errors_onto(form, error)
+        else:
+            messages.success(request, f"{organization.name} saved.")
+            return redirect(f"{reverse('dashboard:settings')}#organization")
+    return _settings(request, organization_form=form, status=400)
 
 
 @member_required(roles=MANAGE_ROLES)

@@ -14,7 +14,26 @@ from zenskar.tenancy.models import MANAGE_ROLES, ApiKey, Membership, Organizatio
 class OrganizationOut(serializers.ModelSerializer):
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "default_currency", "time_zone", "created_at"]
+        fields = ["id", "name", "slug", "default_currency", "time_zone", "usage_window_days",
+                  "created_at"]
+
+
+class OrganizationIn(serializers.Serializer):
+    """Shapes only: the rules are ``organization_update``'s (the dashboard's form asks the
+    same). Fields left out keep their value."""
+
+    name = serializers.CharField(required=False, allow_blank=True,
+                                 help_text="1 to 200 characters.")
+    default_currency = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="ISO 4217, e.g. EUR: what customers created from now on get unless given "
+                  "another. Existing customers, contracts and invoices keep theirs.")
+    time_zone = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="IANA, e.g. Europe/Berlin: the day of the dashboard and the reports. Each "
+                  "customer and contract keeps its own.")
+    usage_window_days = serializers.IntegerField(
+        required=False, help_text="1 to 3650: usage events older than this are refused.")
 
 
 class ApiKeyOut(serializers.ModelSerializer):
@@ -67,9 +86,21 @@ class MembershipUpdateIn(serializers.Serializer):
 
 
 class OrganizationView(OrganizationAPIView):
+    write_roles = MANAGE_ROLES
+
     @extend_schema(responses=OrganizationOut, summary="The organization of the credential")
     def get(self, request):
         return Response(OrganizationOut(self.organization).data)
+
+    @extend_schema(request=OrganizationIn, responses=OrganizationOut,
+                   summary="Change the organization's name, default currency, time zone or "
+                           "usage window (owners and admins)")
+    def patch(self, request):
+        data = OrganizationIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = services.organization_update(organization=self.organization,
+                                                    **data.validated_data)
+        return Response(OrganizationOut(organization).data)
 
 
 class ApiKeyListView(OrganizationAPIView):

@@ -11,6 +11,8 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from zenskar import bounds, money
 from zenskar.tenancy.invitations import invitation_send
 from zenskar.tenancy.models import ApiKey, Membership, Organization, Role
 
@@ -48,6 +51,81 @@ def organization_create(
     organization.full_clean()
     organization.save()
     Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    return organization
+
+
+MAX_ORGANIZATION_NAME = 200  # the column
+MIN_USAGE_WINDOW_DAYS, MAX_USAGE_WINDOW_DAYS = 1, 3650
+
+
+def _organization_errors(fields: dict[str, Any]) -> tuple[dict[str, Any],
+                                                          dict[str, list[ValidationError]]]:
+    """The changes, normalized, and why each bad one is refused."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, list[ValidationError]] = {}
+
+    def refuse(name: str, message: str, code: str) -> None:
+        errors[name] = [ValidationError(message, code=code)]
+
+    if "name" in fields:
+        name = str(fields["name"] if fields["name"] is not None else "").strip()
+        problem = bounds.text_problem(name)
+        if problem:
+            refuse("name", f"The text {problem}.", "invalid_text")
+        elif not name:
+            refuse("name", "Required: the organization's name.", "required")
+        elif len(name) > MAX_ORGANIZATION_NAME:
+            refuse("name", f"At most {MAX_ORGANIZATION_NAME} characters.", "max_length")
+        else:
+            changes["name"] = name
+    if "default_currency" in fields:
+        currency = str(fields["default_currency"] or "").strip().upper()
+        if not money.is_valid_currency(currency):
+            refuse("default_currency", "An ISO 4217 currency code, e.g. USD.",
+                   "invalid_currency")
+        else:
+            changes["default_currency"] = currency
+    if "time_zone" in fields:
+        zone = str(fields["time_zone"] or "").strip()
+        if zone not in available_timezones():
+            refuse("time_zone", "An IANA time zone, e.g. Europe/Berlin.", "invalid_time_zone")
+        else:
+            changes["time_zone"] = zone
+    if "usage_window_days" in fields:
+        days = fields["usage_window_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or \
+                not MIN_USAGE_WINDOW_DAYS <= days <= MAX_USAGE_WINDOW_DAYS:
+            refuse("usage_window_days", f"A whole number of days from {MIN_USAGE_WINDOW_DAYS} "
+                                        f"to {MAX_USAGE_WINDOW_DAYS}.", "out_of_bounds")
+        else:
+            changes["usage_window_days"] = days
+    return changes, errors
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, **fields: Any) -> Organization:
+    """Change the organization's ``name`` (1 to 200 characters), ``default_currency`` (ISO
+    4217), ``time_zone`` (IANA) or ``usage_window_days`` (1 to 3650); fields not given keep
+    their value, others are ignored.
+
+    Guarantees:
+    - every field is checked before anything is written: a ``ValidationError`` names each bad
+      one with a code (``required``, ``max_length``, ``invalid_text``, ``invalid_currency``,
+      ``invalid_time_zone``, ``out_of_bounds``) and nothing changes;
+    - the row is locked while it changes;
+    - the default currency is only a default: customers created from now on get it unless
+      given another (products' selling prices too); existing customers, contracts and
+      invoices keep their own currency. The time zone is the dashboard's and the reports'
+      day; each customer and contract keeps its own.
+    """
+    changes, errors = _organization_errors(fields)
+    if errors:
+        raise ValidationError(errors)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    for name, value in changes.items():
+        setattr(organization, name, value)
+    if changes:
+        organization.save(update_fields=[*changes, "updated_at"])
     return organization
 
 
