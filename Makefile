@@ -19,12 +19,14 @@ install: $(STAMP)
 run: install
 	$(PY) -m zenskar.run
 
-## Run the whole test suite against real PostgreSQL and Redis.
+## Run the whole test suite against real PostgreSQL and Redis, in TEST_WORKERS processes
+## (pytest-xdist; each has its own database, cache prefix and Celery queues).
+TEST_WORKERS ?= 2
 test: install browser
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/mypy
-	$(PY) -m zenskar.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m zenskar.embedded exec -- $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Debian's Chromium for the browser tests (Playwright's own download does not work offline).
 browser:

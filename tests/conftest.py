@@ -30,6 +30,7 @@ pytest.register_assert_rewrite("tests.support")
 from tests.support import PASSWORD  # noqa: E402
 from tests.support.factories import OrganizationFactory, UserFactory  # noqa: E402
 from tests.support.tenants import Tenant  # noqa: E402
+from tests.support.world import SCHEMATHESIS_TALLY  # noqa: E402
 
 pytest_plugins = [
     "tests.support.browser",  # the session's Chromium: browser, page, artifacts
@@ -40,6 +41,31 @@ pytest_plugins = [
     "tests.support.world",  # world, wsgi_calls
     "tests.support.receivables",  # hourly
 ]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the schema fuzzing ran (tests/security/test_schemathesis.py), over all workers."""
+    tally = SCHEMATHESIS_TALLY
+    if tally["cases"]:
+        terminalreporter.write_line(
+            f"schemathesis: {len(tally['operations'])} operations, {tally['cases']} generated "
+            f"cases (at most {tally['examples_per_operation']} per operation)")
+
+
+def pytest_sessionfinish(session):
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # a worker of pytest-xdist: hand the tally to the controller
+        output["schemathesis"] = {**SCHEMATHESIS_TALLY,
+                                  "operations": sorted(SCHEMATHESIS_TALLY["operations"])}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    tally = getattr(node, "workeroutput", {}).get("schemathesis")
+    if tally:
+        SCHEMATHESIS_TALLY["operations"].update(tally["operations"])
+        SCHEMATHESIS_TALLY["cases"] += tally["cases"]
+        SCHEMATHESIS_TALLY["examples_per_operation"] = tally["examples_per_operation"]
 
 
 def _alive(pid: int) -> bool:

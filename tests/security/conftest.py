@@ -7,17 +7,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.support.mail import PUBLIC_URL
-from tests.support.world import SCHEMATHESIS_TALLY
 from zenskar.core import ratelimit
 from zenskar.tenancy.models import Membership, Role
-
-
-def pytest_terminal_summary(terminalreporter):
-    if SCHEMATHESIS_TALLY["cases"]:
-        terminalreporter.write_line(
-            f"schemathesis: {len(SCHEMATHESIS_TALLY['operations'])} operations, "
-            f"{SCHEMATHESIS_TALLY['cases']} generated cases (at most "
-            f"{SCHEMATHESIS_TALLY['examples_per_operation']} per operation)")
 
 
 @pytest.fixture
