@@ -239,7 +239,8 @@ def test_another_organizations_customer_is_unaffected(
     assert len(suspensions(tenant)) == 1
 
 
-@pytest.mark.parametrize("customer", [str(uuid.uuid4()), "not-a-uuid", "", None])
+@pytest.mark.parametrize("customer", ["6f1c1d1e-9a2b-4c3d-8e4f-5a6b7c8d9e0f", "not-a-uuid", "", None],
+                         ids=["unknown-id", "not-a-uuid", "empty", "none"])
 def test_an_unknown_customer_is_ignored(scenario, tenant, plan, customer,
                                         django_capture_on_commit_callbacks):
     publish(tenant, django_capture_on_commit_callbacks, "customer.entitlements_paused",
