@@ -13,23 +13,16 @@ from playwright.sync_api import expect
 from contracts import selectors, services
 from contracts.models import Contract
 from tests.support import COMMITTING
-from tests.support.browser import sign_in
+from tests.support.browser import PHONE, fits, sign_in
 from tests.support.factories import CustomerFactory, MeterFactory, ProductFactory
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
-PHONE = {"width": 390, "height": 844}
 
 
 def at(page, path: str):
     """The input (or part of the editor) for a path of the document the editor sends."""
     return page.locator(f'[data-path="{path}"]')
-
-
-def fits(page) -> None:
-    """The page scrolls up and down only, at the window's width."""
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"the page is {width[0]}px wide in a {width[1]}px window"
 
 
 def billing_row(page, day: str):

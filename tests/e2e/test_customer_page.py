@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from payments import services as payments
 from tests.support import COMMITTING
-from tests.support.browser import sign_in
+from tests.support.browser import PHONE, fits, sign_in
 from tests.support.factories import CustomerFactory
 from tests.support.receivables import issued
 from tests.support.scenario import Scenario, flat
@@ -28,23 +28,6 @@ from zenskar.dashboard import overview
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
-PHONE = {"width": 390, "height": 844}
-# The page's width against the window's, and the first elements past its right edge outside
-# a box that scrolls or clips them (to say what is wrong when they differ).
-MEASURE = """() => {
-  const width = window.innerWidth;
-  const clipped = (node) => {
-    for (let box = node.parentElement; box; box = box.parentElement) {
-      if (getComputedStyle(box).overflowX !== "visible") return true;
-    }
-    return false;
-  };
-  const wide = [...document.body.querySelectorAll("*")]
-    .filter((node) => node.getBoundingClientRect().right > width + 0.5 && !clipped(node))
-    .slice(0, 8)
-    .map((node) => `${node.tagName.toLowerCase()}.${node.className}`);
-  return {page: document.documentElement.scrollWidth, window: width, too_wide: wide};
-}"""
 
 
 @pytest.fixture
@@ -129,7 +112,6 @@ def test_a_finance_user_reads_the_customer_page_follows_a_figure_and_edits_the_n
     page.set_viewport_size(PHONE)
     page.reload()
     expect(page.locator("h1")).to_have_text("Acme Corporation")
-    measured = page.evaluate(MEASURE)
-    assert measured["page"] <= measured["window"], f"the page scrolls sideways: {measured}"
+    fits(page)
     page.screenshot(path=str(artifacts / "customer-narrow.png"), full_page=True)
     assert problems == []

@@ -20,37 +20,10 @@ from playwright.sync_api import expect
 from invoicing.models import Invoice
 from payments import services as payments
 from tests.support import COMMITTING
-from tests.support.browser import sign_in
+from tests.support.browser import PHONE, fits, sign_in
 from tests.support.scenario import flat
 
 pytestmark = [pytest.mark.browser, COMMITTING]
-
-PHONE = {"width": 390, "height": 844}
-
-# The page's width and the window's, and (to say what is wrong when they differ) the first
-# elements that reach past the window's right edge outside a box that scrolls or clips them.
-MEASURE = """() => {
-  const width = window.innerWidth;
-  const clipped = (node) => {
-    for (let box = node.parentElement; box; box = box.parentElement) {
-      if (getComputedStyle(box).overflowX !== "visible") return true;
-    }
-    return false;
-  };
-  const wide = [...document.body.querySelectorAll("*")]
-    .filter((node) => node.getBoundingClientRect().right > width + 0.5 && !clipped(node))
-    .slice(0, 8)
-    .map((node) => `${node.tagName.toLowerCase()}.${node.className} ` +
-                   `${Math.round(node.getBoundingClientRect().right)}px`);
-  return {page: document.documentElement.scrollWidth, window: width, too_wide: wide};
-}"""
-
-
-def fits(page, name: str) -> None:
-    """The page scrolls up and down only: it is no wider than the window."""
-    measured = page.evaluate(MEASURE)
-    assert measured["page"] <= measured["window"], f"{name} scrolls sideways: {measured}"
-
 
 @pytest.fixture
 def books(scenario, stripe_gateway, tenant, live_server, settings):

@@ -16,12 +16,11 @@ from playwright.sync_api import expect
 
 from invoicing.models import Invoice
 from tests.support import COMMITTING
-from tests.support.browser import sign_in
+from tests.support.browser import PHONE, fits, sign_in
 from tests.support.scenario import Scenario
 
 pytestmark = [pytest.mark.browser, COMMITTING]
 
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -98,10 +97,8 @@ def test_the_new_pages_fit_a_phone(live_server, page, tenant, make_user, acme, a
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, name
         expect(page.locator("h1").first).to_be_visible()
-        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"{name} scrolls sideways: {width}"
+        fits(page, name)
     page.goto(f"{live_server.url}/invoices/new/")
     page.get_by_test_id("add-line").click()
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], width
+    fits(page, "the new invoice with a line added")
     page.screenshot(path=str(artifacts / "narrow-one-off-invoice.png"), full_page=True)

@@ -69,3 +69,32 @@ def sign_in(page, base_url: str, organization, make_user, *, role: str = "financ
     page.click("button[type=submit]")
     page.wait_for_selector("h1")
     return user
+
+
+# A phone's window (an iPhone 12 to 15).
+PHONE = {"width": 390, "height": 844}
+
+# The page's width and the window's, and (to say what is wrong when they differ) the first
+# elements that reach past the window's right edge outside a box that scrolls or clips them.
+MEASURE = """() => {
+  const width = window.innerWidth;
+  const clipped = (node) => {
+    for (let box = node.parentElement; box; box = box.parentElement) {
+      if (getComputedStyle(box).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  const wide = [...document.body.querySelectorAll("*")]
+    .filter((node) => node.getBoundingClientRect().right > width + 0.5 && !clipped(node))
+    .slice(0, 8)
+    .map((node) => `${node.tagName.toLowerCase()}.${node.className} ` +
+                   `${Math.round(node.getBoundingClientRect().right)}px`);
+  return {page: document.documentElement.scrollWidth, window: width, too_wide: wide};
+}"""
+
+
+def fits(page, name: str = "the page") -> None:
+    """The page scrolls up and down only: it is no wider than the window (wide tables scroll
+    in their own box); else the assertion names the elements that reach past its edge."""
+    measured = page.evaluate(MEASURE)
+    assert measured["page"] <= measured["window"], f"{name} scrolls sideways: {measured}"
