@@ -112,7 +112,11 @@ def _document_of(contract: Contract) -> dict:
 class CustomerListView(OrganizationAPIView):
     @extend_schema(
         responses=CustomerSerializer(many=True), summary="List customers",
-        parameters=[OpenApiParameter("external_id", str), OpenApiParameter("search", str)],
+        description="Customers newest first (cursor-paginated); `external_id` finds the one "
+                    "your systems call so.",
+        parameters=[OpenApiParameter("external_id", str, description="Exactly this external_id."),
+                    OpenApiParameter("search", str,
+                                     description="Part of the name, any case.")],
     )
     def get(self, request):
         customers = Customer.objects.for_organization(self.organization)
@@ -122,7 +126,11 @@ class CustomerListView(OrganizationAPIView):
             customers = customers.filter(name__icontains=request.query_params["search"])
         return self.paginate(customers, CustomerSerializer)
 
-    @extend_schema(request=CustomerSerializer, responses={201: CustomerSerializer})
+    @extend_schema(request=CustomerSerializer, responses={201: CustomerSerializer},
+                   summary="Create a customer",
+                   description="`external_id` (your id of it, unique in the organization: "
+                               "400 when taken) is how usage events and contracts name it. "
+                               "Currency and time zone default to the organization's.")
     def post(self, request):
         data = CustomerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -131,11 +139,15 @@ class CustomerListView(OrganizationAPIView):
 
 
 class CustomerDetailView(OrganizationAPIView):
-    @extend_schema(responses=CustomerSerializer)
+    @extend_schema(responses=CustomerSerializer, summary="Read a customer",
+                   description="One customer with its address, tax details and terms.")
     def get(self, request, customer_id):
         return Response(CustomerSerializer(self.get_scoped(Customer.objects, id=customer_id)).data)
 
-    @extend_schema(request=CustomerSerializer, responses=CustomerSerializer)
+    @extend_schema(request=CustomerSerializer, responses=CustomerSerializer,
+                   summary="Change a customer",
+                   description="Fields left out keep their value. Finalized invoices keep "
+                               "the details they were issued with.")
     def patch(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         data = CustomerSerializer(customer, data=request.data, partial=True)
@@ -143,7 +155,9 @@ class CustomerDetailView(OrganizationAPIView):
         customer = services.customer_update(customer=customer, **data.validated_data)
         return Response(CustomerSerializer(customer).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, summary="Delete a customer",
+                   description="Only a customer nothing refers to: one with contracts, "
+                               "invoices or payments is refused (400, code `in_use`).")
     def delete(self, request, customer_id):
         services.customer_delete(customer=self.get_scoped(Customer.objects, id=customer_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -153,12 +167,17 @@ class CustomerDetailView(OrganizationAPIView):
 
 
 class ProductListView(OrganizationAPIView):
-    @extend_schema(responses=ProductSerializer(many=True), summary="List products")
+    @extend_schema(responses=ProductSerializer(many=True), summary="List products",
+                   description="The catalog, newest first (cursor-paginated).")
     def get(self, request):
         return self.paginate(Product.objects.for_organization(self.organization),
                              ProductSerializer)
 
-    @extend_schema(request=ProductSerializer, responses={201: ProductSerializer})
+    @extend_schema(request=ProductSerializer, responses={201: ProductSerializer},
+                   summary="Create a product",
+                   description="A product contracts price (its SKU, unique in the "
+                               "organization: 400 when taken), with its revenue rule for the "
+                               "ledger.")
     def post(self, request):
         data = ProductSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -167,11 +186,15 @@ class ProductListView(OrganizationAPIView):
 
 
 class ProductDetailView(OrganizationAPIView):
-    @extend_schema(responses=ProductSerializer)
+    @extend_schema(responses=ProductSerializer, summary="Read a product",
+                   description="One product of the catalog.")
     def get(self, request, product_id):
         return Response(ProductSerializer(self.get_scoped(Product.objects, id=product_id)).data)
 
-    @extend_schema(request=ProductSerializer, responses=ProductSerializer)
+    @extend_schema(request=ProductSerializer, responses=ProductSerializer,
+                   summary="Change, archive or restore a product",
+                   description="Fields left out keep their value; `active` false archives it "
+                               "(contracts that price it keep billing).")
     def patch(self, request, product_id):
         product = self.get_scoped(Product.objects, id=product_id)
         data = ProductSerializer(product, data=request.data, partial=True)
@@ -186,8 +209,10 @@ class ProductDetailView(OrganizationAPIView):
 class ContractListView(OrganizationAPIView):
     @extend_schema(
         responses=ContractSummarySerializer(many=True), summary="List contracts",
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("customer", str,
-                    description="The customer's external_id")],
+        description="Contracts newest first (cursor-paginated), without their terms.",
+        parameters=[OpenApiParameter("status", str, enum=Contract.Status.values),
+                    OpenApiParameter("customer", str,
+                                     description="The customer's external_id")],
     )
     def get(self, request):
         contracts = selectors.contracts_list(organization=self.organization)
@@ -200,6 +225,10 @@ class ContractListView(OrganizationAPIView):
     @extend_schema(
         request=ContractDocumentIn, responses={201: ContractDocument},
         summary="Create (import) a contract from its document",
+        description="The whole contract in one document: customer, dates, phases with their "
+                    "price items, discounts. An active one bills from its start date; a draft "
+                    "waits for activate. Each bad part is a 400 naming its place "
+                    "(`phases.0.items.1.pricing`).",
     )
     def post(self, request):
         contract = services.contract_create(organization=self.organization, document=request.data)
@@ -207,12 +236,16 @@ class ContractListView(OrganizationAPIView):
 
 
 class ContractDetailView(OrganizationAPIView):
-    @extend_schema(responses=ContractDocument, summary="The contract as its document (export)")
+    @extend_schema(responses=ContractDocument, summary="The contract as its document (export)",
+                   description="The contract in the shape it is created with, its status "
+                               "and id added.")
     def get(self, request, contract_id):
         return Response(_document_of(self.get_scoped(Contract.objects, id=contract_id)))
 
     @extend_schema(request=ContractDocumentIn, responses=ContractDocument,
-                   summary="Replace a draft contract's terms")
+                   summary="Replace a draft contract's terms",
+                   description="The document replaces the draft's terms whole. An active "
+                               "contract is refused (400 on `status`): amend it instead.")
     def put(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         contract = services.contract_update(contract=contract, document=request.data)
@@ -220,14 +253,19 @@ class ContractDetailView(OrganizationAPIView):
 
     @extend_schema(request=None, responses={204: None},
                    summary="Delete a contract never invoiced (a draft, or one whose billing "
-                           "failed from the start)")
+                           "failed from the start)",
+                   description="A contract with an invoice is refused (400): cancel it "
+                               "instead.")
     def delete(self, request, contract_id):
         services.contract_delete(contract=self.get_scoped(Contract.objects, id=contract_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ContractActivateView(OrganizationAPIView):
-    @extend_schema(request=None, responses=ContractDocument)
+    @extend_schema(request=None, responses=ContractDocument, summary="Activate a draft contract",
+                   description="From now on it bills: its first invoices are generated by the "
+                               "next run. Activating an active contract is a no-op; another "
+                               "status is a 400.")
     def post(self, request, contract_id):
         contract = services.contract_activate(
             contract=self.get_scoped(Contract.objects, id=contract_id)
@@ -240,7 +278,9 @@ class CancelIn(serializers.Serializer):
 
 
 class ContractCancelView(OrganizationAPIView):
-    @extend_schema(request=CancelIn, responses=ContractDocument)
+    @extend_schema(request=CancelIn, responses=ContractDocument, summary="Cancel a contract",
+                   description="It stops covering from `effective_date`: a date in the past "
+                               "credits what was billed beyond it on the next invoice.")
     def post(self, request, contract_id):
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -258,13 +298,18 @@ class AmendIn(serializers.Serializer):
 
 
 class ContractAmendmentsView(OrganizationAPIView):
-    @extend_schema(responses=AmendmentSerializer(many=True))
+    @extend_schema(responses=AmendmentSerializer(many=True), summary="A contract's amendments",
+                   description="Every amendment, newest first, with the terms before it.")
     def get(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         return self.paginate(contract.amendments.all(), AmendmentSerializer)
 
     @extend_schema(request=AmendIn, responses={201: AmendmentSerializer},
-                   summary="Amend an active contract from a date")
+                   summary="Amend an active contract from a date",
+                   description="The phases given are the terms from `effective_date` on; a "
+                               "date in the past re-rates the closed periods and bills the "
+                               "difference. A draft is refused (400 on `status`): replace it "
+                               "with PUT.")
     def post(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         data = AmendIn(data=request.data)
@@ -290,7 +335,9 @@ class ContractEntitlementsIn(serializers.Serializer):
 class ContractEntitlementsView(OrganizationAPIView):
     @extend_schema(request=ContractEntitlementsIn, responses=ContractDocument,
                    summary="Change a contract's entitlement overrides from a date (a draft is "
-                           "rewritten, an active contract amended)")
+                           "rewritten, an active contract amended)",
+                   description="Each feature key's override (value, policy) applies from "
+                               "`effective_date`; null removes it. Answers the contract.")
     def post(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         data = ContractEntitlementsIn(data=request.data)
@@ -305,6 +352,9 @@ class ContractScheduleView(OrganizationAPIView):
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
         summary="What will be billed when: the next billing dates and their charges",
+        description="The coming billing dates of the contract's schedule with each charge and "
+                    "its period; usage charges are estimated from the usage so far. Writes "
+                    "nothing.",
     )
     def get(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
@@ -335,12 +385,18 @@ class ContractScheduleView(OrganizationAPIView):
 
 
 class PhaseListView(OrganizationAPIView):
-    @extend_schema(responses=PhaseSerializer(many=True))
+    @extend_schema(responses=inline_serializer("ContractPhases", {
+                       "results": PhaseSerializer(many=True)}),
+                   summary="A contract's phases",
+                   description="Its phases in date order (not paginated).")
     def get(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         return Response({"results": PhaseSerializer(contract.phases.all(), many=True).data})
 
-    @extend_schema(request=PhaseSerializer, responses={201: PhaseSerializer})
+    @extend_schema(request=PhaseSerializer, responses={201: PhaseSerializer},
+                   summary="Add a phase to a draft contract",
+                   description="A period of the contract with terms of its own; phases may "
+                               "not overlap (400). Add its price items next.")
     def post(self, request, contract_id):
         contract = self.get_scoped(Contract.objects, id=contract_id)
         data = PhaseSerializer(data=request.data)
@@ -354,11 +410,15 @@ class PhaseDetailView(OrganizationAPIView):
     def _phase(self, phase_id):
         return self.get_scoped(Phase.objects.select_related("contract"), id=phase_id)
 
-    @extend_schema(responses=PhaseSerializer)
+    @extend_schema(responses=PhaseSerializer, summary="Read a phase",
+                   description="One phase of a contract: its name and dates.")
     def get(self, request, phase_id):
         return Response(PhaseSerializer(self._phase(phase_id)).data)
 
-    @extend_schema(request=PhaseSerializer, responses=PhaseSerializer)
+    @extend_schema(request=PhaseSerializer, responses=PhaseSerializer,
+                   summary="Change a draft contract's phase",
+                   description="Fields left out keep their value; an active contract's "
+                               "phases change by amendment (400).")
     def patch(self, request, phase_id):
         phase = self._phase(phase_id)
         data = PhaseSerializer(phase, data=request.data, partial=True)
@@ -366,20 +426,31 @@ class PhaseDetailView(OrganizationAPIView):
         return Response(PhaseSerializer(services.phase_update(phase=phase,
                                                                **data.validated_data)).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None},
+                   summary="Delete a draft contract's phase",
+                   description="The phase goes with its price items; an active contract's "
+                               "phases change by amendment (400).")
     def delete(self, request, phase_id):
         services.phase_delete(phase=self._phase(phase_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PriceItemListView(OrganizationAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=inline_serializer("PhaseItems", {
+                       "results": serializers.ListField(child=PriceItemDocument)}),
+                   summary="A phase's price items",
+                   description="Each price item as written in the contract document (not "
+                               "paginated).")
     def get(self, request, phase_id):
         phase = self.get_scoped(Phase.objects, id=phase_id)
         items = phase.items.select_related("product").prefetch_related("discounts")
         return Response({"results": [selectors.item_document(i) for i in items]})
 
-    @extend_schema(request=PriceItemDocument, responses={201: PriceItemDocument})
+    @extend_schema(request=PriceItemDocument, responses={201: PriceItemDocument},
+                   summary="Add a price item to a draft phase",
+                   description="A product priced by a model (flat, per unit, tiered, "
+                               "volume, package...) billed in advance or in arrears; a usage "
+                               "item names its meter. Each bad part is a 400 naming it.")
     def post(self, request, phase_id):
         phase = self.get_scoped(Phase.objects.select_related("contract"), id=phase_id)
         item = services.price_item_create(phase=phase, data=request.data)
@@ -392,16 +463,22 @@ class PriceItemDetailView(OrganizationAPIView):
             PriceItem.objects.select_related("phase__contract", "product"), id=item_id
         )
 
-    @extend_schema(responses=PriceItemDocument)
+    @extend_schema(responses=PriceItemDocument, summary="Read a price item",
+                   description="One price item as written in the contract document.")
     def get(self, request, item_id):
         return Response(selectors.item_document(self._item(item_id)))
 
-    @extend_schema(request=PriceItemDocument, responses=PriceItemDocument)
+    @extend_schema(request=PriceItemDocument, responses=PriceItemDocument,
+                   summary="Change a draft's price item",
+                   description="Fields left out keep their value; an active contract's items "
+                               "change by amendment (400).")
     def patch(self, request, item_id):
         item = services.price_item_update(item=self._item(item_id), data=request.data)
         return Response(selectors.item_document(item))
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None},
+                   summary="Delete a draft's price item",
+                   description="An active contract's items change by amendment (400).")
     def delete(self, request, item_id):
         services.price_item_delete(item=self._item(item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,7 @@ from zenskar.api.authentication import (
     CachedApiKeyAuthentication,
     DashboardSessionAuthentication,
 )
+from zenskar.api.schema import error_response
 from zenskar.api.throttling import _WindowThrottle
 from zenskar.api.views import OrganizationAPIView
 
@@ -37,6 +38,9 @@ class CheckThrottle(_WindowThrottle):
     def identity(self, request) -> str | None:
         key = getattr(request.auth, "api_key", None)
         return str(key.id) if key is not None else f"session:{request.auth.organization.id}"
+
+
+NOT_FOUND = error_response("No customer has this external id (or id), or no feature this key.")
 
 
 def _not_found(error: selectors.NotFound) -> exceptions.NotFound:
@@ -92,7 +96,7 @@ class CheckView(OrganizationAPIView):
             OpenApiParameter("feature", str, required=True, description="The feature's key."),
             OpenApiParameter("amount", str, description="Units about to be used (default 1)."),
         ],
-        responses=CheckOut,
+        responses={200: CheckOut, 404: NOT_FOUND},
     )
     def get(self, request):
         amount = Decimal(1)
@@ -110,13 +114,16 @@ class CheckView(OrganizationAPIView):
 class BatchCheckView(CheckView):
     @extend_schema(
         summary="Check several features for a customer at once",
+        description="The check of each feature key for the customer, in one call and in the "
+                    "order asked; like the single check, answered from the cache.",
         parameters=[
             OpenApiParameter("customer", str, required=True),
             OpenApiParameter("features", str, required=True,
                              description="Feature keys separated by commas (at most 100)."),
         ],
-        responses=inline_serializer("BatchCheck", {"customer": serializers.CharField(),
-                                                   "entitlements": CheckOut(many=True)}),
+        responses={200: inline_serializer("BatchCheck", {
+            "customer": serializers.CharField(), "entitlements": CheckOut(many=True)}),
+            404: NOT_FOUND},
     )
     def get(self, request):
         keys = [k for k in _ref(request, "features").split(",") if k.strip()]
@@ -134,6 +141,8 @@ class BatchCheckView(CheckView):
 
 class CustomerEntitlementsView(OrganizationAPIView):
     @extend_schema(summary="Every feature as the customer has it",
+                   description="Each feature the customer's contracts and products grant, as "
+                               "a check would answer it now, and its pause for non-payment.",
                    responses=inline_serializer("CustomerEntitlements", {
                        "customer": serializers.CharField(),
                        "paused": PauseOut(allow_null=True, help_text="The customer's pause "
@@ -177,7 +186,7 @@ class ConsumeView(OrganizationAPIView):
                     "are never granted more than the limit. What is granted is recorded as "
                     "usage of the feature's meter (billed like any usage). Idempotent by "
                     "`key`.",
-        request=ConsumeIn, responses=ConsumeOut,
+        request=ConsumeIn, responses={200: ConsumeOut, 404: NOT_FOUND},
     )
     def post(self, request):
         data = ConsumeIn(data=request.data)
@@ -209,12 +218,16 @@ class FeatureSerializer(serializers.ModelSerializer):
 
 
 class FeatureListView(OrganizationAPIView):
-    @extend_schema(summary="List features", responses=FeatureSerializer(many=True))
+    @extend_schema(summary="List features", responses=FeatureSerializer(many=True),
+                   description="The features products and contracts grant (boolean, numeric, "
+                               "metered, prepaid), archived ones included.")
     def get(self, request):
         return self.paginate(Feature.objects.for_organization(self.organization),
                              FeatureSerializer)
 
     @extend_schema(summary="Create a feature", request=FeatureSerializer,
+                   description="A feature by its key (unique: 400 when taken); a metered "
+                               "feature names the meter its usage is counted by.",
                    responses={201: FeatureSerializer})
     def post(self, request):
         data = FeatureSerializer(data=request.data)
@@ -224,11 +237,14 @@ class FeatureListView(OrganizationAPIView):
 
 
 class FeatureDetailView(OrganizationAPIView):
-    @extend_schema(summary="Get a feature", responses=FeatureSerializer)
+    @extend_schema(summary="Get a feature", responses=FeatureSerializer,
+                   description="One feature with its kind, meter, reset and policy.")
     def get(self, request, feature_id):
         return Response(FeatureSerializer(self.get_scoped(Feature.objects, id=feature_id)).data)
 
     @extend_schema(summary="Change a feature (key, kind and meter stay)",
+                   description="Fields left out keep their value; checks use the change at "
+                               "once.",
                    request=FeatureSerializer, responses=FeatureSerializer)
     def patch(self, request, feature_id):
         feature = self.get_scoped(Feature.objects, id=feature_id)
@@ -237,7 +253,9 @@ class FeatureDetailView(OrganizationAPIView):
         return Response(FeatureSerializer(
             services.feature_update(feature=feature, **data.validated_data)).data)
 
-    @extend_schema(summary="Archive a feature (no longer granted)",
+    @extend_schema(summary="Archive a feature (no longer granted)", request=None,
+                   description="The feature stays listed, archived; checks answer it as not "
+                               "granted. Archiving it again is a no-op.",
                    responses={200: FeatureSerializer})
     def delete(self, request, feature_id):
         feature = self.get_scoped(Feature.objects, id=feature_id)
@@ -272,6 +290,8 @@ class ProductFeatureIn(serializers.Serializer):
 
 class ProductFeaturesView(OrganizationAPIView):
     @extend_schema(summary="The features a product includes",
+                   description="What each feature the product grants is worth (cursor-"
+                               "paginated).",
                    responses=ProductFeatureSerializer(many=True))
     def get(self, request, product_id):
         product = self.get_scoped(Product.objects, id=product_id)
@@ -280,6 +300,9 @@ class ProductFeaturesView(OrganizationAPIView):
         return self.paginate(rows, ProductFeatureSerializer)
 
     @extend_schema(summary="Include a feature in a product (or change what it includes)",
+                   description="Customers with the product get the feature with this value "
+                               "and policy (when their invoice is paid, or at once, as "
+                               "`grant_on` says). An unknown feature key is a 400.",
                    request=ProductFeatureIn, responses=ProductFeatureSerializer)
     def post(self, request, product_id):
         product = self.get_scoped(Product.objects, id=product_id)
@@ -295,7 +318,9 @@ class ProductFeaturesView(OrganizationAPIView):
 
 
 class ProductFeatureDetailView(OrganizationAPIView):
-    @extend_schema(summary="Stop including a feature in a product", responses={204: None})
+    @extend_schema(summary="Stop including a feature in a product", request=None,
+                   responses={204: None},
+                   description="Customers no longer get the feature through this product.")
     def delete(self, request, product_id, feature_key):
         product = self.get_scoped(Product.objects, id=product_id)
         feature = self.get_scoped(Feature.objects, key=feature_key)
@@ -324,7 +349,9 @@ class LotIn(serializers.Serializer):
 
 
 class CustomerBalancesView(OrganizationAPIView):
-    @extend_schema(summary="A customer's prepaid lots", responses=LotSerializer(many=True))
+    @extend_schema(summary="A customer's prepaid lots", responses=LotSerializer(many=True),
+                   description="Each lot of prepaid units with its source and expiry, newest "
+                               "first (cursor-paginated).")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         lots = BalanceLot.objects.for_organization(self.organization).filter(
@@ -332,6 +359,8 @@ class CustomerBalancesView(OrganizationAPIView):
         return self.paginate(lots, LotSerializer)
 
     @extend_schema(summary="Give a customer prepaid units", request=LotIn,
+                   description="Adds a lot of units of a prepaid feature to the customer's "
+                               "balance; with an `Idempotency-Key` a retry adds nothing more.",
                    responses={201: LotSerializer})
     def post(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
@@ -359,6 +388,8 @@ class NoticeSerializer(serializers.ModelSerializer):
 
 class NoticeListView(OrganizationAPIView):
     @extend_schema(summary="Notifications sent about limits and balances",
+                   description="Each notice sent when a customer neared or reached a limit or "
+                               "a balance ran low, newest first.",
                    responses=NoticeSerializer(many=True))
     def get(self, request):
         return self.paginate(Notice.objects.for_organization(self.organization)
@@ -375,12 +406,16 @@ class ReconciliationSerializer(serializers.ModelSerializer):
 
 class ReconciliationListView(OrganizationAPIView):
     @extend_schema(summary="Reconciliations of the usage counters",
+                   description="Each comparison of the cached counters with the events, "
+                               "with what was repaired, newest first.",
                    responses=ReconciliationSerializer(many=True))
     def get(self, request):
         return self.paginate(Reconciliation.objects.for_organization(self.organization),
                              ReconciliationSerializer)
 
     @extend_schema(summary="Reconcile the usage counters now", request=None,
+                   description="Recounts the usage counters from the events and repairs the "
+                               "database and the cache where they drifted; safe to run again.",
                    responses={201: ReconciliationSerializer})
     def post(self, request):
         run = services.reconcile(organization=self.organization)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -185,11 +185,19 @@ def _billing_failure_filters(params) -> dict:
 class InvoiceListView(OrganizationAPIView):
     @extend_schema(
         responses=InvoiceSummarySerializer(many=True), summary="List invoices",
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("customer", str),
-                    OpenApiParameter("contract", OpenApiTypes.UUID),
-                    OpenApiParameter("from", OpenApiTypes.DATE),
-                    OpenApiParameter("to", OpenApiTypes.DATE),
-                    OpenApiParameter("overdue", bool)],
+        description="Invoices newest first (cursor-paginated), without their lines, filtered "
+                    "by status, customer, contract, billing date or overdue.",
+        parameters=[OpenApiParameter("status", str, enum=Invoice.Status.values),
+                    OpenApiParameter("customer", str, description="The customer's external_id."),
+                    OpenApiParameter("contract", OpenApiTypes.UUID,
+                                     description="A contract's id: its invoices."),
+                    OpenApiParameter("from", OpenApiTypes.DATE,
+                                     description="Billing date on or after this day."),
+                    OpenApiParameter("to", OpenApiTypes.DATE,
+                                     description="Billing date on or before this day."),
+                    OpenApiParameter("overdue", bool,
+                                     description="true: only finalized invoices past their due "
+                                                 "date with money due.")],
     )
     def get(self, request):
         invoices = selectors.invoices_list(organization=self.organization,
@@ -215,7 +223,10 @@ class InvoiceListView(OrganizationAPIView):
                                                 "unit_price}.")
 
     @extend_schema(request=OneOffIn, responses={201: InvoiceSerializer},
-                   summary="A one-off draft invoice with manual lines")
+                   summary="A one-off draft invoice with manual lines",
+                   description="A draft, not tied to a contract, with the lines given (tax "
+                               "applied as for any invoice); finalize it to number it and post "
+                               "it. An unknown customer or a bad line is a 400 naming it.")
     def post(self, request):
         data = self.OneOffIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -245,7 +256,9 @@ class ManualLineIn(serializers.Serializer):
 
 
 class InvoiceDetailView(OrganizationAPIView):
-    @extend_schema(responses=InvoiceSerializer, summary="An invoice with its lines")
+    @extend_schema(responses=InvoiceSerializer, summary="An invoice with its lines",
+                   description="One invoice with its amounts, what was credited and paid, and "
+                               "each line with the derivation of its amount.")
     def get(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects.select_related("customer"), id=invoice_id)
         return Response(InvoiceSerializer(invoice).data)
@@ -267,7 +280,15 @@ class InvoiceDetailView(OrganizationAPIView):
 class InvoiceActionView(OrganizationAPIView):
     """``finalize``, ``void``, ``mark-uncollectible``, ``send``."""
 
-    @extend_schema(request=None, responses=InvoiceSerializer,
+    @extend_schema(request=None, responses=InvoiceSerializer, operation_id="invoices_action",
+                   summary="Finalize, void, mark uncollectible or send an invoice",
+                   description="`finalize` numbers a draft, renders its PDF and posts it to the "
+                               "ledger; `void` cancels an invoice (a finalized one's entries "
+                               "are reversed); `mark-uncollectible` writes off what is due; "
+                               "`send` "
+                               "e-mails it to the customer. A transition the invoice's status "
+                               "does not allow is a 400 on `status`; one already made is a "
+                               "no-op. Another action is a 404.",
                    parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
                                                 enum=["finalize", "void", "mark-uncollectible",
                                                       "send"])])
@@ -290,7 +311,10 @@ class InvoiceActionView(OrganizationAPIView):
 
 
 class InvoicePdfView(OrganizationAPIView):
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+                   summary="The invoice's PDF",
+                   description="A draft's is rendered as it stands (marked draft); a finalized "
+                               "invoice's is rendered once and stored, then served as is.")
     def get(self, request, invoice_id):
         from invoicing import delivery
 
@@ -304,7 +328,10 @@ class InvoicePdfView(OrganizationAPIView):
 
 class InvoiceLinesView(OrganizationAPIView):
     @extend_schema(request=ManualLineIn, responses={201: InvoiceSerializer},
-                   summary="Add a one-off line to a draft")
+                   summary="Add a one-off line to a draft",
+                   description="A line written by hand (description, quantity, unit price) on "
+                               "a draft; answers the invoice with its new totals. A finalized "
+                               "invoice is refused (400 on `status`).")
     def post(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects, id=invoice_id)
         data = ManualLineIn(data=request.data)
@@ -320,7 +347,10 @@ class QuantityIn(serializers.Serializer):
 
 class InvoiceLineView(OrganizationAPIView):
     @extend_schema(request=QuantityIn, responses=LineSerializer,
-                   summary="Adjust a draft line's quantity")
+                   summary="Adjust a draft line's quantity",
+                   description="Overrides the quantity of a draft's line (kept when the draft "
+                               "is recomputed) and re-prices it; the override is recorded in "
+                               "its derivation. A finalized invoice's line is refused (400).")
     def patch(self, request, line_id):
         line = self.get_scoped(InvoiceLine.objects.select_related("invoice"), id=line_id)
         data = QuantityIn(data=request.data)
@@ -363,7 +393,11 @@ def _is_uuid(text: str) -> bool:
 
 
 class CreditNotesView(OrganizationAPIView):
-    @extend_schema(responses=CreditNoteSerializer(many=True))
+    @extend_schema(responses=inline_serializer("InvoiceCreditNotes", {
+                       "results": CreditNoteSerializer(many=True)}),
+                   summary="An invoice's credit notes",
+                   description="Every credit note of the invoice with its lines (not "
+                               "paginated).")
     def get(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects, id=invoice_id)
         notes = selectors.credit_notes_list(organization=self.organization, invoice=invoice)
@@ -371,7 +405,11 @@ class CreditNotesView(OrganizationAPIView):
                                                          many=True).data})
 
     @extend_schema(request=CreditNoteIn, responses={201: CreditNoteSerializer},
-                   summary="Credit an invoice, fully or per line")
+                   summary="Credit an invoice, fully or per line",
+                   description="Issues a numbered credit note against a finalized invoice "
+                               "(each line's share of tax included), posts it to the ledger and "
+                               "sends the money where `destination` says. The credit notes of "
+                               "an invoice never exceed it, per line (400 naming the line).")
     def post(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects, id=invoice_id)
         data = CreditNoteIn(data=request.data)
@@ -399,7 +437,10 @@ class CreditNotesView(OrganizationAPIView):
 
 class UpcomingInvoiceView(OrganizationAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT,
-                   summary="The customer's next invoice as it stands now (nothing saved)")
+                   summary="The customer's next invoice as it stands now (nothing saved)",
+                   description="Computes the invoice the customer's next billing date would "
+                               "bring, with the usage so far; writes nothing. `upcoming` is "
+                               "null when no contract bills again.")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         with transaction.atomic():
@@ -423,12 +464,20 @@ class UpcomingInvoiceView(OrganizationAPIView):
 
 
 class TaxRateListView(OrganizationAPIView):
-    @extend_schema(responses=TaxRateSerializer(many=True))
+    @extend_schema(responses=inline_serializer("TaxRates", {
+                       "results": TaxRateSerializer(many=True)}),
+                   summary="List tax rates",
+                   description="The organization's tax rates (not paginated): invoices apply "
+                               "the active rate of the customer's country and region.")
     def get(self, request):
         rates = TaxRate.objects.for_organization(self.organization)
         return Response({"results": TaxRateSerializer(rates, many=True).data})
 
-    @extend_schema(request=TaxRateIn, responses={201: TaxRateSerializer})
+    @extend_schema(request=TaxRateIn, responses={201: TaxRateSerializer},
+                   summary="Create a tax rate",
+                   description="A rate for a country (and optionally a region), exclusive or "
+                               "inclusive; drafts use it when next computed, finalized "
+                               "invoices never change.")
     def post(self, request):
         data = TaxRateIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -437,7 +486,10 @@ class TaxRateListView(OrganizationAPIView):
 
 
 class TaxRateDetailView(OrganizationAPIView):
-    @extend_schema(request=TaxRateIn(partial=True), responses=TaxRateSerializer)
+    @extend_schema(request=TaxRateIn(partial=True), responses=TaxRateSerializer,
+                   summary="Change a tax rate",
+                   description="Fields left out keep their value; finalized invoices keep "
+                               "the tax they were issued with.")
     def patch(self, request, rate_id):
         rate = self.get_scoped(TaxRate.objects, id=rate_id)
         data = TaxRateIn(data=request.data, partial=True)
@@ -445,19 +497,27 @@ class TaxRateDetailView(OrganizationAPIView):
         rate = taxes.tax_rate_update(tax_rate=rate, **data.validated_data)
         return Response(TaxRateSerializer(rate).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, summary="Delete a tax rate",
+                   description="Removes the rate: drafts no longer apply it when next "
+                               "computed; finalized invoices keep the tax they were issued "
+                               "with.")
     def delete(self, request, rate_id):
         taxes.tax_rate_delete(tax_rate=self.get_scoped(TaxRate.objects, id=rate_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SettingsView(OrganizationAPIView):
-    @extend_schema(responses=SettingsSerializer)
+    @extend_schema(responses=SettingsSerializer, summary="The invoicing settings",
+                   description="Numbering prefix, grace period before drafts finalize, "
+                               "automatic finalization and sending, and what invoices print.")
     def get(self, request):
         return Response(SettingsSerializer(
             services.invoice_settings(organization=self.organization)).data)
 
-    @extend_schema(request=SettingsIn, responses=SettingsSerializer)
+    @extend_schema(request=SettingsIn, responses=SettingsSerializer,
+                   summary="Change the invoicing settings",
+                   description="Fields left out keep their value. Finalized invoices keep "
+                               "their number and PDF.")
     def patch(self, request):
         data = SettingsIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -77,6 +77,8 @@ def _notes(organization):
 class CreditNoteListView(OrganizationAPIView):
     @extend_schema(
         responses=CreditNoteSerializer(many=True), summary="List credit notes, newest first",
+        description="Every credit note with its lines (cursor-paginated), of an invoice or a "
+                    "customer.",
         parameters=[OpenApiParameter("invoice", OpenApiTypes.UUID, description="An invoice's"),
                     OpenApiParameter("customer", str,
                                      description="The customer's id or external_id")])
@@ -98,7 +100,9 @@ class CreditNoteListView(OrganizationAPIView):
 
 
 class CreditNoteDetailView(OrganizationAPIView):
-    @extend_schema(responses=CreditNoteSerializer, summary="A credit note with its lines")
+    @extend_schema(responses=CreditNoteSerializer, summary="A credit note with its lines",
+                   description="One credit note: its amounts, where the money went, each "
+                               "line with its tax.")
     def get(self, request, credit_note_id):
         note = self.get_scoped(_notes(self.organization), id=credit_note_id)
         return Response(CreditNoteSerializer(note).data)
@@ -106,7 +110,9 @@ class CreditNoteDetailView(OrganizationAPIView):
 
 class CreditNotePdfView(OrganizationAPIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY},
-                   summary="The credit note's PDF (rendered once, then the stored one)")
+                   summary="The credit note's PDF (rendered once, then the stored one)",
+                   description="The PDF as sent to the customer: rendered on the first call, "
+                               "then served as stored.")
     def get(self, request, credit_note_id):
         note = self.get_scoped(_notes(self.organization), id=credit_note_id)
         response = HttpResponse(delivery.credit_note_pdf(note=note),
@@ -185,7 +191,10 @@ CURRENCY = OpenApiParameter("currency", str, description="Only this currency (IS
 
 class CustomerBalanceView(OrganizationAPIView):
     @extend_schema(responses=BalanceSerializer,
-                   summary="The customer's balance per currency: credit, open and overdue")
+                   summary="The customer's balance per currency: credit, open and overdue",
+                   description="Per currency: the credit balance the next invoices will use, "
+                               "what finalized invoices still owe, and the overdue part of "
+                               "it. Currencies are never added.")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         balances = selectors.customer_balance(organization=self.organization,
@@ -197,7 +206,10 @@ class CustomerBalanceView(OrganizationAPIView):
 
 class CustomerMovementsView(OrganizationAPIView):
     @extend_schema(responses=MovementSerializer(many=True), parameters=[CURRENCY],
-                   summary="The movements of the customer's credit balance, newest first")
+                   summary="The movements of the customer's credit balance, newest first",
+                   description="Every credit added (grants, overpayments, credit notes) or "
+                               "used (applied to an invoice, expired, refunded), "
+                               "cursor-paginated.")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         movements = selectors.customer_credit_movements(
@@ -208,7 +220,9 @@ class CustomerMovementsView(OrganizationAPIView):
 
 class CustomerGrantsView(OrganizationAPIView):
     @extend_schema(responses=GrantSerializer(many=True), parameters=[CURRENCY],
-                   summary="The customer's credit lots (granted, overpayments, credit notes...)")
+                   summary="The customer's credit lots (granted, overpayments, credit notes...)",
+                   description="Each lot of credit (cursor-paginated) with what is left of "
+                               "it, the products it may pay and when it expires.")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         grants = selectors.customer_credit_grants(
@@ -218,7 +232,10 @@ class CustomerGrantsView(OrganizationAPIView):
 
     @extend_schema(request=GrantIn, responses={201: GrantSerializer},
                    summary="Grant the customer credit, with a reason; optionally until a date "
-                           "and only for some products")
+                           "and only for some products",
+                   description="Adds a lot to the customer's credit balance (a movement); "
+                               "the next invoices use it. What is left at `expires_at` "
+                               "expires.")
     def post(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         data = GrantIn(data=request.data)

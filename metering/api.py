@@ -9,14 +9,17 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from metering import selectors, services, sync
 from metering.models import DataSource, Event, Meter, SyncRun
-from metering.validation import parse_timestamp
-from zenskar.api.fields import BoundedDateTimeField
+from metering.validation import MAX_ID_LENGTH, parse_timestamp
 from zenskar.api.views import OrganizationAPIView
 
 
@@ -40,49 +43,53 @@ def _json_body(request):
         raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None
 
 
-EventIn = inline_serializer(
-    name="Event",
-    fields={
-        "event_id": serializers.CharField(help_text="Your idempotency key for the event."),
-        "customer": serializers.CharField(help_text="The customer's external_id."),
-        "event_name": serializers.CharField(),
-        "timestamp": BoundedDateTimeField(help_text="ISO 8601 with a time zone."),
-        "properties": serializers.DictField(required=False),
-    },
-)
-IngestOut = inline_serializer(
-    name="IngestResult",
-    fields={
-        "accepted": serializers.IntegerField(),
-        "duplicates": serializers.IntegerField(),
-        "rejected": serializers.ListField(child=serializers.DictField()),
-    },
-)
+class EventIn(serializers.Serializer):
+    """A usage event as sent: documentation only -- the body is read and checked by
+    ``metering.validation.check_event``, which these bounds describe."""
+
+    event_id = serializers.CharField(
+        max_length=MAX_ID_LENGTH,
+        help_text="Your id of the event, unique in the organization (1 to 255 characters, no "
+                  "NUL): an event sent again with it is counted once (a duplicate).")
+    customer = serializers.CharField(
+        max_length=MAX_ID_LENGTH,
+        help_text="The customer's external_id (1 to 255 characters, no NUL).")
+    event_name = serializers.CharField(
+        max_length=MAX_ID_LENGTH,
+        help_text="What happened, e.g. api_call: meters count the events of their "
+                  "event_name (1 to 255 characters, no NUL).")
+    timestamp = serializers.DateTimeField(
+        help_text="When it happened: ISO 8601 with a time zone (Z or an offset), at most 5 "
+                  "minutes in the future and within the organization's usage window "
+                  "(usage_window_days).")
+    properties = serializers.DictField(
+        required=False, allow_null=True,
+        help_text="Any JSON object (at most 32 KiB, no NUL): the values meters sum, count or "
+                  "group by, e.g. {\"calls\": 3, \"region\": \"eu\"}. Omitted or null: {}.")
 
 
-class EventView(OrganizationAPIView):
-    parser_classes = []  # the body is read by _json_body
+class RejectionOut(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The event's place in the batch, from 0.")
+    event_id = serializers.CharField(allow_null=True)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Each refused field with its reasons, e.g. {\"timestamp\": [\"is more "
+                  "than 5 minutes in the future\"]}.")
 
-    @extend_schema(request=EventIn, responses={201: IngestOut, 200: IngestOut},
-                   summary="Send one usage event")
-    def post(self, request):
-        event = _json_body(request)
-        result = services.events_ingest(organization=self.organization, events=[event])
-        if result.rejected:
-            raise exceptions.ValidationError(result.rejected[0].errors)
-        code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
-        return Response(result.to_dict(), status=code)
 
-    @extend_schema(
-        responses=OpenApiTypes.OBJECT, summary="The latest events received",
-        parameters=[OpenApiParameter("customer", str), OpenApiParameter("event_name", str)],
-    )
-    def get(self, request):
-        events = Event.objects.for_organization(self.organization)
-        for name in ("customer", "event_name"):
-            if request.query_params.get(name):
-                events = events.filter(**{name: request.query_params[name]})
-        return self.paginate(events, EventOut)
+class IngestOut(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events stored now.")
+    duplicates = serializers.IntegerField(help_text="Events already stored with their event_id.")
+    rejected = RejectionOut(many=True, help_text="Events refused, each with its reasons.")
+
+
+class EventBatchIn(serializers.Serializer):
+    events = EventIn(many=True, help_text=f"1 to {services.MAX_BATCH:,} events.")
+
+
+EVENT_EXAMPLE = {"event_id": "req_01HZX3K8Q2", "customer": "acme",
+                 "event_name": "api_call", "timestamp": "2026-11-27T10:00:00Z",
+                 "properties": {"calls": 3, "region": "eu"}}
 
 
 class EventOut(serializers.ModelSerializer):
@@ -94,13 +101,58 @@ class EventOut(serializers.ModelSerializer):
                   "needs_adjustment", "received_at"]
 
 
+class EventView(OrganizationAPIView):
+    parser_classes = []  # the body is read by _json_body
+
+    @extend_schema(
+        request={"application/json": EventIn},
+        responses={201: IngestOut, 200: IngestOut},
+        summary="Send one usage event",
+        description="Stores the event (201, `accepted`: 1), or answers 200 with `duplicates`: "
+                    "1 when an event with its `event_id` is stored already: sending it again is "
+                    "safe. A refused event is a 400 naming each bad field; nothing is stored. "
+                    "Meters and invoices count it from then on (a late event of a closed "
+                    "period is billed as a correction).",
+        examples=[OpenApiExample("An API call", value=EVENT_EXAMPLE, request_only=True)],
+    )
+    def post(self, request):
+        event = _json_body(request)
+        result = services.events_ingest(organization=self.organization, events=[event])
+        if result.rejected:
+            raise exceptions.ValidationError(result.rejected[0].errors)
+        code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
+        return Response(result.to_dict(), status=code)
+
+    @extend_schema(
+        responses=EventOut(many=True), summary="The latest events received",
+        description="The events stored, newest received first (cursor-paginated): to check "
+                    "what your systems send.",
+        parameters=[OpenApiParameter("customer", str, description="A customer's external_id."),
+                    OpenApiParameter("event_name", str, description="Only this event_name.")],
+    )
+    def get(self, request):
+        events = Event.objects.for_organization(self.organization)
+        for name in ("customer", "event_name"):
+            if request.query_params.get(name):
+                events = events.filter(**{name: request.query_params[name]})
+        return self.paginate(events, EventOut)
+
+
 class EventBatchView(OrganizationAPIView):
     parser_classes = []
 
     @extend_schema(
-        request=inline_serializer(name="EventBatch",
-                                  fields={"events": serializers.ListField(child=EventIn)}),
+        request={"application/json": EventBatchIn},
         responses=IngestOut, summary="Send up to 10,000 usage events",
+        description="Each event is judged on its own: the valid ones are stored (`accepted`), "
+                    "those already stored by `event_id` are counted as `duplicates`, the "
+                    "refused ones come back in `rejected` with their index and reasons -- a "
+                    "200 all the same. Retrying the whole batch is safe. A body that is not "
+                    "`{\"events\": [...]}`, or more than 10,000 events, is a 400 and stores "
+                    "nothing; a body over 16 MiB is a 413.",
+        examples=[OpenApiExample("Two events", request_only=True, value={"events": [
+            EVENT_EXAMPLE, {**EVENT_EXAMPLE, "event_id": "req_01HZX3K8Q3",
+                            "timestamp": "2026-11-27T10:00:05Z"}]})],
     )
     def post(self, request):
         body = _json_body(request)
@@ -128,11 +180,18 @@ class MeterSerializer(serializers.ModelSerializer):
 
 
 class MeterListView(OrganizationAPIView):
-    @extend_schema(responses=MeterSerializer(many=True), summary="List meters")
+    @extend_schema(responses=MeterSerializer(many=True), summary="List meters",
+                   description="The meters of the organization, newest first: what each "
+                               "aggregates of which events.")
     def get(self, request):
         return self.paginate(Meter.objects.for_organization(self.organization), MeterSerializer)
 
-    @extend_schema(request=MeterSerializer, responses={201: MeterSerializer})
+    @extend_schema(request=MeterSerializer, responses={201: MeterSerializer},
+                   summary="Create a meter",
+                   description="A meter aggregates (count, sum, max, unique count...) the "
+                               "events of one event_name, optionally filtered and grouped by "
+                               "their properties; price items bill its quantity. Its key is "
+                               "unique in the organization (400 otherwise).")
     def post(self, request):
         data = MeterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -141,12 +200,16 @@ class MeterListView(OrganizationAPIView):
 
 
 class MeterDetailView(OrganizationAPIView):
-    @extend_schema(responses=MeterSerializer)
+    @extend_schema(responses=MeterSerializer, summary="Read a meter",
+                   description="One meter with its aggregation, filters and group-by.")
     def get(self, request, meter_id):
         return Response(MeterSerializer(self.get_scoped(Meter.objects, id=meter_id)).data)
 
     @extend_schema(request=MeterSerializer, responses=MeterSerializer,
-                   summary="Change a meter (its key stays)")
+                   summary="Change a meter (its key stays)",
+                   description="Fields left out keep their value. Quantities already invoiced "
+                               "do not change; drafts and later invoices use the new "
+                               "definition.")
     def patch(self, request, meter_id):
         meter = self.get_scoped(Meter.objects, id=meter_id)
         data = MeterSerializer(meter, data=request.data, partial=True)
@@ -169,6 +232,10 @@ class UsageView(OrganizationAPIView):
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
         summary="Usage of a meter over [start, end): one customer, or every customer",
+        description="The meter's aggregate of the events with a timestamp in [start, end): "
+                    "per customer, or for one customer, optionally per group-by value and per "
+                    "hour or day in `time_zone`. Reads only. An unknown meter or a bad date is "
+                    "a 400 naming the parameter.",
         parameters=[
             OpenApiParameter("meter", str, required=True, description="The meter's key"),
             OpenApiParameter("start", OpenApiTypes.DATETIME, required=True),
@@ -263,13 +330,20 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class DataSourceListView(OrganizationAPIView):
-    @extend_schema(responses=DataSourceSerializer(many=True), summary="List data sources")
+    @extend_schema(responses=DataSourceSerializer(many=True), summary="List data sources",
+                   description="The databases and HTTP endpoints usage is pulled from, with "
+                               "their schedule, watermark and failures (never their "
+                               "credentials).")
     def get(self, request):
         return self.paginate(DataSource.objects.for_organization(self.organization),
                              DataSourceSerializer)
 
     @extend_schema(request=DataSourceIn, responses={201: DataSourceSerializer},
-                   summary="Define a data source usage is pulled from")
+                   summary="Define a data source usage is pulled from",
+                   description="Its connection settings are stored encrypted and never shown "
+                               "again; the query's rows are mapped to usage events and pulled "
+                               "every `interval_minutes` after the watermark. An address on a "
+                               "private or loopback network is refused (400).")
     def post(self, request):
         data = DataSourceIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -281,11 +355,17 @@ class DataSourceDetailView(OrganizationAPIView):
     def _source(self, source_id):
         return self.get_scoped(DataSource.objects, id=source_id)
 
-    @extend_schema(responses=DataSourceSerializer)
+    @extend_schema(responses=DataSourceSerializer, summary="Read a data source",
+                   description="One data source, without its credentials.")
     def get(self, request, source_id):
         return Response(DataSourceSerializer(self._source(source_id)).data)
 
-    @extend_schema(request=DataSourceUpdateIn, responses=DataSourceSerializer)
+    @extend_schema(request=DataSourceUpdateIn, responses=DataSourceSerializer,
+                   summary="Change a data source",
+                   description="Fields left out keep their value; `settings` replaces the "
+                               "stored credentials. Setting `watermark` re-reads (or skips) "
+                               "rows: events already stored are duplicates, never counted "
+                               "twice.")
     def patch(self, request, source_id):
         source = self._source(source_id)
         data = DataSourceUpdateIn(data=request.data)
@@ -293,7 +373,8 @@ class DataSourceDetailView(OrganizationAPIView):
         source = sync.data_source_update(source=source, **data.validated_data)
         return Response(DataSourceSerializer(source).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, summary="Delete a data source",
+                   description="Stops its pulls; the events it stored stay.")
     def delete(self, request, source_id):
         sync.data_source_delete(source=self._source(source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -304,6 +385,12 @@ class DataSourceActionView(OrganizationAPIView):
     ``sync`` now."""
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
+                   operation_id="data_sources_action",
+                   summary="Test a data source, preview its events, or sync it now",
+                   description="`test` connects and says whether it worked (`ok`, `message`); "
+                               "`preview` maps the first rows to events and stores nothing; "
+                               "`sync` pulls now, as the schedule would, and answers the "
+                               "sync run. Another action is a 404.",
                    parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH,
                                                 enum=["test", "preview", "sync"])])
     def post(self, request, source_id, action):
@@ -324,7 +411,9 @@ class DataSourceActionView(OrganizationAPIView):
 
 
 class SyncRunListView(OrganizationAPIView):
-    @extend_schema(responses=SyncRunSerializer(many=True), summary="A source's sync history")
+    @extend_schema(responses=SyncRunSerializer(many=True), summary="A source's sync history",
+                   description="Its sync runs, newest first: rows read, events stored, "
+                               "duplicates, rejected rows and the error of a failed run.")
     def get(self, request, source_id):
         source = self.get_scoped(DataSource.objects, id=source_id)
         paginator = self.pagination_class()

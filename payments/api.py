@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -25,6 +25,7 @@ from payments import refunds, services
 from payments.gateways import GatewayError, gateway_for
 from payments.models import GatewayAccount, Payment, PaymentMethod, Refund
 from zenskar.api.fields import AmountField, AmountInField, BoundedDateField
+from zenskar.api.schema import error_response
 from zenskar.api.views import OrganizationAPIView
 from zenskar.crypto import decrypt_json
 from zenskar.tenancy.models import MANAGE_ROLES
@@ -91,7 +92,9 @@ class GatewayView(OrganizationAPIView):
 
     write_roles = MANAGE_ROLES
 
-    @extend_schema(responses=GatewayOut, summary="The payment gateway (no secrets)")
+    @extend_schema(responses={200: GatewayOut,
+                              404: error_response("No gateway is set up yet.")},
+                   summary="The payment gateway (no secrets)")
     def get(self, request):
         account = services.gateway_account(organization=self.organization)
         if account is None:
@@ -119,7 +122,9 @@ class GatewayTestView(OrganizationAPIView):
         message = serializers.CharField()
 
     @extend_schema(request=None, responses=TestOut,
-                   summary="Call the gateway with the stored keys and say whether it answered")
+                   summary="Call the gateway with the stored keys and say whether it answered",
+                   description="Makes one harmless call to the gateway: `ok` and the gateway's "
+                               "answer in words. No gateway set up yet is a 400.")
     def post(self, request):
         account = services.gateway_account(organization=self.organization)
         if account is None:
@@ -142,8 +147,11 @@ class PaymentMethodsView(OrganizationAPIView):
     class RecordIn(serializers.Serializer):
         setup_intent = serializers.CharField(max_length=200)
 
-    @extend_schema(responses=PaymentMethodSerializer(many=True),
-                   summary="A customer's saved cards, the default first")
+    @extend_schema(responses=inline_serializer("PaymentMethods", {
+                       "results": PaymentMethodSerializer(many=True)}),
+                   summary="A customer's saved cards, the default first",
+                   description="Brand, last four digits and expiry of each card saved at the "
+                               "gateway (not paginated); never the card number.")
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         methods = PaymentMethod.objects.for_organization(self.organization).filter(
@@ -151,7 +159,10 @@ class PaymentMethodsView(OrganizationAPIView):
         return Response({"results": PaymentMethodSerializer(methods, many=True).data})
 
     @extend_schema(request=RecordIn, responses={201: PaymentMethodSerializer},
-                   summary="Record the card a confirmed SetupIntent saved")
+                   summary="Record the card a confirmed SetupIntent saved",
+                   description="After Stripe.js confirmed the SetupIntent of /setup: reads "
+                               "the card from the gateway and saves it for the customer's "
+                               "automatic payments. A SetupIntent the gateway refuses is a 400.")
     def post(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         data = self.RecordIn(data=request.data)
@@ -175,7 +186,10 @@ class PaymentMethodSetupView(OrganizationAPIView):
         js_url = serializers.CharField()
 
     @extend_schema(request=None, responses={201: SetupOut},
-                   summary="Start saving a card: a SetupIntent for Stripe.js")
+                   summary="Start saving a card: a SetupIntent for Stripe.js",
+                   description="Creates a SetupIntent at the gateway; its client secret (never "
+                               "kept for an idempotent replay) lets a browser confirm it with "
+                               "Stripe.js. No gateway set up is a 400.")
     def post(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         try:
@@ -252,6 +266,8 @@ def _as_uuid(value: str, field: str) -> uuid.UUID:
 class PaymentListView(OrganizationAPIView):
     @extend_schema(
         responses=PaymentSerializer(many=True), summary="List payments, newest first",
+        description="Payments of every method and status (cursor-paginated), of a customer "
+                    "or an invoice.",
         parameters=[
             OpenApiParameter("customer", str, description="The customer's id or external_id"),
             OpenApiParameter("invoice", str, description="The invoice's id"),
@@ -279,7 +295,9 @@ class PaymentListView(OrganizationAPIView):
 
 
 class PaymentDetailView(OrganizationAPIView):
-    @extend_schema(responses=PaymentDetailSerializer, summary="A payment with its refunds")
+    @extend_schema(responses=PaymentDetailSerializer, summary="A payment with its refunds",
+                   description="One payment: amount, method, status, what it paid of its "
+                               "invoice, and its refunds.")
     def get(self, request, payment_id):
         payment = self.get_scoped(_payments(self.organization), id=payment_id)
         return Response(PaymentDetailSerializer(payment).data)
@@ -306,7 +324,13 @@ class InvoicePaymentIn(serializers.Serializer):
 class InvoicePaymentsView(OrganizationAPIView):
     @extend_schema(request=InvoicePaymentIn, responses={201: PaymentSerializer},
                    summary="Collect an invoice: charge the saved card, or record an offline "
-                           "payment")
+                           "payment",
+                   description="`card` charges the customer's default card now; a declined "
+                               "card is a 201 too, with status `failed` and the reason. Any "
+                               "other method records money received outside the gateway. "
+                               "What is paid is applied to the invoice (and posted); an "
+                               "amount above what is due is a 400 unless "
+                               "`keep_excess_as_credit`.")
     def post(self, request, invoice_id):
         invoice = self.get_scoped(invoicing.invoices(organization=self.organization),
                                   id=invoice_id)
@@ -345,7 +369,11 @@ class RefundsView(OrganizationAPIView):
                       "credit first, then the invoice.")
 
     @extend_schema(request=RefundIn, responses={201: RefundSerializer},
-                   summary="Refund all or part of a succeeded payment")
+                   summary="Refund all or part of a succeeded payment",
+                   description="Refunds through the gateway (a card) or records the refund "
+                               "(offline), taking it from the unapplied credit or the invoice "
+                               "as `from` says; the invoice owes again what its part gives "
+                               "back. More than can be refunded is a 400.")
     def post(self, request, payment_id):
         payment = self.get_scoped(Payment.objects, id=payment_id)
         data = self.RefundIn(data=request.data)

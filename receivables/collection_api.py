@@ -87,6 +87,9 @@ class SegmentListView(OrganizationAPIView):
         return paginator.get_paginated_response(SegmentOut(page, many=True).data)
 
     @extend_schema(summary="Create a segment (last in the order)", request=SegmentIn,
+                   description="A segment of customers by rules on their open invoices and "
+                               "attributes (each bad rule a 400 naming it: `rules.1.value`); "
+                               "give it a reminder policy next.",
                    responses={201: SegmentDetailOut})
     def post(self, request):
         data = valid(SegmentIn, request.data)
@@ -96,6 +99,8 @@ class SegmentListView(OrganizationAPIView):
 
 class SegmentDetailView(OrganizationAPIView):
     @extend_schema(summary="A segment: its rules (and in words) and its policy",
+                   description="One segment with its rules, the rules in words, and its "
+                               "reminder policy (null when it has none).",
                    responses=SegmentDetailOut)
     def get(self, request, segment_id):
         segment = self.get_scoped(Segment.objects, id=segment_id)
@@ -146,7 +151,10 @@ class SegmentPreviewView(OrganizationAPIView):
 
 
 class SegmentMembersView(OrganizationAPIView):
-    @extend_schema(summary="Who a segment holds now", responses=MEMBERS)
+    @extend_schema(summary="Who a segment holds now", responses=MEMBERS,
+                   description="The segment's rules evaluated now: the customers it holds, a "
+                               "sample of them, and the open invoices that match with what "
+                               "they owe per currency. Writes nothing.")
     def get(self, request, segment_id):
         segment = self.get_scoped(Segment.objects, id=segment_id)
         return Response(collection.segment_members(organization=self.organization,
@@ -161,7 +169,9 @@ class SegmentPolicyView(OrganizationAPIView):
             raise exceptions.NotFound("This segment has no reminder policy.")
         return policy
 
-    @extend_schema(summary="A segment's reminder policy", responses=PolicyOut)
+    @extend_schema(summary="A segment's reminder policy", responses=PolicyOut,
+                   description="Its steps (days from the due date, channel, templates) and "
+                               "whether it is active; a segment without a policy is a 404.")
     def get(self, request, segment_id):
         return Response(PolicyOut(self._policy(segment_id)).data)
 
@@ -181,7 +191,9 @@ class SegmentPolicyView(OrganizationAPIView):
                                      active=data["active"], statement=data["statement"])
         return Response(PolicyOut(policy).data)
 
-    @extend_schema(summary="Delete a segment's reminder policy", responses={204: None})
+    @extend_schema(summary="Delete a segment's reminder policy", responses={204: None},
+                   description="No more reminders go out for the segment; those sent stay in "
+                               "the log. A segment without a policy is a 404.")
     def delete(self, request, segment_id):
         services.policy_delete(policy=self._policy(segment_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -278,6 +290,8 @@ class ReminderListView(OrganizationAPIView):
 
 class ReminderDetailView(OrganizationAPIView):
     @extend_schema(summary="A reminder, with the body that went out",
+                   description="One reminder of the log with its subject and body as sent, "
+                               "its status and why it was skipped or failed.",
                    responses=ReminderDetailOut)
     def get(self, request, reminder_id):
         reminder = self.get_scoped(Reminder.objects.select_related("invoice", "customer"),
@@ -323,6 +337,8 @@ def _invoice_hold(invoice: Invoice) -> dict:
 
 class InvoiceCollectionHoldView(OrganizationAPIView):
     @extend_schema(summary="An invoice's collection hold (a dispute, a promise to pay)",
+                   description="Whether the invoice is disputed (and why) or promised to be "
+                               "paid by a date: its reminders wait meanwhile.",
                    responses=InvoiceHoldOut)
     def get(self, request, invoice_id):
         invoice = self.get_scoped(Invoice.objects, id=invoice_id)
@@ -349,12 +365,15 @@ def _customer_pause(customer: Customer) -> dict:
 
 class CustomerReminderPauseView(OrganizationAPIView):
     @extend_schema(summary="Whether a customer's reminders are paused",
+                   description="The customer's pause of every reminder, and its reason.",
                    responses=CustomerPauseOut)
     def get(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         return Response(CustomerPauseOut(_customer_pause(customer)).data)
 
     @extend_schema(summary="Pause (or resume) every reminder to a customer",
+                   description="Paused: no reminder goes to the customer until resumed "
+                               "(`paused` false).",
                    request=CustomerPauseIn, responses=CustomerPauseOut)
     def put(self, request, customer_id):
         customer = self.get_scoped(Customer.objects, id=customer_id)

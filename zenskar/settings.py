@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "zenskar.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "zenskar.api.schema.ReferenceAutoSchema",
     "EXCEPTION_HANDLER": "zenskar.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["zenskar.api.parsers.DecimalJSONParser"],
@@ -256,7 +256,9 @@ SPECTACULAR_SETTINGS = {
         "Multi-tenant billing: contracts, usage metering, invoicing, payments, revenue. "
         "Authenticate with `Authorization: Bearer <api key>`. Every POST accepts an "
         "`Idempotency-Key` header. Errors share one body: "
-        '`{"error": {"type", "message", "fields"}}`.'
+        '`{"error": {"type", "message", "fields", "codes"}}` (the `Error` schema); every '
+        "operation lists the 4xx it can answer. Amounts are decimal strings with their "
+        "currency's minor digits. Lists are cursor-paginated (`limit`, `cursor`, `next`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -267,8 +269,18 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "zenskar.api.schema.add_error_responses",
     ],
+    # Choice sets that share a field name get names of their own (not a hash).
+    "ENUM_NAME_OVERRIDES": {
+        "MemberRoleEnum": "zenskar.tenancy.models.Role",
+        "ApiKeyRoleEnum": ["admin", "finance", "viewer"],
+        "FeatureKindEnum": "entitlements.models.Feature.Kind",
+        "DataSourceKindEnum": "metering.models.DataSource.Kind",
+        "InvoiceStatusEnum": "invoicing.models.Invoice.Status",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "ReminderStatusEnum": "receivables.models.Reminder.Status",
+        "ErrorTypeEnum": "zenskar.api.schema.ERROR_TYPES",
+    },
 }
 
 # Usage events: the largest body POST /events/batch accepts (10,000 events of a few hundred

@@ -14,6 +14,7 @@ from payments.checkout import links as checkout
 from payments.checkout import services as checkout_services
 from payments.models import CheckoutSession
 from zenskar.api.fields import AmountInField
+from zenskar.api.schema import error_response
 from zenskar.api.views import OrganizationAPIView
 from zenskar.money import round_money
 
@@ -71,14 +72,23 @@ class CheckoutSessionIn(serializers.Serializer):
 
 class CheckoutSessionListView(OrganizationAPIView):
     @extend_schema(responses=CheckoutSessionSerializer(many=True),
-                   summary="List checkout sessions")
+                   summary="List checkout sessions",
+                   description="Hosted payment pages made, newest first (cursor-paginated), "
+                               "with their signed link and status.")
     def get(self, request):
         sessions = CheckoutSession.objects.for_organization(self.organization).select_related(
             "customer", "invoice")
         return self.paginate(sessions, CheckoutSessionSerializer)
 
-    @extend_schema(request=CheckoutSessionIn, responses={201: CheckoutSessionSerializer},
-                   summary="A hosted payment page for an invoice, or for prepaid credit")
+    @extend_schema(request=CheckoutSessionIn,
+                   responses={201: CheckoutSessionSerializer,
+                              404: error_response("No invoice of this organization has the "
+                                                  "id given as `invoice`.")},
+                   summary="A hosted payment page for an invoice, or for prepaid credit",
+                   description="A signed link that expires, to send to the customer: the page "
+                               "shows what the invoice owes (or the prepaid amount) and takes "
+                               "a card; a payment is applied like any other. Give `invoice`, "
+                               "or `customer` and `amount`.")
     def post(self, request):
         data = CheckoutSessionIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,11 +1,17 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from zenskar import bounds
 from zenskar.money import minor_units
 
 
+@extend_schema_field({
+    "type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "1300.00",
+    "description": "A decimal string with exactly its currency's minor digits (USD 2, JPY 0, "
+                   "KWD 3), rounded half-up.",
+})
 class AmountField(serializers.Field):
     """A money amount as a decimal string with exactly its currency's minor digits
     ("1300.00" in USD, "3704" in JPY, "1.250" in KWD). The currency is read from the object

@@ -1,5 +1,4 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from contracts import api as contracts_api
 from entitlements import api as entitlements_api
@@ -10,16 +9,13 @@ from payments import api as payments_api
 from payments.checkout import api as api_checkout
 from receivables import api as receivables_api
 from receivables import collection_api
+from zenskar.api.docs import SchemaView
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
 
 urlpatterns = [
-    path(
-        "schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
-        name="schema",
-    ),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("organization", tenancy_api.OrganizationView.as_view(), name="organization"),
     path("api-keys", tenancy_api.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<uuid:key_id>", tenancy_api.ApiKeyDetailView.as_view(), name="api-key"),

@@ -88,13 +88,18 @@ class MembershipUpdateIn(serializers.Serializer):
 class OrganizationView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
 
-    @extend_schema(responses=OrganizationOut, summary="The organization of the credential")
+    @extend_schema(responses=OrganizationOut, summary="The organization of the credential",
+                   description="The organization the API key (or the dashboard session) acts "
+                               "for: its name, default currency, time zone and usage window.")
     def get(self, request):
         return Response(OrganizationOut(self.organization).data)
 
     @extend_schema(request=OrganizationIn, responses=OrganizationOut,
                    summary="Change the organization's name, default currency, time zone or "
-                           "usage window (owners and admins)")
+                           "usage window (owners and admins)",
+                   description="Fields left out keep their value; each bad one is a 400 naming "
+                               "it. Existing customers, contracts and invoices keep their "
+                               "currency and time zone.")
     def patch(self, request):
         data = OrganizationIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,11 +112,16 @@ class ApiKeyListView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
     idempotency_redact = ("secret",)
 
-    @extend_schema(responses=ApiKeyOut(many=True), summary="List API keys")
+    @extend_schema(responses=ApiKeyOut(many=True), summary="List API keys",
+                   description="Every key, active and revoked, newest first: its prefix, role "
+                               "and last use -- never its secret.")
     def get(self, request):
         return self.paginate(selectors.api_keys_list(organization=self.organization), ApiKeyOut)
 
-    @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create a key")
+    @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create a key",
+                   description="The secret is in this response only (a digest is stored); a "
+                               "replay by `Idempotency-Key` answers it as null. A key's role "
+                               "is admin, finance or viewer.")
     def post(self, request):
         data = ApiKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -127,11 +137,14 @@ class ApiKeyListView(OrganizationAPIView):
 class ApiKeyDetailView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
 
-    @extend_schema(responses=ApiKeyOut, summary="Read a key")
+    @extend_schema(responses=ApiKeyOut, summary="Read a key",
+                   description="One key: its prefix, role, last use and revocation.")
     def get(self, request, key_id):
         return Response(ApiKeyOut(self.get_scoped(ApiKey.objects, id=key_id)).data)
 
-    @extend_schema(request=None, responses={200: ApiKeyOut}, summary="Revoke a key")
+    @extend_schema(request=None, responses={200: ApiKeyOut}, summary="Revoke a key",
+                   description="The key stops working at once; it stays listed, revoked. "
+                               "Revoking a revoked key is a no-op.")
     def delete(self, request, key_id):
         key = services.api_key_revoke(api_key=self.get_scoped(ApiKey.objects, id=key_id))
         return Response(ApiKeyOut(key).data)
@@ -140,7 +153,9 @@ class ApiKeyDetailView(OrganizationAPIView):
 class ApiKeyRevokeView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
 
-    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke a key")
+    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke a key (as a POST)",
+                   description="The same as DELETE /api-keys/{key_id}: the key stops working "
+                               "at once; revoking a revoked key is a no-op.")
     def post(self, request, key_id):
         key = services.api_key_revoke(api_key=self.get_scoped(ApiKey.objects, id=key_id))
         return Response(ApiKeyOut(key).data)
@@ -149,7 +164,8 @@ class ApiKeyRevokeView(OrganizationAPIView):
 class MembershipListView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
 
-    @extend_schema(responses=MembershipOut(many=True), summary="List members")
+    @extend_schema(responses=MembershipOut(many=True), summary="List members",
+                   description="The people of the organization with their roles.")
     def get(self, request):
         return self.paginate(
             selectors.memberships_list(organization=self.organization), MembershipOut
@@ -158,6 +174,8 @@ class MembershipListView(OrganizationAPIView):
     @extend_schema(
         request=MembershipIn, responses={201: MembershipOut},
         summary="Add a member (or change the role of an existing one)",
+        description="The person with this e-mail joins with the role (a member already gets "
+                    "it); only an owner makes an owner (403 otherwise).",
     )
     def post(self, request):
         data = MembershipIn(data=request.data)
@@ -171,11 +189,14 @@ class MembershipListView(OrganizationAPIView):
 class MembershipDetailView(OrganizationAPIView):
     write_roles = MANAGE_ROLES
 
-    @extend_schema(responses=MembershipOut, summary="Read a member")
+    @extend_schema(responses=MembershipOut, summary="Read a member",
+                   description="One member: e-mail, role, since when.")
     def get(self, request, membership_id):
         return Response(MembershipOut(self._membership(membership_id)).data)
 
-    @extend_schema(request=MembershipUpdateIn, responses=MembershipOut, summary="Change a role")
+    @extend_schema(request=MembershipUpdateIn, responses=MembershipOut, summary="Change a role",
+                   description="Only an owner gives or takes the owner role (403 otherwise); "
+                               "the last owner stays an owner (400).")
     def patch(self, request, membership_id):
         membership = self._membership(membership_id)
         data = MembershipUpdateIn(data=request.data)
@@ -188,6 +209,8 @@ class MembershipDetailView(OrganizationAPIView):
     @extend_schema(
         request=None, responses={204: OpenApiResponse(description="Removed")},
         summary="Remove a member (the API keys they created are revoked)",
+        description="They lose access at once. Only an owner removes an owner (403 "
+                    "otherwise); the last owner cannot be removed (400).",
     )
     def delete(self, request, membership_id):
         services.membership_remove(
