@@ -78,6 +78,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+MIGRATION_LOCK = 7_402_118_113  # any number of the test suite's own
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     # One database per test process, so two runs on one server never drop each other's.
@@ -100,8 +103,13 @@ def django_db_setup(django_test_environment, django_db_blocker):
         connections[alias].close()
         connections[alias].settings_dict["NAME"] = name
         settings.DATABASES[alias]["NAME"] = name
-    with django_db_blocker.unblock():
-        call_command("migrate", database="owner", verbosity=0, interactive=False)
+    # The migrations also make the server's roles (one set per server, not per database): two
+    # processes migrating at once on a new server would both create them, so one waits for the
+    # other (a lock of the server's, held while migrating).
+    with psycopg.connect(owner_conninfo("postgres"), autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+        with django_db_blocker.unblock():
+            call_command("migrate", database="owner", verbosity=0, interactive=False)
     yield name
     for alias in ("default", "owner"):
         connections[alias].close()
