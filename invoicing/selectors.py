@@ -132,6 +132,14 @@ def contract_invoiced(*, organization, contract) -> bool:
 # --- Money an invoice can take ----------------------------------------------------------------
 
 PAYABLE = (Invoice.Status.FINALIZED, Invoice.Status.UNCOLLECTIBLE)
+#: An invoice that still owes: finalized, with money due. The one definition the invoice list,
+#: the customer's figures and receivables' reminders share.
+OWING = Q(status=Invoice.Status.FINALIZED, amount_due__gt=0)
+
+
+def invoice_is_owing(invoice: Invoice) -> bool:
+    """``OWING`` for one invoice in hand (its status and amount due as loaded)."""
+    return invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
 _REFUSALS = {
     Invoice.Status.DRAFT: "The invoice is a draft: finalize it before asking for payment.",
     Invoice.Status.PAID: "The invoice is already paid.",
@@ -328,7 +336,7 @@ def customer_figures(*, organization, customer, billed_from: date,
     ``billed_from`` through ``today`` (finalized, since paid or written off: not a draft, not
     a voided one) and its credit balance. Two queries, whatever the number of invoices."""
     today = today or timezone.now().date()
-    open_ = Q(status=Invoice.Status.FINALIZED, amount_due__gt=0)
+    open_ = OWING
     rows = (Invoice.objects.for_organization(organization).filter(customer=customer)
             .order_by().values("currency").annotate(
                 open_due=Sum("amount_due", filter=open_),

@@ -60,6 +60,7 @@ from django.db.models.lookups import (
 
 from contracts.models import Customer
 from invoicing.models import Invoice
+from invoicing.selectors import OWING, invoice_is_owing
 from payments.models import GatewayCustomer, Payment
 from zenskar import bounds
 
@@ -270,7 +271,7 @@ def describe(tree: dict[str, Any]) -> str:
 # --- compiling -------------------------------------------------------------------------------
 
 
-OPEN = Q(status=Invoice.Status.FINALIZED, amount_due__gt=0)  # what reminders chase
+OPEN = OWING  # what reminders chase: invoicing's definition of an invoice that owes
 
 
 def open_invoices(organization: Any) -> QuerySet[Invoice]:
@@ -280,7 +281,7 @@ def open_invoices(organization: Any) -> QuerySet[Invoice]:
 
 def is_open(invoice: Invoice) -> bool:
     """``OPEN`` for one invoice in hand (its status and amount due as loaded)."""
-    return invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
+    return invoice_is_owing(invoice)
 
 
 def invoice_filter(tree: dict[str, Any], *, organization: Any, as_of: date,

@@ -114,7 +114,7 @@ def invoice_list(request):
         "rows": [{"invoice": invoice, "total": format_money(invoice.total, invoice.currency),
                   "amount_due": format_money(invoice.amount_due, invoice.currency),
                   "display": status_badge(invoice),
-                  "overdue": invoice.status == Invoice.Status.FINALIZED and invoice.amount_due > 0
+                  "overdue": selectors.invoice_is_owing(invoice)
                   and invoice.due_date is not None and invoice.due_date < today}
                  for invoice in page],
         "summary": {"open": _sums(base.filter(status=Invoice.Status.FINALIZED,
