@@ -202,11 +202,11 @@ def _killed_once(condition, *, what: str, queue: str, organization_id: str, log:
 @COMMITTING
 def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_them(
         tenant, tmp_path, monkeypatch):
-    expected = _load(tenant, 195)
-    # 195 contracts = 13 x 15: 13 x 45 = 585 invoices; 13 x 90 = 1,170 calls = 585.00, plus
-    # 585 platform fees of 100.00 = 58,500.00
-    assert len(expected) == 585
-    assert sum(expected.values()) == Decimal("59085.00")
+    expected = _load(tenant, 105)
+    # 105 contracts = 7 x 15: 7 x 45 = 315 invoices; 7 x 90 = 630 calls = 315.00, plus
+    # 315 platform fees of 100.00 = 31,500.00
+    assert len(expected) == 315
+    assert sum(expected.values()) == Decimal("31815.00")
     organization_id = str(tenant.organization.id)
     queue, log = f"test-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log"
 
@@ -216,10 +216,10 @@ def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_t
 
     try:
         # 1. Killed while generating.
-        _killed_once(lambda: count() >= 60, what="60 invoices", queue=queue,
+        _killed_once(lambda: count() >= 40, what="40 invoices", queue=queue,
                      organization_id=organization_id, log=log)
         partial = _invoices(tenant)
-        assert 60 <= len(partial) < 585, "the worker was not stopped while generating"
+        assert 40 <= len(partial) < 315, "the worker was not stopped while generating"
         # What the killed run committed is whole: each invoice it left is an expected one,
         # with its lines and its full total; none is finalized.
         assert _by_key(partial).items() <= expected.items()
@@ -229,13 +229,13 @@ def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_t
             assert set(lines.values_list("invoice_id", flat=True)) == {i.id for i in partial}
 
         # 2. Killed while finalizing (the task generates everything, then finalizes).
-        _killed_once(lambda: count(status=Invoice.Status.FINALIZED) >= 60,
-                     what="60 finalized invoices", queue=queue,
+        _killed_once(lambda: count(status=Invoice.Status.FINALIZED) >= 40,
+                     what="40 finalized invoices", queue=queue,
                      organization_id=organization_id, log=log)
         generated = _invoices(tenant)
         assert _by_key(generated) == expected  # the missing ones, once each
         finalized = [i for i in generated if i.status == Invoice.Status.FINALIZED]
-        assert 60 <= len(finalized) < 585, "the worker was not stopped while finalizing"
+        assert 40 <= len(finalized) < 315, "the worker was not stopped while finalizing"
         # the number of the finalization cut off was given back with its transaction
         assert _numbers(finalized) == list(range(1, len(finalized) + 1))
     finally:
@@ -247,11 +247,11 @@ def test_workers_killed_midway_leave_whole_invoices_and_the_next_run_completes_t
                         lambda organization_id, invoice_id: queued.append(invoice_id))
     result = tasks.generate_invoices(organization_id, TODAY.isoformat())
 
-    left = 585 - len(finalized)
+    left = 315 - len(finalized)
     assert result == {"created": 0, "recomputed": left, "failed": 0, "finalized": left,
                       "finalize_failed": 0, "deliveries_retried": 0}
     invoices = _invoices(tenant)
     assert _by_key(invoices) == expected
     assert {i.status for i in invoices} == {Invoice.Status.FINALIZED}
-    assert _numbers(invoices) == list(range(1, 586))
+    assert _numbers(invoices) == list(range(1, 316))
     assert len(queued) == len(set(queued)) == left
