@@ -2,14 +2,16 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CLIENT := clients/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(CLIENT)/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install browser lint services services-down vendor clean
+.PHONY: run test install browser lint services services-down vendor clean client-models
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CLIENT)/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e $(CLIENT)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -38,6 +40,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+
+## The Python client's types, from the API's schema (a test fails while they are out of date).
+client-models: install
+	$(PY) $(CLIENT)/generate.py
 
 ## The embedded servers alone (for manage.py commands by hand): start / stop.
 services: install

@@ -8,9 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -433,34 +431,6 @@ class CreditNotesView(OrganizationAPIView):
                                            reason=data.validated_data["reason"],
                                            destination=data.validated_data.get("destination"))
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
-
-
-class UpcomingInvoiceView(OrganizationAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT,
-                   summary="The customer's next invoice as it stands now (nothing saved)",
-                   description="Computes the invoice the customer's next billing date would "
-                               "bring, with the usage so far; writes nothing. `upcoming` is "
-                               "null when no contract bills again.")
-    def get(self, request, customer_id):
-        customer = self.get_scoped(Customer.objects, id=customer_id)
-        with transaction.atomic():
-            upcoming = services.upcoming_invoice(customer=customer)
-            transaction.set_rollback(True)  # computed, never saved
-        if upcoming is None:
-            return Response({"upcoming": None})
-        return Response({
-            "contract": str(upcoming["contract"].id),
-            "billing_date": upcoming["billing_date"].isoformat(),
-            "currency": upcoming["currency"],
-            "subtotal": str(upcoming["subtotal"]), "tax_total": str(upcoming["tax_total"]),
-            "total": str(upcoming["total"]),
-            "lines": [{"kind": line.kind, "description": line.description,
-                       "period_start": line.period_start, "period_end": line.period_end,
-                       "quantity": None if line.quantity is None else str(line.quantity),
-                       "amount": str(line.amount), "derivation": line.derivation}
-                      for line in upcoming["lines"]],
-            "computed_at": timezone.now().isoformat(),
-        })
 
 
 class TaxRateListView(OrganizationAPIView):

@@ -218,6 +218,27 @@ class MeterDetailView(OrganizationAPIView):
                                                              **data.validated_data)).data)
 
 
+class UsageRowOut(serializers.Serializer):
+    customer = serializers.CharField(allow_null=True,
+                                     help_text="The customer's external_id (null: all of them).")
+    group = serializers.DictField(
+        allow_null=True, help_text="The group-by values of the row (with `group_by`), e.g. "
+                                   "{\"region\": \"eu\"}.")
+    bucket = serializers.DateTimeField(
+        allow_null=True, help_text="The start of the hour or day (with `granularity`).")
+    quantity = serializers.CharField(
+        allow_null=True, help_text="The aggregate as a decimal string; null for an aggregate "
+                                   "over no events that has no value (max, min, latest).")
+
+
+class UsageOut(serializers.Serializer):
+    meter = serializers.CharField(help_text="The meter's key.")
+    aggregation = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    rows = UsageRowOut(many=True)
+
+
 def _moment(request, name: str) -> datetime:
     value = request.query_params.get(name)
     if not value:
@@ -230,7 +251,7 @@ def _moment(request, name: str) -> datetime:
 
 class UsageView(OrganizationAPIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=UsageOut,
         summary="Usage of a meter over [start, end): one customer, or every customer",
         description="The meter's aggregate of the events with a timestamp in [start, end): "
                     "per customer, or for one customer, optionally per group-by value and per "

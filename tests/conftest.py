@@ -40,6 +40,7 @@ pytest_plugins = [
     "tests.support.scenario",  # scenario
     "tests.support.world",  # world, wsgi_calls
     "tests.support.receivables",  # hourly
+    "tests.support.client",  # live_client, sleeps (the Python client's)
 ]
 
 

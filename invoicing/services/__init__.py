@@ -7,6 +7,7 @@ organization's invoicing settings) and ``templates`` (its invoice template); ``d
 what they share. Every write of an invoice's rows, of the settings and of the template is one
 of these functions, for the API and the dashboard alike; callers import them from here."""
 
+from invoicing.previews import upcoming_invoice  # a read, kept here for callers
 from invoicing.selectors import customer_credit_balance  # a read, kept here for callers
 from invoicing.services.corrections import credit_note_create
 from invoicing.services.drafts import BILLABLE, invoice_settings
@@ -28,7 +29,6 @@ from invoicing.services.generation import (
     GenerationResult,
     invoices_generate,
     invoices_generate_for_contract,
-    upcoming_invoice,
 )
 from invoicing.services.payment_links import invoice_payment_link_set
 from invoicing.services.settings import invoice_settings_update

@@ -16,9 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from itertools import groupby
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -517,34 +515,3 @@ def invoices_generate(*, organization: Organization, today: date | None = None,
                                      resolution="Billed on a later run, or no longer billable.")
     return total
 
-
-def upcoming_invoice(*, customer: Customer,
-                     today: date | None = None) -> dict[str, Any] | None:
-    """What the customer's next invoice will be right now: the earliest billing date, today
-    or later, of the customer's active contracts that has no finalized invoice yet, rated on
-    current usage. Computed, never saved."""
-    best: dict[str, Any] | None = None
-    contracts = Contract.objects.for_organization(customer.organization_id).filter(
-        customer=customer, status=Contract.Status.ACTIVE)
-    for contract in contracts:
-        local_today = today or local_date(contract.time_zone)
-        rater = ContractRater(contract, DirectUsage(contract.organization))
-        final = set(Invoice.objects.for_organization(contract.organization_id).filter(
-            contract=contract).exclude(status=Invoice.Status.DRAFT)
-            .values_list("billing_date", flat=True))
-        upcoming = next((b for b in rater.billing_dates(local_today + timedelta(days=400))
-                         if b.on >= local_today and b.on not in final), None)
-        if upcoming is None or (best is not None and upcoming.on >= best["billing_date"]):
-            continue
-        lines = rater.rate_date(upcoming, period_index=period_counter(rater))
-        best = {"contract": contract, "billing_date": upcoming.on, "lines": lines,
-                "currency": contract.currency}
-    if best is None:
-        return None
-    subtotal = sum((line.amount for line in best["lines"]), Decimal(0))
-    rate = taxes.rate_for(organization=customer.organization, customer=customer)
-    tax = taxes.compute(lines=best["lines"], rate=rate, currency=best["currency"])
-    best["subtotal"] = subtotal
-    best["tax_total"] = tax.total
-    best["total"] = subtotal + (Decimal(0) if tax.inclusive else tax.total)
-    return best

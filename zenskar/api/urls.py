@@ -3,7 +3,7 @@ from django.urls import include, path
 from contracts import api as contracts_api
 from entitlements import api as entitlements_api
 from invoicing import api as invoicing_api
-from invoicing import api_money
+from invoicing import api_money, api_previews
 from metering import api as metering_api
 from payments import api as payments_api
 from payments.checkout import api as api_checkout
@@ -130,7 +130,11 @@ urlpatterns = [
     path("invoice-lines/<uuid:line_id>", invoicing_api.InvoiceLineView.as_view(),
          name="invoice-line"),
     path("customers/<uuid:customer_id>/upcoming-invoice",
-         invoicing_api.UpcomingInvoiceView.as_view(), name="upcoming-invoice"),
+         api_previews.UpcomingInvoiceView.as_view(), name="upcoming-invoice"),
+    path("customers/<uuid:customer_id>/current-usage",
+         api_previews.CustomerCurrentUsageView.as_view(), name="customer-current-usage"),
+    path("contracts/<uuid:contract_id>/current-usage",
+         api_previews.ContractCurrentUsageView.as_view(), name="contract-current-usage"),
     path("customers/<uuid:customer_id>/balance", api_money.CustomerBalanceView.as_view(),
          name="customer-balance"),
     path("customers/<uuid:customer_id>/balance/movements",
