@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -58,6 +59,21 @@ def test_the_openapi_schema_is_public_and_describes_the_api():
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/api-keys" in schema["paths"]
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+
+
+def test_the_schema_answers_in_the_format_asked_for_each_time_the_same():
+    client = APIClient()
+    as_json = [client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+               for _ in range(2)]
+    as_yaml = [client.get("/api/v1/schema/") for _ in range(2)]
+
+    assert [r["Content-Type"] for r in as_json] == ["application/vnd.oai.openapi+json"] * 2
+    assert as_json[0].content == as_json[1].content  # rendered once, served again
+    assert as_yaml[0]["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert as_yaml[0].content == as_yaml[1].content
+    assert as_yaml[0].content.startswith(b"openapi: 3.")
+    assert json.loads(as_json[0].content)["info"]["title"] in as_yaml[0].content.decode()
+    assert 'filename="' in as_yaml[0]["Content-Disposition"]
 
 
 def test_the_api_docs_work_offline(client):

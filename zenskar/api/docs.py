@@ -7,18 +7,36 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.response import Response
 
 
 class SchemaView(SpectacularAPIView):
     """The schema, generated once per process (generating it takes seconds: every view and
-    serializer is walked) and rendered per request in the format asked for. It changes only
-    with the code, which a new process brings."""
+    serializer is walked) and rendered once per format asked for (YAML or JSON; rendering a
+    megabyte of YAML takes most of a second). It changes only with the code, which a new
+    process brings."""
 
     authentication_classes: list = []
     permission_classes: list = []
     _generated: ClassVar[dict | None] = None
+    _rendered: ClassVar[dict[str, tuple[bytes, str]]] = {}
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        renderer = request.accepted_renderer
+        key = f"{renderer.format}|{request.accepted_media_type}"
+        if key not in SchemaView._rendered:
+            response = self.finalize_response(request, super().get(request, *args, **kwargs),
+                                              *args, **kwargs)
+            response.render()
+            SchemaView._rendered[key] = (response.content, response["Content-Type"])
+        content, content_type = SchemaView._rendered[key]
+        answer = HttpResponse(content, content_type=content_type)
+        answer["Content-Disposition"] = f'inline; filename="{self._get_filename(request, None)}"'
+        return answer
 
     def _get_schema_response(self, request):
         if SchemaView._generated is None:
