@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from contracts import selectors, services
-from contracts.models import Amendment, Contract, Customer, Phase, PriceItem, Product
+from contracts.models import (
+    Amendment,
+    Anchor,
+    Cadence,
+    Contract,
+    Customer,
+    Phase,
+    PriceItem,
+    Product,
+    Weekday,
+)
 from zenskar.api.fields import BoundedDateField, PriceNumberInField
 from zenskar.api.views import OrganizationAPIView
 
@@ -66,6 +81,40 @@ class AmendmentSerializer(serializers.ModelSerializer):
         fields = ["id", "effective_date", "description", "changes", "before", "created_at"]
 
 
+PRICING_HELP = (
+    "`pricing` holds the model's parameters as decimal strings (contracts/price_config.py). "
+    "`percentage`: `percent`, and per transaction `fixed_fee`, `free_transactions` (the "
+    "first N events of each period are free), `minimum_per_transaction`, "
+    "`maximum_per_transaction`: each event's fee is clamp(percent x amount + fixed_fee, "
+    "minimum, maximum), the fees summed unrounded, the line rounded once. `matrix`: "
+    "`dimensions`, `prices: [{values, unit_price}]` and `default_unit_price` for the "
+    "combinations not listed (without it their usage cannot be billed)."
+)
+
+#: A weekly contract with a card-processing fee and a matrix with a default price.
+CONTRACT_EXAMPLE = {
+    "customer": "acme-42", "name": "Payments platform", "status": "active",
+    "start_date": "2026-01-07", "end_date": "2027-01-06", "currency": "USD",
+    "cadence": "weekly", "anchor": "calendar", "anchor_weekday": "monday",
+    "phases": [{
+        "start_date": "2026-01-07", "end_date": "2027-01-06",
+        "items": [
+            {"product": "PLATFORM", "model": "flat_fee", "timing": "advance",
+             "pricing": {"amount": "70.00"}},
+            {"product": "CARD", "model": "percentage", "timing": "arrears",
+             "meter": "card_volume",
+             "pricing": {"percent": "2.9", "fixed_fee": "0.30", "free_transactions": "3",
+                         "minimum_per_transaction": "0.50",
+                         "maximum_per_transaction": "10.00"}},
+            {"product": "COMPUTE", "model": "matrix", "timing": "arrears", "meter": "hours",
+             "pricing": {"dimensions": ["region", "type"],
+                         "prices": [{"values": ["eu", "small"], "unit_price": "0.10"}],
+                         "default_unit_price": "0.12"}},
+        ],
+    }],
+}
+
+
 def _contract_document(name: str, statuses, **extra) -> serializers.Serializer:
     return inline_serializer(name=name, fields={
         "customer": serializers.CharField(help_text="The customer's external_id."),
@@ -76,9 +125,25 @@ def _contract_document(name: str, statuses, **extra) -> serializers.Serializer:
         "end_date": BoundedDateField(required=False, allow_null=True),
         "currency": serializers.CharField(required=False),
         "time_zone": serializers.CharField(required=False),
-        "cadence": serializers.CharField(required=False),
-        "anchor": serializers.CharField(required=False),
-        "phases": serializers.ListField(child=serializers.DictField()),
+        "cadence": serializers.ChoiceField(
+            choices=Cadence.choices, required=False,
+            help_text="How often it bills (default monthly). `weekly`: periods of 7 days in the "
+                      "contract's time zone, from `anchor_weekday` (calendar anchor) or from "
+                      "the start date (anniversary); a partial first or last week is prorated "
+                      "by day (3 of 7 days: 3/7)."),
+        "anchor": serializers.ChoiceField(
+            choices=Anchor.choices, required=False,
+            help_text="Where periods start (default calendar): the 1st of the month (weekly: "
+                      "`anchor_weekday`), the start date's anniversary, or `anchor_day`."),
+        "anchor_weekday": serializers.ChoiceField(
+            choices=Weekday.choices, required=False, allow_null=True,
+            help_text="Weekly periods on the calendar anchor start on this day (default "
+                      "monday)."),
+        "phases": serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Consecutive phases, each `{name, start_date, end_date, items: [...]}`; "
+                      "an item is `{product, model, timing, meter, quantity, pricing, "
+                      "discounts}`. " + PRICING_HELP),
         "discounts": serializers.ListField(child=serializers.DictField(), required=False),
         **extra,
     })
@@ -94,7 +159,7 @@ PriceItemDocument = inline_serializer(
     fields={
         "product": serializers.CharField(help_text="The product's SKU."),
         "model": serializers.CharField(),
-        "pricing": serializers.DictField(),
+        "pricing": serializers.DictField(help_text=PRICING_HELP),
         "timing": serializers.ChoiceField(choices=["advance", "arrears"], required=False),
         "meter": serializers.CharField(required=False, allow_null=True),
         "quantity": PriceNumberInField(required=False, allow_null=True),
@@ -228,7 +293,9 @@ class ContractListView(OrganizationAPIView):
         description="The whole contract in one document: customer, dates, phases with their "
                     "price items, discounts. An active one bills from its start date; a draft "
                     "waits for activate. Each bad part is a 400 naming its place "
-                    "(`phases.0.items.1.pricing`).",
+                    "(`phases[0].items[1].pricing.maximum_per_transaction`).",
+        examples=[OpenApiExample("Weekly, a card fee per transaction, a matrix default",
+                                 value=CONTRACT_EXAMPLE, request_only=True)],
     )
     def post(self, request):
         contract = services.contract_create(organization=self.organization, document=request.data)

@@ -13,6 +13,8 @@ and meters is the service's job (``contracts.services``).
       "start_date": "2026-01-01", "end_date": "2028-01-01",     # end optional: evergreen
       "currency": "USD", "time_zone": "America/New_York",        # default: the customer's
       "cadence": "monthly", "anchor": "calendar", "payment_terms_days": 30,
+      # weekly: "cadence": "weekly", "anchor": "calendar", "anchor_weekday": "monday"
+      # (periods Monday to Sunday; "anniversary": 7 days from the start date)
       "auto_renew": true, "renewal_term_months": 12, "renewal_notice_days": 60,
       "variables": {"committed_seats": "25"},
       "phases": [
@@ -45,8 +47,10 @@ from contracts import entitlement_overrides, price_config
 from contracts.pricing import PricingError
 from zenskar import bounds, money
 
-CADENCES = ("monthly", "quarterly", "semi_annual", "annual", "every_n_months", "one_time")
+CADENCES = ("monthly", "quarterly", "semi_annual", "annual", "every_n_months", "weekly",
+            "one_time")
 ANCHORS = ("calendar", "anniversary", "day_of_month")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TIMINGS = ("advance", "arrears")
 DISCOUNT_KINDS = ("percent", "fixed")
 STATUSES = ("draft", "active")
@@ -99,6 +103,11 @@ class ItemDoc:
     spec: Any = None  # the validated pricing spec
 
     @property
+    def per_event(self) -> bool:
+        """Whether the item reads its meter event by event (a percentage per transaction)."""
+        return self.model == "percentage" and price_config.per_transaction(self.pricing)
+
+    @property
     def meters(self) -> set[str]:
         """Every meter the item reads: its own, and those its formula names."""
         keys = {self.meter} if self.meter else set()
@@ -131,6 +140,7 @@ class ContractDoc:
     cadence_months: int | None = None
     anchor: str = "calendar"
     anchor_day: int | None = None
+    anchor_weekday: str = ""
     payment_terms_days: int | None = None
     auto_renew: bool = False
     renewal_term_months: int | None = None
@@ -259,7 +269,8 @@ def _not_a_date():
 
 CONTRACT_FIELDS = {
     "customer", "name", "reference", "status", "start_date", "end_date", "currency",
-    "time_zone", "cadence", "cadence_months", "anchor", "anchor_day", "payment_terms_days",
+    "time_zone", "cadence", "cadence_months", "anchor", "anchor_day", "anchor_weekday",
+    "payment_terms_days",
     "auto_renew", "renewal_term_months", "renewal_notice_days", "variables", "phases",
     "discounts",
     # read-only fields of an exported document, accepted and ignored on import
@@ -308,6 +319,7 @@ def parse_contract_document(document: Any) -> ContractDoc:
         cadence_months=r.integer(data, "cadence_months", "", low=1, high=120),
         anchor=r.choice(data, "anchor", "", ANCHORS, default="calendar"),
         anchor_day=r.integer(data, "anchor_day", "", low=1, high=31),
+        anchor_weekday=r.choice(data, "anchor_weekday", "", WEEKDAYS),
         payment_terms_days=r.integer(data, "payment_terms_days", "", high=365),
         auto_renew=r.boolean(data, "auto_renew", ""),
         renewal_term_months=r.integer(data, "renewal_term_months", "", low=1, high=120),
@@ -320,6 +332,10 @@ def parse_contract_document(document: Any) -> ContractDoc:
         r.error("cadence_months", "is required for every_n_months", code="required")
     if doc.anchor == "day_of_month" and doc.anchor_day is None:
         r.error("anchor_day", "is required for a day_of_month anchor", code="required")
+    if doc.anchor_weekday and doc.anchor != "calendar":
+        r.error("anchor_weekday", "only weekly periods anchored on the calendar start on a "
+                "weekday; an anniversary week starts on the start date's own weekday",
+                code="invalid_choice")
     if doc.auto_renew and doc.end_date is None:
         r.error("auto_renew", "an evergreen contract (no end_date) does not renew",
                 code="invalid_document")
@@ -352,9 +368,27 @@ def parse_contract_document(document: Any) -> ContractDoc:
                 doc.phases.append(phase)
         if len(doc.phases) == len(raw_phases):
             _check_phases(r, doc)
+    _check_weekly(r, doc)
     if errors:
         raise DocumentError(errors)
     return doc
+
+
+def _check_weekly(r: _Reader, doc: ContractDoc) -> None:
+    """Weekly periods (the contract's or an item's) start on a weekday (calendar; Monday
+    unless ``anchor_weekday`` says otherwise) or on the start date (anniversary), never on a
+    day of the month; a weekday is only for weekly periods."""
+    items = [item for phase in doc.phases for item in phase.items]
+    weekly = doc.cadence == "weekly" or any(item.cadence == "weekly" for item in items)
+    if weekly and doc.anchor == "day_of_month":
+        r.error("anchor", "weekly periods are anchored on the calendar (a weekday) or on the "
+                "anniversary of the start date, not on a day of the month",
+                code="invalid_choice")
+    if doc.anchor_weekday and not weekly:
+        r.error("anchor_weekday", "only weekly periods start on a weekday (the cadence, or an "
+                "item's, is not weekly)", code="invalid_choice")
+    if weekly and doc.anchor == "calendar" and not doc.anchor_weekday:
+        doc.anchor_weekday = "monday"  # the ISO week, written down so the document says it
 
 
 def _phase(r: _Reader, raw: Any, path: str, currency: str, variables) -> PhaseDoc | None:

@@ -6,7 +6,8 @@ The reads are here, the arithmetic in ``contracts.metrics`` (pure). What counts 
 a price item of a contract that has run (active, ended or cancelled: never a draft), with no
 meter, billed on a cadence (not one-time, not a one-time product), priced on its own fixed
 quantity (flat fee, per unit, package, tiers); priced for one whole period at list price
-(before discounts) and divided by the months of its cadence. Usage, formulas, matrices,
+(before discounts) and divided by the months of its cadence (a weekly one: times 52 / 12).
+Usage, formulas, matrices,
 prepaid blocks and minimum commitments depend on what is used: they are not MRR.
 """
 
@@ -47,12 +48,29 @@ KIND_COLOURS = {metrics.Kind.NEW: "green", metrics.Kind.EXPANSION: "sky",
 
 def _months_of(item: PriceItem, contract: Contract) -> int | None:
     """Months per billing period of ``item`` (its cadence, else its contract's); None when
-    billed once."""
-    cadence, months = ((item.cadence, item.cadence_months) if item.cadence
-                       else (contract.cadence, contract.cadence_months))
-    if cadence == "one_time":
+    billed once or weekly."""
+    cadence, months = _cadence_of(item, contract)
+    if cadence in ("one_time", "weekly"):
         return None
     return CADENCE_MONTHS.get(cadence, months)
+
+
+def _cadence_of(item: PriceItem, contract: Contract) -> tuple[str, int | None]:
+    return ((item.cadence, item.cadence_months) if item.cadence
+            else (contract.cadence, contract.cadence_months))
+
+
+def _monthly(item: PriceItem, contract: Contract) -> Decimal | None:
+    """What ``item`` is worth a month at list price; None when it is no recurring revenue."""
+    weekly = _cadence_of(item, contract)[0] == "weekly"
+    months = _months_of(item, contract)
+    if not (weekly or months):
+        return None
+    amount = _period_price(item, contract.currency)
+    if amount is None:
+        return None
+    return metrics.weekly_monthly_value(amount) if weekly else metrics.monthly_value(
+        amount, months or 1)
 
 
 def _period_price(item: PriceItem, currency: str) -> Decimal | None:
@@ -91,14 +109,13 @@ def recurring_charges(*, organization: Organization, since: date) -> RecurringBo
     for item in items:
         phase = item.phase
         contract = phase.contract
-        months = _months_of(item, contract)
-        amount = _period_price(item, contract.currency) if months else None
-        if not months or amount is None:
+        monthly = _monthly(item, contract)
+        if monthly is None:
             continue
         names[contract.customer_id] = contract.customer.name
         charges.append(metrics.RecurringCharge(
             customer=contract.customer_id, currency=contract.currency, start=phase.start_date,
-            end=phase.end_date, monthly=metrics.monthly_value(amount, months)))
+            end=phase.end_date, monthly=monthly))
     return RecurringBook(charges, names)
 
 

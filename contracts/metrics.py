@@ -7,7 +7,8 @@ Conventions
 -----------
 - **MRR** on a day is the sum of the monthly values of the recurring charges in force that
   day, per currency (two currencies are never added). A charge billed every N months is worth
-  its price / N a month (annual / 12, quarterly / 3). **ARR** is MRR x 12.
+  its price / N a month (annual / 12, quarterly / 3); one billed weekly, 52 weeks' worth
+  over 12 months (its price x 52 / 12). **ARR** is MRR x 12.
 - **In force**: local days, half-open, like contracts and phases: a charge of ``[start, end)``
   counts on ``start`` and not on ``end`` (the first day no longer covered).
 - **Month ends**: a month's MRR is the MRR on its last day; the current month's is today's.
@@ -40,6 +41,16 @@ def monthly_value(amount: Decimal, months: int) -> Decimal:
     if months < 1:
         raise ValueError(f"a recurring charge repeats every 1 month or more, got {months}")
     return Decimal(amount) / months
+
+
+WEEKS_PER_YEAR = 52
+
+
+def weekly_monthly_value(amount: Decimal) -> Decimal:
+    """What ``amount`` charged every week is worth a month: 52 weeks' worth over 12 months."""
+    if isinstance(amount, float) or not isinstance(amount, Decimal | int):
+        raise TypeError(f"amount must be a Decimal, got {type(amount).__name__}")
+    return Decimal(amount) * WEEKS_PER_YEAR / MONTHS_PER_YEAR
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ class Cadence(models.TextChoices):
     SEMI_ANNUAL = "semi_annual", "Semi-annual"
     ANNUAL = "annual", "Annual"
     EVERY_N_MONTHS = "every_n_months", "Every N months"
+    WEEKLY = "weekly", "Weekly"
     ONE_TIME = "one_time", "One time"
 
 
@@ -35,6 +36,18 @@ class Anchor(models.TextChoices):
     CALENDAR = "calendar", "Calendar-aligned"
     ANNIVERSARY = "anniversary", "Anniversary of the start date"
     DAY_OF_MONTH = "day_of_month", "A chosen day of the month"
+
+
+class Weekday(models.TextChoices):
+    """The day calendar-anchored weekly periods start on (ISO order, Monday first)."""
+
+    MONDAY = "monday", "Monday"
+    TUESDAY = "tuesday", "Tuesday"
+    WEDNESDAY = "wednesday", "Wednesday"
+    THURSDAY = "thursday", "Thursday"
+    FRIDAY = "friday", "Friday"
+    SATURDAY = "saturday", "Saturday"
+    SUNDAY = "sunday", "Sunday"
 
 
 class Timing(models.TextChoices):
@@ -133,6 +146,10 @@ class Contract(TenantModel):
     )
     anchor = models.CharField(max_length=16, choices=Anchor.choices, default=Anchor.CALENDAR)
     anchor_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    anchor_weekday = models.CharField(
+        max_length=9, choices=Weekday.choices, blank=True,
+        help_text="Weekly periods anchored on the calendar start on this day (Monday if empty).",
+    )
     payment_terms_days = models.PositiveSmallIntegerField(default=30)
     auto_renew = models.BooleanField(default=False)
     renewal_term_months = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -158,6 +175,10 @@ class Contract(TenantModel):
             models.CheckConstraint(
                 condition=~Q(cadence="every_n_months") | Q(cadence_months__gte=1),
                 name="contract_every_n_months_has_n",
+            ),
+            models.CheckConstraint(
+                condition=Q(anchor_weekday="") | Q(anchor="calendar"),
+                name="contract_weekday_on_calendar_anchor",
             ),
         ]
 

@@ -11,11 +11,14 @@ Parameters per model (``?`` optional; every scalar model also takes ``included_u
 =====================  ===========================================================
 flat_fee               amount
 per_unit               unit_price
-percentage             percent                        (of a metered amount)
+percentage             percent                        (of a metered amount),
+                       per transaction: fixed_fee?, free_transactions? (a whole number),
+                       minimum_per_transaction?, maximum_per_transaction?
 package                package_size, package_price
 graduated / volume     tiers: [{up_to (null = no limit), unit_price, flat_fee?}]
 stair_step             tiers: [{up_to, flat_fee}]
-matrix                 dimensions: [a, b, ...], prices: [{values: [..], unit_price}]
+matrix                 dimensions: [a, b, ...], prices: [{values: [..], unit_price}],
+                       default_unit_price?             (combinations not listed)
 two_dimensional        dimensions: [a, b], mode? (graduated|volume),
                        tables: [{up_to, tiers: [...]}]
 formula                formula                         (see contracts.formula)
@@ -23,6 +26,11 @@ prepaid_units          units, price, overage_unit_price
 prepaid_credit         credit, price, unit_price, overage_unit_price?
 minimum_commitment     amount                          (per period; true-up when short)
 =====================  ===========================================================
+
+A percentage with any of the per-transaction keys prices each transaction of the period (the
+meter's events) on its own: ``clamp(percent x amount + fixed_fee, minimum_per_transaction,
+maximum_per_transaction)``, the first ``free_transactions`` free (see
+``contracts.pricing.transactions``). Without them it is a percentage of the period's total.
 """
 
 from __future__ import annotations
@@ -50,6 +58,9 @@ ALL_MODELS = (
 )
 #: Models priced on metered usage: they need a meter.
 METERED_MODELS = frozenset({"percentage", "prepaid_units", "prepaid_credit"})
+#: A percentage's parameters that price each transaction on its own.
+PER_TRANSACTION_KEYS = ("fixed_fee", "free_transactions", "minimum_per_transaction",
+                        "maximum_per_transaction")
 #: Models that price a quantity (a meter's usage or the item's fixed quantity).
 QUANTITY_MODELS = frozenset({*SCALAR_MODELS, "matrix", "two_dimensional"})
 
@@ -77,6 +88,24 @@ def _decimal(config: Mapping, key: str, *, required: bool = True) -> Decimal | N
         raise PricingError(field=key, message="must be a finite number (not NaN or Infinity)",
                            code="out_of_bounds")
     return number
+
+
+def _count(config: Mapping, key: str) -> int | None:
+    """A whole number (``3`` or ``"3"``), or None when absent; its bounds are the spec's."""
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PricingError(field=key, message='must be a whole number such as 3 (or "3")',
+                       code="invalid_type")
+
+
+def per_transaction(config: Mapping) -> bool:
+    """Whether a percentage's stored parameters price each transaction on its own."""
+    return any(config.get(key) is not None for key in PER_TRANSACTION_KEYS)
 
 
 def _tiers(raw: object, *, path: str) -> tuple[p.Tier, ...]:
@@ -143,13 +172,18 @@ def spec_from_config(
             "volume": {"tiers"},
             "stair_step": {"tiers"},
         }[model]
-        _check_keys(model, config, scalar | {"included_units", *BOUND_KEYS})
+        extra = set(PER_TRANSACTION_KEYS) if model == "percentage" else set()
+        _check_keys(model, config, scalar | extra | {"included_units", *BOUND_KEYS})
         fields: dict[str, Any] = {}
         for key in scalar:
             fields[key] = (
                 _tiers(config.get("tiers"), path="tiers") if key == "tiers"
                 else _decimal(config, key)
             )
+        if model == "percentage":
+            fields["free_transactions"] = _count(config, "free_transactions")
+            for key in ("fixed_fee", "minimum_per_transaction", "maximum_per_transaction"):
+                fields[key] = _decimal(config, key, required=False)
         included = _decimal(config, "included_units", required=False)
         if included is not None:
             fields["included_units"] = included
@@ -157,7 +191,7 @@ def spec_from_config(
             currency=currency, charge_type=charge_type, **bounds, **fields
         )
     if model == "matrix":
-        _check_keys(model, config, {"dimensions", "prices", *BOUND_KEYS})
+        _check_keys(model, config, {"dimensions", "prices", "default_unit_price", *BOUND_KEYS})
         dimensions = config.get("dimensions")
         if not isinstance(dimensions, list):
             raise PricingError(field="dimensions", message="must be a list of names",
@@ -178,7 +212,9 @@ def spec_from_config(
                 raise error.within(here) from None
         return p.Matrix(
             currency=currency, charge_type=charge_type, dimensions=tuple(dimensions),
-            prices=prices, **bounds,
+            prices=prices, default_unit_price=_decimal(config, "default_unit_price",
+                                                       required=False),
+            **bounds,
         )
     if model == "two_dimensional":
         _check_keys(model, config, {"dimensions", "tables", "mode", *BOUND_KEYS})

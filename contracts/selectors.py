@@ -117,6 +117,7 @@ def contract_document(*, contract: Contract) -> dict:
         "cadence_months": contract.cadence_months,
         "anchor": contract.anchor,
         "anchor_day": contract.anchor_day,
+        "anchor_weekday": contract.anchor_weekday or None,
         "payment_terms_days": contract.payment_terms_days,
         "auto_renew": contract.auto_renew,
         "renewal_term_months": contract.renewal_term_months,
@@ -139,6 +140,8 @@ def contract_document(*, contract: Contract) -> dict:
 def _cadence(choice: str, months: int | None) -> schedule.Cadence:
     if choice == "one_time":
         return schedule.Cadence.one_time()
+    if choice == "weekly":
+        return schedule.Cadence.weekly()
     return schedule.Cadence(months=CADENCE_MONTHS.get(choice, months))
 
 
@@ -162,7 +165,9 @@ def _schedule_items(item: PriceItem) -> tuple[schedule.PriceItem, ...]:
 
 def _anchor(contract: Contract) -> schedule.Anchor:
     if contract.anchor == "calendar":
-        return schedule.Anchor.calendar()
+        weekday = contract.anchor_weekday
+        return schedule.Anchor.calendar(
+            weekday=schedule.WEEKDAYS.index(weekday) if weekday else None)
     if contract.anchor == "anniversary":
         return schedule.Anchor.anniversary()
     return schedule.Anchor.day_of_month(contract.anchor_day)
@@ -315,13 +320,14 @@ def amendment_start(*, contract: Contract) -> date:
     if today < contract.start_date:
         return contract.start_date
     cadence = _cadence(contract.cadence, contract.cadence_months)
-    if cadence.months is None:  # one time: no next period
+    if cadence.is_one_time:  # no next period
         return today
+    ahead = (relativedelta(weeks=cadence.weeks + 1) if cadence.weeks is not None
+             else relativedelta(months=(cadence.months or 0) + 1))
     try:
         periods = schedule.billing_periods(
             start=contract.start_date, end=contract.end_date, cadence=cadence,
-            anchor=_anchor(contract), tz=contract.time_zone,
-            through=today + relativedelta(months=cadence.months + 1),
+            anchor=_anchor(contract), tz=contract.time_zone, through=today + ahead,
         )
     except schedule.ScheduleError:  # terms the schedule refuses (the contract page says why)
         return today

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from contracts import selectors, services
+from contracts import price_config, selectors, services
 from contracts.forms import CancelForm, CustomerForm, ProductForm
 from contracts.models import (
     Amendment,
@@ -30,6 +30,7 @@ from contracts.models import (
     PriceItem,
     Product,
     Timing,
+    Weekday,
 )
 from contracts.pricing import PricingError
 from contracts.schedule import ScheduleError
@@ -301,6 +302,7 @@ def _editor(request, *, contract: Contract | None, mode: str):
         "products": [{"sku": p.sku, "name": p.name, "kind": p.kind} for p in products],
         "models": [{"value": v, "label": label} for v, label in PriceItem.Model.choices],
         "cadences": [{"value": v, "label": label} for v, label in Cadence.choices],
+        "weekdays": [{"value": v, "label": label} for v, label in Weekday.choices],
         "timings": [{"value": v, "label": label} for v, label in Timing.choices],
     }
     return render(request, "contracts/contract_editor.html", {
@@ -381,6 +383,7 @@ def contract_detail(request, contract_id):
     chart = [{"date": entry.on.isoformat(), "total": str(entry.known_total)} for entry in summary]
     return render(request, "contracts/contract_detail.html", {
         "contract": contract, "phases": phases, "billing": billing, "chart": chart,
+        "cadence": cadence_text(contract),
         "summary_error": summary_error, "active": "contracts",
         "schedule": billing_schedule, "further": _further(billing_schedule),
         "discounts": [discount_text(d, currency) for d in contract.contract_discounts],
@@ -503,6 +506,8 @@ def pricing_text(item: PriceItem, currency: str) -> str:
                 f"{number_text(c.get('package_size', 0))}{times}")
     elif model == "percentage":
         text = f"{number_text(c.get('percent', 0))}% of {item.meter_key or 'the amount'}"
+        if price_config.per_transaction(c):
+            text = percentage_per_transaction_text(c, currency, item.meter_key)
     elif model in ("graduated", "volume", "stair_step"):
         text = tiers_text(model, c.get("tiers") or [], currency) + times
     elif model == "formula":
@@ -518,8 +523,46 @@ def pricing_text(item: PriceItem, currency: str) -> str:
     else:
         dimensions = " x ".join(str(d) for d in c.get("dimensions") or [])
         text = f"{item.get_model_display().lower()} on {dimensions}"
+        if model == "matrix" and c.get("default_unit_price") is not None:
+            text += (f"; combinations not listed "
+                     f"{price_text(c['default_unit_price'], currency)} per unit")
     if c.get("included_units"):
         text += f" ({number_text(c['included_units'])} included)"
+    return text
+
+
+def cadence_text(contract: Contract) -> str:
+    """How often and from when the contract bills: "Monthly, calendar-aligned", "Weekly,
+    Monday to Sunday", "Weekly, from the start date's weekday (Wednesday)"."""
+    cadence = contract.get_cadence_display()
+    if contract.cadence == "every_n_months":
+        cadence += f" ({contract.cadence_months} months)"
+    if contract.cadence == "weekly":
+        if contract.anchor == "calendar":
+            first = Weekday.values.index(contract.anchor_weekday or "monday")
+            days = Weekday.labels
+            return f"{cadence}, {days[first]} to {days[(first + 6) % 7]}"
+        return f"{cadence}, from the start date's weekday ({contract.start_date:%A})"
+    anchor = contract.get_anchor_display().lower()
+    if contract.anchor == "day_of_month":
+        anchor += f" (day {contract.anchor_day})"
+    return f"{cadence}, {anchor}"
+
+
+def percentage_per_transaction_text(c: dict, currency: str, meter: str) -> str:
+    """A percentage priced per transaction, as a card processor's price list says it:
+    "2.9% + $0.30 per transaction of amount (min $0.50, max $10.00), first 3 free"."""
+    text = f"{number_text(c.get('percent', 0))}%"
+    if c.get("fixed_fee") is not None:
+        text += f" + {price_text(c['fixed_fee'], currency)}"
+    text += f" per transaction of {meter or 'the amount'}"
+    limits = [f"{word} {price_text(c[key], currency)}" for key, word in (
+        ("minimum_per_transaction", "min"), ("maximum_per_transaction", "max"))
+        if c.get(key) is not None]
+    if limits:
+        text += f" ({', '.join(limits)})"
+    if c.get("free_transactions") not in (None, "0", 0):
+        text += f", first {number_text(c['free_transactions'])} free each period"
     return text
 
 

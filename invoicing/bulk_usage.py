@@ -15,15 +15,17 @@ have asked for it, and for every customer from then on. The answers kept are bou
 
 Quantities agree with ``DirectUsage`` exactly: a customer without events in the window is 0,
 an aggregate without a value (the maximum of no numbers) is 0. Grouped quantities (matrix
-pricing) are always asked per customer.
+pricing) and the events of a price per transaction are always asked per customer.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
+from contracts.pricing import Transaction
 from invoicing.rating import DirectUsage, Meter
 from metering.selectors import usage_by_customer
 from zenskar.tenancy.models import Organization
@@ -65,6 +67,11 @@ class BulkUsage:
         else:
             self._answers.move_to_end(window)
         return answers.get(customer, Decimal(0))
+
+    def transactions(self, *, meter: Meter, customer: str, start: datetime,
+                     end: datetime) -> Iterator[Transaction]:
+        """Event by event, always per customer (streamed, never kept)."""
+        return self.direct.transactions(meter=meter, customer=customer, start=start, end=end)
 
     def _fetch(self, window: Window, meter: Meter) -> dict[str, Decimal]:
         _, start, end = window

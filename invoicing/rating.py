@@ -24,7 +24,7 @@ Rules (the rest is the pricing engine's and the schedule's, see their docstrings
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,16 +38,19 @@ from contracts.pricing import (
     DiscountScope,
     FormulaInputs,
     PriceResult,
+    StepKind,
+    Transaction,
     apply_contract_discount,
     apply_discount,
     discount_is_active,
     draw_down,
+    per_transaction_rule,
     prepaid_purchase,
     price,
     true_up,
 )
 from contracts.selectors import PURCHASE, contract_terms
-from metering.selectors import meters_by_key
+from metering.selectors import event_amounts, meters_by_key
 from metering.selectors import usage as usage_query
 from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
@@ -58,6 +61,12 @@ Meter = Any  # a metering meter, as metering's selectors return it
 class UsageSource(Protocol):
     def quantity(self, *, meter: Meter, customer: str, start: datetime, end: datetime,
                  group: bool = False) -> Decimal | dict[tuple[Any, ...], Decimal]: ...
+
+    def transactions(self, *, meter: Meter, customer: str, start: datetime,
+                     end: datetime) -> Iterator[Transaction]:
+        """The meter's events of ``customer`` in ``[start, end)`` with their amounts, earliest
+        first (timestamp, then event id), streamed."""
+        ...
 
 
 class DirectUsage:
@@ -73,6 +82,12 @@ class DirectUsage:
         if group:
             return {tuple((r.group or {}).values()): r.quantity or Decimal(0) for r in rows}
         return (rows[0].quantity if rows else None) or Decimal(0)
+
+    def transactions(self, *, meter: Meter, customer: str, start: datetime,
+                     end: datetime) -> Iterator[Transaction]:
+        for event in event_amounts(organization=self.organization, meter=meter,
+                                   customer=customer, start=start, end=end):
+            yield Transaction(id=event.event_id, amount=event.amount)
 
 
 class PeriodIndex(Protocol):
@@ -267,7 +282,10 @@ class ContractRater:
             return [_result_line("usage", label, result, item=item, period=period,
                                  quantity=total,
                                  extra={**self._window(item.meter_key, period),
-                                        "usage_quantity": str(total)})]
+                                        "usage_quantity": str(total),
+                                        **_matrix_default(spec, result)})]
+        if model == "percentage" and spec.per_transaction:
+            return [self._per_transaction(item, spec, period, label, charge)]
         if model == "two_dimensional":
             a, b = spec.dimensions
             quantities = {
@@ -291,6 +309,25 @@ class ContractRater:
         result = price(spec, quantity=quantity, share=charge.share)
         return [_result_line("one_time" if one_time else "recurring", label, result, item=item,
                              period=period, quantity=quantity)]
+
+    def _per_transaction(self, item: PriceItem, spec: Any, period: schedule.Period,
+                         label: str, charge: schedule.Charge) -> LineDraft:
+        """A percentage priced transaction by transaction: the meter's events of the period,
+        streamed from metering into the engine (never all held at once)."""
+        meter = self.meters.get(item.meter_key)
+        tally = _Counted()
+        if meter is not None:
+            events = self.usage.transactions(meter=meter, customer=self.customer,
+                                             start=period.start_utc, end=period.end_utc)
+            result = price(spec, quantity=tally.through(events), share=charge.share)
+        else:
+            result = price(spec, quantity=(), share=charge.share)
+        return _result_line("usage", label, result, item=item, period=period,
+                            quantity=tally.amount, extra={
+                                **self._window(item.meter_key, period),
+                                "usage_quantity": str(tally.amount),
+                                "transactions": tally.count,
+                                "explanation": per_transaction_rule(spec)})
 
     def _prepaid(self, item: PriceItem, spec: Any, period: schedule.Period,
                  label: str) -> list[LineDraft]:
@@ -479,6 +516,39 @@ class ContractRater:
                     **nominal,
                 }))
         return lines
+
+
+class _Counted:
+    """Counts the transactions (and adds up their amounts) as the engine reads them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.amount = Decimal(0)
+
+    def through(self, transactions: Iterable[Transaction]) -> Iterator[Transaction]:
+        for transaction in transactions:
+            self.count += 1
+            self.amount += transaction.amount
+            yield transaction
+
+
+def _matrix_default(spec: Any, result: PriceResult) -> dict[str, Any]:
+    """What of a matrix line fell to its default price: the usage of the combinations it does
+    not list (a derivation's ``default_price``), or nothing."""
+    defaulted = [step for step in result.steps if step.kind is StepKind.DEFAULT_CELL]
+    if not defaulted:
+        return {}
+    quantity = sum((step.quantity or Decimal(0) for step in defaulted), Decimal(0))
+    amount = sum((step.amount for step in defaulted), Decimal(0))
+    return {
+        "default_price": {
+            "unit_price": str(spec.default_unit_price), "quantity": str(quantity),
+            "amount": str(amount), "combinations": len(defaulted)},
+        "explanation": (
+            f"{len(defaulted)} combination{'s' if len(defaulted) != 1 else ''} the price list "
+            f"does not name used {quantity.normalize():f} units, priced at the default unit price "
+            f"{spec.default_unit_price.normalize():f}; the others at their listed prices."),
+    }
 
 
 def overridden_amount(line: LineDraft, overrides: Mapping[str, str], currency: str) -> Decimal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -182,6 +183,64 @@ def usage_by_customer(
     ]
 
 
+@dataclass(frozen=True)
+class EventAmount:
+    """One event as a meter counts it: what a price per transaction reads."""
+
+    event_id: str
+    timestamp: datetime
+    amount: Decimal
+
+
+#: Events read per statement by ``event_amounts``: what it holds in memory at most.
+EVENT_PAGE = 5_000
+#: The aggregations whose events each count an amount of their own.
+PER_EVENT_AGGREGATIONS = (Meter.Aggregation.SUM, Meter.Aggregation.COUNT)
+
+
+def event_amounts(
+    *, organization: Organization, meter: Meter, customer: str, start: datetime, end: datetime,
+    page_size: int = EVENT_PAGE,
+) -> Iterator[EventAmount]:
+    """Each event ``meter`` counts for ``customer`` (an external id) in ``[start, end)``, with
+    the amount it adds (a sum meter: its value, 0 when it has none; a count meter: 1),
+    earliest first: by timestamp, then by event id (byte order, so ties are always broken the
+    same way).
+
+    Streamed: read ``page_size`` events per statement, each page starting after the last
+    event of the one before (keyset), so a period of millions of events holds one page in
+    memory and each statement is an index range scan on the customer's events. Only for
+    additive meters (sum, count): ValueError otherwise."""
+    if meter.aggregation not in PER_EVENT_AGGREGATIONS:
+        raise ValueError(f"a {meter.aggregation} meter has no amount per event")
+    params: dict[str, Any] = {
+        "organization": organization.id, "event_name": meter.event_name, "customer": customer,
+        "start": start, "end": end, "page": page_size,
+    }
+    value, filters = meter_sql(meter, params)
+    where = [
+        "organization_id = %(organization)s", "customer = %(customer)s",
+        "event_name = %(event_name)s", '"timestamp" >= %(start)s', '"timestamp" < %(end)s',
+        *filters,
+    ]
+    # Only fixed SQL fragments are joined here; every value is a parameter.
+    base = f'SELECT event_id, "timestamp", {value} FROM metering_event WHERE {" AND ".join(where)}'  # noqa: S608, E501
+    order = ' ORDER BY "timestamp", event_id COLLATE "C" LIMIT %(page)s'
+    after = (' AND "timestamp" >= %(after_at)s'
+             ' AND ("timestamp", event_id COLLATE "C") > (%(after_at)s, %(after_id)s)')
+    sql = base + order
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        for event_id, timestamp, amount in rows:
+            yield EventAmount(event_id=event_id, timestamp=timestamp, amount=amount)
+        if len(rows) < page_size:
+            return
+        params["after_id"], params["after_at"] = rows[-1][0], rows[-1][1]
+        sql = base + after + order
+
+
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
@@ -234,6 +293,20 @@ def contract_meters_check(event: DomainEvent) -> None:
                                  keys={key for keys in named.values() for key in keys})
     errors = {field: [f"No meter has key {key!r}." for key in keys if key in unknown]
               for field, keys in named.items()}
+    # The meters read event by event (a price per transaction): each event must count an
+    # amount of its own, which only a sum or a count has.
+    per_event: dict[str, list[str]] = event.payload.get("per_event") or {}
+    if per_event:
+        aggregations = dict(Meter.objects.for_organization(event.organization_id).filter(
+            key__in={key for keys in per_event.values() for key in keys})
+            .values_list("key", "aggregation"))
+        for field, keys in per_event.items():
+            errors.setdefault(field, []).extend(
+                f"Meter {key!r} takes the {Meter.Aggregation(aggregations[key]).label.lower()}: "
+                "a price per transaction reads each event's amount, so its meter must sum a "
+                "property (or count events)."
+                for key in keys
+                if key in aggregations and aggregations[key] not in PER_EVENT_AGGREGATIONS)
     errors = {field: messages for field, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)

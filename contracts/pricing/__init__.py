@@ -31,6 +31,15 @@ Proration (by the exact share of the period, a ``fractions.Fraction``; 1 = whole
     Mid-period changes: :func:`prorate_amendment` credits the unused share of the old
     advance charge and charges the new terms for the same share.
 
+Percentages per transaction
+    A percentage with a fixed fee, free transactions or a per-transaction minimum / maximum
+    prices each of the period's transactions on its own (see :mod:`.transactions`): the fees
+    are summed unrounded, then the line's minimum and maximum apply, then the one rounding.
+
+Matrix defaults
+    A matrix may set ``default_unit_price``: the usage of a combination it does not list is
+    priced at it (a ``default_cell`` step says which); without one, such usage is an error.
+
 Two-dimensional tiers
     ``dimensions = (a, b)``: the quantity of ``a`` picks a tier table (the first whose
     ``up_to >= a``; a = 0 picks the first), and that table prices the quantity of ``b``
@@ -78,6 +87,7 @@ from .items import (
     Volume,
 )
 from .result import PriceResult, Step, StepKind
+from .transactions import Transaction, per_transaction_rule, transaction_fee
 
 __all__ = [
     "Amendment",
@@ -108,14 +118,17 @@ __all__ = [
     "Tier",
     "TierMode",
     "TierTable",
+    "Transaction",
     "TwoDimensionalTiers",
     "Volume",
     "apply_contract_discount",
     "apply_discount",
     "discount_is_active",
     "draw_down",
+    "per_transaction_rule",
     "prepaid_purchase",
     "price",
     "prorate_amendment",
+    "transaction_fee",
     "true_up",
 ]

@@ -14,7 +14,7 @@ included units, the minimum and the maximum (a half period includes half the fre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -51,6 +51,7 @@ from .tiers import (
     stair_step_steps,
     volume_steps,
 )
+from .transactions import Transaction, per_transaction_steps
 
 __all__ = ["Amendment", "FormulaInputs", "Quantity", "price", "prorate_amendment"]
 
@@ -66,9 +67,11 @@ class FormulaInputs:
 #: What ``price(quantity=...)`` takes, by item: nothing for a flat fee; a Decimal for the
 #: scalar models; ``{(value_a, value_b, ...): quantity}`` for a matrix;
 #: ``{dimension_a: quantity, dimension_b: quantity}`` for two-dimensional tiers;
-#: :class:`FormulaInputs` for a formula.
+#: :class:`FormulaInputs` for a formula; the period's transactions, earliest first, for a
+#: percentage priced per transaction (any iterable: it is read once, never held).
 Quantity = (
-    Decimal | int | Mapping[tuple[str, ...], Decimal] | Mapping[str, Decimal] | FormulaInputs | None
+    Decimal | int | Mapping[tuple[str, ...], Decimal] | Mapping[str, Decimal] | FormulaInputs
+    | Iterable[Transaction] | None
 )
 
 
@@ -109,6 +112,8 @@ def _total(steps: list[Step]) -> Decimal:
 
 def _model(item: _Bounded, quantity: Quantity, share: Fraction) -> list[Step]:
     """The model's own steps, before the line's minimum, maximum and proration."""
+    if isinstance(item, Percentage) and item.per_transaction:
+        return per_transaction_steps(item, quantity) or [_no_charge("No transactions")]
     if isinstance(item, _Scalar):
         return _scalar(item, _quantity(quantity), share)
     if isinstance(item, Matrix):
@@ -198,16 +203,24 @@ def _matrix(item: Matrix, quantity: Quantity) -> list[Step]:
     steps = []
     for key in sorted(quantity, key=repr):
         here = f"quantity[{key!r}]"
-        if key not in item.prices:
+        listed = key in item.prices
+        if not listed and item.default_unit_price is None:
             raise PricingError(field=here, message="no price for this combination")
         units = _quantity(quantity[key], field=here)
         if units == 0:
             continue
         cell = ", ".join(
-            f"{name}={value}" for name, value in zip(item.dimensions, key, strict=True)
+            f"{name}={'(none)' if value is None else value}"
+            for name, value in zip(item.dimensions, key, strict=True)
         )
-        description = f"{cell}: {figure(units)} x {figure(item.prices[key])}"
-        steps.append(_priced(StepKind.CELL, description, units, item.prices[key]))
+        if listed:
+            unit_price, kind = item.prices[key], StepKind.CELL
+        else:
+            assert item.default_unit_price is not None  # refused above otherwise
+            unit_price, kind = item.default_unit_price, StepKind.DEFAULT_CELL
+            cell += " (not listed: the default price)"
+        description = f"{cell}: {figure(units)} x {figure(unit_price)}"
+        steps.append(_priced(kind, description, units, unit_price))
     return steps
 
 

@@ -189,11 +189,40 @@ class PerUnit(_Scalar):
         set_attr(self, "unit_price", decimal_value(self.unit_price, field="unit_price"))
 
 
+#: The most free transactions a period may give: a count, bounded like every input.
+MAX_FREE_TRANSACTIONS = 1_000_000_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Percentage(_Scalar):
-    """``percent`` % of a metered amount (2.9 means 2.9 % of the payment volume). Usage only."""
+    """``percent`` % of a metered amount (2.9 means 2.9 % of the payment volume). Usage only.
+
+    Priced per transaction (payment-processing style) when any of ``fixed_fee``,
+    ``free_transactions``, ``minimum_per_transaction`` or ``maximum_per_transaction`` is
+    set: the input is then the period's transactions (:class:`~.transactions.Transaction`,
+    earliest first), the first ``free_transactions`` cost nothing, and each other one costs
+    ``clamp(percent x amount + fixed_fee, minimum_per_transaction, maximum_per_transaction)``
+    -- never below 0 -- summed unrounded (see :mod:`contracts.pricing.transactions`).
+    Without them the input is the period's total amount, as before.
+    """
 
     percent: Decimal
+    fixed_fee: Decimal | None = None
+    free_transactions: int | None = None
+    minimum_per_transaction: Decimal | None = None
+    maximum_per_transaction: Decimal | None = None
+
+    @property
+    def per_transaction(self) -> bool:
+        """Whether each transaction is priced on its own (the input is the transactions)."""
+        return any(value is not None for value in (
+            self.fixed_fee, self.free_transactions, self.minimum_per_transaction,
+            self.maximum_per_transaction))
+
+    @property
+    def rate(self) -> Decimal:
+        """The percentage as a fraction of the amount (2.9 -> 0.029)."""
+        return self.percent / 100
 
     def _validate(self) -> None:
         percent = decimal_value(self.percent, field="percent")
@@ -206,6 +235,32 @@ class Percentage(_Scalar):
                 code="invalid_choice",
             )
         set_attr(self, "percent", percent)
+        set_attr(self, "fixed_fee", optional_decimal(self.fixed_fee, field="fixed_fee"))
+        free = self.free_transactions
+        if free is not None and (
+            isinstance(free, bool) or not isinstance(free, int)
+            or not 0 <= free <= MAX_FREE_TRANSACTIONS
+        ):
+            raise PricingError(
+                field="free_transactions",
+                message=f"must be a whole number from 0 to {MAX_FREE_TRANSACTIONS:,}",
+                code="out_of_bounds" if isinstance(free, int) and not isinstance(free, bool)
+                else "invalid_type",
+            )
+        low = optional_decimal(self.minimum_per_transaction, field="minimum_per_transaction")
+        high = optional_decimal(self.maximum_per_transaction, field="maximum_per_transaction")
+        if low is not None and high is not None and high < low:
+            raise PricingError(field="maximum_per_transaction",
+                               message="must not be less than minimum_per_transaction",
+                               code="out_of_bounds")
+        set_attr(self, "minimum_per_transaction", low)
+        set_attr(self, "maximum_per_transaction", high)
+        if self.per_transaction and self.included_units:
+            raise PricingError(
+                field="included_units",
+                message="a per-transaction price gives free_transactions, not included units",
+                code="invalid_combination",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,12 +314,14 @@ class Matrix(_Bounded):
     """A unit price per combination of dimension values (region x instance type).
 
     ``prices`` maps a tuple of values, one per dimension in ``dimensions`` order, to the
-    unit price. The input is a mapping of such tuples to quantities; a combination with no
-    price is an error rather than a silent zero.
+    unit price. The input is a mapping of such tuples to quantities. A combination with no
+    price is priced at ``default_unit_price`` when there is one; without it, it is an error
+    rather than a silent zero.
     """
 
     dimensions: tuple[str, ...]
     prices: Mapping[tuple[str, ...], Decimal]
+    default_unit_price: Decimal | None = None
 
     def _validate(self) -> None:
         dims = self.dimensions
@@ -277,8 +334,11 @@ class Matrix(_Bounded):
         ):
             raise PricingError(field="dimensions", message="must be a tuple of distinct names",
                                code="invalid_dimensions")
-        if not isinstance(self.prices, Mapping) or not self.prices:
-            raise PricingError(field="prices", message="at least one price is required",
+        default = optional_decimal(self.default_unit_price, field="default_unit_price")
+        set_attr(self, "default_unit_price", default)
+        if not isinstance(self.prices, Mapping) or (not self.prices and default is None):
+            raise PricingError(field="prices",
+                               message="at least one price (or a default_unit_price) is required",
                                code="required")
         prices: dict[tuple[str, ...], Decimal] = {}
         for key, unit_price in self.prices.items():

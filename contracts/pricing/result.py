@@ -20,11 +20,16 @@ class StepKind(StrEnum):
     FLAT = "flat"
     UNITS = "units"
     PERCENTAGE = "percentage"
+    FREE_TRANSACTIONS = "free_transactions"
+    TRANSACTION_FEE = "transaction_fee"  # the fixed fee of each charged transaction
+    TRANSACTION_MINIMUM = "transaction_minimum"  # fees raised to the per-transaction minimum
+    TRANSACTION_MAXIMUM = "transaction_maximum"  # fees capped at the per-transaction maximum
     BLOCKS = "blocks"
     TIER = "tier"
     TIER_FLAT_FEE = "tier_flat_fee"
     BAND = "band"
     CELL = "cell"
+    DEFAULT_CELL = "default_cell"  # a matrix combination not listed, at the default price
     TABLE = "table"
     FORMULA = "formula"
     INCLUDED = "included"

@@ -20,6 +20,10 @@ Conventions
   * anniversary: the start's day, counted from the start's month;
   * day_of_month(d): day d (or the month's last day), counted from its first occurrence on
     or after the start.
+  Weekly periods are 7 local days (`Cadence.weekly()`): calendar-anchored they start on the
+  anchor's weekday (Monday unless chosen: `Anchor.calendar(weekday=2)` is every Wednesday),
+  anniversary-anchored on the start's own weekday; a day of the month is refused. A weekly
+  stub prorates by the same rule: a Wednesday-to-Sunday stub of a Monday week is 5/7.
   A contract starting between two boundaries begins with a stub of the nominal period
   around its start; one ending between two boundaries ends with a stub.
 - **`through` is inclusive**: `billing_periods` lists periods that begin on or before it,
@@ -49,7 +53,7 @@ from .periods import (
     proration_share,
     split_period,
 )
-from .terms import Anchor, AnchorKind, Cadence, Timing
+from .terms import WEEKDAYS, Anchor, AnchorKind, Cadence, Timing
 from .validation import ScheduleError, resolve_tz, validate_term
 
 __all__ = [
@@ -64,6 +68,7 @@ __all__ = [
     "PriceItem",
     "ScheduleError",
     "Timing",
+    "WEEKDAYS",
     "amend_terms",
     "billing_date",
     "billing_dates",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .grid import billing_periods, one_time_period
 from .periods import Period, billing_date, split_period
-from .terms import Anchor, Cadence, Timing
+from .terms import Anchor, AnchorKind, Cadence, Timing
 from .validation import ScheduleError, resolve_tz, validate_term
 
 
@@ -97,6 +97,16 @@ class ContractTerms:
         resolve_tz(self.tz)
         object.__setattr__(self, "phases", tuple(self.phases))
         validate_phases(phases=self.phases, start=self.start, end=self.end)
+        weekly = self.cadence.is_weekly or any(
+            item.cadence is not None and item.cadence.is_weekly
+            for phase in self.phases for item in phase.items
+        )
+        if weekly and self.anchor.kind == AnchorKind.DAY_OF_MONTH:
+            raise ScheduleError(
+                field="anchor.kind",
+                message="weekly periods start on a weekday (calendar) or on the start date "
+                        "(anniversary), not on a day of the month",
+            )
         for phase_index, phase in enumerate(self.phases):
             for item_index, item in enumerate(phase.items):
                 # Arrears bills a one-time item on its end date, which never comes.

@@ -2,7 +2,9 @@
 
 Every boundary is computed from the anchor as "origin month + k * cadence months, on the
 anchor's day (or that month's last day when it is shorter)", never by stepping from the
-previous boundary: stepping would let Jan 31 -> Feb 28 drift to Mar 28 forever.
+previous boundary: stepping would let Jan 31 -> Feb 28 drift to Mar 28 forever. Weekly
+boundaries are "origin day + k * 7 days", the origin a day of the anchor's weekday
+(calendar) or the start itself (anniversary).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from .periods import Period
-from .terms import Anchor, AnchorKind, Cadence
+from .terms import DAYS_PER_WEEK, Anchor, AnchorKind, Cadence
 from .validation import ScheduleError, resolve_tz, validate_term
 
 
@@ -48,6 +51,48 @@ class BoundaryGrid:
         k = (_month_index(day) - self.origin) // self.step
         # Boundary k lies in `day`'s month or earlier; only its day can overshoot.
         return k - 1 if self.boundary(k) > day else k
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeekGrid:
+    """Boundary k is `origin + k * days` (k may be negative): weeks of local days, so a
+    daylight-saving change never moves a boundary."""
+
+    origin: date
+    days: int
+
+    def boundary(self, k: int) -> date:
+        return self.origin + timedelta(days=k * self.days)
+
+    def index_at_or_before(self, day: date) -> int:
+        return (day - self.origin).days // self.days
+
+
+class Grid(Protocol):
+    def boundary(self, k: int) -> date: ...
+
+    def index_at_or_before(self, day: date) -> int: ...
+
+
+def week_grid(*, anchor: Anchor, start: date, weeks: int) -> WeekGrid:
+    """The boundaries of a contract starting on `start`, every `weeks` weeks.
+
+    - calendar: the anchor's weekday (Monday unless chosen): a contract starting on a
+      Wednesday with weeks from Monday begins with a stub of Wednesday to Sunday;
+    - anniversary: the start's own weekday (no stub);
+    - day_of_month: refused, a day of the month is no place in a week.
+    """
+    match anchor.kind:
+        case AnchorKind.CALENDAR:
+            back = (start.weekday() - anchor.first_weekday) % DAYS_PER_WEEK
+            return WeekGrid(origin=start - timedelta(days=back), days=weeks * DAYS_PER_WEEK)
+        case AnchorKind.ANNIVERSARY:
+            return WeekGrid(origin=start, days=weeks * DAYS_PER_WEEK)
+    raise ScheduleError(
+        field="anchor.kind",
+        message="weekly periods start on a weekday (calendar) or on the start date "
+                f"(anniversary), not on a {anchor.kind}",
+    )
 
 
 def boundary_grid(*, anchor: Anchor, start: date, months: int) -> BoundaryGrid:
@@ -105,10 +150,13 @@ def billing_periods(
         raise ScheduleError(field="through", message="is required for an evergreen contract")
     if through is not None and through < start:
         return []
-    if cadence.months is None:
+    grid: Grid
+    if cadence.weeks is not None:
+        grid = week_grid(anchor=anchor, start=start, weeks=cadence.weeks)
+    elif cadence.months is not None:
+        grid = boundary_grid(anchor=anchor, start=start, months=cadence.months)
+    else:
         return [one_time_period(start=start, end=end, tz=zone)]
-
-    grid = boundary_grid(anchor=anchor, start=start, months=cadence.months)
     periods: list[Period] = []
     k = grid.index_at_or_before(start)
     while True:

@@ -31,7 +31,7 @@ from contracts.models import (
     PriceItem,
     Product,
 )
-from contracts.named_keys import feature_errors, meter_errors
+from contracts.named_keys import feature_errors, meter_code, meter_errors
 from contracts.selectors import contract_document
 from contracts.services.common import (
     _check_date,
@@ -69,6 +69,7 @@ def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, di
         for p in Product.objects.for_organization(organization).filter(sku__in=doc.products)
     }
     meters: dict[str, set[str]] = {}
+    per_event: dict[str, set[str]] = {}
     for pi, phase in enumerate(doc.phases):
         for ii, item in enumerate(phase.items):
             path = f"phases[{pi}].items[{ii}]"
@@ -76,8 +77,11 @@ def _resolve(organization: Organization, doc: ContractDoc) -> tuple[Customer, di
                 errors.setdefault(f"{path}.product", []).append(ValidationError(
                     f"No product has SKU {item.product!r}.", code="unknown_product"))
             meters[f"{path}.meter"] = item.meters
-    for field, messages in meter_errors(organization=organization, meters=meters).items():
-        errors.setdefault(field, []).extend(ValidationError(m, code="unknown_meter")
+            if item.per_event:
+                per_event[f"{path}.meter"] = {item.meter}
+    for field, messages in meter_errors(organization=organization, meters=meters,
+                                        per_event=per_event).items():
+        errors.setdefault(field, []).extend(ValidationError(m, code=meter_code(m))
                                             for m in messages)
     features = {f"phases[{pi}].entitlements.{key}": [key]
                 for pi, phase in enumerate(doc.phases) for key in phase.entitlements}
@@ -104,7 +108,8 @@ def _contract_fields(doc: ContractDoc) -> dict[str, Any]:
         "name": doc.name, "reference": doc.reference, "start_date": doc.start_date,
         "end_date": doc.end_date, "currency": doc.currency, "time_zone": doc.time_zone,
         "cadence": doc.cadence, "cadence_months": doc.cadence_months, "anchor": doc.anchor,
-        "anchor_day": doc.anchor_day, "payment_terms_days": doc.payment_terms_days,
+        "anchor_day": doc.anchor_day, "anchor_weekday": doc.anchor_weekday,
+        "payment_terms_days": doc.payment_terms_days,
         "auto_renew": doc.auto_renew, "renewal_term_months": doc.renewal_term_months,
         "renewal_notice_days": doc.renewal_notice_days,
         "variables": {k: str(v) for k, v in doc.variables.items()},
@@ -346,7 +351,8 @@ def contract_delete(*, contract: Contract) -> None:
     events.publish(changed)
 
 def cadence_months(cadence: str, months: int | None) -> int | None:
-    """Months per period for a cadence choice; None for one-time."""
+    """Months per period for a cadence choice; None for one-time and for weekly (counted
+    in weeks)."""
     if cadence == "one_time":
         return None
     known = {str(choice): count for choice, count in CADENCE_MONTHS.items()}

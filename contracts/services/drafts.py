@@ -19,7 +19,7 @@ from contracts.models import (
     PriceItem,
     Product,
 )
-from contracts.named_keys import meter_errors
+from contracts.named_keys import meter_code, meter_errors
 from contracts.selectors import contract_document
 from contracts.services.common import (
     _document_refusal,
@@ -99,12 +99,18 @@ def _item_doc(contract: Contract, data: dict[str, Any]) -> tuple[ItemDoc, Produc
     product = Product.objects.for_organization(contract.organization).filter(
         sku=item.product).first()
     refused: dict[str, list[ValidationError]] = {}
+    if item.cadence == "weekly" and contract.anchor == "day_of_month":
+        refused["cadence"] = [ValidationError(
+            "Weekly periods are anchored on the calendar (a weekday) or on the anniversary of "
+            "the start date, not on the contract's day of the month.", code="invalid_choice")]
     if product is None:
         refused["product"] = [ValidationError(f"No product has SKU {item.product!r}.",
                                               code="unknown_product")]
+    per_event = {"meter": {item.meter}} if item.per_event else None
     for field, messages in meter_errors(organization=contract.organization,
-                                        meters={"meter": item.meters}).items():
-        refused.setdefault(field, []).extend(ValidationError(m, code="unknown_meter")
+                                        meters={"meter": item.meters},
+                                        per_event=per_event).items():
+        refused.setdefault(field, []).extend(ValidationError(m, code=meter_code(m))
                                              for m in messages)
     if refused or product is None:
         raise ValidationError(refused)

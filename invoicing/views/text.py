@@ -48,7 +48,8 @@ def _instant(text: str) -> str:
     return format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 _SHOWN = {"steps", "meter", "usage_window", "usage_quantity", "share", "override", "model",
-          "nominal_start", "nominal_end", "key", "manual", "by", "unrounded_amount"}
+          "nominal_start", "nominal_end", "key", "manual", "by", "unrounded_amount",
+          "explanation", "default_price"}
 
 
 def derivation_view(derivation, currency: str) -> dict:
@@ -61,6 +62,8 @@ def derivation_view(derivation, currency: str) -> dict:
     share = str(d.get("share") or "")
     unrounded = Decimal(str(d["unrounded_amount"])) if d.get("unrounded_amount") else None
     return {
+        # the rule in words (a price per transaction, a matrix's default price)
+        "explanation": d.get("explanation") if isinstance(d.get("explanation"), str) else "",
         "steps": [{"description": step.get("description", ""),
                    "quantity": quantity_text(step.get("quantity")),
                    "unit_price": price_text(step.get("unit_price"), currency),

@@ -36,7 +36,11 @@
     per_unit: [["unit_price", "Unit price"], ["included_units", "Included units (optional)"], ...BOUNDS],
     package: [["package_size", "Package size (units)"], ["package_price", "Package price"],
       ["included_units", "Included units (optional)"], ...BOUNDS],
-    percentage: [["percent", "Percent of the metered amount"], ...BOUNDS],
+    percentage: [["percent", "Percent of the metered amount"],
+      ["fixed_fee", "Fixed fee per transaction (optional)"],
+      ["free_transactions", "Free transactions each period (optional)"],
+      ["minimum_per_transaction", "Minimum fee per transaction (optional)"],
+      ["maximum_per_transaction", "Maximum fee per transaction (optional)"], ...BOUNDS],
     prepaid_units: [["units", "Units prepaid"], ["price", "Price of the prepaid units"],
       ["overage_unit_price", "Unit price past them (overage)"]],
     prepaid_credit: [["credit", "Credit bought"], ["price", "Price of the credit"],
@@ -44,7 +48,12 @@
     minimum_commitment: [["amount", "Committed minimum per period"]],
   };
   const HINTS = {
-    percentage: "Priced on the meter's amount (e.g. a payment volume): choose the meter above.",
+    percentage: "Priced on the meter's amount (e.g. a payment volume): choose the meter above. "
+      + "With a fixed fee, free transactions or a minimum or maximum per transaction, each of the "
+      + "meter's events is a transaction charged on its own: percent x amount + fixed fee, "
+      + "kept between the minimum and maximum, the first ones of each period free (2.9% + 0.30).",
+    matrix: "A unit price per combination of the meter's groups; default_unit_price (optional) "
+      + "prices the combinations not listed (without it, their usage cannot be billed).",
     prepaid_units: "The units are bought once, when the phase starts, and used up by the meter's usage.",
     prepaid_credit: "The credit is bought once, when the phase starts, and drawn down by the meter's usage.",
     minimum_commitment: "Each period, a shortfall below this amount is billed as a true-up.",
@@ -54,7 +63,8 @@
   const TIER_LABELS = { up_to: "Up to (blank: no limit)", unit_price: "Unit price", flat_fee: "Flat fee" };
   // Free-form models keep a JSON box (advanced).
   const JSON_EXAMPLES = {
-    matrix: { dimensions: ["region", "plan"], prices: [{ values: ["eu", "pro"], unit_price: "0.10" }] },
+    matrix: { dimensions: ["region", "plan"], prices: [{ values: ["eu", "pro"], unit_price: "0.10" }],
+      default_unit_price: "0.12" },
     two_dimensional: { dimensions: ["seats", "api_calls"], mode: "graduated",
       tables: [{ up_to: null, tiers: [{ up_to: null, unit_price: "0.001" }] }] },
   };
@@ -312,13 +322,20 @@
     if (contractDiscounts) numberDiscounts(contractDiscounts, "");
   }
 
-  // Fields that only apply to one choice (cadence_months for every_n_months...).
-  function toggleDependents() {
-    header.querySelectorAll("[data-show-when]").forEach((box) => {
-      const [name, wanted] = box.dataset.showWhen.split("=");
+  // Fields that only apply to one choice (cadence_months for every_n_months...); a box may
+  // ask for several ("cadence=weekly&anchor=calendar": all of them).
+  function shownWhen(condition) {
+    return condition.split("&").every((part) => {
+      const [name, wanted] = part.split("=");
       const input = fieldIn(header, name);
       const current = input.type === "checkbox" ? (input.checked ? "on" : "") : input.value;
-      box.hidden = current !== wanted;
+      return current === wanted;
+    });
+  }
+
+  function toggleDependents() {
+    header.querySelectorAll("[data-show-when]").forEach((box) => {
+      box.hidden = !shownWhen(box.dataset.showWhen);
     });
   }
 
@@ -356,6 +373,7 @@
     doc.end_date = readValue(header, "end_date") || null;
     if (doc.cadence === "every_n_months") doc.cadence_months = integer(readValue(header, "cadence_months"));
     if (doc.anchor === "day_of_month") doc.anchor_day = integer(readValue(header, "anchor_day"));
+    if (doc.cadence === "weekly" && doc.anchor === "calendar") doc.anchor_weekday = readValue(header, "anchor_weekday");
     doc.payment_terms_days = integer(readValue(header, "payment_terms_days"));
     doc.auto_renew = fieldIn(header, "auto_renew").checked;
     if (doc.auto_renew) {
@@ -550,7 +568,7 @@
     if (!loaded.phases.length) addPhase();
   } else if (loaded) {
     ["name", "reference", "start_date", "end_date", "cadence", "cadence_months", "anchor",
-      "anchor_day", "payment_terms_days", "auto_renew", "renewal_term_months",
+      "anchor_day", "anchor_weekday", "payment_terms_days", "auto_renew", "renewal_term_months",
       "renewal_notice_days"].forEach((name) => setValue(header, name, loaded[name]));
     loaded.phases.forEach((phase) => addPhase(phase));
     (loaded.discounts || []).forEach((discount) => addDiscount(contractDiscounts, discount));

@@ -74,10 +74,10 @@ ITEM = "phases[0].items[0]"
 
 @pytest.mark.parametrize(("body", "fields", "codes"), [
     # the parser's own checks, each coded where it is found
-    pytest.param(_document(colour="red", cadence="weekly"),
+    pytest.param(_document(colour="red", cadence="fortnightly"),
                  {"colour": ["is not a field of this object"],
                   "cadence": ["must be one of monthly, quarterly, semi_annual, annual, "
-                              "every_n_months, one_time"]},
+                              "every_n_months, weekly, one_time"]},
                  {"colour": ["unknown_field"], "cadence": ["invalid_choice"]}, id="shape"),
     pytest.param(_document(payment_terms_days="30", renewal_notice_days=9999),
                  {"payment_terms_days": ["must be a whole number from 0 to 365"],
