@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from contracts.pricing import Transaction
 from invoicing.rating import DirectUsage, Meter
-from metering.selectors import usage_by_customer
+from metering.selectors import LevelSpan, usage_by_customer
 from zenskar.tenancy.models import Organization
 
 Window = tuple[object, datetime, datetime]
@@ -72,6 +72,11 @@ class BulkUsage:
                      end: datetime) -> Iterator[Transaction]:
         """Event by event, always per customer (streamed, never kept)."""
         return self.direct.transactions(meter=meter, customer=customer, start=start, end=end)
+
+    def levels(self, *, meter: Meter, customer: str, start: datetime,
+               end: datetime) -> tuple[list[LevelSpan], int]:
+        """Per customer, for the words of a line (one query per weighted line)."""
+        return self.direct.levels(meter=meter, customer=customer, start=start, end=end)
 
     def _fetch(self, window: Window, meter: Meter) -> dict[str, Decimal]:
         _, start, end = window

@@ -25,7 +25,7 @@ written, and a caller may run these in a transaction it rolls back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,6 +35,7 @@ from django.db.models import Q
 
 from contracts import schedule
 from contracts.models import Contract, Customer, PriceItem
+from contracts.pricing import Transaction
 from contracts.selectors import PURCHASE
 from invoicing import taxes
 from invoicing.models import Invoice
@@ -46,6 +47,7 @@ from invoicing.rating import (
     UsageSource,
     period_counter,
 )
+from metering.selectors import LevelSpan
 from zenskar.core.dates import local_date
 
 # Lines that price usage (a meter's, or a prepaid block's overage) and the item's own discounts.
@@ -69,6 +71,20 @@ class UsageThrough:
             return {} if group else Decimal(0)
         return self.source.quantity(meter=meter, customer=customer, start=start, end=end,
                                     group=group)
+
+    def transactions(self, *, meter: Meter, customer: str, start: datetime,
+                     end: datetime) -> Iterator[Transaction]:
+        end = min(end, self.cutoff)
+        if end <= start:
+            return iter(())
+        return self.source.transactions(meter=meter, customer=customer, start=start, end=end)
+
+    def levels(self, *, meter: Meter, customer: str, start: datetime,
+               end: datetime) -> tuple[list[LevelSpan], int]:
+        end = min(end, self.cutoff)
+        if end <= start:
+            return [], 0
+        return self.source.levels(meter=meter, customer=customer, start=start, end=end)
 
 
 def usage_cutoff(*, as_of: date, time_zone: str) -> datetime:

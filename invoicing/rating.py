@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ from contracts.pricing import (
     true_up,
 )
 from contracts.selectors import PURCHASE, contract_terms
-from metering.selectors import event_amounts, meters_by_key
+from metering.selectors import LevelSpan, event_amounts, meters_by_key, recurring_levels
 from metering.selectors import usage as usage_query
 from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
@@ -66,6 +66,12 @@ class UsageSource(Protocol):
                      end: datetime) -> Iterator[Transaction]:
         """The meter's events of ``customer`` in ``[start, end)`` with their amounts, earliest
         first (timestamp, then event id), streamed."""
+        ...
+
+    def levels(self, *, meter: Meter, customer: str, start: datetime,
+               end: datetime) -> tuple[list[LevelSpan], int]:
+        """A recurring meter's levels over ``[start, end)`` (the first spans, how many more):
+        what explains a weighted sum."""
         ...
 
 
@@ -88,6 +94,11 @@ class DirectUsage:
         for event in event_amounts(organization=self.organization, meter=meter,
                                    customer=customer, start=start, end=end):
             yield Transaction(id=event.event_id, amount=event.amount)
+
+    def levels(self, *, meter: Meter, customer: str, start: datetime,
+               end: datetime) -> tuple[list[LevelSpan], int]:
+        return recurring_levels(organization=self.organization, meter=meter,
+                                customer=customer, start=start, end=end)
 
 
 class PeriodIndex(Protocol):
@@ -185,6 +196,45 @@ def _result_line(kind: str, description: str, result: PriceResult, *, item: Pric
     )
 
 
+def _unit(meter: Meter) -> str:
+    """What a meter's value counts, from its property: ``$.seats`` -> ``seats``."""
+    return str(meter.value_property).rsplit(".", 1)[-1].strip("$[]'\"") or "units"
+
+
+def _days(seconds: Decimal) -> str:
+    days = (seconds / 86400).quantize(Decimal("0.001")).normalize()
+    return f"{days:f}"
+
+
+#: The decimal places of a weighted quantity (what a price's quantity takes).
+WEIGHTED_PLACES = Decimal("1e-10")
+
+
+def _of_whole(quantity: Decimal, period: schedule.Period) -> Decimal:
+    """A time-weighted quantity over a stub, as a share of its whole period: 10 seats held
+    over a stub of 15 days of a 30-day month are 5 seat-months (by second)."""
+    held = Decimal(period.duration.total_seconds())
+    whole = Decimal(period.full.duration.total_seconds())
+    return (quantity * held / whole).quantize(WEIGHTED_PLACES)
+
+
+def weighted_text(spans: list[LevelSpan], more: int, *, unit: str, quantity: Decimal,
+                  whole: timedelta) -> str:
+    """``3 seats for 10 of 30 days + 5 seats for 20 of 30 days = 4.333 seats over the
+    period (time-weighted)``: each level held, for its share of the ``whole`` period
+    (``spans`` cover the window from its start; ``more`` changes are not listed)."""
+    total = _days(Decimal(whole.total_seconds()))
+    if not spans:
+        return f"No {unit} held in the period = 0 {unit}."
+    parts = []
+    for span in spans:
+        held = _days(Decimal((span.end - span.start).total_seconds()))
+        parts.append(f"{format(span.level.normalize(), 'f')} {unit} for {held} of {total} days")
+    text = " + ".join(parts) + (f" + {more} more changes" if more else "")
+    shown = quantity.quantize(Decimal("0.001")).normalize()
+    return f"{text} = {shown:f} {unit} over the period (time-weighted)"
+
+
 class ContractRater:
     """Rates one contract. Holds what is loaded once per contract (items, meters, terms)."""
 
@@ -233,8 +283,24 @@ class ContractRater:
         meter = self.meters.get(key)
         if meter is None:
             return {} if group else Decimal(0)
-        return self.usage.quantity(meter=meter, customer=self.customer, start=period.start_utc,
-                                   end=period.end_utc, group=group)
+        quantity = self.usage.quantity(meter=meter, customer=self.customer,
+                                       start=period.start_utc, end=period.end_utc, group=group)
+        if (meter.aggregation == "weighted_sum" and period.is_stub
+                and isinstance(quantity, Decimal)):
+            # weighted over the stub: its units x seconds count against the whole period's
+            quantity = _of_whole(quantity, period)
+        return quantity
+
+    def _weighted(self, key: str, period: schedule.Period,
+                  quantity: Decimal) -> dict[str, Any]:
+        """A time-weighted meter's quantity in words, level by level."""
+        meter = self.meters.get(key)
+        if meter is None or meter.aggregation != "weighted_sum":
+            return {}
+        spans, more = self.usage.levels(meter=meter, customer=self.customer,
+                                        start=period.start_utc, end=period.end_utc)
+        return {"explanation": weighted_text(spans, more, unit=_unit(meter), quantity=quantity,
+                                             whole=period.full.duration)}
 
     def _window(self, key: str, period: schedule.Period) -> dict[str, Any]:
         return {"meter": key, "usage_window": [period.start_utc.isoformat(),
@@ -304,7 +370,8 @@ class ContractRater:
             return [_result_line("usage", label, result, item=item, period=period,
                                  quantity=quantity,
                                  extra={**self._window(item.meter_key, period),
-                                        "usage_quantity": str(quantity)})]
+                                        "usage_quantity": str(quantity),
+                                        **self._weighted(item.meter_key, period, quantity)})]
         quantity = item.quantity or Decimal(0)
         result = price(spec, quantity=quantity, share=charge.share)
         return [_result_line("one_time" if one_time else "recurring", label, result, item=item,

@@ -174,9 +174,16 @@ class MeterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Meter
         fields = ["id", "key", "name", "description", "event_name", "aggregation",
-                  "value_property", "filters", "group_by", "created_at", "updated_at"]
+                  "value_property", "filters", "group_by", "recurring", "created_at",
+                  "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators = []
+        extra_kwargs = {"recurring": {"help_text": (
+            "The quantity carries over between periods: each event adds units (negative: "
+            "removes them; a removal below zero leaves 0). Only with aggregation sum (the "
+            "level at the period's end) or weighted_sum (required: the level weighted by the "
+            "share of the period it held, e.g. 10 seats for 10 of 30 days and 15 for 20 days "
+            "= 13.333). Never with group_by.")}}
 
 
 class MeterListView(OrganizationAPIView):
@@ -191,7 +198,13 @@ class MeterListView(OrganizationAPIView):
                    description="A meter aggregates (count, sum, max, unique count...) the "
                                "events of one event_name, optionally filtered and grouped by "
                                "their properties; price items bill its quantity. Its key is "
-                               "unique in the organization (400 otherwise).")
+                               "unique in the organization (400 otherwise). A recurring meter "
+                               "(e.g. seats: events {\"seats\": 3} and {\"seats\": -1}) "
+                               "keeps its level from period to period.",
+                   examples=[OpenApiExample("Seats, time-weighted", request_only=True, value={
+                       "key": "seats", "name": "Seats", "event_name": "seats_changed",
+                       "aggregation": "weighted_sum", "value_property": "$.seats",
+                       "recurring": True})])
     def post(self, request):
         data = MeterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -256,7 +269,10 @@ class UsageView(OrganizationAPIView):
         description="The meter's aggregate of the events with a timestamp in [start, end): "
                     "per customer, or for one customer, optionally per group-by value and per "
                     "hour or day in `time_zone`. Reads only. An unknown meter or a bad date is "
-                    "a 400 naming the parameter.",
+                    "a 400 naming the parameter. A recurring meter reads every earlier event "
+                    "too: its level at `end` (sum) or its time-weighted level over the window "
+                    "(weighted_sum), one row per customer with a level; it has no group-by "
+                    "and no buckets (400).",
         parameters=[
             OpenApiParameter("meter", str, required=True, description="The meter's key"),
             OpenApiParameter("start", OpenApiTypes.DATETIME, required=True),
@@ -283,6 +299,9 @@ class UsageView(OrganizationAPIView):
         if time_zone not in available_timezones():
             raise ValidationError({"time_zone": [f"{time_zone!r} is not an IANA time zone."]})
         group = params.get("group_by") in ("true", "1")
+        if meter.recurring and (group or granularity):
+            raise ValidationError({"group_by" if group else "granularity": [
+                "A recurring meter has one level per customer: no group-by, no buckets."]})
         customer = params.get("customer") or None
         if customer is None and granularity is None:
             rows = selectors.usage_by_customer(

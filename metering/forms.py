@@ -107,6 +107,12 @@ class MeterForm(forms.Form):
         help_text="JSON path of the value in the event's properties, e.g. $.tokens.output "
         "(not used by Count).",
     )
+    recurring = forms.BooleanField(
+        required=False, label="Recurring (the level carries over between periods)",
+        help_text="Each event adds units (negative: removes them, never below 0), e.g. seats. "
+        "With Sum: the level at the period's end; with Time-weighted sum (which needs it): "
+        "each level for the share of the period it held.",
+    )
     filters = JSONField(kind=list, empty=[], required=False, help_text=FILTERS_HELP)
     group_by = forms.CharField(
         max_length=1000, required=False, label="Group by",
@@ -119,7 +125,7 @@ class MeterForm(forms.Form):
                 "key": meter.key, "name": meter.name, "description": meter.description,
                 "event_name": meter.event_name, "aggregation": meter.aggregation,
                 "value_property": meter.value_property, "filters": meter.filters,
-                "group_by": ", ".join(meter.group_by or []),
+                "group_by": ", ".join(meter.group_by or []), "recurring": meter.recurring,
             })
         super().__init__(*args, **kwargs)
         if meter is not None:

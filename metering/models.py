@@ -86,6 +86,7 @@ class Meter(TenantModel):
         UNIQUE_COUNT = "unique_count", "Count of distinct values of a property"
         LATEST = "latest", "Latest value of a property"
         AVERAGE = "average", "Average of a property"
+        WEIGHTED_SUM = "weighted_sum", "Time-weighted sum of a recurring property"
 
     key = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
@@ -101,6 +102,12 @@ class Meter(TenantModel):
     )
     group_by = models.JSONField(
         default=list, blank=True, help_text='Property paths, e.g. ["$.region"]'
+    )
+    recurring = models.BooleanField(
+        default=False,
+        help_text="The quantity carries over from period to period: each event adds (or, "
+        "negative, removes) units of a level that persists. Only with sum (the level at the "
+        "period's end) and weighted_sum (the level weighted by the time it held).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -51,6 +51,7 @@ def _aggregate_sql(meter: Meter) -> str:
         Meter.Aggregation.MIN: f"min({value})",
         Meter.Aggregation.AVERAGE: f"avg({value})",
         Meter.Aggregation.UNIQUE_COUNT: "count(DISTINCT properties #>> %(path)s::text[])::numeric",
+        Meter.Aggregation.WEIGHTED_SUM: "NULL::numeric",  # recurring: see recurring_usage
         Meter.Aggregation.LATEST: (
             f"(array_agg({value} ORDER BY \"timestamp\" DESC, id DESC) "
             f"FILTER (WHERE {value} IS NOT NULL))[1]"
@@ -144,8 +145,17 @@ def usage(
 
     ``customer`` is an external id (None: all customers together). Buckets (``hour`` or
     ``day``) are in ``time_zone``. An aggregate over no events is 0 for count and sum and
-    None (no value) for the others.
+    None (no value) for the others. A recurring meter (one level per customer, never
+    grouped nor bucketed) is answered by ``recurring_usage``.
     """
+    if meter.recurring:  # never grouped: one row, of no group (``{}``) when asked per group
+        if granularity:
+            raise ValueError("a recurring meter has one level per customer and window: "
+                             "no buckets")
+        rows = recurring_usage(organization=organization, meter=meter, start=start, end=end,
+                               customer=customer)
+        return [UsageRow(quantity=row.quantity, customer=row.customer,
+                         group={} if group else None) for row in rows]
     sql, params, group_names = _query(
         organization=organization, meter=meter, start=start, end=end, customer=customer,
         per_customer=False, group=group, granularity=granularity, time_zone=time_zone,
@@ -166,7 +176,13 @@ def usage_by_customer(
     group: bool = False,
 ) -> list[UsageRow]:
     """One row per customer (and group) that has events of ``meter`` in ``[start, end)``:
-    the bulk form invoicing runs, one query for the whole organization."""
+    the bulk form invoicing runs, one query for the whole organization. For a recurring meter,
+    every customer with a level (events before ``end``)."""
+    if meter.recurring:
+        rows = recurring_usage(organization=organization, meter=meter, start=start, end=end,
+                               per_customer=True)
+        return [UsageRow(quantity=row.quantity, customer=row.customer,
+                         group={} if group else None) for row in rows]
     sql, params, group_names = _query(
         organization=organization, meter=meter, start=start, end=end, customer=None,
         per_customer=True, group=group, granularity=None, time_zone="UTC",
@@ -181,6 +197,122 @@ def usage_by_customer(
         )
         for row in rows
     ]
+
+
+# --- Recurring meters -------------------------------------------------------------------------
+#
+# A recurring meter's events each add (or, negative, remove) units of a level that persists:
+# the level at an instant is the running total of every earlier event, floored at zero -- a
+# removal beyond the level leaves 0 and is forgotten (a later addition starts from 0). The
+# floored running total is computed without recursion: with S_n the plain running total,
+# the floored level is S_n - min(0, min(S_1..S_n)).
+#
+# Every query reads the meter's events of the customer(s) up to ``end`` (the index on
+# organization, event name and timestamp bounds it); the rows never reach Python.
+
+
+def _levels_sql(meter: Meter, params: dict[str, Any], customer: str | None) -> str:
+    """CTEs ``run`` and ``lvl``: each event before ``end`` with the level after it."""
+    value, filters = meter_sql(Meter(aggregation=Meter.Aggregation.SUM,
+                                     value_property=meter.value_property,
+                                     filters=meter.filters), params)
+    where = ["organization_id = %(organization)s", "event_name = %(event_name)s",
+             '"timestamp" < %(end)s', *filters]
+    if customer is not None:
+        params["customer"] = customer
+        where.append("customer = %(customer)s")
+    window = "PARTITION BY customer ORDER BY \"timestamp\", id ROWS UNBOUNDED PRECEDING"
+    # Only fixed SQL fragments are joined here; every value is a parameter.
+    return (
+        f"run AS (SELECT customer, \"timestamp\" AS ts, id, sum({value}) OVER w AS s "  # noqa: S608
+        f"FROM metering_event WHERE {' AND '.join(where)} WINDOW w AS ({window})), "
+        "lvl AS (SELECT customer, ts, id, s - least(0, min(s) OVER w) AS level FROM run "
+        "WINDOW w AS (PARTITION BY customer ORDER BY ts, id ROWS UNBOUNDED PRECEDING))"
+    )
+
+
+_SEGMENTS_SQL = (
+    # the level held at start (the last event before it), then each event of the window
+    "pts AS ((SELECT DISTINCT ON (customer) customer, %(start)s::timestamptz AS ts, 0 AS ord, "
+    "NULL::bigint AS id, level FROM lvl WHERE ts < %(start)s "
+    "ORDER BY lvl.customer, lvl.ts DESC, lvl.id DESC) "
+    "UNION ALL SELECT customer, ts, 1, id, level FROM lvl WHERE ts >= %(start)s), "
+    "seg AS (SELECT customer, ts, level, lead(ts, 1, %(end)s::timestamptz) OVER "
+    "(PARTITION BY customer ORDER BY ts, ord, id) AS until FROM pts)"
+)
+
+
+def recurring_usage(
+    *, organization: Organization, meter: Meter, start: datetime, end: datetime,
+    customer: str | None = None, per_customer: bool = False,
+) -> list[UsageRow]:
+    """A recurring meter over ``[start, end)``: for ``sum`` the level at ``end``; for
+    ``weighted_sum`` the time-weighted level, units x seconds held / seconds of the window
+    (10 seats for a third of a month and 13 for the rest: 12), to 10 decimal places. One
+    row per customer with a level (``per_customer``), or the one customer's, or every
+    customer's together."""
+    params: dict[str, Any] = {"organization": organization.id, "event_name": meter.event_name,
+                              "start": start, "end": end}
+    ctes = _levels_sql(meter, params, customer)
+    # Only fixed SQL fragments are joined below; every value is a parameter.
+    if meter.aggregation == Meter.Aggregation.WEIGHTED_SUM:
+        # rounded to the 10 decimal places a price's quantity takes
+        sql = (f"WITH {ctes}, {_SEGMENTS_SQL} SELECT customer, round(coalesce(sum(level * "  # noqa: S608
+               "extract(epoch FROM until - ts)), 0) / extract(epoch FROM %(end)s::timestamptz "
+               "- %(start)s::timestamptz), 10) AS q FROM seg GROUP BY customer")
+    else:
+        sql = (f"WITH {ctes} SELECT DISTINCT ON (customer) customer, level AS q FROM lvl "  # noqa: S608
+               "ORDER BY customer, ts DESC, id DESC")
+    if not per_customer:
+        sql = f"SELECT NULL, coalesce(sum(q), 0) FROM ({sql}) AS per_customer"  # noqa: S608
+    else:
+        sql = f"SELECT customer, q FROM ({sql}) AS per_customer ORDER BY customer"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if per_customer:
+        return [UsageRow(quantity=q, customer=c) for c, q in rows]
+    return [UsageRow(quantity=rows[0][1], customer=customer)]
+
+
+@dataclass(frozen=True)
+class LevelSpan:
+    """A recurring meter's level over ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    level: Decimal
+
+
+#: The spans ``recurring_levels`` returns at most (the first ones, then the count of the rest).
+MAX_SPANS = 24
+
+
+def recurring_levels(
+    *, organization: Organization, meter: Meter, customer: str, start: datetime,
+    end: datetime,
+) -> tuple[list[LevelSpan], int]:
+    """The levels one customer held over ``[start, end)``, earliest first, consecutive spans
+    of the same level merged and instants (events at the same moment) left out: the first
+    ``MAX_SPANS`` and how many more there are. What explains a weighted sum."""
+    params: dict[str, Any] = {"organization": organization.id, "event_name": meter.event_name,
+                              "start": start, "end": end}
+    sql = (f"WITH {_levels_sql(meter, params, customer)}, {_SEGMENTS_SQL} "  # noqa: S608
+           "SELECT ts, until, level FROM seg WHERE until > ts ORDER BY ts")
+    spans: list[LevelSpan] = []
+    more = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for ts, until, level in cursor:
+            if spans and spans[-1].level == level and spans[-1].end == ts:
+                spans[-1] = LevelSpan(spans[-1].start, until, level)
+            elif len(spans) < MAX_SPANS:
+                spans.append(LevelSpan(ts, until, level))
+            else:
+                more += 1
+    if spans and spans[0].start > start:
+        spans.insert(0, LevelSpan(start, spans[0].start, Decimal(0)))
+    return spans, more
 
 
 @dataclass(frozen=True)
@@ -211,7 +343,7 @@ def event_amounts(
     event of the one before (keyset), so a period of millions of events holds one page in
     memory and each statement is an index range scan on the customer's events. Only for
     additive meters (sum, count): ValueError otherwise."""
-    if meter.aggregation not in PER_EVENT_AGGREGATIONS:
+    if meter.aggregation not in PER_EVENT_AGGREGATIONS or meter.recurring:
         raise ValueError(f"a {meter.aggregation} meter has no amount per event")
     params: dict[str, Any] = {
         "organization": organization.id, "event_name": meter.event_name, "customer": customer,
@@ -300,13 +432,20 @@ def contract_meters_check(event: DomainEvent) -> None:
         aggregations = dict(Meter.objects.for_organization(event.organization_id).filter(
             key__in={key for keys in per_event.values() for key in keys})
             .values_list("key", "aggregation"))
+        recurring = set(Meter.objects.for_organization(event.organization_id).filter(
+            key__in=set(aggregations), recurring=True).values_list("key", flat=True))
         for field, keys in per_event.items():
+            errors.setdefault(field, []).extend(
+                f"Meter {key!r} is recurring: its events change a level, they are no "
+                "transactions a price per transaction could read." for key in keys
+                if key in recurring)
             errors.setdefault(field, []).extend(
                 f"Meter {key!r} takes the {Meter.Aggregation(aggregations[key]).label.lower()}: "
                 "a price per transaction reads each event's amount, so its meter must sum a "
                 "property (or count events)."
                 for key in keys
-                if key in aggregations and aggregations[key] not in PER_EVENT_AGGREGATIONS)
+                if key in aggregations and aggregations[key] not in PER_EVENT_AGGREGATIONS
+                and key not in recurring)
     errors = {field: messages for field, messages in errors.items() if messages}
     if errors:
         raise ValidationError(errors)

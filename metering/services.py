@@ -189,7 +189,7 @@ def events_adjusted(*, organization: Organization, customer: str, start: datetim
 # --- Meters -----------------------------------------------------------------------------------
 
 METER_FIELDS = {"key", "name", "description", "event_name", "aggregation", "value_property",
-                "filters", "group_by"}
+                "filters", "group_by", "recurring"}
 FILTER_OPS = {"equals", "in", "not_in"}
 
 
@@ -242,8 +242,28 @@ def _check_meter(meter: Meter) -> None:
                 parse_path(path)
             except ValidationError as error:
                 errors[f"group_by[{index}]"] = _coded(error, "invalid_path")
+    _check_recurring(meter, errors)
     if errors:
         raise ValidationError(errors)
+
+
+#: The aggregations a recurring meter can have: the level at the period's end (sum) and the
+#: level weighted by the share of the period it held (weighted_sum).
+RECURRING_AGGREGATIONS = (Meter.Aggregation.SUM, Meter.Aggregation.WEIGHTED_SUM)
+
+
+def _check_recurring(meter: Meter, errors: dict[str, list[ValidationError]]) -> None:
+    if meter.aggregation == Meter.Aggregation.WEIGHTED_SUM and not meter.recurring:
+        errors["recurring"] = [ValidationError(
+            "A weighted_sum meter is recurring: its level carries over between periods.",
+            code="required")]
+    elif meter.recurring and meter.aggregation not in RECURRING_AGGREGATIONS:
+        errors["recurring"] = [ValidationError(
+            "Only a sum or weighted_sum meter can be recurring.", code="invalid_choice")]
+    elif meter.recurring and meter.group_by:
+        errors["group_by"] = [ValidationError(
+            "A recurring meter has one level per customer: it cannot be grouped.",
+            code="invalid_value")]
 
 
 def _save_meter(meter: Meter) -> Meter:

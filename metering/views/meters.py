@@ -116,8 +116,10 @@ def meter_detail(request, meter_id):
     window = _window(request.GET, timezone.now().astimezone(zone).date())
     start, end = window.bounds(zone)
 
-    rows = selectors.usage(organization=organization, meter=meter, start=start, end=end,
-                           customer=chosen, granularity="day", time_zone=zone_name)
+    # a recurring meter has one level per customer and window, no daily buckets
+    rows = [] if meter.recurring else selectors.usage(
+        organization=organization, meter=meter, start=start, end=end, customer=chosen,
+        granularity="day", time_zone=zone_name)
     by_day = {row.bucket.date(): row.quantity for row in rows}
     empty = Decimal(0) if meter.aggregation in ZERO_WHEN_EMPTY else None
     daily = [(day, by_day.get(day, empty)) for day in window.days()]

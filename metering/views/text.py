@@ -11,7 +11,7 @@ from zenskar.formatting import format_quantity
 
 # Aggregations whose value over no events is 0 (the others have no value).
 ZERO_WHEN_EMPTY = {Meter.Aggregation.COUNT, Meter.Aggregation.SUM,
-                   Meter.Aggregation.UNIQUE_COUNT}
+                   Meter.Aggregation.UNIQUE_COUNT, Meter.Aggregation.WEIGHTED_SUM}
 
 def quantity_text(value: Decimal | None) -> str:
     """``Decimal("1234.5000")`` -> ``1,234.5``; at most 6 decimals (averages); None -> ``—``."""
@@ -38,11 +38,16 @@ _SUMMARY = {
     Meter.Aggregation.UNIQUE_COUNT: "Counts the distinct values of {value} in events",
     Meter.Aggregation.LATEST: "Takes the latest {value} of events",
     Meter.Aggregation.AVERAGE: "Averages {value} over events",
+    Meter.Aggregation.WEIGHTED_SUM: "Weighs each level of {value} by the share of the period "
+                                    "it held, in events",
 }
 
 def meter_summary(meter: Meter) -> str:
     """What the meter computes, in one sentence."""
     text = _SUMMARY[meter.aggregation].format(value=meter.value_property or "?")
+    if meter.recurring and meter.aggregation == Meter.Aggregation.SUM:
+        text = f"Keeps the running total of {meter.value_property or '?'} at the period's end"
+        text += " (it carries over between periods), in events"
     text += f" named “{meter.event_name}”"
     if meter.filters:
         text += " where " + " and ".join(filter_text(rule) for rule in meter.filters)

@@ -4,7 +4,7 @@ tenant's warehouse."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -486,3 +486,29 @@ def test_another_organizations_meters_and_sources_are_not_found(
         source = DataSource.objects.get(id=their_source.id)
         assert (source.name, source.enabled) == ("Warehouse", True)
         assert not SyncRun.objects.exists()
+
+
+def test_a_recurring_seat_meter_through_the_form_and_its_page(client, tenant, signed_in, clock):
+    signed_in()
+    response = client.post("/metering/meters/new/", {
+        **METER_FORM, "key": "seats", "name": "Seats", "event_name": "seats_changed",
+        "aggregation": "weighted_sum", "value_property": "$.seats", "recurring": "on",
+        "filters": "", "group_by": ""}, follow=True)
+    with tenant.context():
+        meter = Meter.objects.get(organization=tenant.organization, key="seats")
+    assert (meter.aggregation, meter.recurring) == ("weighted_sum", True)
+    now = clock.at(datetime(2026, 11, 30, 12, tzinfo=UTC))
+    ingest(tenant, {"event_id": "s1", "customer": "acme-42", "event_name": "seats_changed",
+                    "timestamp": "2026-11-10T00:00:00Z", "properties": {"seats": 4}})
+    assert now.day == 30
+    response = client.get(f"/metering/meters/{meter.id}/",
+                          {"start": "2026-11-20", "end": "2026-11-29"})
+    # 4 seats held all 10 days of the window (the event came before it): 4
+    assert response.context["window_total"] == "4"
+    page = response.content.decode()
+    assert 'data-testid="recurring-note"' in page and 'data-testid="daily-usage"' not in page
+    # a weighted sum must be recurring: the form says so on the field
+    response = client.post("/metering/meters/new/", {
+        **METER_FORM, "key": "seats2", "aggregation": "weighted_sum",
+        "value_property": "$.seats", "filters": "", "group_by": ""})
+    assert "recurring" in response.context["form"].errors
