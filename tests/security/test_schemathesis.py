@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.world import SCHEMATHESIS_TALLY
 from zenskar.wsgi import application
 
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = 30
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
