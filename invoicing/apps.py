@@ -7,7 +7,7 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         from invoicing import delivery, failures, home
-        from invoicing.views import customer, invoices, money, search
+        from invoicing.views import coupons, customer, invoices, money, search
         from zenskar import events
         from zenskar.dashboard import panels
 
@@ -15,6 +15,8 @@ class InvoicingConfig(AppConfig):
         # not be billed; the customer page its balance, its movements and "Grant credit".
         panels.register(panels.CONTRACT_DETAIL, invoices.contract_billing_failures)
         panels.register(panels.CUSTOMER_DETAIL, money.customer_balance_panel)
+        # ... and its coupons, what is left of them, "Apply coupon" and "Remove"
+        panels.register(panels.CUSTOMER_DETAIL, coupons.customer_coupons_panel)
         # The customer page's summary strip (open, overdue, credit, billed), its "Invoices"
         # section first of the sections, and its invoices and credit notes in the activity.
         panels.register(panels.CUSTOMER_SUMMARY, customer.customer_summary_panel)

@@ -245,3 +245,53 @@ class TaxRateForm(forms.Form):
     region = forms.CharField(required=False, help_text="Empty: the whole country.")
     rate = forms.DecimalField(label="Rate (%)", help_text="0 to 100, e.g. 19.")
     inclusive = forms.BooleanField(label="Prices include it", required=False)
+
+
+class CouponForm(forms.Form):
+    """A coupon of the catalogue. Fields only: ``invoicing.services.coupons.coupon_create``
+    holds the rules (the API's too); its errors are put back here by :func:`errors_onto`."""
+
+    code = forms.CharField(required=False, help_text="What customers type, e.g. SPRING20: "
+                                                     "letters, digits, - and _.")
+    name = forms.CharField(required=False, help_text="Shown on the invoices it discounts.")
+    kind = forms.ChoiceField(choices=[("percent", "A percentage"),
+                                      ("fixed", "A fixed amount")], initial="percent")
+    percent_off = forms.DecimalField(required=False, label="Percent off",
+                                     help_text="A percentage: more than 0, at most 100.")
+    amount_off = forms.DecimalField(required=False, label="Amount off",
+                                    help_text="A fixed amount, used up over the customer's "
+                                              "invoices.")
+    currency = forms.CharField(required=False, help_text="A fixed amount's (ISO 4217): it "
+                                                         "discounts invoices in it only.")
+    duration = forms.ChoiceField(choices=[
+        ("once", "Once (a fixed amount: until used up)"),
+        ("repeating", "The first N invoices of each contract"),
+        ("forever", "Forever")], initial="once")
+    duration_periods = forms.IntegerField(required=False, label="N (repeating)",
+                                          help_text="1 to 120 invoices of each contract.")
+    products = forms.MultipleChoiceField(
+        required=False, label="Only lines of these products",
+        widget=forms.CheckboxSelectMultiple)
+    meters = forms.MultipleChoiceField(
+        required=False, label="Only lines priced on these meters",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Nothing ticked here or above: every line.")
+    max_redemptions = forms.IntegerField(required=False, label="Redemptions at most",
+                                         help_text="Across customers; empty: no limit.")
+    redeemable_through = forms.DateField(
+        required=False, label="Redeemable through",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The last day (the organization's time zone) it can be redeemed.")
+
+    def __init__(self, data=None, *, products, meters, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["products"].choices = [(p.sku, f"{p.name} ({p.sku})") for p in products]
+        self.fields["meters"].choices = [(m.key, f"{m.name} ({m.key})") for m in meters]
+
+
+class CouponRedeemForm(forms.Form):
+    """Apply a coupon to a customer by its code (``coupon_redeem`` holds the rules)."""
+
+    code = forms.CharField(required=False, max_length=50, label="Coupon code",
+                           widget=forms.TextInput(attrs={"list": "coupon-codes",
+                                                         "autocomplete": "off"}))

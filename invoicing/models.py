@@ -436,3 +436,11 @@ class InvoiceTemplate(TenantModel):
     css = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+
+# The customer coupons, in a module of their own (this one is long enough), registered with the
+# app from here like every model of it.
+from invoicing.coupon_models import Coupon as Coupon  # noqa: E402
+from invoicing.coupon_models import CouponApplication as CouponApplication  # noqa: E402
+from invoicing.coupon_models import CouponRedemption as CouponRedemption  # noqa: E402

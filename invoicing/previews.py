@@ -10,7 +10,8 @@ Rules:
   usage so far.
 - The upcoming invoice as of a day: the earliest billing date on or after it, of the
   customer's active contracts, whose invoice was not final by the end of that day (a date
-  finalized later was still upcoming then), rated on that usage, with the customer's tax.
+  finalized later was still upcoming then), rated on that usage, with the customer's coupons
+  (what they would take off it, given what they took off the other invoices) and tax.
 - The current usage of a contract: the contract's billing period containing ``as_of``, and
   each usage-priced item (a meter's usage, a prepaid block's draw-down, a formula over meters)
   whose period contains it, with its quantity so far and its amount rated by the contract's
@@ -37,7 +38,7 @@ from contracts import schedule
 from contracts.models import Contract, Customer, PriceItem
 from contracts.pricing import Transaction
 from contracts.selectors import PURCHASE
-from invoicing import taxes
+from invoicing import coupon_selectors, taxes
 from invoicing.models import Invoice
 from invoicing.rating import (
     ContractRater,
@@ -125,6 +126,7 @@ def upcoming_invoice(*, customer: Customer, as_of: date | None = None) -> dict[s
                 "currency": contract.currency, "as_of": day, "usage_through": cutoff}
     if best is None:
         return None
+    best["lines"] = [*best["lines"], *_coupons(customer, best)]
     subtotal = sum((line.amount for line in best["lines"]), Decimal(0))
     rate = taxes.rate_for(organization=customer.organization, customer=customer)
     tax = taxes.compute(lines=best["lines"], rate=rate, currency=best["currency"])
@@ -132,6 +134,23 @@ def upcoming_invoice(*, customer: Customer, as_of: date | None = None) -> dict[s
     best["tax_total"] = tax.total
     best["total"] = subtotal + (Decimal(0) if tax.inclusive else tax.total)
     return best
+
+
+def _coupons(customer: Customer, best: dict[str, Any]) -> list[LineDraft]:
+    """The coupon lines the upcoming invoice would get (its draft's own applications, when it
+    has a draft, are not counted as taken elsewhere)."""
+    redemptions = coupon_selectors.customer_coupons_active(
+        organization=customer.organization_id, customer_id=customer.id)
+    if not redemptions:
+        return []
+    contract = best["contract"]
+    draft = Invoice.objects.for_organization(contract.organization_id).filter(
+        contract=contract, billing_date=best["billing_date"], corrections_only=False,
+        status=Invoice.Status.DRAFT).values_list("id", flat=True).first()
+    return [found.line for found in coupon_selectors.coupon_lines(
+        organization=contract.organization_id, contract_id=contract.id,
+        currency=best["currency"], billing_date=best["billing_date"], invoice_id=draft,
+        redemptions=redemptions, lines=best["lines"])]
 
 
 # --- The current usage -------------------------------------------------------------------------

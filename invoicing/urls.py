@@ -4,6 +4,7 @@ from django.urls import path
 
 from invoicing.views import (
     bulk,
+    coupons,
     invoice_list,
     invoices,
     money,
@@ -36,6 +37,13 @@ urlpatterns = [
          money.customer_credit_grant, name="customer-credit-grant"),
     path("invoices/lines/<uuid:line_id>/quantity/", invoices.line_quantity, name="line-quantity"),
     path("invoices/lines/<uuid:line_id>/remove/", invoices.line_remove, name="line-remove"),
+    path("coupons/", coupons.coupon_list, name="coupon-list"),
+    path("coupons/new/", coupons.coupon_create, name="coupon-create"),
+    path("coupons/<uuid:coupon_id>/archive/", coupons.coupon_archive, name="coupon-archive"),
+    path("invoices/customers/<uuid:customer_id>/coupons/", coupons.customer_coupon_redeem,
+         name="customer-coupon-redeem"),
+    path("invoices/customers/<uuid:customer_id>/coupons/<uuid:redemption_id>/remove/",
+         coupons.customer_coupon_remove, name="customer-coupon-remove"),
     path("invoices/<uuid:invoice_id>/", invoices.invoice_detail, name="invoice-detail"),
     path("invoices/<uuid:invoice_id>/pdf/", invoices.invoice_pdf, name="invoice-pdf"),
     path("invoices/<uuid:invoice_id>/finalize/", invoices.invoice_finalize, name="invoice-finalize"),

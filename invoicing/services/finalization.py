@@ -23,7 +23,7 @@ from invoicing.models import (
     BillingFailure,
     Invoice,
 )
-from invoicing.services import wallet
+from invoicing.services import coupons, wallet
 from invoicing.services.drafts import _event_payload, _next_number, _totals, invoice_settings
 from invoicing.services.generation import draft_recompute
 from metering.services import billed_through_set, events_adjusted
@@ -40,6 +40,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime | None = None,
     gapless number, set issue and due dates, apply the customer's credit balance, write the
     outbox event. Idempotent: an invoice already finalized is returned as it is."""
     now = now or timezone.now()
+    if recompute and invoice.contract_id:  # its coupons: the customer's redemptions first
+        coupons.coupon_redemptions_lock(organization=invoice.organization_id,
+                                        customer_id=invoice.customer_id)
     invoice = (Invoice.objects.for_organization(invoice.organization).select_for_update()
                .get(pk=invoice.pk))
     if invoice.status != Invoice.Status.DRAFT:

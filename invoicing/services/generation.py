@@ -5,6 +5,9 @@ Guarantees:
 - one invoice per contract and billing date, by a database constraint: two generation runs
   at once, or a run restarted after a crash, never produce an invoice twice;
 - a draft is recomputed from current usage until it is finalized; hand edits survive;
+- the customer's coupons take their share off every draft as it is rated, the customer's
+  redemptions locked before the draft (``invoicing.services.coupons``); a coupon line is never
+  re-rated as a closed period's charge, so a correction never undoes nor repeats it;
 - one bad contract stops nothing: each contract is rated and written on its own; one that
   raises is rolled back, recorded as a billing failure (``invoicing.failures``) and tried
   again by the next run, and the others are billed. A success resolves its failure.
@@ -25,7 +28,7 @@ from django.db.models import Max, QuerySet
 
 from contracts.models import Amendment, Contract, Customer
 from contracts.schedule import Charge
-from invoicing import failures, taxes
+from invoicing import coupon_selectors, failures, taxes
 from invoicing.models import (
     BillingFailure,
     Invoice,
@@ -42,6 +45,7 @@ from invoicing.rating import (
     billing_key,
     period_counter,
 )
+from invoicing.services import coupons
 from invoicing.services.drafts import (
     BILLABLE,
     _event_payload,
@@ -87,6 +91,8 @@ def _billed(contract: Contract) -> list[Billed]:
     rows = list(InvoiceLine.objects.for_organization(contract.organization_id)
                 .filter(invoice__contract=contract, invoice__status__in=CLOSED)
                 .exclude(kind=InvoiceLine.Kind.MANUAL)
+                # a coupon discounted what the date cost then: never re-rated nor corrected
+                .exclude(derivation__has_key="coupon")
                 .only("id", "product_id", "kind", "amount", "description", "derivation",
                       "period_start", "period_end"))
     keys = {str(row.id): billing_key(product_id=row.product_id, kind=row.kind,
@@ -174,8 +180,11 @@ def _corrections(contract: Contract, rater: ContractRater, existing: dict[date, 
 def _settle_draft(invoice: Invoice, rater: ContractRater, charges: Sequence[Charge],
                   index: PeriodIndex, run: _Run | None = None, *, new: bool = False,
                   corrections: Sequence[LineDraft] = ()) -> bool:
-    """(Re)write the draft's lines and totals; False when nothing is due (no line)."""
+    """(Re)write the draft's lines and totals, the customer's coupons after the rated lines;
+    False when nothing is due (no line)."""
     drafts = _lines_for(rater, invoice.billing_date, charges, index, corrections)
+    if run is None or invoice.customer_id in run.coupon_customers:
+        drafts += coupons.invoice_coupons_apply(invoice=invoice, lines=drafts)
     if new:  # nothing written yet: no overrides, no old lines, no manual lines
         rate = run.tax_rate(rater.contract.customer) if run else taxes.rate_for(
             organization=invoice.organization, customer=rater.contract.customer)
@@ -246,6 +255,9 @@ class _Run:
         self.late_customers = customers_with_late_events(organization=organization)
         self.amended: dict[UUID, datetime] = {}  # contract id -> last amended (the chunk)
         self.corrected_drafts: set[UUID] = set()  # drafts of the chunk that carry corrections
+        # customers with coupons: their drafts are rated one by one, their redemptions locked
+        self.coupon_customers = coupon_selectors.customers_with_coupons(
+            organization=organization)
         self._rates: dict[tuple[bool, str, str], TaxRate | None] = {}
 
     def tax_rate(self, customer: Customer) -> TaxRate | None:
@@ -305,7 +317,9 @@ def _generate_for_contract(contract: Contract, today: date | None, usage: UsageS
     host = existing.get(host_on) if host_on else next(iter(open_corrective), None)
     corrections = _corrections(contract, rater, existing, corrective, index, today,
                                host=host, late=run.late_customers if run else None, run=run)
-    batch = pending if run is not None and not corrections else None  # new drafts: batched
+    # new drafts are batched, but those a coupon may discount (each records what it took)
+    batch = pending if run is not None and not corrections \
+        and contract.customer_id not in run.coupon_customers else None
     for on in sorted(dates):
         invoice = existing.get(on)
         if invoice is not None and invoice.status != Invoice.Status.DRAFT:
@@ -337,6 +351,10 @@ def _settle(contract: Contract, invoice: Invoice | None, on: date, rater: Contra
     """Create (``invoice`` None) or recompute one draft, in its own savepoint; a draft left
     with nothing due is removed."""
     with transaction.atomic():
+        if run is None or contract.customer_id in run.coupon_customers:
+            # the customer's redemptions before the invoice (the order every path takes)
+            coupons.coupon_redemptions_lock(organization=contract.organization_id,
+                                            customer_id=contract.customer_id)
         created = False
         if invoice is None:
             invoice = _create_draft(contract, on, grace, corrections_only=corrections_only)

@@ -45,6 +45,8 @@ BODIES = {
     "/api/v1/tax-rates/{rate_id}": {"rate": "5"},
     "/api/v1/customers/{customer_id}/balance/grants": {"amount": "10.00",
                                                        "reason": "Cross-tenant attempt"},
+    "/api/v1/customers/{customer_id}/coupons": {"code": "WELCOME"},
+    "/api/v1/coupons/{coupon_id}": {"archived": True},
 }
 
 

@@ -56,6 +56,11 @@ def build_world(tenant) -> dict[str, str]:
     ids["credit_note_id"] = s.post(f"invoices/{finalized['id']}/credit-notes", {
         "reason": "Goodwill", "lines": [{"line": finalized["lines"][0]["id"],
                                          "amount": "10.00"}]})["id"]
+    ids["coupon_id"] = s.post("coupons", {"code": "WELCOME", "name": "Welcome",
+                                          "kind": "percent", "percent_off": "10",
+                                          "duration": "once"})["id"]
+    ids["redemption_id"] = s.post(f"customers/{ids['customer_id']}/coupons",
+                                  {"code": "WELCOME"})["id"]
     ids["segment_id"] = s.post("segments", {"name": "Overdue a week", "rules": {
         "match": "all", "rules": [{"field": "days_past_due", "op": "gte", "value": 7}]}})["id"]
     response = s.client.put(f"/api/v1/segments/{ids['segment_id']}/policy", {

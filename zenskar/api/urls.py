@@ -3,7 +3,7 @@ from django.urls import include, path
 from contracts import api as contracts_api
 from entitlements import api as entitlements_api
 from invoicing import api as invoicing_api
-from invoicing import api_money, api_previews
+from invoicing import api_coupons, api_money, api_previews
 from metering import api as metering_api
 from payments import api as payments_api
 from payments.checkout import api as api_checkout
@@ -141,6 +141,12 @@ urlpatterns = [
          api_money.CustomerMovementsView.as_view(), name="customer-balance-movements"),
     path("customers/<uuid:customer_id>/balance/grants", api_money.CustomerGrantsView.as_view(),
          name="customer-balance-grants"),
+    path("coupons", api_coupons.CouponListView.as_view(), name="coupons"),
+    path("coupons/<uuid:coupon_id>", api_coupons.CouponDetailView.as_view(), name="coupon"),
+    path("customers/<uuid:customer_id>/coupons", api_coupons.CustomerCouponsView.as_view(),
+         name="customer-coupons"),
+    path("customers/<uuid:customer_id>/coupons/<uuid:redemption_id>",
+         api_coupons.CustomerCouponDetailView.as_view(), name="customer-coupon"),
     path("credit-notes", api_money.CreditNoteListView.as_view(), name="credit-notes"),
     path("credit-notes/<uuid:credit_note_id>", api_money.CreditNoteDetailView.as_view(),
          name="credit-note"),
