@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.support.world",  # world, wsgi_calls
     "tests.support.receivables",  # hourly
     "tests.support.client",  # live_client, sleeps (the Python client's)
+    "tests.support.audit",  # the test database's flush past the audit trail
 ]
 
 

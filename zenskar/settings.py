@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "zenskar.api",
     "zenskar.dashboard",
     "zenskar.webhooks",
+    "zenskar.audit",
     "contracts",
     "metering",
     "invoicing",
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "zenskar.tenancy.middleware.DashboardOrganizationMiddleware",
+    "zenskar.audit.middleware.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "zenskar.urls"
@@ -280,6 +282,12 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "ReminderStatusEnum": "receivables.models.Reminder.Status",
         "ErrorTypeEnum": "zenskar.api.schema.ERROR_TYPES",
+        # a reminder step's channel and action keep their names beside the audit trail's
+        "ChannelEnum": "receivables.models.ReminderStep.Channel",
+        "ActionEnum": "receivables.models.ReminderStep.Action",
+        "AuditChannelEnum": "zenskar.audit.models.Channel",
+        "AuditActionEnum": "zenskar.audit.models.Action",
+        "AuditActorTypeEnum": "zenskar.audit.models.ActorType",
     },
 }
 

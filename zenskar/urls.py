@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("revrec.dashboard_urls")),
     path("", include("entitlements.dashboard_urls")),
     path("", include("receivables.dashboard_urls")),
+    path("", include("zenskar.audit.urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

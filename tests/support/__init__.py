@@ -21,6 +21,8 @@ fixtures defined here reach every test through ``pytest_plugins`` in ``tests/con
   API tests;
 - ``contracts.py``, ``metering.py``, ``concurrency.py``: a contract document, a tenant's
   warehouse and sync runs, and threads racing each other;
+- ``audit.py``: an organization's audit events as a test reads them, and the test database's
+  flush past the audit trail's refusal of TRUNCATE (fixture ``flush_past_the_audit_trail``);
 - ``error_urls.py``: the project's URL table plus a page and an API path that fail with a
   bug, for the error-page tests (``@pytest.mark.urls``).
 """

@@ -4,7 +4,8 @@ from zenskar.tenancy.models import WRITE_ROLES
 
 
 class OrganizationRolePermission(permissions.BasePermission):
-    """Every role may read; writes need one of the view's ``write_roles``."""
+    """Reads need one of the view's ``read_roles`` (every role unless the view says fewer);
+    writes one of its ``write_roles``."""
 
     message = "Your role does not allow this."
 
@@ -13,5 +14,6 @@ class OrganizationRolePermission(permissions.BasePermission):
         if access is None or not hasattr(access, "organization"):
             return False
         if request.method in permissions.SAFE_METHODS:
-            return True
+            read_roles = getattr(view, "read_roles", None)
+            return read_roles is None or access.role in read_roles
         return access.role in getattr(view, "write_roles", WRITE_ROLES)

@@ -142,17 +142,21 @@ class ReferenceAutoSchema(AutoSchema):
         self._request_implicit = True
         return super().get_request_serializer()
 
-    def _write_roles(self) -> frozenset:
+    def _roles(self) -> frozenset:
+        """The roles that may call this operation: the view's ``write_roles`` for a write,
+        its ``read_roles`` (every role unless it says fewer) for a read."""
+        if self.method not in _WRITES:
+            return frozenset(getattr(self.view, "read_roles", None) or Role.values)
         return frozenset(getattr(self.view, "write_roles", WRITE_ROLES))
 
     def _needs_role(self) -> bool:
-        return self.method in _WRITES and self._write_roles() != frozenset(Role.values)
+        return self._roles() != frozenset(Role.values)
 
     def _roles_sentence(self) -> str:
         if not self._needs_role():
             return (f"{ROLES_MARK} every member (owner, admin, finance, viewer), with an API "
                     "key or a dashboard session.")
-        roles = self._write_roles()
+        roles = self._roles()
         others = frozenset(Role.values) - roles
         return (f"{ROLES_MARK} {_words(roles)} (an API key of that role, or a dashboard "
                 f"session); {_words(others)} {'gets' if len(others) == 1 else 'get'} 403.")
@@ -176,7 +180,7 @@ class ReferenceAutoSchema(AutoSchema):
         errors = {
             "400": bad,
             "401": "No API key, or an invalid or revoked one.",
-            "403": (f"The credential's role may not do this (it needs {_words(self._write_roles())}), "
+            "403": (f"The credential's role may not do this (it needs {_words(self._roles())}), "
                     "the dashboard session belongs to no organization, or its CSRF token is "
                     "missing." if self._needs_role() else
                     "The dashboard session belongs to no organization."),

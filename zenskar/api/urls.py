@@ -10,6 +10,7 @@ from payments.checkout import api as api_checkout
 from receivables import api as receivables_api
 from receivables import collection_api
 from zenskar.api.docs import SchemaView
+from zenskar.audit import api as audit_api
 from zenskar.tenancy import api as tenancy_api
 
 app_name = "api"
@@ -25,6 +26,9 @@ urlpatterns = [
         name="api-key-revoke",
     ),
     path("members", tenancy_api.MembershipListView.as_view(), name="members"),
+    path("audit-events", audit_api.AuditEventListView.as_view(), name="audit-events"),
+    path("audit-events/export", audit_api.AuditEventExportView.as_view(),
+         name="audit-events-export"),
     path(
         "members/<uuid:membership_id>",
         tenancy_api.MembershipDetailView.as_view(),

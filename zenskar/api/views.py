@@ -3,7 +3,8 @@
 ``OrganizationAPIView`` resolves the organization from the credential (API key or dashboard
 session), checks the role, runs the handler under that organization's row-level security and
 hands it ``self.organization``. A view cannot forget the tenant: it never sees a request without
-one. POSTs honour ``Idempotency-Key``.
+one. POSTs honour ``Idempotency-Key``. The handler's writes are recorded in the audit trail as
+the credential's: the API key (channel "api") or the dashboard session's person.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from zenskar.api import idempotency
+from zenskar.audit.context import Actor, audit_context, lazy_audit_context, request_id
+from zenskar.audit.models import Channel
+from zenskar.core.ratelimit import client_address
 from zenskar.tenancy.context import lazy_tenant_context, tenant_context
 from zenskar.tenancy.models import Organization, TenantQuerySet
 
@@ -40,8 +44,8 @@ class OrganizationAPIView(APIView):
             raise exceptions.ParseError("The body must be a JSON object.")
 
     def dispatch(self, request, *args, **kwargs):
-        # DRF's dispatch, with the handler run inside the tenant context and, for a POST with
-        # an Idempotency-Key, inside the idempotency transaction.
+        # DRF's dispatch, with the handler run inside the tenant and audit contexts and, for a
+        # POST with an Idempotency-Key, inside the idempotency transaction.
         self.args, self.kwargs = args, kwargs
         request = self.initialize_request(request, *args, **kwargs)
         self.request = request
@@ -50,7 +54,8 @@ class OrganizationAPIView(APIView):
             self.initial(request, *args, **kwargs)
             handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
             context = lazy_tenant_context if self.lazy_tenant_context else tenant_context
-            with context(self.organization):
+            audit = lazy_audit_context if self.lazy_tenant_context else audit_context
+            with context(self.organization), audit(**self.writes_as(request)):
                 key = request.headers.get(idempotency.HEADER)
                 if request.method == "POST" and key is not None:
                     response = self._idempotent(request, key, handler, *args, **kwargs)
@@ -60,6 +65,19 @@ class OrganizationAPIView(APIView):
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
+
+    def writes_as(self, request) -> dict:
+        """Who the handler writes as: the API key (channel "api"), or the person of the
+        dashboard session (channel "dashboard": the dashboard's own pages call the API so, the
+        contract editor for one)."""
+        access = request.auth
+        if access.api_key is not None:
+            channel, actor = Channel.API, Actor.api_key(access.api_key)
+        else:
+            channel, actor = Channel.DASHBOARD, Actor.user(access.user)
+        return {"channel": channel, "actor": actor, "ip": client_address(request),
+                "request_id": getattr(request._request, "request_id", None)
+                or request_id(request.headers.get("X-Request-Id"))}
 
     def _idempotent(self, request, key, handler, *args, **kwargs):
         key = key.strip()
