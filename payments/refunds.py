@@ -159,8 +159,9 @@ def _refunded(payment: Payment, refund: Refund) -> None:
     outbox_write(organization=payment.organization, event_type="refund.created",
                  subject_id=refund.id, payload={
                      "refund": str(refund.id), "payment": str(payment.id),
-                     "amount": str(refund.amount), "from_credit": str(refund.from_credit),
-                     "from_invoice": str(refund.from_invoice),
+                     "amount": str(round_money(refund.amount, payment.currency)),
+                     "from_credit": str(round_money(refund.from_credit, payment.currency)),
+                     "from_invoice": str(round_money(refund.from_invoice, payment.currency)),
                      "credit_note": str(refund.credit_note_id or "")})
 
 

@@ -42,6 +42,7 @@ from payments.models import (
     PaymentMethod,
 )
 from zenskar.crypto import encrypt_json
+from zenskar.money import round_money
 from zenskar.webhooks.outbox import outbox_write
 
 if TYPE_CHECKING:
@@ -197,7 +198,8 @@ def _failed(payment: Payment, reason: str, reference: str = "") -> None:
 
 def _payload(payment: Payment) -> dict[str, str]:
     return {"payment": str(payment.id), "invoice": str(payment.invoice_id or ""),
-            "amount": str(payment.amount), "currency": payment.currency,
+            "amount": str(round_money(payment.amount, payment.currency)),
+            "currency": payment.currency,
             "status": payment.status, "reference": payment.reference}
 
 

@@ -52,6 +52,7 @@ from receivables.models import (
 )
 from zenskar import events
 from zenskar.core.dates import local_date
+from zenskar.money import round_money
 from zenskar.tenancy.models import Organization
 from zenskar.webhooks.outbox import outbox_write
 
@@ -357,7 +358,9 @@ def _webhook(organization: Organization, rows: list[Reminder], as_of: date,
                              "reminder": str(row.id), "invoice": str(invoice.id),
                              "invoice_number": invoice.number,
                              "customer": invoice.customer.external_id,
-                             "currency": invoice.currency, "amount_due": str(invoice.amount_due),
+                             "currency": invoice.currency,
+                             "amount_due": str(round_money(invoice.amount_due,
+                                                           invoice.currency)),
                              "due_date": invoice.due_date,
                              "days_past_due": (as_of - invoice.due_date).days
                              if invoice.due_date else None,

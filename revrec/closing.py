@@ -8,7 +8,9 @@ Guarantees:
   ``closed_through``, the problems listed) unless the caller overrides them with ``force``;
   the checks as they stood are kept on the close;
 - the lock date only moves forward, except by ``period_reopen``, which is recorded as a close
-  of its own (the history of closes is never edited).
+  of its own (the history of closes is never edited);
+- a close writes ``revenue.period_closed`` to the outbox in its transaction (the tenant's
+  webhooks, after commit).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from revrec.models import JournalEntry, PeriodClose, RevenueSchedule
 from revrec.services import lock_date, today
 from zenskar import bounds
 from zenskar.tenancy.models import Organization
+from zenskar.webhooks.outbox import outbox_write
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,17 @@ def period_close(*, organization: Organization, through: date, closed_by: str = 
         if failing and not force:
             raise ValidationError({"closed_through": [
                 ValidationError(check.detail, code=check.name) for check in failing]})
-        return PeriodClose.objects.create(
+        close = PeriodClose.objects.create(
             organization=organization, closed_through=through, closed_by=closed_by[:200],
             checks=[asdict(check) for check in checks], note=note.strip())
+        outbox_write(organization=organization, event_type="revenue.period_closed",
+                     subject_id=close.id, payload={
+                         "period_close": str(close.id),
+                         "closed_through": through.isoformat(),
+                         "previous_lock_date": locked.isoformat() if locked else None,
+                         "closed_by": close.closed_by, "forced": bool(failing),
+                         "note": close.note})
+        return close
 
 
 def period_reopen(*, organization: Organization, through: date | None, reopened_by: str = "",

@@ -42,6 +42,7 @@ pytest_plugins = [
     "tests.support.receivables",  # hourly
     "tests.support.client",  # live_client, sleeps (the Python client's)
     "tests.support.audit",  # the test database's flush past the audit trail
+    "tests.support.webhooks",  # receiver
 ]
 
 

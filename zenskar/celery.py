@@ -11,7 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zenskar.settings")
 app = Celery("zenskar")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["zenskar.api", "zenskar.tenancy"])
+app.autodiscover_tasks(["zenskar.api", "zenskar.tenancy", "zenskar.webhooks"])
 
 app.conf.beat_schedule = {
     # Fan-out: one task per organization, each under that organization's row-level security.
@@ -74,5 +74,15 @@ app.conf.beat_schedule = {
         "task": "tenancy.for_each_organization",
         "schedule": crontab(minute="*"),  # each source has its own interval and back-off
         "args": ("metering.sync_due_sources",),
+    },
+    "dispatch-webhook-events": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*"),  # besides the dispatch each outbox write queues
+        "args": ("webhooks.dispatch_events",),
+    },
+    "send-webhook-deliveries": {
+        "task": "tenancy.for_each_organization",
+        "schedule": crontab(minute="*"),  # each delivery has its own retry schedule
+        "args": ("webhooks.send_due_deliveries",),
     },
 }

@@ -1,7 +1,7 @@
 """The one guard on calls the platform makes to addresses a tenant chose.
 
 A tenant can name hosts in data-source connectors (PostgreSQL, Redshift, MongoDB, HTTP APIs)
-and, later, in webhook endpoints. Left alone, such a host could be the platform's own machine
+and in webhook endpoints. Left alone, such a host could be the platform's own machine
 (loopback), its private network (the database, Redis) or the cloud's metadata service
 (link-local): the platform would fetch it and maybe show the answer to the tenant. So:
 

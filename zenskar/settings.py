@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "currency's minor digits. Lists are cursor-paginated (`limit`, `cursor`, `next`)."
     ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -271,7 +272,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "zenskar.api.schema.any_value_may_be_null",
     ],
+    # The webhook event catalogue (zenskar/webhooks/catalogue.py): what endpoints receive.
+    # Webhooks are OpenAPI 3.1's ("OAS_VERSION" above).
+    "WEBHOOKS": "zenskar.webhooks.openapi.WEBHOOKS",
     # Choice sets that share a field name get names of their own (not a hash).
     "ENUM_NAME_OVERRIDES": {
         "MemberRoleEnum": "zenskar.tenancy.models.Role",
@@ -281,6 +286,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoicing.models.Invoice.Status",
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "ReminderStatusEnum": "receivables.models.Reminder.Status",
+        "DeliveryStatusEnum": "zenskar.webhooks.models.Delivery.Status",
         "ErrorTypeEnum": "zenskar.api.schema.ERROR_TYPES",
         # a reminder step's channel and action keep their names beside the audit trail's
         "ChannelEnum": "receivables.models.ReminderStep.Channel",

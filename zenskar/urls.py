@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("entitlements.dashboard_urls")),
     path("", include("receivables.dashboard_urls")),
     path("", include("zenskar.audit.urls")),
+    path("", include("zenskar.webhooks.urls")),
     path("", include("zenskar.dashboard.urls")),
 ]
 

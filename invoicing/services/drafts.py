@@ -135,6 +135,8 @@ def _event_payload(invoice: Invoice) -> dict[str, Any]:
     return {
         "invoice": str(invoice.id), "number": invoice.number, "status": invoice.status,
         "customer": invoice.customer.external_id if invoice.customer_id else None,
-        "currency": invoice.currency, "total": str(invoice.total),
-        "amount_due": str(invoice.amount_due), "billing_date": invoice.billing_date.isoformat(),
+        # amounts with the currency's digits, as the API writes them (webhooks carry this)
+        "currency": invoice.currency, "total": str(round_money(invoice.total, invoice.currency)),
+        "amount_due": str(round_money(invoice.amount_due, invoice.currency)),
+        "billing_date": invoice.billing_date.isoformat(),
     }

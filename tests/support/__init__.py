@@ -12,6 +12,8 @@ fixtures defined here reach every test through ``pytest_plugins`` in ``tests/con
 - ``checkout.py``: the hosted checkout page, through the test client;
 - ``invoices.py``: a finalized invoice for the rendering tests, and PDF text;
 - ``mail.py``: a real SMTP server on loopback (fixture ``smtp``) and readers of its mail;
+- ``webhooks.py``: a webhook receiver on loopback (fixture ``receiver``), a Standard Webhooks
+  verifier written from the specification, beat's webhook tasks run by hand;
 - ``browser.py``: the session's Chromium (fixtures ``browser``, ``page``, ``artifacts``)
   and signing in through the login page;
 - ``tenants.py``: ``Tenant``, an organization with an API client per role (fixture

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from django.core import signals
 from django.db import close_old_connections, transaction
+from django.test import override_settings
 
 from invoicing.tasks import generate_invoices
 from payments import services as payments
@@ -78,6 +79,10 @@ def build_world(tenant) -> dict[str, str]:
                     "event_name_value": "api_call"},
         "cursor_field": "id"})["id"]
     ids["account_id"] = s.get("revenue/accounts")["results"][0]["id"]
+    with override_settings(OUTBOUND_ALLOW_PRIVATE_NETWORKS=True):  # a port nothing serves
+        ids["endpoint_id"] = s.post("webhook-endpoints", {"url": "http://127.0.0.1:9/hooks"})["id"]
+    ids["delivery_id"] = s.post(f"webhook-endpoints/{ids['endpoint_id']}/test", {},
+                                status=202)["id"]
     ids["key_id"] = s.post("api-keys", {"name": "CI", "role": "viewer"})["id"]
     ids["membership_id"] = s.post("members", {"email": "ana@acme.test", "role": "viewer"})["id"]
     return ids

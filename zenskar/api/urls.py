@@ -12,6 +12,7 @@ from receivables import collection_api
 from zenskar.api.docs import SchemaView
 from zenskar.audit import api as audit_api
 from zenskar.tenancy import api as tenancy_api
+from zenskar.webhooks import api as webhooks_api
 
 app_name = "api"
 
@@ -174,5 +175,24 @@ urlpatterns = [
          name="payment-refunds"),
     path("checkout-sessions", api_checkout.CheckoutSessionListView.as_view(),
          name="checkout-sessions"),
+    path("webhook-endpoints", webhooks_api.EndpointListView.as_view(), name="webhook-endpoints"),
+    path("webhook-endpoints/<uuid:endpoint_id>", webhooks_api.EndpointDetailView.as_view(),
+         name="webhook-endpoint"),
+    path("webhook-endpoints/<uuid:endpoint_id>/secret", webhooks_api.EndpointSecretView.as_view(),
+         name="webhook-endpoint-secret"),
+    path("webhook-endpoints/<uuid:endpoint_id>/rotate-secret",
+         webhooks_api.EndpointRotateView.as_view(), name="webhook-endpoint-rotate"),
+    path("webhook-endpoints/<uuid:endpoint_id>/test", webhooks_api.EndpointTestView.as_view(),
+         name="webhook-endpoint-test"),
+    path("webhook-endpoints/<uuid:endpoint_id>/replay",
+         webhooks_api.EndpointReplayView.as_view(), name="webhook-endpoint-replay"),
+    path("webhook-deliveries", webhooks_api.DeliveryListView.as_view(),
+         name="webhook-deliveries"),
+    path("webhook-deliveries/<uuid:delivery_id>", webhooks_api.DeliveryDetailView.as_view(),
+         name="webhook-delivery"),
+    path("webhook-deliveries/<uuid:delivery_id>/replay",
+         webhooks_api.DeliveryReplayView.as_view(), name="webhook-delivery-replay"),
+    path("webhook-event-types", webhooks_api.EventTypeListView.as_view(),
+         name="webhook-event-types"),
     path("", include("revrec.urls")),  # /revenue...: the ledger's reports, accounts, closes
 ]
