@@ -29,7 +29,7 @@ def _triggers() -> dict[str, list[str]]:
 def test_every_audited_kind_has_a_name_for_people():
     kinds = [arguments[0] for arguments in _triggers().values()]
 
-    assert len(kinds) == len(set(kinds)) == 24
+    assert len(kinds) == len(set(kinds)) == 27
     assert set(kinds) == set(OBJECT_TYPES)
 
 
@@ -48,3 +48,4 @@ def test_every_column_named_like_a_secret_is_redacted():
     assert redacted["tenancy_apikey"] == {"secret_hash"}
     assert redacted["payments_gatewayaccount"] == {"encrypted_credentials"}
     assert redacted["metering_datasource"] == {"encrypted_settings"}
+    assert "encrypted_secrets" in redacted["webhooks_endpoint"]

@@ -43,6 +43,9 @@ OBJECT_TYPES: dict[str, str] = {
     "reminder_step": "Reminder step",
     "ledger_account": "Ledger account",
     "period_close": "Period close",
+    "webhook_endpoint": "Webhook endpoint",
+    "coupon": "Coupon",
+    "coupon_redemption": "Coupon redemption",
 }
 
 MAX_VALUE = 80  # characters of a value shown in a change
