@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from zenskar.audit.models import ActorType, Channel
+from zenskar.core.db import connection_setting
 from zenskar.tenancy.models import ApiKey
 
 # The connection settings the trigger reads (``current_setting(name, true)``), in this order.
@@ -109,19 +110,8 @@ def audit_context(*, channel: str, actor: Actor, ip: str | None = None,
                   request_id: str = "") -> Iterator[None]:
     """Run a block's writes as ``actor`` through ``channel`` (with the client's address and
     the request's id when there is one)."""
-    context = _context(channel, actor, ip, request_id)
-    token = _current.set(context)
-    _apply(context)
-    try:
+    with connection_setting(_current, _context(channel, actor, ip, request_id), _apply):
         yield
-    finally:
-        _current.reset(token)
-        try:
-            _apply(_current.get())
-        except DatabaseError:
-            # The connection is broken or mid-failed-transaction: drop it rather than let it
-            # keep this actor.
-            connections["default"].close()
 
 
 @contextmanager
@@ -130,28 +120,9 @@ def lazy_audit_context(*, channel: str, actor: Actor, ip: str | None = None,
     """``audit_context`` that touches the database only if the block does: the settings are
     applied before the block's first query (and restored after it, if it ran). For the API's
     hot read paths answered from Redis (``lazy_tenant_context``'s)."""
-    context = _context(channel, actor, ip, request_id)
-    token = _current.set(context)
-    applied = False
-
-    def apply_first(execute: Callable[..., Any], sql: str, params: Any, many: bool,
-                    call_context: dict[str, Any]) -> Any:
-        nonlocal applied
-        if not applied:
-            applied = True
-            _apply(context)
-        return execute(sql, params, many, call_context)
-
-    try:
-        with connections["default"].execute_wrapper(apply_first):
-            yield
-    finally:
-        _current.reset(token)
-        if applied:
-            try:
-                _apply(_current.get())
-            except DatabaseError:
-                connections["default"].close()
+    with connection_setting(_current, _context(channel, actor, ip, request_id), _apply,
+                            lazy=True):
+        yield
 
 
 def request_id(value: str | None) -> str:

@@ -3,8 +3,16 @@ row-level-security operation each tenant table's migration applies."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
 from django.conf import settings
+from django.db import DatabaseError, connections
 from django.db.migrations.operations.base import Operation
+
+T = TypeVar("T")
 
 # The per-connection setting that row-level-security policies read. Set by
 # ``zenskar.tenancy.context.tenant_context``; unset or empty means "no organization": no rows.
@@ -13,6 +21,41 @@ TENANT_SETTING = "zenskar.organization_id"
 TENANT_POLICY_EXPR = (
     f"organization_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
 )
+
+
+@contextmanager
+def connection_setting(current: ContextVar[T], value: T, apply: Callable[[T], None], *,
+                       lazy: bool = False) -> Iterator[None]:
+    """Hold ``value`` in ``current`` for a block and ``apply`` it to the application's
+    connection -- at once, or, when ``lazy``, before the block's first query only (hot read
+    paths answered from Redis pay no round trip for nothing). On the way out the previous value
+    is restored, on the connection too, so a pooled connection never carries one block's
+    setting into the next; a connection that cannot take it (broken, or in a failed
+    transaction) is dropped instead."""
+    token = current.set(value)
+    applied = False
+
+    def apply_first(execute: Callable[..., Any], sql: str, params: Any, many: bool,
+                    context: dict[str, Any]) -> Any:
+        nonlocal applied
+        if not applied:
+            applied = True
+            apply(value)
+        return execute(sql, params, many, context)
+
+    try:
+        if not lazy:
+            applied = True
+            apply(value)
+        with connections["default"].execute_wrapper(apply_first) if lazy else nullcontext():
+            yield
+    finally:
+        current.reset(token)
+        if applied:
+            try:
+                apply(current.get())
+            except DatabaseError:
+                connections["default"].close()
 
 
 def owner_conninfo(dbname: str | None = None) -> str:

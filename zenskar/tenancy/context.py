@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
-from zenskar.core.db import TENANT_SETTING
+from zenskar.core.db import TENANT_SETTING, connection_setting
 
 _current: ContextVar[uuid.UUID | None] = ContextVar("zenskar_organization_id", default=None)
 
@@ -38,24 +38,18 @@ def _apply(organization_id: uuid.UUID | None, using: str = "default") -> None:
         )
 
 
-@contextmanager
-def tenant_context(organization) -> Iterator[None]:
-    """Run a block as ``organization`` (an Organization, its id, or None for "no tenant")."""
+def _organization_id(organization) -> uuid.UUID | None:
     organization_id = getattr(organization, "id", organization)
     if organization_id is not None and not isinstance(organization_id, uuid.UUID):
         organization_id = uuid.UUID(str(organization_id))
-    token = _current.set(organization_id)
-    _apply(organization_id)
-    try:
+    return organization_id
+
+
+@contextmanager
+def tenant_context(organization) -> Iterator[None]:
+    """Run a block as ``organization`` (an Organization, its id, or None for "no tenant")."""
+    with connection_setting(_current, _organization_id(organization), _apply):
         yield
-    finally:
-        _current.reset(token)
-        try:
-            _apply(_current.get())
-        except DatabaseError:
-            # The connection is broken or mid-failed-transaction: drop it rather than let it
-            # keep this organization's setting.
-            connections["default"].close()
 
 
 @contextmanager
@@ -64,27 +58,8 @@ def lazy_tenant_context(organization) -> Iterator[None]:
     applied before the block's first query (and restored after it, if it ran). For hot read
     paths answered from Redis (entitlement checks), which would otherwise pay two database
     round trips per request for nothing."""
-    organization_id = getattr(organization, "id", organization)
-    token = _current.set(organization_id)
-    applied = False
-
-    def apply_first(execute, sql, params, many, context):
-        nonlocal applied
-        if not applied:
-            applied = True
-            _apply(organization_id)
-        return execute(sql, params, many, context)
-
-    try:
-        with connections["default"].execute_wrapper(apply_first):
-            yield
-    finally:
-        _current.reset(token)
-        if applied:
-            try:
-                _apply(_current.get())
-            except DatabaseError:
-                connections["default"].close()
+    with connection_setting(_current, _organization_id(organization), _apply, lazy=True):
+        yield
 
 
 @receiver(connection_created)
