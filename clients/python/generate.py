@@ -99,15 +99,22 @@ def ordered(components: Mapping[str, Any], names: list[str]) -> list[str]:
 
 
 def annotation(schema: Mapping[str, Any]) -> str:
-    """The Python type of a JSON value that ``schema`` describes."""
+    """The Python type of a JSON value that ``schema`` describes (OpenAPI 3.0's
+    ``nullable`` or 3.1's ``type: [..., "null"]`` and ``{"type": "null"}`` alternatives)."""
     nullable = bool(schema.get("nullable"))
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        nullable = nullable or "null" in kinds
+        others = [kind for kind in kinds if kind != "null"]
+        schema = {**schema, "type": others[0] if len(others) == 1 else None}
     if "$ref" in schema:
         text = str(schema["$ref"]).removeprefix(REF)
     elif "allOf" in schema and len(schema["allOf"]) == 1:
         text = annotation(schema["allOf"][0])
     elif "oneOf" in schema or "anyOf" in schema:
-        text = " | ".join(dict.fromkeys(annotation(s) for s in schema.get("oneOf")
-                                        or schema["anyOf"]))
+        members = [annotation(s) for s in schema.get("oneOf") or schema["anyOf"]]
+        nullable = nullable or "None" in members
+        text = " | ".join(dict.fromkeys(m for m in members if m != "None")) or "None"
     elif "enum" in schema:
         values = [value for value in schema["enum"] if value is not None]
         nullable = nullable or None in schema["enum"]
@@ -121,6 +128,8 @@ def annotation(schema: Mapping[str, Any]) -> str:
 
 def _plain(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type")
+    if kind == "null":
+        return "None"
     if kind == "string":
         return "str"
     if kind == "integer":

@@ -63,3 +63,15 @@ def test_every_operation_the_client_calls_is_in_the_schema(schema, operation):
         assert answer["schema"] == {"$ref": REF + operation.response}
     error = documented["responses"]["400"]["content"]["application/json"]["schema"]
     assert error == {"$ref": REF + ERROR}
+
+
+@pytest.mark.parametrize(("schema", "python"), [
+    ({"type": "string", "nullable": True}, "str | None"),  # OpenAPI 3.0
+    ({"type": ["string", "null"]}, "str | None"),  # 3.1
+    ({"type": ["object", "null"], "additionalProperties": {}}, "dict[str, Any] | None"),
+    ({"oneOf": [{"$ref": "#/components/schemas/Money"}, {"type": "null"}]}, "Money | None"),
+    ({"type": ["integer", "string"]}, "Any"),  # two kinds: no single type
+], ids=["3.0-nullable", "3.1-type-list", "3.1-object", "3.1-oneOf-null", "two-kinds"])
+def test_a_value_that_may_be_null_is_typed_optional_in_either_openapi_version(
+        generate, schema, python):
+    assert generate.annotation(schema) == python
