@@ -10,9 +10,6 @@ Thin adapters: reads through ``invoicing.coupon_selectors``, writes through
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -27,6 +24,7 @@ from invoicing.forms import CouponForm, CouponRedeemForm
 from invoicing.models import Coupon, CouponRedemption
 from invoicing.services import coupons as services
 from metering.selectors import meters_by_key
+from zenskar.core.dates import end_of_day
 from zenskar.dashboard.forms import errors_onto
 from zenskar.dashboard.views import member_required
 from zenskar.formatting import format_money
@@ -77,14 +75,6 @@ def coupon_list(request):
     return _page(request)
 
 
-def _deadline(request, day) -> datetime | None:
-    """The end of ``day`` in the organization's time zone: the coupon is redeemable through
-    it."""
-    if day is None:
-        return None
-    zone = ZoneInfo(request.organization.time_zone)
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -100,7 +90,7 @@ def coupon_create(request):
             amount_off=data["amount_off"], currency=data["currency"],
             duration_periods=data["duration_periods"], products=data["products"] or None,
             meters=data["meters"] or None, max_redemptions=data["max_redemptions"],
-            redeem_by=_deadline(request, data["redeemable_through"]))
+            redeem_by=end_of_day(data["redeemable_through"], request.organization.time_zone))
     except ValidationError as error:
         errors_onto(form, error)
         if "redeem_by" in getattr(error, "error_dict", {}):

@@ -11,8 +11,6 @@ every read is filtered by ``request.organization``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -29,6 +27,7 @@ from invoicing import delivery, selectors, services
 from invoicing.forms import CreditGrantForm, CreditNoteFilterForm
 from invoicing.models import CreditNote
 from invoicing.sandbox import TemplateError
+from zenskar.core.dates import end_of_day
 from zenskar.dashboard import csv_export
 from zenskar.dashboard.filters import day_after, day_start, refused
 from zenskar.dashboard.forms import errors_onto
@@ -143,14 +142,6 @@ def customer_balance_panel(request, customer: Customer) -> str:
     }, request=request)
 
 
-def _usable_through(request, day) -> datetime | None:
-    """The end of ``day`` in the organization's time zone: when credit usable through it
-    expires."""
-    if day is None:
-        return None
-    zone = ZoneInfo(request.organization.time_zone)
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
-
 
 @member_required(roles=WRITE_ROLES)
 @require_POST
@@ -165,7 +156,7 @@ def customer_credit_grant(request, customer_id):
             grant = services.customer_credit_grant(
                 organization=request.organization, customer=customer, amount=data["amount"],
                 currency=data["currency"], reason=data["reason"],
-                expires_at=_usable_through(request, data["usable_through"]),
+                expires_at=end_of_day(data["usable_through"], request.organization.time_zone),
                 products=data["products"] or None,
                 granted_by=request.user.email or request.user.get_username())
         except ValidationError as error:
