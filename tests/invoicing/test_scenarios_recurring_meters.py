@@ -2,6 +2,7 @@
 through the API. Every expected amount is worked out by hand in the comment beside it."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -60,9 +61,10 @@ def test_the_usage_api_answers_the_weighted_level_and_refuses_buckets(scenario, 
                     seats("2026-11-15T00:00:00Z", -9, "s3"))  # floored: 5 - 9 -> 0
     window = {"meter": "seats", "start": "2026-11-01T00:00:00Z",
               "end": "2026-12-01T00:00:00Z"}
-    # 3 seats x 10 days + 5 x 4 days + 0 x 16 days = 50 seat-days / 30 = 1.6667
+    # 3 seats x 10 days + 5 x 4 days + 0 x 16 days = 50 seat-days / 30 = 1.6666666667 (the
+    # quantity's ten decimals)
     [row] = scenario.get("usage", **window)["rows"]
-    assert (row["customer"], round(float(row["quantity"]), 4)) == ("acme", 1.6667)
+    assert (row["customer"], Decimal(row["quantity"])) == ("acme", Decimal("1.6666666667"))
     response = scenario.client.get("/api/v1/usage", {**window, "granularity": "day"})
     assert response.status_code == 400
     assert "granularity" in str(response.json())
