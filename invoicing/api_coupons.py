@@ -223,11 +223,9 @@ class CouponListView(OrganizationAPIView):
         coupons = selectors.coupons_list(
             organization=self.organization,
             archived=None if archived is None else archived == "true")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(coupons, request, view=self)
-        skus = selectors.coupon_scope_skus(organization=self.organization, coupons=page)
-        return paginator.get_paginated_response(
-            CouponSerializer(page, many=True, context={"skus": skus}).data)
+        return self.paginate(coupons, render=lambda page: CouponSerializer(
+            page, many=True, context={"skus": selectors.coupon_scope_skus(
+                organization=self.organization, coupons=page)}).data)
 
     @extend_schema(request=CouponIn, responses={201: CouponSerializer},
                    summary="Create a coupon",
@@ -281,9 +279,8 @@ class CustomerCouponsView(OrganizationAPIView):
         customer = self.get_scoped(Customer.objects, id=customer_id)
         redemptions = selectors.customer_redemptions(organization=self.organization,
                                                      customer=customer)
-        paginator = self.pagination_class()
-        page = list(paginator.paginate_queryset(redemptions, request, view=self))
-        return paginator.get_paginated_response(_redemptions(self.organization, page))
+        return self.paginate(redemptions,
+                             render=lambda page: _redemptions(self.organization, page))
 
     @extend_schema(request=RedeemIn, responses={201: RedemptionSerializer},
                    summary="Apply a coupon to the customer, by its code",

@@ -105,7 +105,10 @@ class OrganizationAPIView(APIView):
         organization's object, and never a 403 that would confirm it exists."""
         return get_object_or_404(queryset.for_organization(self.organization), **lookup)
 
-    def paginate(self, queryset, serializer_class):
+    def paginate(self, queryset, serializer_class=None, *, render=None):
+        """One page of ``queryset``, rendered by ``serializer_class`` or by ``render(page)``
+        (for a page that needs more than its rows, e.g. a lookup over the page)."""
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        page = list(paginator.paginate_queryset(queryset, self.request, view=self))
+        data = render(page) if render else serializer_class(page, many=True).data
+        return paginator.get_paginated_response(data)
